@@ -1,0 +1,184 @@
+"""Article text and metadata from HTML bytes, with trafilatura (pure functions, no I/O)."""
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional, Tuple
+
+import trafilatura
+from charset_normalizer import from_bytes
+from trafilatura.settings import Extractor
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+EXTRACTOR_NAME = f"trafilatura {trafilatura.__version__}"
+
+
+@dataclass(frozen=True)
+class ExtractionSettings:
+    """The one place extraction is configured; becomes a trafilatura `Extractor` per page."""
+
+    favor_precision: bool = True  # news pages: better to lose a caption than to keep the cookie banner
+    include_comments: bool = False
+    include_tables: bool = True
+    min_text_chars: int = 200  # shorter main text is a teaser, paywall or error page: `empty_text`
+    date_search_extensive: bool = False  # guessing dates from free text is how wrong dates get in
+
+
+@dataclass(frozen=True)
+class DecodedHtml:
+    text: str
+    encoding: str
+    encoding_source: str  # 'bom', 'utf-8', 'meta', 'header', 'detected', 'fallback'
+
+
+@dataclass(frozen=True)
+class PageContent:
+    title: Optional[str]
+    authors: Tuple[str, ...]
+    published_at: Optional[datetime]
+    sitename: Optional[str]
+    description: Optional[str]
+    tags: Tuple[str, ...]
+    text: str
+
+
+class EmptyText(ValueError):
+    """The page has no usable main text."""
+
+
+class NotHtml(ValueError):
+    """The body is not an HTML document."""
+
+
+def _decodes(body: bytes, encoding: str) -> Optional[str]:
+    try:
+        return body.decode(encoding)
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def decode_html(body: bytes, header_charset: Optional[str]) -> DecodedHtml:
+    """Bytes to text without mojibake, whatever the HTTP header claims.
+
+    Order: a BOM; strict UTF-8 (valid UTF-8 with non-ASCII bytes is practically never anything else); the
+    document's own <meta charset>; the header's charset; statistical detection; UTF-8 with replacement.
+    Each candidate must decode the whole body strictly to be used.
+    """
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            text = _decodes(body, encoding)
+            if text is not None:
+                return DecodedHtml(text, encoding.replace("-sig", ""), "bom")
+    text = _decodes(body, "utf-8")
+    if text is not None:
+        return DecodedHtml(text, "utf-8", "utf-8")
+    match = _META_CHARSET.search(body[:8192])
+    candidates = []
+    if match:
+        candidates.append((match.group(1).decode("ascii", "ignore").lower(), "meta"))
+    if header_charset:
+        candidates.append((header_charset.lower(), "header"))
+    for encoding, source in candidates:
+        if _latin1_alias(encoding):
+            encoding = "windows-1252"  # what browsers do: cp1252 is a superset of latin-1's printable range
+        text = _decodes(body, encoding)
+        if text is not None:
+            return DecodedHtml(text, codecs.lookup(encoding).name, source)
+    best = from_bytes(body[:262144]).best()
+    if best is not None:
+        text = _decodes(body, best.encoding)
+        if text is not None:
+            return DecodedHtml(text, codecs.lookup(best.encoding).name, "detected")
+    return DecodedHtml(body.decode("utf-8", errors="replace"), "utf-8", "fallback")
+
+
+def _latin1_alias(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name in ("latin-1", "iso8859-1")
+    except LookupError:
+        return False
+
+
+def normalize_text(text: str) -> str:
+    """NFC, whitespace runs folded: the form hashed for `content_hash`."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(normalize_text(text).casefold().encode("utf-8")).hexdigest()
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _split_names(value: Optional[str]) -> Tuple[str, ...]:
+    if not value:
+        return ()
+    seen = []
+    for name in re.split(r"\s*;\s*", value):
+        name = name.strip()
+        if name and name not in seen:
+            seen.append(name)
+    return tuple(seen)
+
+
+def _parse_date(value: Optional[str]) -> Optional[datetime]:
+    if not value:
+        return None
+    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"):
+        try:
+            moment = datetime.strptime(value, pattern)
+        except ValueError:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc)
+    return None
+
+
+def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: datetime) -> PageContent:
+    """Main text and metadata of one page; raises `EmptyText` when there is no usable text."""
+    options = Extractor(
+        output_format="python",
+        precision=settings.favor_precision,
+        comments=settings.include_comments,
+        tables=settings.include_tables,
+        with_metadata=True,
+        url=url,
+        date_params={
+            "original_date": True,
+            "extensive_search": settings.date_search_extensive,
+            "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+            # a date after the fetch is wrong by definition
+            "max_date": fetched_at.strftime("%Y-%m-%d"),
+        },
+    )
+    document = trafilatura.bare_extraction(html, options=options)
+    text = normalize_paragraphs(document.text) if document is not None and document.text else ""
+    if len(text) < settings.min_text_chars:
+        raise EmptyText(f"{len(text)} characters of main text (minimum {settings.min_text_chars})")
+    tags = tuple(dict.fromkeys(t.strip() for t in (document.categories or []) + (document.tags or []) if t.strip()))
+    return PageContent(
+        title=(document.title or None),
+        authors=_split_names(document.author),
+        published_at=_parse_date(document.date),
+        sitename=document.sitename or None,
+        description=document.description or None,
+        tags=tags,
+        text=text,
+    )
+
+
+def normalize_paragraphs(text: str) -> str:
+    """NFC; spaces folded inside lines, one newline between paragraphs."""
+    lines = (_SPACE.sub(" ", line).strip() for line in unicodedata.normalize("NFC", text).splitlines())
+    return "\n".join(line for line in lines if line)

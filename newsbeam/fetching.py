@@ -1,0 +1,351 @@
+"""Polite fetching: robots.txt, per-host concurrency and delay, redirects, retries with backoff.
+
+`PoliteFetcher.fetch` turns one `FetchRequest` into a `FetchedPage` or a `FetchFailure`, never raising.
+`ConcurrentFetcher` runs many hosts at once on a thread pool and hands results back as they complete, with
+a bounded queue so that fetching cannot run away from the consumer.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Dict, Iterator, List, Optional, Tuple, Union
+from urllib.parse import urljoin
+
+from protego import Protego
+
+from newsbeam import reasons
+from newsbeam.http import ContentCheck, Exchange, FetchError, FetchSettings, HttpClient
+from newsbeam.urls import host_key, is_http_url
+from schemas.records import FetchedPage, FetchFailure, FetchRequest
+
+LOG = logging.getLogger(__name__)
+
+FetchOutcome = Union[FetchedPage, FetchFailure]
+_REDIRECTS = (301, 302, 303, 307, 308)
+_RETRY_STATUSES = (429, 500, 502, 503, 504)
+_ROBOTS_MAX_BYTES = 512 * 1024
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def retry_delay(attempt: int, retry_after: Optional[str], settings: FetchSettings, rng: random.Random) -> Optional[float]:
+    """Seconds to wait before attempt `attempt + 1`, or None to give up (a Retry-After beyond the cap).
+
+    Retry-After (seconds or an HTTP date) wins over exponential backoff; backoff gets up to 25 % jitter so
+    that many workers do not retry in step.
+    """
+    if retry_after:
+        seconds = parse_retry_after(retry_after)
+        if seconds is not None:
+            return seconds if seconds <= settings.retry_after_max else None
+    backoff = min(settings.backoff_max, settings.backoff_base * (2 ** (attempt - 1)))
+    return backoff * (1.0 + 0.25 * rng.random())
+
+
+def parse_retry_after(value: str) -> Optional[float]:
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - utcnow()).total_seconds())
+
+
+class HostGates:
+    """Per-origin politeness shared by all fetch threads of a process: at most `host_concurrency` requests in
+    flight per origin, and request starts at least `delay` seconds apart (robots.txt Crawl-delay raises it)."""
+
+    def __init__(self, settings: FetchSettings):
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._gates: Dict[str, Tuple[threading.Semaphore, List[float], List[float]]] = {}
+
+    def set_crawl_delay(self, origin: str, crawl_delay: Optional[float]) -> None:
+        if crawl_delay:
+            _, _, delay = self._gate(origin)
+            delay[0] = max(self._settings.host_delay, min(crawl_delay, self._settings.crawl_delay_max))
+
+    def _gate(self, origin: str):
+        with self._lock:
+            gate = self._gates.get(origin)
+            if gate is None:
+                gate = (threading.Semaphore(self._settings.host_concurrency), [0.0], [self._settings.host_delay])
+                self._gates[origin] = gate
+            return gate
+
+    @contextmanager
+    def slot(self, origin: str):
+        semaphore, next_start, delay = self._gate(origin)
+        with semaphore:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, next_start[0])
+                next_start[0] = start + delay[0]
+            if start > now:
+                time.sleep(start - now)
+            yield
+
+
+class RobotsCache:
+    """robots.txt per origin, fetched once per `ttl` seconds (RFC 9309: 4xx allows all, 5xx or unreachable
+    disallows all, and a crawler should not cache it for more than a day)."""
+
+    def __init__(self, client: HttpClient, gates: HostGates, ttl: float = 86400.0):
+        self._client = client
+        self._gates = gates
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._origin_locks: Dict[str, threading.Lock] = {}
+        self._rules: Dict[str, Tuple[float, Optional[Protego], Optional[str]]] = {}
+
+    def check(self, url: str) -> Optional[FetchError]:
+        """None when `url` may be fetched, else the error that explains why not."""
+        origin = host_key(url)
+        rules, problem = self._rules_for(origin)
+        if problem:
+            return FetchError(reasons.ROBOTS_UNREACHABLE, problem)
+        if rules is not None and not rules.can_fetch(url, self._client.settings.user_agent):
+            return FetchError(reasons.ROBOTS_DISALLOWED, f"disallowed by {origin}/robots.txt")
+        return None
+
+    def _cached(self, origin: str) -> Optional[Tuple[Optional[Protego], Optional[str]]]:
+        with self._lock:
+            entry = self._rules.get(origin)
+        if entry is not None and time.monotonic() - entry[0] < self._ttl:
+            return entry[1], entry[2]
+        return None
+
+    def _rules_for(self, origin: str) -> Tuple[Optional[Protego], Optional[str]]:
+        cached = self._cached(origin)
+        if cached is not None:
+            return cached
+        with self._lock:
+            origin_lock = self._origin_locks.setdefault(origin, threading.Lock())
+        with origin_lock:  # one download per origin; the other threads wait for it
+            cached = self._cached(origin)
+            if cached is not None:
+                return cached
+            rules, problem = self._download(origin)
+            with self._lock:
+                self._rules[origin] = (time.monotonic(), rules, problem)
+            return rules, problem
+
+    def _download(self, origin: str) -> Tuple[Optional[Protego], Optional[str]]:
+        url = origin + "/robots.txt"
+        for _ in range(self._client.settings.max_redirects + 1):
+            try:
+                with self._gates.slot(host_key(url)):
+                    answer = self._client.get(url, accept="text/plain", max_bytes=_ROBOTS_MAX_BYTES)
+            except FetchError as exc:
+                if exc.reason == reasons.TOO_LARGE:
+                    return None, None  # an absurd robots.txt is treated as absent, as Google does
+                return None, f"robots.txt unreachable: {exc.reason}: {exc.detail}"
+            if answer.status in _REDIRECTS and answer.headers.get("location"):
+                url = urljoin(url, answer.headers["location"])
+                continue
+            if 200 <= answer.status < 300:
+                rules = Protego.parse(answer.body.decode("utf-8", errors="replace"))
+                self._gates.set_crawl_delay(origin, rules.crawl_delay(self._client.settings.user_agent))
+                return rules, None
+            if 400 <= answer.status < 500 and answer.status != 429:
+                return None, None
+            return None, f"robots.txt answered HTTP {answer.status}"
+        return None, "robots.txt redirected too often"
+
+
+class PoliteFetcher:
+    """Fetches one URL at a time per calling thread, following redirects and retrying transient failures."""
+
+    def __init__(self, client: HttpClient, gates: HostGates, robots: Optional[RobotsCache]):
+        self._client = client
+        self._settings = client.settings
+        self._gates = gates
+        self._robots = robots
+        self._rng = random.Random()
+
+    def fetch(self, request: FetchRequest, accept: str, check: Optional[ContentCheck]) -> FetchOutcome:
+        attempts = 0
+        url = request.url
+        redirects: List[str] = []
+        try:
+            for _ in range(self._settings.max_redirects + 1):
+                if not is_http_url(url):
+                    raise FetchError(reasons.INVALID_URL if not redirects else reasons.BAD_REDIRECT, url)
+                if self._robots is not None:
+                    refusal = self._robots.check(url)
+                    if refusal is not None:
+                        raise refusal
+                answer, used = self._get_with_retries(url, accept, check)
+                attempts += used
+                if answer.status in _REDIRECTS:
+                    location = answer.headers.get("location")
+                    if not location:
+                        raise FetchError(reasons.BAD_REDIRECT, "redirect without Location", answer.status)
+                    redirects.append(url)
+                    url = urljoin(url, location)
+                    continue
+                if not 200 <= answer.status < 300:
+                    raise FetchError(reasons.http_reason(answer.status), f"HTTP {answer.status}", answer.status)
+                return FetchedPage(
+                    request=request,
+                    final_url=url,
+                    status=answer.status,
+                    content_type=answer.content_type,
+                    header_charset=answer.charset,
+                    body=answer.body,
+                    fetched_at=utcnow(),
+                    attempts=attempts,
+                    redirects=tuple(redirects),
+                )
+            raise FetchError(reasons.TOO_MANY_REDIRECTS, f"more than {self._settings.max_redirects} redirects")
+        except FetchError as exc:
+            return FetchFailure(
+                request=request,
+                reason=exc.reason,
+                detail=exc.detail,
+                failed_at=utcnow(),
+                http_status=exc.status,
+                attempts=attempts + exc.attempts,
+                final_url=url,
+            )
+        except Exception as exc:  # a bug or a library surprise must cost one URL, not the run
+            LOG.exception("unexpected error fetching %s", request.url)
+            return FetchFailure(
+                request=request,
+                reason=reasons.INTERNAL_ERROR,
+                detail=f"{type(exc).__name__}: {exc}",
+                failed_at=utcnow(),
+                attempts=attempts,
+                final_url=url,
+            )
+
+    def _get_with_retries(self, url: str, accept: str, check: Optional[ContentCheck]) -> Tuple[Exchange, int]:
+        origin = host_key(url)
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after = None
+            try:
+                with self._gates.slot(origin):
+                    answer = self._client.get(url, accept=accept, check=check)
+                if answer.status not in _RETRY_STATUSES:
+                    return answer, attempt
+                error = FetchError(reasons.http_reason(answer.status), f"HTTP {answer.status}", answer.status)
+                retry_after = answer.headers.get("retry-after")
+            except FetchError as exc:
+                exc.attempts = attempt
+                if not exc.retryable:
+                    raise
+                error = exc
+            error.attempts = attempt
+            if attempt >= self._settings.max_attempts:
+                error.detail = f"{error.detail}; gave up after {attempt} attempts"
+                raise error
+            delay = retry_delay(attempt, retry_after, self._settings, self._rng)
+            if delay is None:
+                error.detail = f"{error.detail}; Retry-After {retry_after!r} beyond {self._settings.retry_after_max}s"
+                raise error
+            time.sleep(delay)
+
+
+HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+FEED_ACCEPT = (
+    "application/rss+xml,application/atom+xml,application/rdf+xml;q=0.9,application/xml;q=0.9,"
+    "text/xml;q=0.9,text/x-opml;q=0.9,text/plain;q=0.5,*/*;q=0.1"
+)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
+
+
+def html_only(status: int, headers: Dict[str, str]) -> Optional[str]:
+    """Refuse a declared non-HTML body before downloading it; an undeclared type is sniffed after extraction."""
+    declared = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    return None if not declared or declared in _HTML_TYPES else reasons.NOT_HTML
+
+
+def feed_like(status: int, headers: Dict[str, str]) -> Optional[str]:
+    """Feeds come with every content type imaginable; refuse only what cannot be one."""
+    declared = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    return reasons.NOT_A_FEED if declared.startswith(_NOT_FEED_PREFIXES) else None
+
+
+class FetchContext:
+    """What all fetch threads of a worker process share: connection pool, politeness gates, robots rules."""
+
+    def __init__(self, settings: FetchSettings):
+        self.settings = settings
+        self.client = HttpClient(settings)
+        self.gates = HostGates(settings)
+        self.robots = RobotsCache(self.client, self.gates) if settings.obey_robots else None
+
+
+class ConcurrentFetcher:
+    """Fetches many hosts at once. Each submitted host gets up to `host_concurrency` lanes (threads) pulling
+    its URLs; a slow host only occupies its own lanes. Results come back through a bounded queue, so a slow
+    consumer pauses fetching instead of piling pages up in memory."""
+
+    def __init__(self, context: FetchContext):
+        settings = context.settings
+        self._settings = settings
+        self._fetcher = PoliteFetcher(context.client, context.gates, context.robots)
+        self._executor = ThreadPoolExecutor(max_workers=settings.max_connections, thread_name_prefix="newsbeam-fetch")
+        self._results: "queue.Queue[Tuple[object, FetchOutcome]]" = queue.Queue(maxsize=4 * settings.max_connections)
+        self._lanes: List[Future] = []
+
+    def submit(self, requests: List[FetchRequest], accept: str, check: Optional[ContentCheck], tag: object) -> None:
+        """Queue one host's requests; `tag` comes back with each of their results."""
+        pending = deque(requests)
+        for _ in range(min(self._settings.host_concurrency, len(pending))):
+            self._lanes.append(self._executor.submit(self._lane, pending, accept, check, tag))
+
+    def _lane(self, pending: deque, accept: str, check: Optional[ContentCheck], tag: object) -> None:
+        while True:
+            try:
+                request = pending.popleft()
+            except IndexError:
+                return
+            self._results.put((tag, self._fetcher.fetch(request, accept, check)))
+
+    def ready(self) -> Iterator[Tuple[object, FetchOutcome]]:
+        """Results available now, without waiting."""
+        while True:
+            try:
+                yield self._results.get_nowait()
+            except queue.Empty:
+                return
+
+    def drain(self) -> Iterator[Tuple[object, FetchOutcome]]:
+        """Every remaining result, waiting for all submitted hosts to finish."""
+        while True:
+            self._lanes = [lane for lane in self._lanes if not lane.done() or _raise_if_failed(lane)]
+            try:
+                yield self._results.get(timeout=0.05)
+            except queue.Empty:
+                if not self._lanes:
+                    yield from self.ready()
+                    return
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _raise_if_failed(lane: Future) -> bool:
+    error = lane.exception()
+    if error is not None:
+        raise error
+    return False
+

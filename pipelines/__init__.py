@@ -1,0 +1,1 @@
+"""Runnable pipelines (`ingest`, `demo`) and the `newsbeam` command line."""

@@ -1,0 +1,166 @@
+"""newsbeam's pipeline options, and their validation into typed settings."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import List, Optional, Tuple
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from newsbeam.extraction import ExtractionSettings
+from newsbeam.http import DEFAULT_USER_AGENT, FetchSettings
+from newsbeam.language import LanguageSettings
+from newsbeam.urls import is_http_url
+from transforms.core import CoreSettings
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class UsageError(Exception):
+    """The run cannot start: bad arguments, unreadable inputs or an unwritable output."""
+
+
+class NewsbeamOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        group = parser.add_argument_group("newsbeam sources and output")
+        group.add_argument("--feeds", action="append", default=None, metavar="SOURCE",
+                           help="Repeatable. A feed URL (RSS 0.9x/1.0/2.0, Atom), a feed file, an OPML subscription "
+                                "list (file or URL; nested outlines count) or a text file of feed URLs.")
+        group.add_argument("--urls", action="append", default=None, metavar="FILE",
+                           help="Repeatable. A text file of article URLs, one per line ('#' starts a comment).")
+        group.add_argument("--output", default=None, metavar="DIR",
+                           help="Output root (local path, gs://, s3://): articles/, dead_letters/, _runs/.")
+        group.add_argument("--run-id", "--run_id", dest="run_id", default=None,
+                           help="Names the run; a re-run with the same id replaces its files. "
+                                "Default: a fresh id from the UTC start time.")
+        fetch = parser.add_argument_group("fetching")
+        fetch.add_argument("--host-concurrency", "--host_concurrency", dest="host_concurrency", type=int, default=2,
+                           help="Requests in flight per host (default 2).")
+        fetch.add_argument("--host-delay", "--host_delay", dest="host_delay", type=float, default=1.0,
+                           help="Minimum seconds between request starts to one host (default 1.0); "
+                                "a larger robots.txt Crawl-delay wins, up to 30 s.")
+        fetch.add_argument("--max-connections", "--max_connections", dest="max_connections", type=int, default=16,
+                           help="Fetch threads per worker process, across hosts (default 16).")
+        fetch.add_argument("--user-agent", dest="http_user_agent", default=DEFAULT_USER_AGENT,
+                           help="User-Agent header, also the name matched in robots.txt.")
+        fetch.add_argument("--connect-timeout", "--connect_timeout", dest="connect_timeout", type=float, default=10.0,
+                           help="Seconds to connect (default 10).")
+        fetch.add_argument("--read-timeout", "--read_timeout", dest="read_timeout", type=float, default=20.0,
+                           help="Seconds of silence while reading before giving up (default 20).")
+        fetch.add_argument("--deadline", type=float, default=60.0,
+                           help="Seconds for one whole request, headers to last byte (default 60).")
+        fetch.add_argument("--max-bytes", "--max_bytes", dest="max_bytes", type=int, default=10 * 1024 * 1024,
+                           help="Largest accepted body after decompression, in bytes (default 10 MB).")
+        fetch.add_argument("--max-attempts", "--max_attempts", dest="max_attempts", type=int, default=3,
+                           help="Attempts per URL on 429, 5xx and connection errors (default 3).")
+        fetch.add_argument("--max-redirects", "--max_redirects", dest="max_redirects", type=int, default=5,
+                           help="Redirects followed per URL (default 5).")
+        fetch.add_argument("--ignore-robots", "--ignore_robots", dest="ignore_robots", action="store_true",
+                           default=False, help="Do not obey robots.txt (only for sites you own).")
+        process = parser.add_argument_group("processing")
+        process.add_argument("--min-text-chars", "--min_text_chars", dest="min_text_chars", type=int, default=200,
+                             help="Pages with less main text are dead letters 'empty_text' (default 200).")
+        process.add_argument("--buckets", type=int, default=1,
+                             help="Parquet files per partition and run (default 1); raise for very large runs.")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    feeds: Tuple[str, ...]
+    url_files: Tuple[str, ...]
+    output: str
+    run_id: str
+    started_at: datetime
+    core: CoreSettings
+    buckets: int
+
+    @property
+    def ingest_date(self) -> str:
+        return self.started_at.strftime("%Y-%m-%d")
+
+
+def default_run_id(started_at: datetime) -> str:
+    return started_at.strftime("%Y%m%dT%H%M%S") + f"{started_at.microsecond // 1000:03d}Z"
+
+
+def _local_or_remote(path: str) -> str:
+    """Local paths become absolute (workers may run elsewhere); other schemes pass unchanged."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def _require_readable(kind: str, path: str) -> None:
+    try:
+        exists = FileSystems.exists(path)
+    except Exception as exc:
+        raise UsageError(f"cannot read {kind} {path!r}: {exc}") from None
+    if not exists:
+        raise UsageError(f"cannot read {kind} {path!r}: no such file")
+    if "://" not in path and not os.path.isfile(path):
+        raise UsageError(f"cannot read {kind} {path!r}: not a file")
+    if "://" not in path and not os.access(path, os.R_OK):
+        raise UsageError(f"cannot read {kind} {path!r}: permission denied")
+
+
+def _positive(name: str, value, minimum=1):
+    if value < minimum:
+        raise UsageError(f"--{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> IngestConfig:
+    """Validates the options; raises UsageError with a message for the user."""
+    started_at = now or datetime.now(timezone.utc)
+    if not options.output:
+        raise UsageError("--output is required")
+    feeds: List[str] = []
+    for source in options.feeds or []:
+        source = source.strip()
+        if is_http_url(source):
+            feeds.append(source)
+        elif "://" in source and source.split("://")[0] in ("http", "https"):
+            raise UsageError(f"not a valid URL: {source!r}")
+        else:
+            path = _local_or_remote(source)
+            _require_readable("feed source", path)
+            feeds.append(path)
+    url_files = []
+    for path in options.urls or []:
+        path = _local_or_remote(path)
+        _require_readable("URL list", path)
+        url_files.append(path)
+    if not feeds and not url_files:
+        raise UsageError("no sources given: pass --feeds and/or --urls")
+    run_id = options.run_id or default_run_id(started_at)
+    if not _RUN_ID.match(run_id):
+        raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit")
+    fetch = FetchSettings(
+        user_agent=options.http_user_agent,
+        connect_timeout=_positive("connect-timeout", options.connect_timeout, 0.001),
+        read_timeout=_positive("read-timeout", options.read_timeout, 0.001),
+        deadline=_positive("deadline", options.deadline, 0.001),
+        max_bytes=_positive("max-bytes", options.max_bytes),
+        max_redirects=_positive("max-redirects", options.max_redirects, 0),
+        max_attempts=_positive("max-attempts", options.max_attempts),
+        obey_robots=not options.ignore_robots,
+        host_concurrency=_positive("host-concurrency", options.host_concurrency),
+        host_delay=_positive("host-delay", options.host_delay, 0.0),
+        max_connections=_positive("max-connections", options.max_connections),
+    )
+    core = CoreSettings(
+        fetch=fetch,
+        extraction=ExtractionSettings(min_text_chars=_positive("min-text-chars", options.min_text_chars, 0)),
+        language=LanguageSettings(),
+    )
+    return IngestConfig(
+        feeds=tuple(dict.fromkeys(feeds)),
+        url_files=tuple(dict.fromkeys(url_files)),
+        output=_local_or_remote(options.output.rstrip("/") or "/"),
+        run_id=run_id,
+        started_at=started_at,
+        core=core,
+        buckets=_positive("buckets", options.buckets),
+    )

@@ -1,0 +1,1 @@
+"""pyarrow schemas of the datasets and the typed records passed between stages."""

@@ -1,0 +1,174 @@
+"""The Parquet datasets newsbeam writes: explicit pyarrow schemas, versions and row converters.
+
+The layout is a contract with analysts (see README, "Output"): a change of columns or partitioning needs a
+schema-version bump and a migration note.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Tuple
+
+import pyarrow as pa
+
+from newsbeam.urls import article_id, registered_domain
+from schemas.records import Article, DeadLetter
+
+ARTICLES_SCHEMA_VERSION = 1
+DEAD_LETTERS_SCHEMA_VERSION = 1
+
+_TS = pa.timestamp("us", tz="UTC")
+
+ARTICLES_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("final_url", pa.string(), nullable=False),
+        pa.field("canonical_url", pa.string(), nullable=False),
+        pa.field("source_domain", pa.string()),
+        pa.field("feed_url", pa.string()),
+        pa.field("feed_title", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("authors", pa.list_(pa.string()), nullable=False),
+        pa.field("published_at", _TS),
+        pa.field("date_source", pa.string(), nullable=False),
+        pa.field("fetched_at", _TS, nullable=False),
+        pa.field("http_status", pa.int16(), nullable=False),
+        pa.field("content_type", pa.string()),
+        pa.field("encoding", pa.string(), nullable=False),
+        pa.field("fetch_attempts", pa.int16(), nullable=False),
+        pa.field("language_score", pa.float32(), nullable=False),
+        pa.field("site_name", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("tags", pa.list_(pa.string()), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("word_count", pa.int32(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+        pa.field("extractor", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("schema_version", pa.int16(), nullable=False),
+    ],
+    metadata={"newsbeam.dataset": "articles", "newsbeam.schema_version": str(ARTICLES_SCHEMA_VERSION)},
+)
+
+DEAD_LETTERS_SCHEMA = pa.schema(
+    [
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("feed_url", pa.string()),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string(), nullable=False),
+        pa.field("http_status", pa.int16()),
+        pa.field("attempts", pa.int16(), nullable=False),
+        pa.field("failed_at", _TS, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("schema_version", pa.int16(), nullable=False),
+    ],
+    metadata={
+        "newsbeam.dataset": "dead_letters",
+        "newsbeam.schema_version": str(DEAD_LETTERS_SCHEMA_VERSION),
+    },
+)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every row of one run shares."""
+
+    run_id: str
+    ingest_date: str  # YYYY-MM-DD, the run's start date in UTC
+    extractor: str  # e.g. 'trafilatura 2.3.1'
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How one dataset is laid out: its folder, schema, partition columns and row conversion."""
+
+    name: str
+    schema: pa.Schema
+    partition_columns: Tuple[str, ...]  # folder levels, in order; not stored inside the files
+    to_row: Callable[[Any, RunContext], Dict[str, Any]]
+    partition_values: Callable[[Any, RunContext], Tuple[str, ...]]
+    sort_key: Callable[[Dict[str, Any]], Any]
+    bucket_key: Callable[[Any], str]
+    row_metrics: Callable[[Dict[str, Any]], Tuple[str, ...]]  # the counters a committed row adds to
+
+
+def _article_row(article: Article, run: RunContext) -> Dict[str, Any]:
+    ex = article.extracted
+    item = ex.item
+    return {
+        "article_id": article_id(item.canonical_url),
+        "url": item.url,
+        "final_url": ex.final_url,
+        "canonical_url": item.canonical_url,
+        "source_domain": registered_domain(ex.final_url),
+        "feed_url": item.feed_url,
+        "feed_title": item.feed_title,
+        "title": ex.title,
+        "authors": list(ex.authors),
+        "published_at": ex.published_at,
+        "date_source": ex.date_source,
+        "fetched_at": ex.fetched_at,
+        "http_status": ex.http_status,
+        "content_type": ex.content_type,
+        "encoding": ex.encoding,
+        "fetch_attempts": ex.attempts,
+        "language_score": article.language_score,
+        "site_name": ex.sitename,
+        "description": ex.description,
+        "tags": list(ex.tags),
+        "text": ex.text,
+        "word_count": ex.word_count,
+        "content_hash": ex.content_hash,
+        "extractor": run.extractor,
+        "run_id": run.run_id,
+        "schema_version": ARTICLES_SCHEMA_VERSION,
+    }
+
+
+def _dead_letter_row(dead: DeadLetter, run: RunContext) -> Dict[str, Any]:
+    return {
+        "url": dead.url,
+        "feed_url": dead.feed_url,
+        "stage": dead.stage,
+        "reason": dead.reason,
+        "detail": dead.detail,
+        "http_status": dead.http_status,
+        "attempts": dead.attempts,
+        "failed_at": dead.failed_at,
+        "run_id": run.run_id,
+        "schema_version": DEAD_LETTERS_SCHEMA_VERSION,
+    }
+
+
+ARTICLES = DatasetSpec(
+    name="articles",
+    schema=ARTICLES_SCHEMA,
+    partition_columns=("ingest_date", "language"),
+    to_row=_article_row,
+    partition_values=lambda article, run: (run.ingest_date, article.language),
+    sort_key=lambda row: row["article_id"],
+    bucket_key=lambda article: article.extracted.item.canonical_url,
+    row_metrics=lambda row: ("articles.written",),
+)
+
+DEAD_LETTERS = DatasetSpec(
+    name="dead_letters",
+    schema=DEAD_LETTERS_SCHEMA,
+    partition_columns=("ingest_date",),
+    to_row=_dead_letter_row,
+    partition_values=lambda dead, run: (run.ingest_date,),
+    sort_key=lambda row: (row["stage"], row["url"], row["reason"]),
+    bucket_key=lambda dead: dead.url,
+    row_metrics=lambda row: (
+        "dead_letters.written",
+        f"dead_letters.written.{row['stage']}",
+        f"dead_letters.reason.{row['stage']}.{row['reason']}",
+    ),
+)
+
+
+def rows_to_table(rows: List[Dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Build a table with the dataset's exact schema (fails loudly on a row that does not fit)."""
+    return pa.Table.from_pylist(rows, schema=schema)
+

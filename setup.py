@@ -1,0 +1,42 @@
+"""newsbeam: news ingestion with Apache Beam.
+
+Also the `--setup_file` for remote workers (Dataflow, Flink, Spark): it installs the same pinned dependencies
+and the same packages there.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="newsbeam",
+    version="0.1.0",
+    description="Ingest news feeds and article pages into Hive-partitioned Parquet with Apache Beam.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["newsbeam", "newsbeam.*", "pipelines", "pipelines.*", "transforms",
+                                    "transforms.*", "schemas", "schemas.*"]),
+    package_data={"newsbeam.sample_site": ["site/*", "site/*/*"]},
+    include_package_data=True,
+    install_requires=[
+        # the tested ranges; widen only after running the test suite on the new versions
+        "apache-beam==2.77.0",
+        "feedparser>=6.0.11,<6.1",
+        "trafilatura>=2.3.1,<2.4",
+        "langdetect==1.0.9",
+        "pyarrow>=18,<26",
+        "courlan>=1.4,<1.5",
+        "htmldate>=1.11,<1.12",
+        "protego>=0.7,<0.8",
+        "listparser>=0.20,<0.21",
+        "urllib3>=2.2,<3",
+        "charset-normalizer>=3.4,<4",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8,<10",
+            "duckdb>=1.1,<3",
+            "pandas>=2.2,<4",
+            "polars>=1.20,<3",
+        ],
+    },
+    entry_points={"console_scripts": ["newsbeam=pipelines.cli:main"]},
+)

@@ -1,0 +1,1 @@
+"""Beam composites, each a thin wrapper over pure functions in `newsbeam`."""

@@ -1,0 +1,57 @@
+"""The core every pipeline reuses: fetch -> extract -> language."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apache_beam as beam
+
+from newsbeam import reasons
+from newsbeam.extraction import ExtractionSettings
+from newsbeam.fetching import HTML_ACCEPT, html_only
+from newsbeam.http import FetchSettings
+from newsbeam.language import LanguageSettings
+from schemas.records import DeadLetter, FeedItem, FetchFailure, FetchRequest
+from transforms.common import DEAD_LETTERS
+from transforms.extract import ExtractArticles
+from transforms.fetch import FAILURES, FetchUrls
+from transforms.language import DetectLanguage
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    fetch: FetchSettings = FetchSettings()
+    extraction: ExtractionSettings = ExtractionSettings()
+    language: LanguageSettings = LanguageSettings()
+
+
+def fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
+    item: FeedItem = failure.request.context
+    return DeadLetter(
+        url=item.url, feed_url=item.feed_url, stage=reasons.STAGE_FETCH, reason=failure.reason,
+        detail=failure.detail, failed_at=failure.failed_at, http_status=failure.http_status,
+        attempts=failure.attempts)
+
+
+class ProcessArticles(beam.PTransform):
+    """FeedItem (one per canonical URL) -> {'articles': Article, 'dead_letters': DeadLetter}.
+
+    Each input ends as exactly one of the two."""
+
+    def __init__(self, settings: CoreSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, items):
+        fetched = (
+            items
+            # the canonical URL is fetched: tracking parameters are not sent back to publishers
+            | "ToRequests" >> beam.Map(lambda item: FetchRequest(url=item.canonical_url, context=item))
+            | "Fetch" >> FetchUrls(self._settings.fetch, HTML_ACCEPT, html_only, "pages")
+        )
+        extracted = fetched.pages | "Extract" >> ExtractArticles(self._settings.extraction)
+        articles = extracted.articles | "Language" >> DetectLanguage(self._settings.language)
+        dead_letters = (
+            fetched[FAILURES] | "FetchDeadLetters" >> beam.Map(fetch_dead_letter),
+            extracted[DEAD_LETTERS],
+        ) | "CoreDeadLetters" >> beam.Flatten()
+        return {"articles": articles, DEAD_LETTERS: dead_letters}

@@ -1,0 +1,88 @@
+"""Polite concurrent fetching as a Beam composite: key by host, group, fetch each host's URLs on lanes."""
+from __future__ import annotations
+
+from typing import Iterable, Tuple
+
+import apache_beam as beam
+from apache_beam.pvalue import TaggedOutput
+from apache_beam.utils import shared
+from apache_beam.utils.windowed_value import WindowedValue
+
+from newsbeam.fetching import ConcurrentFetcher, FetchContext
+from newsbeam.http import ContentCheck, FetchSettings
+from newsbeam.urls import host_key
+from schemas.records import FetchedPage, FetchRequest
+from transforms.common import acquire_shared, counter
+
+FAILURES = "failures"
+
+
+class _FetchHostsFn(beam.DoFn):
+    """Fetches the URLs of each host element on the shared thread pool; a host's results may come out while
+    later hosts are still arriving, the rest in `finish_bundle`, each in its own element's window."""
+
+    def __init__(self, settings: FetchSettings, accept: str, check: ContentCheck, metric_prefix: str):
+        self._settings = settings
+        self._accept = accept
+        self._check = check
+        self._shared = shared.Shared()
+        self._fetched = counter(f"{metric_prefix}.fetched")
+        self._failed = counter(f"{metric_prefix}.fetch_failed")
+        self._hosts = counter(f"{metric_prefix}.hosts")
+
+    def setup(self):
+        context = acquire_shared(self._shared, lambda: FetchContext(self._settings), self._settings)
+        self._fetcher = ConcurrentFetcher(context)
+
+    def process(self, element: Tuple[str, Iterable[FetchRequest]], window=beam.DoFn.WindowParam,
+                timestamp=beam.DoFn.TimestampParam):
+        _, requests = element
+        self._hosts.inc()
+        self._fetcher.submit(list(requests), self._accept, self._check, (window, timestamp))
+        yield from self._emit(self._fetcher.ready())
+
+    def finish_bundle(self):
+        yield from self._emit(self._fetcher.drain())
+
+    def _emit(self, results):
+        for (window, timestamp), outcome in results:
+            value = WindowedValue(outcome, timestamp, (window,))
+            if isinstance(outcome, FetchedPage):
+                self._fetched.inc()
+                yield value
+            else:
+                self._failed.inc()
+                yield TaggedOutput(FAILURES, value)
+
+    def teardown(self):
+        fetcher = getattr(self, "_fetcher", None)
+        if fetcher is not None:
+            fetcher.close()
+
+
+class FetchUrls(beam.PTransform):
+    """FetchRequest -> FetchedPage (main) and FetchFailure (tag `failures`).
+
+    Grouping by host puts every request for a host in one element, so the per-host concurrency limit, the
+    delay between requests and the single robots.txt download hold for the whole run, on any runner.
+    """
+
+    def __init__(self, settings: FetchSettings, accept: str, check: ContentCheck, metric_prefix: str):
+        super().__init__()
+        self._settings = settings
+        self._accept = accept
+        self._check = check
+        self._metric_prefix = metric_prefix
+
+    def expand(self, requests):
+        return (
+            requests
+            | "KeyByHost" >> beam.Map(lambda request: (host_key(request.url), request)).with_output_types(
+                Tuple[str, FetchRequest]
+            )
+            | "GroupByHost" >> beam.GroupByKey()
+            | "FetchHosts"
+            >> beam.ParDo(_FetchHostsFn(self._settings, self._accept, self._check, self._metric_prefix)).with_outputs(
+                FAILURES, main="pages"
+            )
+        )

@@ -1,0 +1,38 @@
+"""Language tagging with langdetect, profiles loaded once per worker process."""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.utils import shared
+
+from newsbeam.language import LanguageDetector, LanguageSettings
+from schemas.records import Article, ExtractedArticle
+from transforms.common import acquire_shared, counter, timed
+
+
+class _DetectLanguageFn(beam.DoFn):
+    def __init__(self, settings: LanguageSettings):
+        self._settings = settings
+        self._shared = shared.Shared()
+        self._undetermined = counter("language.und")
+        self._time = counter("stage_us.language")
+
+    def setup(self):
+        self._detector = acquire_shared(self._shared, lambda: LanguageDetector(self._settings), self._settings)
+
+    def process(self, article: ExtractedArticle):
+        with timed(self._time):
+            language, score = self._detector.detect(article.text)
+        if language == "und":
+            self._undetermined.inc()
+        yield Article(extracted=article, language=language, language_score=score)
+
+
+class DetectLanguage(beam.PTransform):
+    """ExtractedArticle -> Article (ISO 639-1 code or 'und', with its probability)."""
+
+    def __init__(self, settings: LanguageSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, articles):
+        return articles | "Detect" >> beam.ParDo(_DetectLanguageFn(self._settings))
