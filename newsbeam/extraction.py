@@ -26,6 +26,10 @@ class ExtractionSettings:
     """The one place extraction is configured; becomes a trafilatura `Extractor` per page."""
 
     favor_precision: bool = True  # news pages: better to lose a caption than to keep the cookie banner
+    # trafilatura's fallback extractors (readability, jusText) step in when the main text is short, and on a
+    # paywalled or teaser page they return the cookie banner or the newsletter box instead (seen on the
+    # sample site); without them such a page is an honest `empty_text`
+    fallback_extractors: bool = False
     include_comments: bool = False
     include_tables: bool = True
     min_text_chars: int = 200  # shorter main text is a teaser, paywall or error page: `empty_text`
@@ -149,6 +153,7 @@ def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: 
     """Main text and metadata of one page; raises `EmptyText` when there is no usable text."""
     options = Extractor(
         output_format="python",
+        fast=not settings.fallback_extractors,
         precision=settings.favor_precision,
         comments=settings.include_comments,
         tables=settings.include_tables,

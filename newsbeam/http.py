@@ -24,7 +24,8 @@ from urllib3.exceptions import (
 
 from newsbeam import __version__, reasons
 
-DEFAULT_USER_AGENT = f"newsbeam/{__version__} (+https://github.com/newsbeam/newsbeam)"
+# Operators should add a contact address with --user-agent, e.g. "newsbeam/0.1 (+mailto:news-team@example.org)".
+DEFAULT_USER_AGENT = f"newsbeam/{__version__}"
 _CHUNK = 64 * 1024
 
 
@@ -86,6 +87,23 @@ class Exchange:
 ContentCheck = Callable[[int, Dict[str, str]], Optional[str]]
 
 
+def _request_error(exc: HTTPError) -> FetchError:
+    """urllib3's error before any response, as a FetchError. Connection problems are retryable."""
+    cause = getattr(exc, "reason", None) or exc  # MaxRetryError wraps the cause even with retries=False
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2.x, so it is tested first
+    if isinstance(cause, (NewConnectionError, ProtocolError)):
+        return FetchError(reasons.CONNECTION_ERROR, str(cause), retryable=True)
+    if isinstance(cause, ConnectTimeoutError):
+        return FetchError(reasons.TIMEOUT, f"connect timeout: {cause}", retryable=True)
+    if isinstance(cause, ReadTimeoutError):
+        return FetchError(reasons.TIMEOUT, f"no response headers: {cause}")
+    if isinstance(cause, SSLError):
+        return FetchError(reasons.TLS_ERROR, str(cause))
+    if isinstance(cause, LocationParseError):
+        return FetchError(reasons.INVALID_URL, str(cause))
+    return FetchError(reasons.CONNECTION_ERROR, str(cause), retryable=True)
+
+
 class HttpClient:
     """A thread-safe connection pool; build one per worker process and share it."""
 
@@ -96,8 +114,8 @@ class HttpClient:
             maxsize=max(2, settings.host_concurrency),
             retries=False,
             timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
-            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
+        self._headers = {"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"}
 
     def get(
         self,
@@ -111,25 +129,10 @@ class HttpClient:
         started = time.monotonic()
         try:
             response = self._pool.request(
-                "GET", url, headers={"Accept": accept}, redirect=False, preload_content=False
+                "GET", url, headers={**self._headers, "Accept": accept}, redirect=False, preload_content=False
             )
-        except ConnectTimeoutError as exc:
-            raise FetchError(reasons.TIMEOUT, f"connect timeout: {exc}", retryable=True) from None
-        except ReadTimeoutError as exc:
-            raise FetchError(reasons.TIMEOUT, f"no response headers: {exc}") from None
-        except SSLError as exc:
-            raise FetchError(reasons.TLS_ERROR, str(exc)) from None
-        except LocationParseError as exc:
-            raise FetchError(reasons.INVALID_URL, str(exc)) from None
-        except (NewConnectionError, ProtocolError) as exc:
-            raise FetchError(reasons.CONNECTION_ERROR, str(exc), retryable=True) from None
-        except HTTPError as exc:  # urllib3 wraps connection errors in MaxRetryError even with retries=False
-            cause = getattr(exc, "reason", None)
-            if isinstance(cause, ConnectTimeoutError):
-                raise FetchError(reasons.TIMEOUT, f"connect timeout: {cause}", retryable=True) from None
-            if isinstance(cause, SSLError):
-                raise FetchError(reasons.TLS_ERROR, str(cause)) from None
-            raise FetchError(reasons.CONNECTION_ERROR, str(cause or exc), retryable=True) from None
+        except HTTPError as exc:
+            raise _request_error(exc) from None
         complete = False
         try:
             headers = {name.lower(): value for name, value in response.headers.items()}

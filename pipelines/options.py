@@ -57,6 +57,9 @@ class NewsbeamOptions(PipelineOptions):
                            help="Largest accepted body after decompression, in bytes (default 10 MB).")
         fetch.add_argument("--max-attempts", "--max_attempts", dest="max_attempts", type=int, default=3,
                            help="Attempts per URL on 429, 5xx and connection errors (default 3).")
+        fetch.add_argument("--retry-backoff", "--retry_backoff", dest="retry_backoff", type=float, default=1.0,
+                           help="Seconds before the first retry, doubling each time up to 30 s, unless the server "
+                                "sends Retry-After (default 1.0).")
         fetch.add_argument("--max-redirects", "--max_redirects", dest="max_redirects", type=int, default=5,
                            help="Redirects followed per URL (default 5).")
         fetch.add_argument("--ignore-robots", "--ignore_robots", dest="ignore_robots", action="store_true",
@@ -145,6 +148,7 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         max_bytes=_positive("max-bytes", options.max_bytes),
         max_redirects=_positive("max-redirects", options.max_redirects, 0),
         max_attempts=_positive("max-attempts", options.max_attempts),
+        backoff_base=_positive("retry-backoff", options.retry_backoff, 0.0),
         obey_robots=not options.ignore_robots,
         host_concurrency=_positive("host-concurrency", options.host_concurrency),
         host_delay=_positive("host-delay", options.host_delay, 0.0),

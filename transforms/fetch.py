@@ -16,6 +16,10 @@ from transforms.common import acquire_shared, counter
 
 FAILURES = "failures"
 
+# One handle for every fetch step of a pipeline, so that feed and article fetches in a worker process share one
+# connection pool, one set of per-host gates and one robots.txt cache (per FetchSettings).
+_FETCH_CONTEXTS = shared.Shared()
+
 
 class _FetchHostsFn(beam.DoFn):
     """Fetches the URLs of each host element on the shared thread pool; a host's results may come out while
@@ -25,14 +29,15 @@ class _FetchHostsFn(beam.DoFn):
         self._settings = settings
         self._accept = accept
         self._check = check
-        self._shared = shared.Shared()
+        self._shared = _FETCH_CONTEXTS
         self._fetched = counter(f"{metric_prefix}.fetched")
         self._failed = counter(f"{metric_prefix}.fetch_failed")
         self._hosts = counter(f"{metric_prefix}.hosts")
 
     def setup(self):
-        context = acquire_shared(self._shared, lambda: FetchContext(self._settings), self._settings)
-        self._fetcher = ConcurrentFetcher(context)
+        # kept as an attribute: Shared holds only a weak reference
+        self._context = acquire_shared(self._shared, lambda: FetchContext(self._settings), self._settings)
+        self._fetcher = ConcurrentFetcher(self._context)
 
     def process(self, element: Tuple[str, Iterable[FetchRequest]], window=beam.DoFn.WindowParam,
                 timestamp=beam.DoFn.TimestampParam):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
@@ -42,6 +43,10 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address, site: "SampleSite"):
         super().__init__(address, _Handler)
         self.site = site
+
+    def handle_error(self, request, client_address):
+        # clients that hang up mid-response (size caps, timeouts) are expected here, not errors
+        LOG.debug("connection from %s ended early", client_address, exc_info=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -87,7 +92,7 @@ class SampleSite:
         self.root = root
         self.stopping = threading.Event()  # released on stop, so that hanging test routes end
         self._lock = threading.Lock()
-        self._requests: List[Tuple[str, Dict[str, str]]] = []
+        self._requests: List[Tuple[str, Dict[str, str], float]] = []
         self._server = _Server(("127.0.0.1", 0), self)
         self._thread = threading.Thread(target=self._server.serve_forever, name="sample-site", daemon=True)
 
@@ -112,11 +117,17 @@ class SampleSite:
 
     def record(self, path: str, headers: Dict[str, str]) -> None:
         with self._lock:
-            self._requests.append((path, headers))
+            self._requests.append((path, headers, time.monotonic()))
 
     def requests(self, path: Optional[str] = None) -> List[Tuple[str, Dict[str, str]]]:
+        """(path, headers) of each request received so far, in arrival order."""
         with self._lock:
-            return [entry for entry in self._requests if path is None or entry[0] == path]
+            return [(p, h) for p, h, _ in self._requests if path is None or p == path]
+
+    def request_times(self, path: str) -> List[float]:
+        """time.monotonic() at the arrival of each request for `path`."""
+        with self._lock:
+            return [t for p, _, t in self._requests if p == path]
 
     def start(self) -> "SampleSite":
         self._thread.start()

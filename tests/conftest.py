@@ -1,0 +1,39 @@
+import logging
+from dataclasses import replace
+
+import pytest
+
+from newsbeam.http import FetchSettings
+from newsbeam.sample_site import SampleSite
+from tests.faults import fault_routes
+
+# Beam's import-time warning about optional GCP libraries is noise in test output.
+logging.getLogger("root").addFilter(lambda record: "apitools" not in record.getMessage())
+
+# Short limits so that fault tests take seconds, not minutes; the production defaults are in FetchSettings.
+FAST = FetchSettings(
+    connect_timeout=1.0,
+    read_timeout=1.0,
+    deadline=2.5,
+    backoff_base=0.01,
+    retry_after_max=5.0,
+    host_delay=0.0,
+    max_attempts=3,
+)
+
+
+@pytest.fixture
+def site():
+    """The bundled sample site plus the fault routes, on 127.0.0.1."""
+    with SampleSite(routes=fault_routes()) as running:
+        yield running
+
+
+@pytest.fixture
+def fast_settings():
+    return FAST
+
+
+@pytest.fixture
+def settings_with():
+    return lambda **changes: replace(FAST, **changes)

@@ -1,0 +1,125 @@
+"""Fault-serving routes for the loopback test site: every way a real server misbehaves that the tests need."""
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import Callable, Dict
+
+ARTICLE = (
+    "<html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+    "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
+    "<article><h1>{title}</h1>{paragraphs}</article><footer>Copyright 2026 Test Courier</footer></body></html>"
+)
+
+
+def article_html(title: str, sentence: str, paragraphs: int = 5) -> bytes:
+    body = "".join(f"<p>{sentence} ({i + 1})</p>" for i in range(paragraphs))
+    return ARTICLE.format(title=title, paragraphs=body).encode("utf-8")
+
+
+ENGLISH = ("Prosecutors in Brussels opened the trial of three women who returned from the al-Hol camp in "
+           "north-east Syria, where thousands of families of Islamic State fighters are still held")
+FRENCH = ("Le procès de trois femmes revenues du camp d'al-Hol, dans le nord-est de la Syrie, s'est ouvert à "
+          "Paris, où les magistrats ont entendu des témoignages détaillés sur les réseaux de recrutement")
+
+
+def _html(status: int, body: bytes, content_type: str = "text/html; charset=utf-8", headers=None) -> Callable:
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_body(status, body, content_type, headers)
+    return route
+
+
+def _flaky(failures: int, status: int, body: bytes, retry_after: str = "0") -> Callable:
+    """Fails `failures` times with `status`, then serves `body`."""
+    lock = threading.Lock()
+    seen = [0]
+
+    def route(handler) -> None:
+        with lock:
+            seen[0] += 1
+            failing = seen[0] <= failures
+        if failing:
+            handler.send_body(status, b"busy", "text/plain", {"Retry-After": retry_after})
+        else:
+            handler.send_body(200, body, "text/html; charset=utf-8")
+    return route
+
+
+def _hang(handler) -> None:
+    """Accepts the connection and never answers (until the test server stops)."""
+    handler.server.site.stopping.wait(60)
+
+
+def _drip(handler) -> None:
+    """Headers at once, then one byte every 0.3 s: every read is quick, the whole never ends."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html; charset=utf-8")
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    for _ in range(100000):
+        if handler.server.site.stopping.wait(0.3):
+            return
+        try:
+            handler.wfile.write(b"<")
+            handler.wfile.flush()
+        except OSError:
+            return
+
+
+def _huge(declared: bool) -> Callable:
+    size = 40 * 1024 * 1024
+
+    def route(handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        if declared:
+            handler.send_header("Content-Length", str(size))
+        else:
+            handler.send_header("Connection", "close")
+            handler.close_connection = True
+        handler.end_headers()
+        chunk = b"<p>" + b"x" * 65530 + b"</p>"
+        try:
+            for _ in range(size // len(chunk)):
+                handler.wfile.write(chunk)
+        except OSError:
+            return  # the client gave up, as it should
+    return route
+
+
+def _redirect(location: str, status: int = 301) -> Callable:
+    def route(handler) -> None:
+        handler.send_body(status, b"", "text/html", {"Location": location})
+    return route
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 64
+
+
+def fault_routes() -> Dict[str, Callable]:
+    """Paths under /faults/ and what they do (see each name)."""
+    return {
+        "/faults/ok.html": _html(200, article_html("An ordinary article", ENGLISH)),
+        "/faults/500.html": _html(500, b"<h1>Internal Server Error</h1>"),
+        "/faults/always-503.html": _html(503, b"busy", "text/plain", {"Retry-After": "0"}),
+        "/faults/503-then-200.html": _flaky(1, 503, article_html("Back after a 503", ENGLISH)),
+        "/faults/429-then-200.html": _flaky(1, 429, article_html("Back after a 429", ENGLISH), retry_after="1"),
+        "/faults/429-retry-later.html": _html(429, b"slow down", "text/plain", {"Retry-After": "86400"}),
+        "/faults/hang.html": _hang,
+        "/faults/drip.html": _drip,
+        "/faults/huge.html": _huge(declared=True),
+        "/faults/huge-undeclared.html": _huge(declared=False),
+        "/faults/image.png": _html(200, PNG, "image/png"),
+        "/faults/plain.txt": _html(200, ENGLISH.encode() * 5, "text/plain; charset=utf-8"),
+        "/faults/redirect-1.html": _redirect("/faults/redirect-2.html", 301),
+        "/faults/redirect-2.html": _redirect("/faults/redirect-3.html", 302),
+        "/faults/redirect-3.html": _redirect("/faults/ok.html", 307),
+        "/faults/redirect-loop.html": _redirect("/faults/redirect-loop.html", 302),
+        "/faults/redirect-private.html": _redirect("/private/secret.html", 301),
+        "/faults/wrong-charset.html": _html(200, article_html("Procès à Paris", FRENCH), "text/html; charset=iso-8859-1"),
+        "/faults/boilerplate.html": _html(200, ARTICLE.format(title="Subscribers only",
+                                                              paragraphs="<p>Subscribe to read.</p>").encode()),
+        "/faults/garbage.xml": _html(200, b"<rss><chan", "application/rss+xml"),
+        "/faults/feed-500.rss": _html(500, b"oops", "text/plain"),
+    }

@@ -1,0 +1,237 @@
+"""End to end: the real `newsbeam` command against the loopback site, output read back with pyarrow, DuckDB,
+pandas and Polars."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow.dataset as ds
+import pytest
+
+from newsbeam.sample_site import article_paths
+
+FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
+              "--connect-timeout", "1"]
+NEWSBEAM = [sys.executable, "-m", "pipelines.cli"]
+
+# What the sample site's feeds and the fault URLs come to (see newsbeam/sample_site/site/MANIFEST.md).
+ARTICLE_PAGES = 30 + 1  # 32 pages less the 2 subscriber-only teasers, plus the legacy Latin-1 page
+FAULT_URLS = {
+    "/faults/missing.html": "http_404",
+    "/faults/500.html": "http_5xx",
+    "/faults/always-503.html": "http_5xx",
+    "/faults/503-then-200.html": None,
+    "/faults/hang.html": "timeout",
+    "/faults/redirect-1.html": None,
+    "/faults/huge.html": "too_large",
+    "/faults/image.png": "not_html",
+    "/faults/wrong-charset.html": None,
+}
+
+
+def newsbeam(*args, timeout=300):
+    return subprocess.run([*NEWSBEAM, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def inputs(site, tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text("# direct URLs\n" + "".join(site.url(p) + "\n" for p in FAULT_URLS)
+                    + site.url("/legacy/de-latin1-page.html") + "\n" + "not-a-url\n")
+    return [
+        "--feeds", site.url("/feeds/subscriptions.opml"),
+        "--feeds", site.url("/feeds/empty-garbage.xml"),
+        "--urls", str(urls),
+        *FAST_FLAGS,
+    ]
+
+
+def articles_of(out):
+    return ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table()
+
+
+def dead_letters_of(out):
+    return ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table()
+
+
+def test_ingest_end_to_end(site, inputs, tmp_path):
+    out = tmp_path / "out"
+    done = newsbeam("ingest", *inputs, "--output", str(out), "--run-id", "r1")
+    assert done.returncode == 0, done.stderr
+    assert "run r1: succeeded" in done.stdout
+
+    articles = articles_of(out)
+    successes = [p for p, reason in FAULT_URLS.items() if reason is None]
+    assert articles.num_rows == ARTICLE_PAGES + len(successes)
+    assert len(articles.column("article_id").unique()) == articles.num_rows
+    by_language = pd.Series(articles.column("language").to_pylist()).value_counts().to_dict()
+    # sample pages (en 9, fr 7, de 8 + Latin-1 page, ar 6) plus the fault URLs that succeed (2 en, 1 fr)
+    assert by_language == {"en": 9 + 2, "fr": 7 + 1, "de": 9, "ar": 6}
+
+    dead = dead_letters_of(out).to_pylist()
+    reasons = sorted((d["stage"], d["reason"], d["url"].replace(site.base_url, "")) for d in dead)
+    expected = sorted(
+        [("fetch", reason, path) for path, reason in FAULT_URLS.items() if reason]
+        + [("fetch", "robots_disallowed", "/private/en-internal-memo.html"),
+           ("fetch", "http_404", "/articles/en-missing-page.html"),
+           ("extract", "empty_text", "/articles/en-subscribers-only.html"),
+           ("extract", "empty_text", "/articles/fr-reserve-abonnes.html"),
+           ("feed", "feed_parse_error", "/feeds/empty-garbage.xml"),
+           ("source", "invalid_url", "not-a-url")])
+    assert reasons == expected
+    assert not site.requests("/private/en-internal-memo.html")  # robots.txt obeyed: never requested
+    assert all(d["run_id"] == "r1" and d["failed_at"] is not None and d["detail"] for d in dead)
+
+    manifest = json.loads((out / "_runs" / "r1.json").read_text())
+    assert manifest["status"] == "succeeded" and manifest["accounting"]["balanced"]
+    books = manifest["accounting"]
+    assert books["items_unique"] == books["articles_written"] + books["article_dead_letters"]
+    assert books["articles_written"] == articles.num_rows
+    assert manifest["versions"]["apache-beam"] and manifest["counters"]["items.duplicate"] >= 1
+    assert set(manifest["stage_seconds"]) == {"extract", "language", "write"}
+
+
+def test_every_sample_page_is_traceable(site, inputs, tmp_path):
+    out = tmp_path / "out"
+    assert newsbeam("ingest", *inputs, "--output", str(out)).returncode == 0
+    rows = articles_of(out).to_pylist()
+    urls = {row["url"].replace(site.base_url, "") for row in rows}
+    teasers = {"/articles/en-subscribers-only.html", "/articles/fr-reserve-abonnes.html"}
+    assert set(article_paths()) - teasers <= urls
+    for row in rows:
+        assert row["fetched_at"] and row["final_url"].startswith(site.base_url) and row["canonical_url"]
+        assert row["extractor"].startswith("trafilatura ") and row["schema_version"] == 1
+        assert row["date_source"] in ("html", "feed", "none")
+        assert (row["published_at"] is None) == (row["date_source"] == "none")
+        assert row["word_count"] > 100 and len(row["content_hash"]) == 64
+    redirected = next(r for r in rows if r["url"].endswith("/faults/redirect-1.html"))
+    assert redirected["final_url"] == site.url("/faults/ok.html")
+    undated = next(r for r in rows if r["url"].endswith("en-defector-testimony-raqqa.html"))
+    assert undated["date_source"] == "feed"
+    latin1 = next(r for r in rows if r["url"].endswith("de-latin1-page.html"))
+    assert "Rückkehrerinnen" in latin1["text"] and "Ã" not in latin1["text"]
+
+
+def test_output_reads_the_same_in_duckdb_pandas_and_polars(site, inputs, tmp_path):
+    out = tmp_path / "out"
+    assert newsbeam("ingest", *inputs, "--output", str(out), "--run-id", "r1").returncode == 0
+    expected = articles_of(out).num_rows
+    glob = f"{out}/articles/**/*.parquet"
+    by_language = duckdb.sql(f"SELECT language, count(*) FROM read_parquet('{glob}', hive_partitioning=true) "
+                             "GROUP BY language ORDER BY language").fetchall()
+    assert sum(n for _, n in by_language) == expected and {lang for lang, _ in by_language} >= {"en", "fr", "de", "ar"}
+    assert len(pd.read_parquet(out / "articles")) == expected
+    assert pl.scan_parquet(glob, hive_partitioning=True).select(pl.len()).collect().item() == expected
+    dead = duckdb.sql(f"SELECT count(*) FROM read_parquet('{out}/dead_letters/**/*.parquet', "
+                      "hive_partitioning=true)").fetchall()[0][0]
+    assert dead == dead_letters_of(out).num_rows
+
+
+def test_rerun_of_the_same_run_id_replaces(site, inputs, tmp_path):
+    out = tmp_path / "out"
+    assert newsbeam("ingest", *inputs, "--output", str(out), "--run-id", "r1").returncode == 0
+    first = sorted(articles_of(out).column("article_id").to_pylist())
+    files = sorted(p.relative_to(out) for p in out.rglob("*.parquet"))
+    assert newsbeam("ingest", *inputs, "--output", str(out), "--run-id", "r1").returncode == 0
+    assert sorted(articles_of(out).column("article_id").to_pylist()) == first
+    assert sorted(p.relative_to(out) for p in out.rglob("*.parquet")) == files
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary files left
+
+    # a smaller re-run of r1 removes what r1 no longer produces
+    assert newsbeam("ingest", "--urls", inputs[inputs.index("--urls") + 1], *FAST_FLAGS,
+                    "--output", str(out), "--run-id", "r1").returncode == 0
+    assert articles_of(out).num_rows == 4
+    assert {p.parent.name for p in (out / "articles").rglob("*.parquet")} == {"language=en", "language=fr",
+                                                                               "language=de"}
+
+
+def test_same_inputs_give_the_same_rows(site, inputs, tmp_path):
+    columns = ["article_id", "language", "language_score", "text", "title", "published_at", "content_hash"]
+    tables = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        assert newsbeam("ingest", *inputs, "--output", str(out), "--run-id", run).returncode == 0
+        tables.append(articles_of(out).select(columns).sort_by("article_id").to_pylist())
+    assert tables[0] == tables[1]
+
+
+def test_parallel_local_run_gives_the_same_rows(site, inputs, tmp_path):
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    assert newsbeam("ingest", *inputs, "--output", str(single)).returncode == 0
+    done = newsbeam("ingest", *inputs, "--output", str(multi), "--direct_num_workers", "2",
+                    "--direct_running_mode", "multi_processing")
+    assert done.returncode == 0, done.stderr
+    key = ["article_id", "language", "content_hash"]
+    assert articles_of(multi).select(key).sort_by("article_id") == articles_of(single).select(key).sort_by("article_id")
+
+
+def test_local_feed_and_url_list_files(site, tmp_path):
+    feed = tmp_path / "feed.rss"
+    feed.write_text((Path(__file__).parents[1] / "newsbeam/sample_site/site/feeds/world.rss").read_text()
+                    .replace("{{BASE_URL}}", site.base_url))
+    listing = tmp_path / "feeds.txt"
+    listing.write_text(f"# my feeds\n{site.url('/feeds/europe.atom')}\n")
+    out = tmp_path / "out"
+    done = newsbeam("ingest", "--feeds", str(feed), "--feeds", str(listing), *FAST_FLAGS, "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    assert set(articles_of(out).column("language").to_pylist()) == {"en", "ar", "fr", "de"}
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "no sources given"),
+    (["--feeds", "/nonexistent/feeds.opml"], "cannot read feed source"),
+    (["--urls", "/nonexistent/urls.txt"], "cannot read URL list"),
+    (["--feeds", "http://"], "not a valid URL"),
+    (["--feeds", "x.rss", "--run-id", "../escape"], "--run-id"),
+    (["--feeds", "x.rss", "--host-concurrency", "0"], "--host-concurrency must be at least 1"),
+    (["--feeds", "x.rss", "--host-delay", "-1"], "--host-delay must be at least 0"),
+    (["--feeds", "x.rss", "--buckets", "0"], "--buckets must be at least 1"),
+])
+def test_bad_arguments_exit_2_with_a_message(tmp_path, args, message):
+    (tmp_path / "x.rss").write_text("<rss/>")
+    os.chdir(tmp_path)
+    done = newsbeam("ingest", *args, "--output", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_non_numeric_option_is_rejected():
+    done = newsbeam("ingest", "--host-delay", "soon")
+    assert done.returncode == 2 and "invalid float value" in done.stderr
+
+
+def test_missing_output_and_unwritable_output(tmp_path):
+    (tmp_path / "x.rss").write_text("<rss/>")
+    done = newsbeam("ingest", "--feeds", str(tmp_path / "x.rss"))
+    assert done.returncode == 2 and "--output is required" in done.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    done = newsbeam("ingest", "--feeds", str(tmp_path / "x.rss"), "--output", str(blocker / "out"))
+    assert done.returncode == 2 and "cannot write to output" in done.stderr
+
+
+def test_demo_runs_offline_and_inspect_summarizes(tmp_path):
+    out = tmp_path / "demo"
+    done = newsbeam("demo", "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "run demo: succeeded" in done.stdout and "read_parquet" in done.stdout and "pd.read_parquet" in done.stdout
+    assert set(articles_of(out).column("language").to_pylist()) == {"en", "fr", "de", "ar"}
+    summary = newsbeam("inspect", str(out))
+    assert summary.returncode == 0
+    for expected in ("articles:", "language", "dead letters:", "robots_disallowed", "empty_text", "last runs:", "demo"):
+        assert expected in summary.stdout
+    assert newsbeam("inspect", str(tmp_path / "nothing")).returncode == 2
+
+
+def test_console_script_and_module_entry_point(site, tmp_path):
+    script = Path(sys.executable).parent / "newsbeam"
+    assert subprocess.run([str(script), "--help"], capture_output=True).returncode == 0
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "pipelines.ingest", "--feeds", site.url("/feeds/levant.rss"),
+                           *FAST_FLAGS, "--output", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert set(articles_of(out).column("language").to_pylist()) == {"ar"}

@@ -1,0 +1,213 @@
+"""The real HTTP path against a loopback server: limits, retries, redirects, robots, politeness."""
+import random
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import pytest
+
+from newsbeam import reasons
+from newsbeam.fetching import (
+    HTML_ACCEPT,
+    ConcurrentFetcher,
+    FetchContext,
+    PoliteFetcher,
+    html_only,
+    parse_retry_after,
+    retry_delay,
+)
+from newsbeam.http import FetchSettings
+from newsbeam.sample_site import SampleSite
+from schemas.records import FetchedPage, FetchFailure, FetchRequest
+
+
+def fetch(site, path, settings):
+    context = FetchContext(settings)
+    fetcher = PoliteFetcher(context.client, context.gates, context.robots)
+    return fetcher.fetch(FetchRequest(site.url(path), context=None), HTML_ACCEPT, html_only)
+
+
+# --- pure policy ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [("0", 0.0), ("7", 7.0), (" 12 ", 12.0), ("soon", None), ("", None)])
+def test_parse_retry_after_seconds(value, expected):
+    assert parse_retry_after(value) == expected
+
+
+def test_parse_retry_after_http_date():
+    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    assert 25 <= parse_retry_after(format_datetime(later, usegmt=True)) <= 30
+
+
+def test_retry_delay_backs_off_exponentially_with_bounded_jitter():
+    settings = FetchSettings(backoff_base=1.0, backoff_max=5.0)
+    rng = random.Random(1)
+    delays = [retry_delay(attempt, None, settings, rng) for attempt in (1, 2, 3, 4)]
+    for delay, base in zip(delays, (1.0, 2.0, 4.0, 5.0)):
+        assert base <= delay <= base * 1.25
+
+
+def test_retry_after_wins_and_too_long_gives_up():
+    settings = FetchSettings(retry_after_max=60)
+    rng = random.Random(1)
+    assert retry_delay(1, "3", settings, rng) == 3.0
+    assert retry_delay(1, "3600", settings, rng) is None
+
+
+# --- one URL over real HTTP ----------------------------------------------------------------------------------
+
+def test_ok_page_sends_user_agent_and_decodes_gzip(site, fast_settings):
+    page = fetch(site, "/faults/ok.html", fast_settings)
+    assert isinstance(page, FetchedPage)
+    assert page.status == 200 and page.attempts == 1
+    assert b"An ordinary article" in page.body
+    (_, headers), = site.requests("/faults/ok.html")
+    assert headers["User-Agent"] == fast_settings.user_agent
+    assert "gzip" in headers["Accept-Encoding"]
+
+
+@pytest.mark.parametrize("path, reason, status, attempts", [
+    ("/faults/missing.html", "http_404", 404, 1),
+    ("/faults/500.html", reasons.HTTP_5XX, 500, 3),
+    ("/faults/always-503.html", reasons.HTTP_5XX, 503, 3),
+    ("/faults/image.png", reasons.NOT_HTML, 200, 1),
+    ("/faults/plain.txt", reasons.NOT_HTML, 200, 1),
+    ("/faults/huge.html", reasons.TOO_LARGE, 200, 1),
+    ("/faults/huge-undeclared.html", reasons.TOO_LARGE, 200, 1),
+    ("/faults/redirect-loop.html", reasons.TOO_MANY_REDIRECTS, None, 6),
+    ("/private/memo.html", reasons.ROBOTS_DISALLOWED, None, 0),
+    ("/faults/redirect-private.html", reasons.ROBOTS_DISALLOWED, None, 1),
+    ("/faults/429-retry-later.html", "http_429", 429, 1),
+])
+def test_faults_become_failures_with_stable_reasons(site, fast_settings, path, reason, status, attempts):
+    failure = fetch(site, path, fast_settings)
+    assert isinstance(failure, FetchFailure), failure
+    assert (failure.reason, failure.http_status, failure.attempts) == (reason, status, attempts)
+    assert failure.detail
+
+
+def test_huge_body_is_abandoned_early(site, fast_settings):
+    started = time.monotonic()
+    fetch(site, "/faults/huge-undeclared.html", fast_settings)
+    assert time.monotonic() - started < 2.0  # stopped reading at the 10 MB cap, not at 40 MB
+
+
+@pytest.mark.parametrize("path, attempts", [("/faults/503-then-200.html", 2), ("/faults/429-then-200.html", 2)])
+def test_transient_errors_are_retried(site, fast_settings, path, attempts):
+    page = fetch(site, path, fast_settings)
+    assert isinstance(page, FetchedPage) and page.attempts == attempts
+
+
+def test_retry_after_is_honoured(site, fast_settings):
+    fetch(site, "/faults/429-then-200.html", fast_settings)
+    first, second = site.request_times("/faults/429-then-200.html")
+    assert second - first >= 1.0  # the server asked for one second; the backoff alone would be 0.01 s
+
+
+@pytest.mark.parametrize("path, detail", [("/faults/hang.html", "no response headers"), ("/faults/drip.html", "deadline")])
+def test_hanging_servers_time_out_within_the_deadline(site, fast_settings, path, detail):
+    started = time.monotonic()
+    failure = fetch(site, path, fast_settings)
+    elapsed = time.monotonic() - started
+    assert isinstance(failure, FetchFailure)
+    assert failure.reason == reasons.TIMEOUT and detail in failure.detail
+    assert elapsed < fast_settings.deadline + 1.5
+
+
+def test_redirect_chain_records_final_url(site, fast_settings):
+    page = fetch(site, "/faults/redirect-1.html", fast_settings)
+    assert isinstance(page, FetchedPage)
+    assert page.final_url == site.url("/faults/ok.html")
+    assert page.redirects == tuple(site.url(f"/faults/redirect-{i}.html") for i in (1, 2, 3))
+
+
+def test_unreachable_host_is_a_connection_error(fast_settings):
+    with SampleSite() as gone:
+        url = gone.url("/articles/x.html")
+    context = FetchContext(fast_settings)
+    fetcher = PoliteFetcher(context.client, context.gates, None)
+    failure = fetcher.fetch(FetchRequest(url, None), HTML_ACCEPT, html_only)
+    assert failure.reason == reasons.CONNECTION_ERROR and failure.attempts == 3
+
+
+def test_robots_unreachable_disallows_per_rfc_9309(fast_settings):
+    def broken_robots(handler):
+        handler.send_body(503, b"down", "text/plain")
+
+    with SampleSite(routes={"/robots.txt": broken_robots}) as broken:
+        failure = fetch(broken, "/articles/x.html", fast_settings)
+    assert failure.reason == reasons.ROBOTS_UNREACHABLE
+
+
+def test_robots_missing_allows_everything(fast_settings):
+    def no_robots(handler):
+        handler.send_body(404, b"none", "text/plain")
+
+    with SampleSite(routes={"/robots.txt": no_robots, "/private/x.html": lambda h: h.send_body(
+            200, b"<html><body><p>hello</p></body></html>", "text/html")}) as open_site:
+        page = fetch(open_site, "/private/x.html", fast_settings)
+    assert isinstance(page, FetchedPage)
+
+
+def test_ignore_robots_fetches_disallowed_paths(site, settings_with):
+    failure = fetch(site, "/private/memo.html", settings_with(obey_robots=False))
+    assert failure.reason == "http_404"  # it was requested, and the server had no such page
+
+
+# --- many URLs: politeness and concurrency ---------------------------------------------------------------------
+
+def _run_all(fetcher, groups):
+    for requests in groups:
+        fetcher.submit(requests, HTML_ACCEPT, html_only, tag=None)
+    return [outcome for _, outcome in fetcher.drain()]
+
+
+def test_robots_fetched_once_per_host_and_delay_respected(site, settings_with):
+    settings = settings_with(host_delay=0.2, host_concurrency=2)
+    fetcher = ConcurrentFetcher(FetchContext(settings))
+    requests = [FetchRequest(site.url(f"/faults/ok.html?n={i}"), None) for i in range(6)]
+    outcomes = _run_all(fetcher, [requests])
+    fetcher.close()
+    assert len(outcomes) == 6 and all(isinstance(o, FetchedPage) for o in outcomes)
+    assert len(site.requests("/robots.txt")) == 1
+    log = site.requests("/faults/ok.html")
+    assert len(log) == 6
+    # 6 requests (plus robots.txt) at >= 0.2 s apart take at least 1.2 s whatever the concurrency
+    times = site.request_times("/faults/ok.html")
+    assert all(b - a >= 0.2 - 0.02 for a, b in zip(times, times[1:])), times
+
+
+def test_host_concurrency_limit_holds(settings_with):
+    in_flight = [0, 0]  # now, peak
+    lock = threading.Lock()
+
+    def slow(handler):
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight[1], in_flight[0])
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
+        handler.send_body(200, b"<html><body><p>x</p></body></html>", "text/html")
+
+    with SampleSite(routes={"/slow.html": slow}) as slow_site:
+        fetcher = ConcurrentFetcher(FetchContext(settings_with(host_concurrency=3, max_connections=16)))
+        outcomes = _run_all(fetcher, [[FetchRequest(slow_site.url(f"/slow.html?{i}"), None) for i in range(12)]])
+        fetcher.close()
+    assert len(outcomes) == 12
+    assert in_flight[1] == 3
+
+
+def test_slow_host_does_not_hold_up_other_hosts(site, settings_with):
+    """A host that hangs occupies only its own lanes: the fast host's pages all come back first."""
+    settings = settings_with(read_timeout=2.0, deadline=3.0, host_concurrency=1)
+    with SampleSite(routes={"/hang.html": lambda h: h.server.site.stopping.wait(60)}) as slow_site:
+        fetcher = ConcurrentFetcher(FetchContext(settings))
+        fetcher.submit([FetchRequest(slow_site.url(f"/hang.html?{i}"), None) for i in range(2)], HTML_ACCEPT,
+                       html_only, tag="slow")
+        fetcher.submit([FetchRequest(site.url(f"/faults/ok.html?{i}"), None) for i in range(5)], HTML_ACCEPT,
+                       html_only, tag="fast")
+        order = [tag for tag, _ in fetcher.drain()]
+        fetcher.close()
+    assert order == ["fast"] * 5 + ["slow"] * 2

@@ -1,0 +1,85 @@
+from datetime import datetime, timezone
+
+import apache_beam as beam
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from newsbeam.manifest import Accounting, account
+from schemas.datasets import DEAD_LETTERS, DEAD_LETTERS_SCHEMA, RunContext
+from schemas.records import DeadLetter
+from tests.pipeline_helpers import fnapi_pipeline, run_and_count
+from transforms.write import WriteDataset, bucket_of, partition_folder
+
+WHEN = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+
+
+def dead(n):
+    return [DeadLetter(url=f"http://e.org/{i}", stage="fetch", reason="http_404", detail="HTTP 404", failed_at=WHEN,
+                       http_status=404, attempts=1) for i in range(n)]
+
+
+def write(out, run_id, records, buckets=1):
+    pipeline = fnapi_pipeline()
+    run = RunContext(run_id=run_id, ingest_date="2026-11-21", extractor="trafilatura test")
+    pipeline | beam.Create(records) | WriteDataset(DEAD_LETTERS, str(out), run, buckets)
+    counters = run_and_count(pipeline)
+    return counters
+
+
+def rows(out):
+    return ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table()
+
+
+def test_bucket_is_stable_across_processes():
+    assert bucket_of("http://e.org/1", 16) == 6  # crc32: pinned, unlike hash()
+
+
+@pytest.mark.parametrize("values, folder", [
+    ((("ingest_date", "2026-11-21"), ("language", "en")), "ingest_date=2026-11-21/language=en"),
+    ((("language", "a/b c"),), "language=a%2Fb%20c"),
+])
+def test_partition_folder(values, folder):
+    assert partition_folder(values) == folder
+
+
+def test_files_are_named_per_run_and_bucket_with_the_explicit_schema(tmp_path):
+    counters = write(tmp_path, "r1", dead(20), buckets=3)
+    files = sorted(p.name for p in (tmp_path / "dead_letters" / "ingest_date=2026-11-21").iterdir())
+    assert files == ["part-r1-00000.parquet", "part-r1-00001.parquet", "part-r1-00002.parquet"]
+    assert pq.read_schema(tmp_path / "dead_letters/ingest_date=2026-11-21/part-r1-00000.parquet") == DEAD_LETTERS_SCHEMA
+    table = rows(tmp_path)
+    assert table.num_rows == 20 and set(table.column("ingest_date").to_pylist()) == {"2026-11-21"}
+    assert counters["written.dead_letters.rows"] == 20 and counters["written.dead_letters.files"] == 3
+    assert counters["dead_letters.reason.fetch.http_404"] == 20
+
+
+def test_rerun_replaces_its_own_files_only(tmp_path):
+    write(tmp_path, "r0", dead(2))
+    write(tmp_path, "r1", dead(20), buckets=3)
+    folder = tmp_path / "dead_letters" / "ingest_date=2026-11-21"
+    stray = folder / ".part-r1-00007.parquet.deadbeef.inprogress"  # what a killed attempt leaves
+    stray.write_bytes(b"partial")
+    counters = write(tmp_path, "r1", dead(5), buckets=1)
+    assert sorted(p.name for p in folder.iterdir()) == ["part-r0-00000.parquet", "part-r1-00000.parquet"]
+    assert rows(tmp_path).group_by("run_id").aggregate([([], "count_all")]).sort_by("run_id").to_pylist() == [
+        {"run_id": "r0", "count_all": 2}, {"run_id": "r1", "count_all": 5}]
+    assert counters["written.dead_letters.stale_files_deleted"] == 3  # buckets 1 and 2, and the stray temp file
+
+
+def test_an_empty_rerun_removes_the_runs_rows(tmp_path):
+    write(tmp_path, "r1", dead(3))
+    write(tmp_path, "r1", [])
+    assert not list((tmp_path / "dead_letters").rglob("*.parquet"))
+
+
+@pytest.mark.parametrize("counters, balanced", [
+    ({"items.in": 10, "items.unique": 8, "items.duplicate": 2, "articles.written": 5,
+      "dead_letters.written.fetch": 2, "dead_letters.written.extract": 1, "dead_letters.written": 4}, True),
+    ({"items.in": 10, "items.unique": 8, "items.duplicate": 2, "articles.written": 5,
+      "dead_letters.written.fetch": 2, "dead_letters.written": 2}, False),
+    ({}, True),
+])
+def test_accounting(counters, balanced):
+    books = account(counters)
+    assert isinstance(books, Accounting) and books.balanced is balanced
