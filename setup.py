@@ -29,6 +29,8 @@ setup(
         "listparser>=0.20,<0.21",
         "urllib3>=2.2,<3",
         "charset-normalizer>=3.4,<4",
+        "datasketch>=2.0,<2.1",
+        "numpy>=1.26,<3",
     ],
     extras_require={
         "test": [

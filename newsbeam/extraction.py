@@ -11,10 +11,16 @@ from typing import Optional, Tuple
 
 import trafilatura
 from charset_normalizer import from_bytes
+from lxml.etree import XPath
 from trafilatura.settings import Extractor
+from trafilatura.utils import load_html
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
+# <link rel="canonical" href>, whatever the case and the other rel tokens (trafilatura drops relative ones)
+_CANONICAL_LINK = XPath(
+    "//link[contains(concat(' ', normalize-space(translate(@rel, 'CANONICAL', 'canonical')), ' '), ' canonical ')]"
+    "/@href")
 _SPACE = re.compile(r"\s+")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
@@ -45,6 +51,7 @@ class DecodedHtml:
 
 @dataclass(frozen=True)
 class PageContent:
+    canonical_url: Optional[str]  # <link rel=canonical>, as the page states it (maybe relative)
     title: Optional[str]
     authors: Tuple[str, ...]
     published_at: Optional[datetime]
@@ -167,12 +174,17 @@ def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: 
             "max_date": fetched_at.strftime("%Y-%m-%d"),
         },
     )
-    document = trafilatura.bare_extraction(html, options=options)
+    tree = load_html(html)
+    if tree is None:
+        raise EmptyText("not parseable as HTML")
+    stated = _CANONICAL_LINK(tree)
+    document = trafilatura.bare_extraction(tree, options=options)
     text = normalize_paragraphs(document.text) if document is not None and document.text else ""
     if len(text) < settings.min_text_chars:
         raise EmptyText(f"{len(text)} characters of main text (minimum {settings.min_text_chars})")
     tags = tuple(dict.fromkeys(t.strip() for t in (document.categories or []) + (document.tags or []) if t.strip()))
     return PageContent(
+        canonical_url=stated[0].strip() if stated and stated[0].strip() else None,
         title=(document.title or None),
         authors=_split_names(document.author),
         published_at=_parse_date(document.date),

@@ -189,7 +189,7 @@ class PoliteFetcher:
                     refusal = self._robots.check(url)
                     if refusal is not None:
                         raise refusal
-                answer, used = self._get_with_retries(url, accept, check)
+                answer, used = self._get_with_retries(url, accept, check, request.headers)
                 attempts += used
                 if answer.status in _REDIRECTS:
                     location = answer.headers.get("location")
@@ -198,7 +198,8 @@ class PoliteFetcher:
                     redirects.append(url)
                     url = urljoin(url, location)
                     continue
-                if not 200 <= answer.status < 300:
+                not_modified = answer.status == 304 and bool(request.headers)  # only a conditional GET may get one
+                if not 200 <= answer.status < 300 and not not_modified:
                     raise FetchError(reasons.http_reason(answer.status), f"HTTP {answer.status}", answer.status)
                 return FetchedPage(
                     request=request,
@@ -210,6 +211,8 @@ class PoliteFetcher:
                     fetched_at=utcnow(),
                     attempts=attempts,
                     redirects=tuple(redirects),
+                    etag=answer.headers.get("etag"),
+                    last_modified=answer.headers.get("last-modified"),
                 )
             raise FetchError(reasons.TOO_MANY_REDIRECTS, f"more than {self._settings.max_redirects} redirects")
         except FetchError as exc:
@@ -233,7 +236,8 @@ class PoliteFetcher:
                 final_url=url,
             )
 
-    def _get_with_retries(self, url: str, accept: str, check: Optional[ContentCheck]) -> Tuple[Exchange, int]:
+    def _get_with_retries(self, url: str, accept: str, check: Optional[ContentCheck],
+                          headers: Tuple[Tuple[str, str], ...]) -> Tuple[Exchange, int]:
         origin = host_key(url)
         attempt = 0
         while True:
@@ -241,7 +245,7 @@ class PoliteFetcher:
             retry_after = None
             try:
                 with self._gates.slot(origin):
-                    answer = self._client.get(url, accept=accept, check=check)
+                    answer = self._client.get(url, accept=accept, check=check, headers=headers)
                 if answer.status not in _RETRY_STATUSES:
                     return answer, attempt
                 error = FetchError(reasons.http_reason(answer.status), f"HTTP {answer.status}", answer.status)

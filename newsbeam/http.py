@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from email.message import Message
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import urllib3
 from urllib3.exceptions import (
@@ -123,13 +123,14 @@ class HttpClient:
         accept: str = "*/*",
         check: Optional[ContentCheck] = None,
         max_bytes: Optional[int] = None,
+        headers: Tuple[Tuple[str, str], ...] = (),
     ) -> Exchange:
         """One GET without following redirects. Non-2xx answers come back with an empty body."""
         limit = self.settings.max_bytes if max_bytes is None else max_bytes
         started = time.monotonic()
         try:
             response = self._pool.request(
-                "GET", url, headers={**self._headers, "Accept": accept}, redirect=False, preload_content=False
+                "GET", url, headers={**self._headers, "Accept": accept, **dict(headers)}, redirect=False, preload_content=False
             )
         except HTTPError as exc:
             raise _request_error(exc) from None

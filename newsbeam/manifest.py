@@ -6,7 +6,7 @@ import platform
 import uuid
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Tuple
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -59,39 +59,55 @@ def read_manifests(output: str) -> List[Dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Accounting:
-    """Every article candidate is one row: unique = articles + article dead letters."""
+    """Every article candidate ends in exactly one place:
 
-    items_in: int
-    items_unique: int
-    items_duplicate: int
-    articles_written: int
-    article_dead_letters: int
-    other_dead_letters: int
+    items.in      = items.unique + items.duplicate
+    items.unique  = items.to_fetch + items.skipped.*    (written or given up earlier, waiting, outside, over cap)
+    items.to_fetch = articles.written + article dead letters + articles.dropped.*
+    """
+
+    counters: Mapping[str, int]
+
+    def _sum(self, prefix: str) -> int:
+        return sum(v for k, v in self.counters.items() if k.startswith(prefix))
+
+    @property
+    def article_dead_letters(self) -> int:
+        return sum(self.counters.get(f"dead_letters.written.{stage}", 0) for stage in reasons.ARTICLE_STAGES)
+
+    @property
+    def checks(self) -> Dict[str, Tuple[int, int]]:
+        c = self.counters.get
+        return {
+            "items.in = unique + duplicate": (c("items.in", 0), c("items.unique", 0) + c("items.duplicate", 0)),
+            "items.unique = to_fetch + skipped": (c("items.unique", 0), c("items.to_fetch", 0) + self._sum("items.skipped.")),
+            "items.to_fetch = written + dead letters + dropped": (
+                c("items.to_fetch", 0), c("articles.written", 0) + self.article_dead_letters
+                + self._sum("articles.dropped.")),
+        }
 
     @property
     def balanced(self) -> bool:
-        return (self.items_in == self.items_unique + self.items_duplicate
-                and self.items_unique == self.articles_written + self.article_dead_letters)
+        return all(left == right for left, right in self.checks.values())
 
     def as_dict(self) -> Dict[str, Any]:
+        c = self.counters.get
         return {
-            "items_in": self.items_in,
-            "items_unique": self.items_unique,
-            "items_duplicate": self.items_duplicate,
-            "articles_written": self.articles_written,
+            "items_in": c("items.in", 0),
+            "items_duplicate": c("items.duplicate", 0),
+            "items_unique": c("items.unique", 0),
+            "items_skipped": {k[len("items.skipped."):]: v for k, v in self.counters.items()
+                              if k.startswith("items.skipped.")},
+            "items_to_fetch": c("items.to_fetch", 0),
+            "articles_written": c("articles.written", 0),
             "article_dead_letters": self.article_dead_letters,
-            "feed_and_source_dead_letters": self.other_dead_letters,
+            "articles_dropped": {k[len("articles.dropped."):]: v for k, v in self.counters.items()
+                                 if k.startswith("articles.dropped.")},
+            "feed_and_source_dead_letters": c("dead_letters.written", 0) - self.article_dead_letters,
+            "checks": {name: {"left": left, "right": right} for name, (left, right) in self.checks.items()},
             "balanced": self.balanced,
         }
 
 
 def account(counters: Mapping[str, int]) -> Accounting:
-    article_dead = sum(counters.get(f"dead_letters.written.{stage}", 0) for stage in reasons.ARTICLE_STAGES)
-    return Accounting(
-        items_in=counters.get("items.in", 0),
-        items_unique=counters.get("items.unique", 0),
-        items_duplicate=counters.get("items.duplicate", 0),
-        articles_written=counters.get("articles.written", 0),
-        article_dead_letters=article_dead,
-        other_dead_letters=counters.get("dead_letters.written", 0) - article_dead,
-    )
+    return Accounting(dict(counters))

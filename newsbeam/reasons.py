@@ -21,6 +21,10 @@ HTTP_5XX = "http_5xx"
 EMPTY_TEXT = "empty_text"
 EXTRACTION_ERROR = "extraction_error"
 
+# dedup stage (after extraction, when a page names its canonical URL)
+DUPLICATE_CANONICAL = "duplicate_canonical"  # another listing in this run is the same page
+SEEN_CANONICAL = "seen_canonical"  # an earlier run wrote this page under its canonical URL
+
 # feed / source stages
 FEED_PARSE_ERROR = "feed_parse_error"
 SOURCE_UNREADABLE = "source_unreadable"
@@ -31,9 +35,10 @@ STAGE_SOURCE = "source"
 STAGE_FEED = "feed"
 STAGE_FETCH = "fetch"
 STAGE_EXTRACT = "extract"
+STAGE_DEDUP = "dedup"
 
 # stages whose dead letters stand for one input article URL (the others stand for a feed or source)
-ARTICLE_STAGES = (STAGE_FETCH, STAGE_EXTRACT)
+ARTICLE_STAGES = (STAGE_FETCH, STAGE_EXTRACT, STAGE_DEDUP)
 
 
 def http_reason(status: int) -> str:

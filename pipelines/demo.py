@@ -47,10 +47,12 @@ def run_demo(output: str = DEFAULT_OUTPUT, extra: Optional[List[str]] = None) ->
         outcome = ingest.run(demo_argv(site, output, url_file, list(extra or [])))
     print(f"\nrun {outcome.run_id}: {outcome.status} in {outcome.seconds:.1f} s")
     if outcome.accounting is not None:
-        books = outcome.accounting
-        print(f"{books.items_in} article URLs listed, {books.items_duplicate} duplicates, {books.items_unique} unique -> "
-              f"{books.articles_written} articles + {books.article_dead_letters} dead letters; "
-              f"{books.other_dead_letters} feed/source dead letters")
+        books = outcome.accounting.as_dict()
+        skipped = sum(books["items_skipped"].values())
+        print(f"{books['items_in']} article URLs listed, {books['items_duplicate']} duplicates, "
+              f"{skipped} already handled by earlier runs, {books['items_to_fetch']} fetched -> "
+              f"{books['articles_written']} articles + {books['article_dead_letters']} dead letters; "
+              f"{books['feed_and_source_dead_letters']} feed/source dead letters")
     if outcome.error:
         print(f"error: {outcome.error}")
     print()

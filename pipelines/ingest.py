@@ -20,9 +20,11 @@ from newsbeam.manifest import Accounting, account, library_versions, manifest_pa
 from pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
 from transforms.common import DEAD_LETTERS, NAMESPACE
+from transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
 from transforms.core import ProcessArticles
 from transforms.dedup import DeduplicateItems
-from transforms.sources import ReadFeeds, ReadUrlLists
+from transforms.incremental import CommitState, DropKnownArticles, DueRetries, FeedValidators, NearDuplicates, SkipSeen
+from transforms.sources import VALIDATORS, ReadFeeds, ReadUrlLists
 from transforms.write import WriteDataset
 
 LOG = logging.getLogger(__name__)
@@ -51,16 +53,19 @@ class RunOutcome:
 def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     """Wires the batch graph onto `pipeline` (no I/O happens here)."""
     run = RunContext(run_id=config.run_id, ingest_date=config.ingest_date, extractor=EXTRACTOR_NAME)
-    feed_items = []
+    state = config.state
+    feed_items = [pipeline | "RetryDue" >> DueRetries(state)]
     dead_letters = []
+    validators = []
     if config.feeds:
         feeds = (
             pipeline
             | "FeedSources" >> beam.Create(list(config.feeds))
-            | "ReadFeeds" >> ReadFeeds(config.core.fetch)
+            | "ReadFeeds" >> ReadFeeds(config.core.fetch, validators=pipeline | "KnownFeeds" >> FeedValidators(state))
         )
         feed_items.append(feeds["items"])
         dead_letters.append(feeds[DEAD_LETTERS])
+        validators.append(feeds[VALIDATORS])
     if config.url_files:
         listed = (
             pipeline
@@ -69,19 +74,37 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
         )
         feed_items.append(listed["items"])
         dead_letters.append(listed[DEAD_LETTERS])
-    core = (
+    items = (
         feed_items
         | "AllItems" >> beam.Flatten()
         | "Deduplicate" >> DeduplicateItems()
-        | "Core" >> ProcessArticles(config.core)
+        | "SkipSeen" >> SkipSeen(state)
     )
+    if config.window.active:
+        items = items | "ItemsInWindow" >> ItemsInWindow(config.window)
+    if config.max_articles is not None:
+        items = items | "CapItems" >> CapItems(config.max_articles)
+    core = items | "Core" >> ProcessArticles(config.core)
     dead_letters.append(core[DEAD_LETTERS])
-    core["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, config.output, run, config.buckets)
-    (
+    known = core["articles"] | "DropKnownArticles" >> DropKnownArticles(state)
+    dead_letters.append(known[DEAD_LETTERS])
+    articles = known.articles
+    if config.window.active:
+        articles = articles | "ArticlesInWindow" >> ArticlesInWindow(config.window)
+    near = articles | "NearDuplicates" >> NearDuplicates(state)
+    article_files = near["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, config.output, run, config.buckets)
+    dead_letter_files = (
         dead_letters
         | "AllDeadLetters" >> beam.Flatten()
         | "WriteDeadLetters" >> WriteDataset(DEAD_LETTERS_DATASET, config.output, run, config.buckets)
     )
+    no_validators = pipeline | "NoValidators" >> beam.Create([])
+    {
+        "article_files": article_files,
+        "dead_letter_files": dead_letter_files,
+        "validators": (validators or [no_validators]) | "AllValidators" >> beam.Flatten(),
+        "near_dup_rows": near["state_rows"],
+    } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
 
 
 def counters_of(result) -> Dict[str, int]:
@@ -107,13 +130,15 @@ def _manifest(config: IngestConfig, options: PipelineOptions, status: str, **ext
     }
 
 
-def run(argv: Optional[List[str]] = None) -> RunOutcome:
-    """Runs one batch ingestion. Raises UsageError before anything starts if the run cannot proceed."""
+def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> RunOutcome:
+    """Runs one batch ingestion. Raises UsageError before anything starts if the run cannot proceed.
+
+    `now` (default: the clock) is the run's start: retry schedules are judged against it."""
     options = PipelineOptions(argv)
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
-    config = build_config(options.view_as(NewsbeamOptions))
+    config = build_config(options.view_as(NewsbeamOptions), now=now)
     path = manifest_path(config.output, config.run_id)
     try:
         write_json(path, _manifest(config, options, "running"))

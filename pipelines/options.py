@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import List, Optional, Tuple
 
 from apache_beam.io.filesystems import FileSystems
@@ -14,7 +14,9 @@ from newsbeam.extraction import ExtractionSettings
 from newsbeam.http import DEFAULT_USER_AGENT, FetchSettings
 from newsbeam.language import LanguageSettings
 from newsbeam.urls import is_http_url
+from transforms.backfill import Window
 from transforms.core import CoreSettings
+from transforms.incremental import StateSettings
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -69,6 +71,18 @@ class NewsbeamOptions(PipelineOptions):
                              help="Pages with less main text are dead letters 'empty_text' (default 200).")
         process.add_argument("--buckets", type=int, default=1,
                              help="Parquet files per partition and run (default 1); raise for very large runs.")
+        backfill = parser.add_argument_group("backfill and incremental state")
+        backfill.add_argument("--since", default=None, metavar="DATE",
+                              help="Only articles published on or after DATE (YYYY-MM-DD or ISO 8601, UTC). "
+                                   "Articles with no known date are kept.")
+        backfill.add_argument("--until", default=None, metavar="DATE",
+                              help="Only articles published before the end of DATE (a bare date includes the "
+                                   "whole day).")
+        backfill.add_argument("--max-articles", "--max_articles", dest="max_articles", type=int, default=None,
+                              help="Fetch at most N new articles in this run, newest first; the rest wait for "
+                                   "the next run.")
+        backfill.add_argument("--near-dup-days", "--near_dup_days", dest="near_dup_days", type=float, default=30.0,
+                              help="How far back near-duplicate groups reach across runs, in days (default 30).")
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,19 @@ class IngestConfig:
     started_at: datetime
     core: CoreSettings
     buckets: int
+    window: Window = Window()
+    max_articles: Optional[int] = None
+    near_dup_window: timedelta = timedelta(days=30)
+
+    @property
+    def backfill(self) -> bool:
+        """A run that leaves listed items aside on purpose."""
+        return self.window.active or self.max_articles is not None
+
+    @property
+    def state(self) -> StateSettings:
+        return StateSettings(output=self.output, run_id=self.run_id, now=self.started_at,
+                             near_dup_window=self.near_dup_window)
 
     @property
     def ingest_date(self) -> str:
@@ -112,6 +139,21 @@ def _positive(name: str, value, minimum=1):
     if value < minimum:
         raise UsageError(f"--{name} must be at least {minimum}, got {value}")
     return value
+
+
+def parse_moment(option: str, value: Optional[str], end_of_day: bool = False) -> Optional[datetime]:
+    """A date or ISO 8601 time, in UTC unless it says otherwise; a bare date as `until` covers the whole day."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--{option} {value!r}: expected YYYY-MM-DD or an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    if end_of_day and len(value.strip()) == 10:
+        moment += timedelta(days=1)
+    return moment.astimezone(timezone.utc)
 
 
 def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> IngestConfig:
@@ -159,6 +201,12 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         extraction=ExtractionSettings(min_text_chars=_positive("min-text-chars", options.min_text_chars, 0)),
         language=LanguageSettings(),
     )
+    window = Window(parse_moment("since", options.since), parse_moment("until", options.until, end_of_day=True))
+    if window.since and window.until and window.since >= window.until:
+        raise UsageError("--since must be before --until")
+    max_articles = options.max_articles
+    if max_articles is not None:
+        _positive("max-articles", max_articles)
     return IngestConfig(
         feeds=tuple(dict.fromkeys(feeds)),
         url_files=tuple(dict.fromkeys(url_files)),
@@ -167,4 +215,7 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         started_at=started_at,
         core=core,
         buckets=_positive("buckets", options.buckets),
+        window=window,
+        max_articles=max_articles,
+        near_dup_window=timedelta(days=_positive("near-dup-days", options.near_dup_days, 0.0)),
     )

@@ -13,7 +13,7 @@ import pyarrow as pa
 from newsbeam.urls import article_id, registered_domain
 from schemas.records import Article, DeadLetter
 
-ARTICLES_SCHEMA_VERSION = 1
+ARTICLES_SCHEMA_VERSION = 2
 DEAD_LETTERS_SCHEMA_VERSION = 1
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -43,6 +43,7 @@ ARTICLES_SCHEMA = pa.schema(
         pa.field("text", pa.string(), nullable=False),
         pa.field("word_count", pa.int32(), nullable=False),
         pa.field("content_hash", pa.string(), nullable=False),
+        pa.field("duplicate_group", pa.string(), nullable=False),
         pa.field("extractor", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("schema_version", pa.int16(), nullable=False),
@@ -97,10 +98,10 @@ def _article_row(article: Article, run: RunContext) -> Dict[str, Any]:
     ex = article.extracted
     item = ex.item
     return {
-        "article_id": article_id(item.canonical_url),
+        "article_id": article_id(ex.canonical_url),
         "url": item.url,
         "final_url": ex.final_url,
-        "canonical_url": item.canonical_url,
+        "canonical_url": ex.canonical_url,
         "source_domain": registered_domain(ex.final_url),
         "feed_url": item.feed_url,
         "feed_title": item.feed_title,
@@ -120,6 +121,7 @@ def _article_row(article: Article, run: RunContext) -> Dict[str, Any]:
         "text": ex.text,
         "word_count": ex.word_count,
         "content_hash": ex.content_hash,
+        "duplicate_group": article.duplicate_group or article_id(ex.canonical_url),
         "extractor": run.extractor,
         "run_id": run.run_id,
         "schema_version": ARTICLES_SCHEMA_VERSION,
@@ -148,7 +150,7 @@ ARTICLES = DatasetSpec(
     to_row=_article_row,
     partition_values=lambda article, run: (run.ingest_date, article.language),
     sort_key=lambda row: row["article_id"],
-    bucket_key=lambda article: article.extracted.item.canonical_url,
+    bucket_key=lambda article: article.extracted.canonical_url,
     row_metrics=lambda row: ("articles.written",),
 )
 

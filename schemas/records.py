@@ -24,6 +24,26 @@ class FeedItem:
 
 
 @dataclass(frozen=True)
+class FeedValidator:
+    """What a feed answered last time: the validators for a conditional GET, and a hash of its body for
+    servers whose validators cannot be trusted."""
+
+    feed_url: str
+    etag: Optional[str]
+    last_modified: Optional[str]
+    body_sha256: str
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedFetch:
+    """The context of a feed source fetch."""
+
+    depth: int  # 0: given by the user; 1: listed in a subscription list
+    previous: Optional[FeedValidator] = None
+
+
+@dataclass(frozen=True)
 class FeedDocument:
     """The raw bytes of something given as a feed source (feed, OPML list or URL list)."""
 
@@ -31,6 +51,9 @@ class FeedDocument:
     body: bytes
     content_type: Optional[str] = None
     depth: int = 0  # 0: given by the user; 1: listed in a subscription list
+    validator: Optional[FeedValidator] = None  # this answer's validators, for the next run (URLs only)
+    previous: Optional[FeedValidator] = None  # what the last run saw
+    not_modified: bool = False  # the server answered 304 to a conditional GET
 
 
 @dataclass(frozen=True)
@@ -38,7 +61,8 @@ class FetchRequest:
     """A URL to fetch, with the record it belongs to carried along unchanged."""
 
     url: str
-    context: object  # FeedItem for articles, the source depth (int) for feeds
+    context: object  # FeedItem for articles, FeedFetch for feed sources
+    headers: Tuple[Tuple[str, str], ...] = ()  # extra request headers (conditional GET)
 
 
 @dataclass(frozen=True)
@@ -54,6 +78,12 @@ class FetchedPage:
     fetched_at: datetime
     attempts: int
     redirects: Tuple[str, ...] = ()
+    etag: Optional[str] = None
+    last_modified: Optional[str] = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
 
 
 @dataclass(frozen=True)
@@ -75,6 +105,7 @@ class ExtractedArticle:
 
     item: FeedItem
     final_url: str
+    canonical_url: str  # the page's own <link rel=canonical> when on the same site, else the item's
     http_status: int
     content_type: Optional[str]
     encoding: str
@@ -99,6 +130,7 @@ class Article:
     extracted: ExtractedArticle
     language: str  # ISO 639-1, or 'und'
     language_score: float
+    duplicate_group: Optional[str] = None  # set by the near-duplicate stage
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from newsbeam.sample_site import article_paths
+from schemas.datasets import ARTICLES_SCHEMA_VERSION
 
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
               "--connect-timeout", "1"]
@@ -92,7 +93,7 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
     assert books["items_unique"] == books["articles_written"] + books["article_dead_letters"]
     assert books["articles_written"] == articles.num_rows
     assert manifest["versions"]["apache-beam"] and manifest["counters"]["items.duplicate"] >= 1
-    assert set(manifest["stage_seconds"]) == {"extract", "language", "write"}
+    assert set(manifest["stage_seconds"]) == {"extract", "language", "near_duplicates", "write", "commit_state"}
 
 
 def test_every_sample_page_is_traceable(site, inputs, tmp_path):
@@ -104,7 +105,7 @@ def test_every_sample_page_is_traceable(site, inputs, tmp_path):
     assert set(article_paths()) - teasers <= urls
     for row in rows:
         assert row["fetched_at"] and row["final_url"].startswith(site.base_url) and row["canonical_url"]
-        assert row["extractor"].startswith("trafilatura ") and row["schema_version"] == 1
+        assert row["extractor"].startswith("trafilatura ") and row["schema_version"] == ARTICLES_SCHEMA_VERSION
         assert row["date_source"] in ("html", "feed", "none")
         assert (row["published_at"] is None) == (row["date_source"] == "none")
         assert row["word_count"] > 100 and len(row["content_hash"]) == 64

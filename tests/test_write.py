@@ -73,13 +73,23 @@ def test_an_empty_rerun_removes_the_runs_rows(tmp_path):
     assert not list((tmp_path / "dead_letters").rglob("*.parquet"))
 
 
-@pytest.mark.parametrize("counters, balanced", [
-    ({"items.in": 10, "items.unique": 8, "items.duplicate": 2, "articles.written": 5,
-      "dead_letters.written.fetch": 2, "dead_letters.written.extract": 1, "dead_letters.written": 4}, True),
-    ({"items.in": 10, "items.unique": 8, "items.duplicate": 2, "articles.written": 5,
-      "dead_letters.written.fetch": 2, "dead_letters.written": 2}, False),
+BALANCED = {"items.in": 12, "items.unique": 10, "items.duplicate": 2, "items.skipped.written": 1,
+            "items.skipped.over_limit": 1, "items.to_fetch": 8, "articles.written": 4,
+            "articles.dropped.duplicate_canonical": 1, "dead_letters.written.fetch": 2,
+            "dead_letters.written.extract": 1, "dead_letters.written": 5}
+
+
+@pytest.mark.parametrize("changes, balanced", [
     ({}, True),
+    ({"articles.written": 3}, False),  # an article lost between fetch and write
+    ({"items.skipped.written": 2}, False),  # an item counted twice
+    ({"items.duplicate": 1}, False),
 ])
-def test_accounting(counters, balanced):
-    books = account(counters)
+def test_accounting(changes, balanced):
+    books = account({**BALANCED, **changes})
     assert isinstance(books, Accounting) and books.balanced is balanced
+    assert books.as_dict()["balanced"] is balanced
+
+
+def test_accounting_of_an_empty_run_balances():
+    assert account({}).balanced

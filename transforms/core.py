@@ -11,7 +11,7 @@ from newsbeam.fetching import HTML_ACCEPT, html_only
 from newsbeam.http import FetchSettings
 from newsbeam.language import LanguageSettings
 from schemas.records import DeadLetter, FeedItem, FetchFailure, FetchRequest
-from transforms.common import DEAD_LETTERS
+from transforms.common import DEAD_LETTERS, counter
 from transforms.extract import ExtractArticles
 from transforms.fetch import FAILURES, FetchUrls
 from transforms.language import DetectLanguage
@@ -42,10 +42,16 @@ class ProcessArticles(beam.PTransform):
         self._settings = settings
 
     def expand(self, items):
+        to_fetch = counter("items.to_fetch")
+
+        def request(item: FeedItem) -> FetchRequest:
+            to_fetch.inc()
+            # the canonical URL is fetched: tracking parameters are not sent back to publishers
+            return FetchRequest(url=item.canonical_url, context=item)
+
         fetched = (
             items
-            # the canonical URL is fetched: tracking parameters are not sent back to publishers
-            | "ToRequests" >> beam.Map(lambda item: FetchRequest(url=item.canonical_url, context=item))
+            | "ToRequests" >> beam.Map(request)
             | "Fetch" >> FetchUrls(self._settings.fetch, HTML_ACCEPT, html_only, "pages")
         )
         extracted = fetched.pages | "Extract" >> ExtractArticles(self._settings.extraction)

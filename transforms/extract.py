@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Optional
+from urllib.parse import urljoin
 
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
@@ -17,6 +19,7 @@ from newsbeam.extraction import (
     word_count,
 )
 from newsbeam.fetching import utcnow
+from newsbeam.urls import canonicalize_url, is_http_url, registered_domain
 from schemas.records import DeadLetter, ExtractedArticle, FetchedPage
 from transforms.common import DEAD_LETTERS, counter, timed
 
@@ -28,6 +31,17 @@ def looks_like_html(text: str) -> bool:
     head = text[:2048].lstrip().lower()
     return head.startswith("<") and ("<html" in head or "<!doctype html" in head or "<head" in head
                                      or "<body" in head or "<p" in head or "<div" in head)
+
+
+def page_canonical_url(stated: Optional[str], final_url: str, listed_canonical: str) -> str:
+    """The page's own canonical URL when it stays on the same site (a cross-site canonical is how syndicated and
+    scraped copies point at the original: those stay separate articles, grouped as near duplicates instead)."""
+    if not stated:
+        return listed_canonical
+    absolute = urljoin(final_url, stated)
+    if not is_http_url(absolute) or registered_domain(absolute) != registered_domain(final_url):
+        return listed_canonical
+    return canonicalize_url(absolute)
 
 
 def extract_article(page: FetchedPage, settings: ExtractionSettings) -> ExtractedArticle:
@@ -47,6 +61,7 @@ def extract_article(page: FetchedPage, settings: ExtractionSettings) -> Extracte
     return ExtractedArticle(
         item=item,
         final_url=page.final_url,
+        canonical_url=page_canonical_url(content.canonical_url, page.final_url, item.canonical_url),
         http_status=page.status,
         content_type=page.content_type,
         encoding=decoded.encoding,

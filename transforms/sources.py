@@ -8,6 +8,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
 from newsbeam import reasons
+from newsbeam.feedstate import body_hash, conditional_headers
 from newsbeam.fetching import FEED_ACCEPT, feed_like, utcnow
 from newsbeam.http import FetchSettings
 from newsbeam.sources import (
@@ -21,13 +22,30 @@ from newsbeam.sources import (
     parse_url_list,
 )
 from newsbeam.urls import canonicalize_url, is_http_url
-from schemas.records import DeadLetter, FeedDocument, FeedItem, FetchedPage, FetchFailure, FetchRequest
+from schemas.records import (
+    DeadLetter,
+    FeedDocument,
+    FeedFetch,
+    FeedItem,
+    FeedValidator,
+    FetchedPage,
+    FetchFailure,
+    FetchRequest,
+)
 from transforms.common import DEAD_LETTERS, counter
 from transforms.fetch import FAILURES, FetchUrls
 
 LOG = logging.getLogger(__name__)
 TO_FETCH = "to_fetch"
 LISTED = "listed"
+VALIDATORS = "validators"
+
+
+def feed_request(url: str, depth: int, validators) -> FetchRequest:
+    """A conditional GET when an earlier run recorded validators for this feed."""
+    previous = validators.get(url) if validators else None
+    return FetchRequest(url=url, context=FeedFetch(depth=depth, previous=previous),
+                        headers=conditional_headers(previous) if previous else ())
 
 
 def _source_dead_letter(source: str, reason: str, detail: str) -> DeadLetter:
@@ -41,9 +59,9 @@ class _OpenSourceFn(beam.DoFn):
     def __init__(self):
         self._read = counter("sources.read")
 
-    def process(self, source: str):
+    def process(self, source: str, validators=None):
         if is_http_url(source):
-            yield TaggedOutput(TO_FETCH, FetchRequest(url=source, context=0))
+            yield TaggedOutput(TO_FETCH, feed_request(source, 0, validators))
             return
         try:
             with FileSystems.open(source, compression_type="uncompressed") as handle:
@@ -56,8 +74,17 @@ class _OpenSourceFn(beam.DoFn):
 
 
 def _document_from_page(page: FetchedPage) -> FeedDocument:
+    context: FeedFetch = page.request.context
+    previous = context.previous
+    if page.not_modified and previous is not None:
+        validator = FeedValidator(page.request.url, page.etag or previous.etag,
+                                  page.last_modified or previous.last_modified, previous.body_sha256, page.fetched_at)
+    else:
+        validator = FeedValidator(page.request.url, page.etag, page.last_modified, body_hash(page.body),
+                                  page.fetched_at)
     return FeedDocument(source=page.request.url, body=page.body, content_type=page.content_type,
-                        depth=page.request.context)
+                        depth=context.depth, validator=validator, previous=previous,
+                        not_modified=page.not_modified)
 
 
 def _feed_fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
@@ -80,8 +107,20 @@ class _ClassifyDocumentFn(beam.DoFn):
     def __init__(self):
         self._lists = counter("sources.subscription_lists")
         self._listed = counter("sources.listed_feeds")
+        self._not_modified = counter("feeds.not_modified")
+        self._unchanged = counter("feeds.unchanged")
 
     def process(self, document: FeedDocument):
+        # Validators are only recorded for feeds, so a list is always read afresh. An answer that says nothing
+        # changed (304, or the same bytes behind a new ETag) costs no parsing: its items were handled last time.
+        if document.not_modified:
+            self._not_modified.inc()
+            yield TaggedOutput(VALIDATORS, document.validator)
+            return
+        if document.previous is not None and document.previous.body_sha256 == document.validator.body_sha256:
+            self._unchanged.inc()
+            yield TaggedOutput(VALIDATORS, document.validator)
+            return
         kind = classify_document(document.body)
         if kind == FEED:
             yield document
@@ -123,6 +162,8 @@ class _ParseFeedFn(beam.DoFn):
             return
         self._feeds.inc()
         self._items.inc(len(items))
+        if document.validator is not None:
+            yield TaggedOutput(VALIDATORS, document.validator)
         yield from items
         for entry in unusable:
             yield TaggedOutput(DEAD_LETTERS, DeadLetter(
@@ -131,37 +172,45 @@ class _ParseFeedFn(beam.DoFn):
 
 
 class ReadFeeds(beam.PTransform):
-    """`--feeds` values -> {'items': FeedItem, 'dead_letters': DeadLetter}."""
+    """`--feeds` values -> {'items': FeedItem, 'dead_letters': DeadLetter, 'validators': FeedValidator}.
 
-    def __init__(self, settings: FetchSettings):
+    `validators`, if given, is a PCollection of (feed URL, FeedValidator) from earlier runs: those feeds are
+    fetched with a conditional GET."""
+
+    def __init__(self, settings: FetchSettings, validators=None):
         super().__init__()
         self._settings = settings
+        self._validators = validators
 
     def expand(self, sources):
-        opened = sources | "OpenSources" >> beam.ParDo(_OpenSourceFn()).with_outputs(
+        known = beam.pvalue.AsDict(self._validators) if self._validators is not None else None
+        opened = sources | "OpenSources" >> beam.ParDo(_OpenSourceFn(), validators=known).with_outputs(
             TO_FETCH, DEAD_LETTERS, main="documents")
         fetched = opened[TO_FETCH] | "FetchSources" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds")
         given = (
             (opened.documents, fetched.pages | "SourcePagesAsDocuments" >> beam.Map(_document_from_page))
             | "GivenDocuments" >> beam.Flatten()
-            | "ClassifyGiven" >> beam.ParDo(_ClassifyDocumentFn()).with_outputs(LISTED, DEAD_LETTERS, main="feeds")
+            | "ClassifyGiven" >> beam.ParDo(_ClassifyDocumentFn()).with_outputs(
+                LISTED, DEAD_LETTERS, VALIDATORS, main="feeds")
         )
         listed_fetched = (
             given[LISTED]
             | "DistinctListedFeeds" >> beam.Distinct()
-            | "ListedFeedRequests" >> beam.Map(lambda url: FetchRequest(url=url, context=1))
+            | "ListedFeedRequests" >> beam.Map(feed_request, 1, known)
             | "FetchListedFeeds" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds")
         )
         listed = (
             listed_fetched.pages
             | "ListedPagesAsDocuments" >> beam.Map(_document_from_page)
-            | "ClassifyListed" >> beam.ParDo(_ClassifyDocumentFn()).with_outputs(LISTED, DEAD_LETTERS, main="feeds")
+            | "ClassifyListed" >> beam.ParDo(_ClassifyDocumentFn()).with_outputs(
+                LISTED, DEAD_LETTERS, VALIDATORS, main="feeds")
         )
         parsed = (
             (given.feeds, listed.feeds)
             | "AllFeeds" >> beam.Flatten()
-            | "ParseFeeds" >> beam.ParDo(_ParseFeedFn()).with_outputs(DEAD_LETTERS, main="items")
+            | "ParseFeeds" >> beam.ParDo(_ParseFeedFn()).with_outputs(DEAD_LETTERS, VALIDATORS, main="items")
         )
+        validators = (given[VALIDATORS], listed[VALIDATORS], parsed[VALIDATORS]) | "FeedValidators" >> beam.Flatten()
         dead_letters = (
             opened[DEAD_LETTERS],
             fetched[FAILURES] | "SourceFetchDeadLetters" >> beam.Map(_feed_fetch_dead_letter),
@@ -170,7 +219,7 @@ class ReadFeeds(beam.PTransform):
             listed[DEAD_LETTERS],
             parsed[DEAD_LETTERS],
         ) | "FeedDeadLetters" >> beam.Flatten()
-        return {"items": parsed.items, DEAD_LETTERS: dead_letters}
+        return {"items": parsed.items, DEAD_LETTERS: dead_letters, VALIDATORS: validators}
 
 
 class _UrlLineFn(beam.DoFn):

@@ -6,6 +6,7 @@ few files are re-encoded into the legacy charsets they declare (see `LEGACY_ENCO
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 import threading
 import time
@@ -68,7 +69,17 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self.send_body(404, b"<html><body><h1>Not found</h1></body></html>", "text/html; charset=utf-8")
             return
-        self.send_body(200, body, content_type)
+        # validators as a well-behaved server sends them, so that conditional GETs can be answered with 304
+        etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
+        validators = {"ETag": etag, "Last-Modified": site.last_modified}
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            for name, value in validators.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_body(200, body, content_type, validators)
 
     def send_body(self, status: int, body: bytes, content_type: str, headers: Optional[Dict[str, str]] = None):
         """Sends a complete response, gzip-compressed when the client accepts it (as real sites do)."""
@@ -90,6 +101,7 @@ class SampleSite:
     def __init__(self, routes: Optional[Dict[str, Route]] = None, root: Path = SITE_DIR):
         self.routes: Dict[str, Route] = dict(routes or {})
         self.root = root
+        self.last_modified = "Sat, 21 Nov 2026 06:00:00 GMT"
         self.stopping = threading.Event()  # released on stop, so that hanging test routes end
         self._lock = threading.Lock()
         self._requests: List[Tuple[str, Dict[str, str], float]] = []

@@ -1,0 +1,190 @@
+"""Near-duplicate groups: syndicated copies of one wire story share a `duplicate_group`, within a run and across
+runs, using MinHash-LSH from datasketch.
+
+Each article gets a 128-permutation MinHash of its word 3-grams, cut into 32 bands of 4 rows. Two articles are
+candidates when at least two bands agree: for a Jaccard similarity of 0.2 that happens with probability 0.001,
+for 0.7 with 0.999. Inside a run the full signatures are at hand, so candidates must also have an estimated
+Jaccard of at least 0.5; across runs only the band keys are kept (256 bytes an article, for a bounded window).
+The group id is the `article_id` of the group's first member; an article with no near duplicate is its own group.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from datasketch import MinHash
+
+from newsbeam.state import SegmentedTable, read_run_files, runs_in, uncommitted
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class NearDupSettings:
+    num_perm: int = 128
+    bands: int = 32
+    shingle_words: int = 3
+    min_band_hits: int = 2
+    min_jaccard: float = 0.5
+    seed: int = 1  # fixed: signatures must be comparable across runs and machines
+
+    @property
+    def rows(self) -> int:
+        return self.num_perm // self.bands
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    article_id: str
+    bands: Tuple[int, ...]  # one 64-bit key per band
+    signature: Optional[np.ndarray] = None  # the full MinHash, kept within a run only
+
+
+def shingles(text: str, size: int) -> List[bytes]:
+    words = _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+    if len(words) < size:
+        return [" ".join(words).encode("utf-8")] if words else []
+    return list({" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)})
+
+
+def fingerprint(article_id: str, text: str, settings: NearDupSettings = NearDupSettings()) -> Fingerprint:
+    minhash = MinHash(num_perm=settings.num_perm, seed=settings.seed)
+    grams = shingles(text, settings.shingle_words)
+    if grams:
+        minhash.update_batch(grams)
+    values = np.asarray(minhash.hashvalues, dtype=np.uint64)
+    rows = settings.rows
+    bands = tuple(
+        int.from_bytes(hashlib.blake2b(band.to_bytes(2, "little") + values[band * rows:(band + 1) * rows].tobytes(),
+                                       digest_size=8).digest(), "little")
+        for band in range(settings.bands)
+    )
+    return Fingerprint(article_id, bands, values)
+
+
+def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
+class PriorBands:
+    """Band keys of articles from earlier runs, searchable by key."""
+
+    def __init__(self, groups: Sequence[str], bands: np.ndarray):
+        # bands: (n_articles, n_bands) uint64; flattened and sorted for binary search
+        self._groups = list(groups)
+        n, width = bands.shape if bands.size else (0, 0)
+        flat = bands.reshape(-1)
+        owners = np.repeat(np.arange(n, dtype=np.int64), width)
+        order = np.argsort(flat, kind="stable")
+        self._keys = flat[order]
+        self._owners = owners[order]
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def hits(self, bands: Sequence[int]) -> Dict[str, int]:
+        """Group id -> number of bands shared with earlier articles of that group (best article)."""
+        if not len(self._keys):
+            return {}
+        wanted = np.asarray(bands, dtype=np.uint64)
+        left = np.searchsorted(self._keys, wanted, side="left")
+        right = np.searchsorted(self._keys, wanted, side="right")
+        owners = np.concatenate([self._owners[a:b] for a, b in zip(left, right)]) if len(wanted) else []
+        if not len(owners):
+            return {}
+        per_article = np.bincount(owners)
+        best: Dict[str, int] = {}
+        for article in np.flatnonzero(per_article):
+            group = self._groups[article]
+            best[group] = max(best.get(group, 0), int(per_article[article]))
+        return best
+
+
+def assign_groups(run: Sequence[Fingerprint], prior: PriorBands,
+                  settings: NearDupSettings = NearDupSettings()) -> Dict[str, str]:
+    """article_id -> duplicate_group for this run's articles. Deterministic: articles are taken in id order and
+    each joins the candidate group it shares the most bands with (ties: the smallest group id)."""
+    groups: Dict[str, str] = {}
+    band_index: Dict[int, List[int]] = {}
+    ordered = sorted(run, key=lambda f: f.article_id)
+    for position, current in enumerate(ordered):
+        candidates = {g: n for g, n in prior.hits(current.bands).items() if n >= settings.min_band_hits}
+        shared: Dict[int, int] = {}
+        for band in current.bands:
+            for earlier in band_index.get(band, ()):
+                shared[earlier] = shared.get(earlier, 0) + 1
+        for earlier, n in shared.items():
+            other = ordered[earlier]
+            if n >= settings.min_band_hits and estimated_jaccard(current.signature, other.signature) >= settings.min_jaccard:
+                group = groups[other.article_id]
+                candidates[group] = max(candidates.get(group, 0), n)
+        if candidates:
+            groups[current.article_id] = min(candidates, key=lambda g: (-candidates[g], g))
+        else:
+            groups[current.article_id] = current.article_id
+        for band in current.bands:
+            band_index.setdefault(band, []).append(position)
+    return groups
+
+
+# --- state: band keys of earlier runs' articles, for a bounded window -----------------------------------------
+
+NEAR_DUP_STATE_VERSION = 1
+NEAR_DUP_SCHEMA = pa.schema(
+    [
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("duplicate_group", pa.string(), nullable=False),
+        pa.field("bands", pa.list_(pa.uint64(), NearDupSettings().bands), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ],
+    metadata={"newsbeam.state": "near_duplicates", "newsbeam.state_version": str(NEAR_DUP_STATE_VERSION)},
+)
+
+
+def near_dup_table(output: str) -> SegmentedTable:
+    return SegmentedTable(output, "near_duplicates", NEAR_DUP_SCHEMA)
+
+
+def near_dup_rows(run_id: str, entries: Sequence[Tuple[Fingerprint, str, datetime]]) -> pa.Table:
+    """State rows from (fingerprint, duplicate_group, fetched_at) of one run's articles."""
+    return pa.table({
+        "article_id": [f.article_id for f, _, _ in entries],
+        "duplicate_group": [g for _, g, _ in entries],
+        "bands": pa.array([list(f.bands) for f, _, _ in entries], NEAR_DUP_SCHEMA.field("bands").type),
+        "run_id": [run_id] * len(entries),
+        "at": pa.array([t for _, _, t in entries], pa.timestamp("us", tz="UTC")),
+    }, schema=NEAR_DUP_SCHEMA)
+
+
+def _rows_for_run(output: str, run_id: str, settings: NearDupSettings) -> Optional[pa.Table]:
+    """A killed run's articles have no state rows: fingerprint them again from their committed text."""
+    articles = read_run_files(output, "articles", 2, run_id, ["article_id", "duplicate_group", "text", "fetched_at"])
+    if articles is None:
+        return None
+    entries = [(fingerprint(r["article_id"], r["text"], settings), r["duplicate_group"] or r["article_id"],
+                r["fetched_at"]) for r in articles.to_pylist()]
+    return near_dup_rows(run_id, entries)
+
+
+def load_prior(output: str, current_run: str, since: datetime,
+               settings: NearDupSettings = NearDupSettings()) -> PriorBands:
+    """Band keys of other runs' articles fetched since `since`."""
+    table = near_dup_table(output)
+    parts = [table.read(exclude_run=current_run)]
+    for run_id in uncommitted((run for run, _ in runs_in(output)), table.covered_runs(), current_run):
+        rows = _rows_for_run(output, run_id, settings)
+        if rows is not None:
+            parts.append(rows)
+    rows = pa.concat_tables(parts)
+    rows = rows.filter(pc.greater_equal(rows["at"], pa.scalar(since, pa.timestamp("us", tz="UTC"))))
+    bands = rows["bands"].combine_chunks().flatten().to_numpy().reshape(-1, settings.bands) if rows.num_rows else \
+        np.zeros((0, settings.bands), dtype=np.uint64)
+    return PriorBands(rows["duplicate_group"].to_pylist(), bands)

@@ -1,0 +1,156 @@
+"""Incremental state under `OUT/_state/`: append-only Parquet segments, one per finished run, plus compactions.
+
+```
+OUT/_state/<table>/segment-<run_id>.parquet   what one run committed (written after its data files)
+OUT/_state/<table>/base-<run_id>.parquet      a compaction of earlier segments; its metadata lists the runs it holds
+```
+
+Every row carries the `run_id` that produced it, so a re-run of a run id can read the state *without* its own
+earlier contribution (a re-run replaces, it must not skip what it is replacing). Readers combine the newest base with
+the segments it does not cover. Files are written through `FileSystems` to a hidden name and renamed, so a killed
+run leaves either a whole segment or none; deleting merged segments after a compaction is safe to interrupt.
+Nothing here is needed to read the datasets: `rm -r OUT/_state` only makes the next run start from scratch.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, List, Optional, Sequence, Set, Tuple
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from newsbeam.manifest import read_manifests
+
+LOG = logging.getLogger(__name__)
+STATE_FOLDER = "_state"
+_COVERED = b"newsbeam.covered_runs"
+_CREATED = b"newsbeam.created_at"
+
+
+def _run_of(path: str, prefix: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return name[len(prefix):-len(".parquet")]
+
+
+@dataclass(frozen=True)
+class _Base:
+    path: str
+    covered: Set[str]
+    created_at: str
+
+
+class SegmentedTable:
+    """One state table: a schema with a `run_id` column, stored as a base plus per-run segments."""
+
+    def __init__(self, output: str, name: str, schema: pa.Schema):
+        if "run_id" not in schema.names:
+            raise ValueError("a state table needs a run_id column")
+        self.folder = FileSystems.join(output, STATE_FOLDER, name)
+        self.schema = schema
+
+    def _list(self, prefix: str) -> List[str]:
+        pattern = FileSystems.join(self.folder, f"{prefix}*.parquet")
+        try:
+            results = FileSystems.match([pattern])
+        except Exception:  # a folder that does not exist yet matches nothing, on every filesystem
+            return []
+        return sorted(meta.path for result in results for meta in result.metadata_list)
+
+    def _bases(self) -> List[_Base]:
+        bases = []
+        for path in self._list("base-"):
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                metadata = pq.read_schema(handle).metadata or {}
+            covered = set(json.loads(metadata.get(_COVERED, b"[]")))
+            bases.append(_Base(path, covered, metadata.get(_CREATED, b"").decode()))
+        return sorted(bases, key=lambda b: b.created_at)
+
+    def segment_runs(self) -> List[str]:
+        return [_run_of(path, "segment-") for path in self._list("segment-")]
+
+    def covered_runs(self) -> Set[str]:
+        """Run ids whose rows this table holds (in a base or a segment)."""
+        bases = self._bases()
+        covered = set(bases[-1].covered) if bases else set()
+        return covered | set(self.segment_runs())
+
+    def read(self, exclude_run: Optional[str] = None) -> pa.Table:
+        """Every row, without those of `exclude_run`."""
+        bases = self._bases()
+        base = bases[-1] if bases else None
+        tables = []
+        if base is not None:
+            tables.append(_read(base.path, self.schema))
+        for path in self._list("segment-"):
+            if base is None or _run_of(path, "segment-") not in base.covered:
+                tables.append(_read(path, self.schema))
+        table = pa.concat_tables(tables) if tables else self.schema.empty_table()
+        if exclude_run is not None and table.num_rows:
+            table = table.filter(pc.not_equal(table["run_id"], exclude_run))
+        return table
+
+    def write_segment(self, run_id: str, table: pa.Table) -> str:
+        path = FileSystems.join(self.folder, f"segment-{run_id}.parquet")
+        _write_atomically(path, table.cast(self.schema))
+        return path
+
+    def compact(self, run_id: str, max_segments: int) -> bool:
+        """Folds the segments into a new base once there are more than `max_segments` of them."""
+        segments = self._list("segment-")
+        if len(segments) <= max_segments:
+            return False
+        bases = self._bases()
+        table = self.read()
+        covered = (bases[-1].covered if bases else set()) | {_run_of(p, "segment-") for p in segments}
+        metadata = {_COVERED: json.dumps(sorted(covered)).encode(),
+                    _CREATED: datetime.now(timezone.utc).isoformat().encode()}
+        path = FileSystems.join(self.folder, f"base-{run_id}.parquet")
+        _write_atomically(path, table.cast(self.schema).replace_schema_metadata(metadata))
+        # the new base is in place: the merged files are now redundant, and readers skip them anyway
+        stale = [b.path for b in bases if b.path != path] + segments
+        FileSystems.delete(stale)
+        LOG.info("compacted %d state file(s) of %s into %s", len(stale), self.folder, path)
+        return True
+
+
+def _read(path: str, schema: pa.Schema) -> pa.Table:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        return pq.read_table(handle, schema=schema)
+
+
+def _write_atomically(path: str, table: pa.Table) -> None:
+    directory, name = path.rsplit("/", 1)
+    temporary = FileSystems.join(directory, f".{name}.{uuid.uuid4().hex}.inprogress")
+    with FileSystems.create(temporary, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        pq.write_table(table, handle, compression="zstd")
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([temporary], [path])
+
+
+def read_run_files(output: str, dataset: str, depth: int, run_id: str, columns: Sequence[str]) -> pa.Table:
+    """The rows a run committed to a dataset, read back from its `part-<run_id>-*` files."""
+    pattern = FileSystems.join(output, dataset, *(["*"] * depth), f"part-{run_id}-*.parquet")
+    tables = []
+    for result in FileSystems.match([pattern]):
+        for meta in result.metadata_list:
+            with FileSystems.open(meta.path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                tables.append(pq.read_table(handle, columns=list(columns)))
+    return pa.concat_tables(tables) if tables else None
+
+
+def runs_in(output: str) -> List[Tuple[str, str]]:
+    """(run_id, status) of every run with a manifest."""
+    return [(m["run_id"], m.get("status", "")) for m in read_manifests(output) if "run_id" in m]
+
+
+def uncommitted(iterable: Iterable[str], covered: Set[str], current: str) -> List[str]:
+    """Runs whose rows the state does not hold yet: killed runs, or runs that died before committing state."""
+    return sorted({run for run in iterable if run not in covered and run != current})

@@ -1,0 +1,259 @@
+"""Incremental runs: skip what earlier runs wrote, retry due failures, drop articles already known under their
+canonical URL, group near duplicates, and commit this run's state once its data is committed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Iterable, Tuple
+
+import apache_beam as beam
+from apache_beam.pvalue import AsList, TaggedOutput
+from apache_beam.utils import shared
+
+from newsbeam import reasons
+from newsbeam.feedstate import feed_table, load_validators, validator_rows
+from newsbeam.neardup import (
+    NearDupSettings,
+    assign_groups,
+    fingerprint,
+    load_prior,
+    near_dup_rows,
+    near_dup_table,
+)
+from newsbeam.seen import DUE, GIVEN_UP, WAITING, WRITTEN, RetryPolicy, load_seen, rows_for_run, seen_table, url_key
+from newsbeam.urls import article_id, canonicalize_url
+from schemas.records import Article, DeadLetter, FeedItem
+from transforms.common import DEAD_LETTERS, acquire_shared, counter, timed
+
+# One handle for every step that reads the seen index, so a worker process loads it once per run.
+_SEEN_INDEXES = shared.Shared()
+_SKIPPED = {WRITTEN: "written", WAITING: "waiting_retry", GIVEN_UP: "given_up"}
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    output: str
+    run_id: str
+    now: datetime  # the run's start: retry schedules and windows are judged against it, not the wall clock
+    retry: RetryPolicy = RetryPolicy()
+    near_dup: NearDupSettings = NearDupSettings()
+    near_dup_window: timedelta = timedelta(days=30)
+    max_segments: int = 48  # state files per table before they are compacted into one
+
+
+class _SeenIndexFn(beam.DoFn):
+    def __init__(self, state: StateSettings):
+        self._state = state
+        self._shared = _SEEN_INDEXES
+
+    def setup(self):
+        state = self._state
+        self._index = acquire_shared(self._shared, lambda: load_seen(state.output, state.run_id, state.now, state.retry),
+                                     (state.output, state.run_id, state.now))
+
+
+class _SkipSeenFn(_SeenIndexFn):
+    def __init__(self, state: StateSettings):
+        super().__init__(state)
+        self._new = counter("items.new")
+        self._retried = counter("items.retried")
+        self._skipped = {status: counter(f"items.skipped.{name}") for status, name in _SKIPPED.items()}
+
+    def process(self, item: FeedItem):
+        status = self._index.status(url_key(item.canonical_url))
+        if status in self._skipped:
+            self._skipped[status].inc()
+            return
+        (self._retried if status == DUE else self._new).inc()
+        yield item
+
+
+class SkipSeen(beam.PTransform):
+    """FeedItem -> FeedItem not yet written by an earlier run, nor failed there for good or too recently."""
+
+    def __init__(self, state: StateSettings):
+        super().__init__()
+        self._state = state
+
+    def expand(self, items):
+        return items | "SkipSeen" >> beam.ParDo(_SkipSeenFn(self._state))
+
+
+class _DueRetriesFn(_SeenIndexFn):
+    def process(self, _):
+        for url, feed_url, _reason in self._index.due_retries():
+            yield FeedItem(url=url, canonical_url=canonicalize_url(url), feed_url=feed_url)
+
+
+class DueRetries(beam.PTransform):
+    """The failures of earlier runs that are due for another try, as items (even if no feed lists them now)."""
+
+    def __init__(self, state: StateSettings):
+        super().__init__()
+        self._state = state
+
+    def expand(self, pipeline):
+        return pipeline | "Start" >> beam.Create([None]) | "DueRetries" >> beam.ParDo(_DueRetriesFn(self._state))
+
+
+def _duplicate(article: Article, reason: str, detail: str) -> TaggedOutput:
+    """A listing that turned out to be an article already written: a dead letter, so that the URL is accounted
+    for and later runs do not fetch it again."""
+    ex = article.extracted
+    return TaggedOutput(DEAD_LETTERS, DeadLetter(
+        url=ex.item.url, feed_url=ex.item.feed_url, stage=reasons.STAGE_DEDUP, reason=reason, detail=detail,
+        failed_at=ex.fetched_at, http_status=ex.http_status, attempts=ex.attempts))
+
+
+class _DropKnownFn(_SeenIndexFn):
+    def process(self, element: Tuple[str, Iterable[Article]]):
+        canonical, articles = element
+        ordered = sorted(articles, key=lambda a: (a.extracted.item.url != a.extracted.canonical_url,
+                                                  a.extracted.item.url))
+        article, others = ordered[0], ordered[1:]
+        for other in others:
+            yield _duplicate(other, reasons.DUPLICATE_CANONICAL, f"the page names {canonical} as its canonical URL, "
+                                                                 f"as does {article.extracted.item.url}")
+        if article.extracted.canonical_url != article.extracted.item.canonical_url and \
+                self._index.status(url_key(canonical)) == WRITTEN:
+            yield _duplicate(article, reasons.SEEN_CANONICAL, f"an earlier run wrote {canonical}")
+            return
+        yield article
+
+
+class DropKnownArticles(beam.PTransform):
+    """One article per canonical URL (a page's own <link rel=canonical> may merge listings that looked different),
+    and none that an earlier run already wrote under that canonical URL. The listings dropped become dead letters
+    of stage `dedup` (main output: articles; tag `dead_letters`)."""
+
+    def __init__(self, state: StateSettings):
+        super().__init__()
+        self._state = state
+
+    def expand(self, articles):
+        return (
+            articles
+            | "KeyByCanonical" >> beam.Map(lambda a: (a.extracted.canonical_url, a)).with_output_types(
+                Tuple[str, Article])
+            | "GroupByCanonical" >> beam.GroupByKey()
+            | "KeepOne" >> beam.ParDo(_DropKnownFn(self._state)).with_outputs(DEAD_LETTERS, main="articles")
+        )
+
+
+class _FingerprintFn(beam.DoFn):
+    def __init__(self, settings: NearDupSettings):
+        self._settings = settings
+        self._time = counter("stage_us.near_duplicates")
+
+    def process(self, article: Article):
+        with timed(self._time):
+            yield fingerprint(article_id(article.extracted.canonical_url), article.extracted.text, self._settings), \
+                article.extracted.fetched_at
+
+
+class _AssignGroupsFn(beam.DoFn):
+    """Sees the whole run's fingerprints at once (groups may span any two articles), plus earlier runs' bands."""
+
+    def __init__(self, state: StateSettings):
+        self._state = state
+        self._groups = counter("near_duplicates.grouped")
+
+    def process(self, fingerprints):
+        state = self._state
+        prior = load_prior(state.output, state.run_id, state.now - state.near_dup_window, state.near_dup)
+        groups = assign_groups([f for f, _ in fingerprints], prior, state.near_dup)
+        self._groups.inc(sum(1 for a, g in groups.items() if a != g))
+        yield groups, near_dup_rows(state.run_id, [(f, groups[f.article_id], at) for f, at in fingerprints])
+
+
+class NearDuplicates(beam.PTransform):
+    """Article -> Article with `duplicate_group`; also returns the state rows for CommitState."""
+
+    def __init__(self, state: StateSettings):
+        super().__init__()
+        self._state = state
+
+    def expand(self, articles):
+        assigned = (
+            articles
+            | "Fingerprint" >> beam.ParDo(_FingerprintFn(self._state.near_dup))
+            | "AllFingerprints" >> beam.combiners.ToList()
+            | "AssignGroups" >> beam.ParDo(_AssignGroupsFn(self._state))
+        )
+        groups = assigned | "Groups" >> beam.Map(lambda pair: pair[0])
+        grouped = articles | "SetGroup" >> beam.Map(
+            lambda a, groups: replace(a, duplicate_group=groups[article_id(a.extracted.canonical_url)]),
+            groups=beam.pvalue.AsSingleton(groups))
+        return {"articles": grouped, "state_rows": assigned | "StateRows" >> beam.Map(lambda pair: pair[1])}
+
+
+class _LoadValidatorsFn(beam.DoFn):
+    def __init__(self, state: StateSettings):
+        self._state = state
+
+    def process(self, _):
+        yield from load_validators(self._state.output, self._state.run_id).items()
+
+
+class FeedValidators(beam.PTransform):
+    """(feed URL, FeedValidator) recorded by earlier runs."""
+
+    def __init__(self, state: StateSettings):
+        super().__init__()
+        self._state = state
+
+    def expand(self, pipeline):
+        return pipeline | "Start" >> beam.Create([None]) | "Load" >> beam.ParDo(_LoadValidatorsFn(self._state))
+
+
+class _CommitFn(beam.DoFn):
+    """Runs after both datasets are committed (their file lists are side inputs), so the state never claims
+    more than the data holds. The seen rows are read back from this run's committed files: the same code
+    rebuilds them for a run that was killed before it got here."""
+
+    def __init__(self, state: StateSettings, record_feeds: bool):
+        self._state = state
+        self._record_feeds = record_feeds
+        self._rows = counter("state.seen_rows")
+        self._validators = counter("state.feed_validators")
+        self._time = counter("stage_us.commit_state")
+
+    def process(self, _, article_files, dead_letter_files, validators, near_dup_tables):
+        state = self._state
+        with timed(self._time):
+            seen = rows_for_run(state.output, state.run_id)
+            table = seen_table(state.output)
+            table.write_segment(state.run_id, seen)
+            table.compact(state.run_id, state.max_segments)
+            self._rows.inc(seen.num_rows)
+            for rows in near_dup_tables:
+                near = near_dup_table(state.output)
+                near.write_segment(state.run_id, rows)
+                near.compact(state.run_id, state.max_segments)
+            if self._record_feeds:
+                feeds = feed_table(state.output)
+                feeds.write_segment(state.run_id, validator_rows(state.run_id, validators))
+                feeds.compact(state.run_id, state.max_segments)
+                self._validators.inc(len(validators))
+        yield state.run_id
+
+
+class CommitState(beam.PTransform):
+    """Writes this run's state segments once `article_files` and `dead_letter_files` (the writers' outputs) are
+    complete. Feed validators are recorded only when `record_feeds`: a run that left items of a feed
+    unprocessed on purpose (a backfill window, a cap) must not let the next run skip that feed as unchanged."""
+
+    def __init__(self, state: StateSettings, record_feeds: bool):
+        super().__init__()
+        self._state = state
+        self._record_feeds = record_feeds
+
+    def expand(self, inputs):
+        return (
+            inputs["article_files"].pipeline
+            | "Start" >> beam.Create([None])
+            | "Commit" >> beam.ParDo(_CommitFn(self._state, self._record_feeds), AsList(inputs["article_files"]),
+                                     AsList(inputs["dead_letter_files"]), AsList(inputs["validators"]),
+                                     AsList(inputs["near_dup_rows"]))
+        )
+
