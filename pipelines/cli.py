@@ -11,6 +11,7 @@ from typing import List, Optional
 logging.getLogger().addHandler(logging.NullHandler())
 
 from pipelines.options import NewsbeamOptions, UsageError  # noqa: E402
+from pipelines.stream import StreamOptions  # noqa: E402
 
 EPILOG = """Any Apache Beam pipeline option passes through, e.g. --runner, --direct_num_workers 2
 --direct_running_mode multi_processing, --setup_file ./setup.py. Without --runner, runs use the local
@@ -37,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     NewsbeamOptions._add_argparse_args(ingest)
 
+    stream = commands.add_parser(
+        "stream", help="Keep polling the feeds and ingest what is new, until stopped.", epilog=EPILOG,
+        description="Local streaming: one bounded ingest per poll, with the same transforms and incremental state "
+                    "as `ingest`. SIGINT/SIGTERM finish the poll in flight and exit 0. Progress: one log line "
+                    "per poll and OUT/_stream/status.json.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    NewsbeamOptions._add_argparse_args(stream)
+    StreamOptions._add_argparse_args(stream)
+
     demo = commands.add_parser(
         "demo", help="Run the pipeline offline on the bundled sample site.", epilog=EPILOG,
         description="Serves the bundled sample news site on 127.0.0.1, runs the real pipeline against it and "
@@ -44,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--output", default="newsbeam-demo", help="Output folder (default ./newsbeam-demo).")
+    demo.add_argument("--stream", action="store_true",
+                      help="Show streaming: a live feed gains an article every few seconds while the driver polls.")
+    demo.add_argument("--duration", type=float, default=40.0,
+                      help="With --stream: how long to run, in seconds (default 40).")
 
     inspect = commands.add_parser("inspect", help="Summarize an output folder.",
                                   description="Row counts by date and language, top sources, dead letters by "
@@ -69,9 +84,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     try:
         if args.command == "demo":
-            from pipelines.demo import run_demo
+            from pipelines.demo import run_demo, run_stream_demo
 
+            if args.stream:
+                return run_stream_demo(args.output, args.duration, beam_args)
             return run_demo(args.output, beam_args)
+        if args.command == "stream":
+            from pipelines.stream import cycle_line, run_stream
+
+            return run_stream(argv[argv.index(args.command) + 1:], on_cycle=lambda o: print(cycle_line(o), flush=True))
         from pipelines import ingest
 
         # everything after the subcommand belongs to the pipeline (the command's own options come before it)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from typing import List, Optional
 
 from newsbeam.report import summarize
-from newsbeam.sample_site import SampleSite
+from newsbeam.sample_site import SampleSite, article_paths
 from pipelines import ingest
+from pipelines.stream import cycle_line, run_stream
 
 DEFAULT_OUTPUT = "newsbeam-demo"
 DEMO_RUN_ID = "demo"
@@ -33,6 +35,43 @@ Query it with DuckDB:
 or with pandas:
   python -c "import pandas as pd; df = pd.read_parquet('{articles}'); print(df[['language', 'title', 'published_at', 'date_source']].head(20).to_string())"
 """
+
+
+class LiveFeed:
+    """A feed that gains one more sample article every `every` seconds: what a live news site looks like."""
+
+    def __init__(self, paths: List[str], every: float):
+        self._paths = paths
+        self._every = every
+        self._started = time.monotonic()
+
+    def visible(self) -> List[str]:
+        count = 1 + int((time.monotonic() - self._started) / self._every)
+        return self._paths[:min(count, len(self._paths))]
+
+    def route(self, handler) -> None:
+        site = handler.server.site
+        items = "".join(
+            f"<item><title>{path.rsplit('/', 1)[-1]}</title><link>{site.url(path)}</link>"
+            f"<guid>{path}</guid></item>" for path in reversed(self.visible()))
+        body = (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Live desk</title>"
+                f"{items}</channel></rss>").encode("utf-8")
+        handler.send_body(200, body, "application/rss+xml")
+
+
+def run_stream_demo(output: str, duration: float, extra: Optional[List[str]] = None) -> int:
+    """Streaming, live: the driver polls a feed that gains an article every 4 seconds."""
+    output = os.path.abspath(output)
+    live = LiveFeed([p for p in article_paths() if "subscribers" not in p and "abonnes" not in p], every=4.0)
+    with SampleSite(routes={"/feeds/live.rss": live.route}) as site:
+        print(f"serving a live feed at {site.url('/feeds/live.rss')} (one more article every 4 s); "
+              f"polling every 5 s for {duration:.0f} s; writing to {output}")
+        code = run_stream(["--feeds", site.url("/feeds/live.rss"), "--output", output, "--host-delay", "0.02",
+                           "--poll-interval", "5", "--duration", str(duration), *extra],
+                          on_cycle=lambda outcome: print(cycle_line(outcome), flush=True))
+    print()
+    print(summarize(output))
+    return code
 
 
 def run_demo(output: str = DEFAULT_OUTPUT, extra: Optional[List[str]] = None) -> int:

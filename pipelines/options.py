@@ -10,12 +10,15 @@ from typing import List, Optional, Tuple
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from newsbeam.entities import EntitySettings
 from newsbeam.extraction import ExtractionSettings
 from newsbeam.http import DEFAULT_USER_AGENT, FetchSettings
 from newsbeam.language import LanguageSettings
+from newsbeam.topics import TopicMatcher
 from newsbeam.urls import is_http_url
 from transforms.backfill import Window
 from transforms.core import CoreSettings
+from transforms.entities import EntityStageSettings
 from transforms.incremental import StateSettings
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -69,6 +72,13 @@ class NewsbeamOptions(PipelineOptions):
         process = parser.add_argument_group("processing")
         process.add_argument("--min-text-chars", "--min_text_chars", dest="min_text_chars", type=int, default=200,
                              help="Pages with less main text are dead letters 'empty_text' (default 200).")
+        process.add_argument("--entities", choices=["ner", "gazetteer", "off"], default="ner",
+                             help="Entity tagging: 'ner' (spaCy NER for English and French, gazetteer linking in "
+                                  "every language; the default), 'gazetteer' (linking only, about twice as fast), "
+                                  "or 'off' (empty entity and topic columns).")
+        process.add_argument("--topics", default=None, metavar="FILE",
+                             help="Topic watchlists (YAML); default: the bundled watchlists for foreign fighters, "
+                                  "defectors, returnees, repatriation, detention, recruitment and attacks.")
         process.add_argument("--buckets", type=int, default=1,
                              help="Parquet files per partition and run (default 1); raise for very large runs.")
         backfill = parser.add_argument_group("backfill and incremental state")
@@ -196,10 +206,22 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         host_delay=_positive("host-delay", options.host_delay, 0.0),
         max_connections=_positive("max-connections", options.max_connections),
     )
+    topics = None
+    if options.topics:
+        topics = _local_or_remote(options.topics)
+        _require_readable("topics file", topics)
+        try:
+            TopicMatcher(topics)  # a malformed watchlist must stop the run here, with its reason
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    entities = None
+    if options.entities != "off":
+        entities = EntityStageSettings(tagger=EntitySettings(use_ner=options.entities == "ner"), topics_path=topics)
     core = CoreSettings(
         fetch=fetch,
         extraction=ExtractionSettings(min_text_chars=_positive("min-text-chars", options.min_text_chars, 0)),
         language=LanguageSettings(),
+        entities=entities,
     )
     window = Window(parse_moment("since", options.since), parse_moment("until", options.until, end_of_day=True))
     if window.since and window.until and window.since >= window.until:

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import pyarrow as pa
 
+from newsbeam.entities import entity_ids
 from newsbeam.urls import article_id, registered_domain
 from schemas.records import Article, DeadLetter
 
@@ -17,6 +18,15 @@ ARTICLES_SCHEMA_VERSION = 2
 DEAD_LETTERS_SCHEMA_VERSION = 1
 
 _TS = pa.timestamp("us", tz="UTC")
+
+ENTITY = pa.struct([
+    pa.field("text", pa.string(), nullable=False),  # == text[start:end]
+    pa.field("label", pa.string(), nullable=False),  # PERSON, ORG, GPE, LOC, NORP, EVENT
+    pa.field("start", pa.int32(), nullable=False),  # character offsets into `text`
+    pa.field("end", pa.int32(), nullable=False),
+    pa.field("entity_id", pa.string()),  # geonames:<id>, wikidata:<QID>, newsbeam:<slug>; null if not linked
+    pa.field("entity_name", pa.string()),
+])
 
 ARTICLES_SCHEMA = pa.schema(
     [
@@ -44,6 +54,9 @@ ARTICLES_SCHEMA = pa.schema(
         pa.field("word_count", pa.int32(), nullable=False),
         pa.field("content_hash", pa.string(), nullable=False),
         pa.field("duplicate_group", pa.string(), nullable=False),
+        pa.field("entities", pa.list_(ENTITY), nullable=False),
+        pa.field("entity_ids", pa.list_(pa.string()), nullable=False),
+        pa.field("topics", pa.list_(pa.string()), nullable=False),
         pa.field("extractor", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("schema_version", pa.int16(), nullable=False),
@@ -122,6 +135,13 @@ def _article_row(article: Article, run: RunContext) -> Dict[str, Any]:
         "word_count": ex.word_count,
         "content_hash": ex.content_hash,
         "duplicate_group": article.duplicate_group or article_id(ex.canonical_url),
+        "entities": [
+            {"text": m.text, "label": m.label, "start": m.start, "end": m.end, "entity_id": m.entity_id,
+             "entity_name": m.entity_name}
+            for m in article.entities
+        ],
+        "entity_ids": entity_ids(article.entities),
+        "topics": list(article.topics),
         "extractor": run.extractor,
         "run_id": run.run_id,
         "schema_version": ARTICLES_SCHEMA_VERSION,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Tuple
 
+from newsbeam.entities import EntityMention
+
 
 @dataclass(frozen=True)
 class FeedItem:
@@ -130,6 +132,8 @@ class Article:
     extracted: ExtractedArticle
     language: str  # ISO 639-1, or 'und'
     language_score: float
+    entities: Tuple[EntityMention, ...] = ()  # set by the entity stage
+    topics: Tuple[str, ...] = ()  # watchlist topic ids, set by the entity stage
     duplicate_group: Optional[str] = None  # set by the near-duplicate stage
 
 

@@ -22,6 +22,16 @@ FAST = FetchSettings(
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def entity_taggers():
+    """Keeps the shared taggers alive for the whole session: in-process pipelines then build them once, as a
+    long-lived worker would, instead of once per test."""
+    from newsbeam.entities import EntitySettings
+    from transforms.entities import shared_tagger
+
+    return [shared_tagger(EntitySettings()), shared_tagger(EntitySettings(use_ner=False))]
+
+
 @pytest.fixture
 def site():
     """The bundled sample site plus the fault routes, on 127.0.0.1."""

@@ -17,6 +17,8 @@ from schemas.datasets import ARTICLES_SCHEMA_VERSION
 
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
               "--connect-timeout", "1"]
+# Tests about something else skip spaCy's 6 s of model loading per process; the gazetteer still links.
+GAZETTEER_ONLY = ["--entities", "gazetteer"]
 NEWSBEAM = [sys.executable, "-m", "pipelines.cli"]
 
 # What the sample site's feeds and the fault URLs come to (see newsbeam/sample_site/site/MANIFEST.md).
@@ -87,18 +89,35 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
     assert not site.requests("/private/en-internal-memo.html")  # robots.txt obeyed: never requested
     assert all(d["run_id"] == "r1" and d["failed_at"] is not None and d["detail"] for d in dead)
 
+    # entities: linked to one id whatever the language or spelling, with offsets into `text`
+    rows = articles.to_pylist()
+    for row in rows:
+        for mention in row["entities"]:
+            assert row["text"][mention["start"]:mention["end"]] == mention["text"]
+        assert row["entity_ids"] == sorted({m["entity_id"] for m in row["entities"] if m["entity_id"]})
+    languages_with = lambda entity: {r["language"] for r in rows if entity in r["entity_ids"]}  # noqa: E731
+    assert languages_with("wikidata:Q2429253") == {"en", "fr", "de", "ar"}  # Islamic State / EI / IS / داعش
+    assert languages_with("newsbeam:sdf") == {"en", "fr", "de", "ar"}
+    assert languages_with("geonames:170794") == {"en", "fr", "de", "ar"}  # Deir ez-Zor, Deir al-Zour, دير الزور
+    assert all(r["topics"] for r in rows if r["url"].endswith(("-trial-brussels.html", "-hol-camp-repatriation.html")))
+    found = duckdb.sql(f"SELECT count(*) FROM read_parquet('{out}/articles/**/*.parquet', hive_partitioning=true) "
+                       "WHERE list_contains(entity_ids, 'geonames:170794') AND list_contains(entity_ids, "
+                       "'newsbeam:sdf')").fetchall()[0][0]
+    assert found == sum(1 for r in rows if {"geonames:170794", "newsbeam:sdf"} <= set(r["entity_ids"])) > 0
+
     manifest = json.loads((out / "_runs" / "r1.json").read_text())
     assert manifest["status"] == "succeeded" and manifest["accounting"]["balanced"]
     books = manifest["accounting"]
     assert books["items_unique"] == books["articles_written"] + books["article_dead_letters"]
     assert books["articles_written"] == articles.num_rows
     assert manifest["versions"]["apache-beam"] and manifest["counters"]["items.duplicate"] >= 1
-    assert set(manifest["stage_seconds"]) == {"extract", "language", "near_duplicates", "write", "commit_state"}
+    assert set(manifest["stage_seconds"]) == {"extract", "language", "entities", "near_duplicates", "write",
+                                              "commit_state"}
 
 
 def test_every_sample_page_is_traceable(site, inputs, tmp_path):
     out = tmp_path / "out"
-    assert newsbeam("ingest", *inputs, "--output", str(out)).returncode == 0
+    assert newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(out)).returncode == 0
     rows = articles_of(out).to_pylist()
     urls = {row["url"].replace(site.base_url, "") for row in rows}
     teasers = {"/articles/en-subscribers-only.html", "/articles/fr-reserve-abonnes.html"}
@@ -119,7 +138,7 @@ def test_every_sample_page_is_traceable(site, inputs, tmp_path):
 
 def test_output_reads_the_same_in_duckdb_pandas_and_polars(site, inputs, tmp_path):
     out = tmp_path / "out"
-    assert newsbeam("ingest", *inputs, "--output", str(out), "--run-id", "r1").returncode == 0
+    assert newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(out), "--run-id", "r1").returncode == 0
     expected = articles_of(out).num_rows
     glob = f"{out}/articles/**/*.parquet"
     by_language = duckdb.sql(f"SELECT language, count(*) FROM read_parquet('{glob}', hive_partitioning=true) "
@@ -134,16 +153,16 @@ def test_output_reads_the_same_in_duckdb_pandas_and_polars(site, inputs, tmp_pat
 
 def test_rerun_of_the_same_run_id_replaces(site, inputs, tmp_path):
     out = tmp_path / "out"
-    assert newsbeam("ingest", *inputs, "--output", str(out), "--run-id", "r1").returncode == 0
+    assert newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(out), "--run-id", "r1").returncode == 0
     first = sorted(articles_of(out).column("article_id").to_pylist())
-    files = sorted(p.relative_to(out) for p in out.rglob("*.parquet"))
-    assert newsbeam("ingest", *inputs, "--output", str(out), "--run-id", "r1").returncode == 0
+    files = sorted(p.relative_to(out) for p in out.rglob("*.parquet") if "_state" not in p.parts)
+    assert newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(out), "--run-id", "r1").returncode == 0
     assert sorted(articles_of(out).column("article_id").to_pylist()) == first
-    assert sorted(p.relative_to(out) for p in out.rglob("*.parquet")) == files
+    assert sorted(p.relative_to(out) for p in out.rglob("*.parquet") if "_state" not in p.parts) == files
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary files left
 
     # a smaller re-run of r1 removes what r1 no longer produces
-    assert newsbeam("ingest", "--urls", inputs[inputs.index("--urls") + 1], *FAST_FLAGS,
+    assert newsbeam("ingest", "--urls", inputs[inputs.index("--urls") + 1], *FAST_FLAGS, *GAZETTEER_ONLY,
                     "--output", str(out), "--run-id", "r1").returncode == 0
     assert articles_of(out).num_rows == 4
     assert {p.parent.name for p in (out / "articles").rglob("*.parquet")} == {"language=en", "language=fr",
@@ -151,7 +170,8 @@ def test_rerun_of_the_same_run_id_replaces(site, inputs, tmp_path):
 
 
 def test_same_inputs_give_the_same_rows(site, inputs, tmp_path):
-    columns = ["article_id", "language", "language_score", "text", "title", "published_at", "content_hash"]
+    columns = ["article_id", "language", "language_score", "text", "title", "published_at", "content_hash",
+               "entities", "entity_ids", "topics", "duplicate_group"]
     tables = []
     for run in ("a", "b"):
         out = tmp_path / run
@@ -162,11 +182,11 @@ def test_same_inputs_give_the_same_rows(site, inputs, tmp_path):
 
 def test_parallel_local_run_gives_the_same_rows(site, inputs, tmp_path):
     single, multi = tmp_path / "single", tmp_path / "multi"
-    assert newsbeam("ingest", *inputs, "--output", str(single)).returncode == 0
-    done = newsbeam("ingest", *inputs, "--output", str(multi), "--direct_num_workers", "2",
+    assert newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(single)).returncode == 0
+    done = newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(multi), "--direct_num_workers", "2",
                     "--direct_running_mode", "multi_processing")
     assert done.returncode == 0, done.stderr
-    key = ["article_id", "language", "content_hash"]
+    key = ["article_id", "language", "content_hash", "entity_ids", "duplicate_group"]
     assert articles_of(multi).select(key).sort_by("article_id") == articles_of(single).select(key).sort_by("article_id")
 
 
@@ -177,7 +197,8 @@ def test_local_feed_and_url_list_files(site, tmp_path):
     listing = tmp_path / "feeds.txt"
     listing.write_text(f"# my feeds\n{site.url('/feeds/europe.atom')}\n")
     out = tmp_path / "out"
-    done = newsbeam("ingest", "--feeds", str(feed), "--feeds", str(listing), *FAST_FLAGS, "--output", str(out))
+    done = newsbeam("ingest", "--feeds", str(feed), "--feeds", str(listing), *FAST_FLAGS, *GAZETTEER_ONLY,
+                    "--output", str(out))
     assert done.returncode == 0, done.stderr
     assert set(articles_of(out).column("language").to_pylist()) == {"en", "ar", "fr", "de"}
 
@@ -191,9 +212,16 @@ def test_local_feed_and_url_list_files(site, tmp_path):
     (["--feeds", "x.rss", "--host-concurrency", "0"], "--host-concurrency must be at least 1"),
     (["--feeds", "x.rss", "--host-delay", "-1"], "--host-delay must be at least 0"),
     (["--feeds", "x.rss", "--buckets", "0"], "--buckets must be at least 1"),
+    (["--feeds", "x.rss", "--since", "yesterday"], "--since 'yesterday'"),
+    (["--feeds", "x.rss", "--since", "2026-11-10", "--until", "2026-11-01"], "--since must be before --until"),
+    (["--feeds", "x.rss", "--max-articles", "0"], "--max-articles must be at least 1"),
+    (["--feeds", "x.rss", "--topics", "/nonexistent/topics.yaml"], "cannot read topics file"),
+    (["--feeds", "x.rss", "--topics", "bad-topics.yaml"], "bad-topics.yaml"),
+    (["--feeds", "x.rss", "--entities", "everything"], "invalid choice: 'everything'"),
 ])
 def test_bad_arguments_exit_2_with_a_message(tmp_path, args, message):
     (tmp_path / "x.rss").write_text("<rss/>")
+    (tmp_path / "bad-topics.yaml").write_text("topics: [this is not a mapping\n")
     os.chdir(tmp_path)
     done = newsbeam("ingest", *args, "--output", str(tmp_path / "out"))
     assert done.returncode == 2
@@ -220,7 +248,10 @@ def test_demo_runs_offline_and_inspect_summarizes(tmp_path):
     done = newsbeam("demo", "--output", str(out))
     assert done.returncode == 0, done.stderr
     assert "run demo: succeeded" in done.stdout and "read_parquet" in done.stdout and "pd.read_parquet" in done.stdout
-    assert set(articles_of(out).column("language").to_pylist()) == {"en", "fr", "de", "ar"}
+    demo_rows = articles_of(out).to_pylist()
+    assert {r["language"] for r in demo_rows} == {"en", "fr", "de", "ar"}
+    for language in ("en", "fr", "de", "ar"):  # linked entities and topics in every language of the site
+        assert any(r["entity_ids"] and r["topics"] for r in demo_rows if r["language"] == language)
     summary = newsbeam("inspect", str(out))
     assert summary.returncode == 0
     for expected in ("articles:", "language", "dead letters:", "robots_disallowed", "empty_text", "last runs:", "demo"):
@@ -233,6 +264,7 @@ def test_console_script_and_module_entry_point(site, tmp_path):
     assert subprocess.run([str(script), "--help"], capture_output=True).returncode == 0
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-m", "pipelines.ingest", "--feeds", site.url("/feeds/levant.rss"),
-                           *FAST_FLAGS, "--output", str(out)], capture_output=True, text=True, timeout=300)
+                           *FAST_FLAGS, *GAZETTEER_ONLY, "--output", str(out)], capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr
     assert set(articles_of(out).column("language").to_pylist()) == {"ar"}

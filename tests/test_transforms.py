@@ -129,3 +129,35 @@ def test_wrong_charset_header_gives_clean_text(site):
                                                          a.extracted.encoding)),
                 equal_to([(True, False, "utf-8")]))
     run_and_count(pipeline)
+
+
+def test_entity_stage_links_every_language_and_counts(tmp_path):
+    from datetime import datetime, timezone
+
+    from newsbeam.extraction import ExtractionSettings, extract_page
+    from newsbeam.language import LanguageDetector
+    from schemas.records import Article, ExtractedArticle
+    from transforms.entities import EntityStageSettings, TagEntities
+
+    detector = LanguageDetector()
+    now = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    articles = []
+    for name in ("en-deir-ez-zor-tribal-tensions", "fr-deir-al-zour-retour-familles", "ar-deir-ezzor-security",
+                 "de-ypg-freiwillige-ermittlungen"):
+        html = (SITE_DIR / "articles" / f"{name}.html").read_text(encoding="utf-8")
+        content = extract_page(html, f"http://x/{name}", ExtractionSettings(), now)
+        language, score = detector.detect(content.text)
+        extracted = ExtractedArticle(
+            item=item(f"http://x/{name}"), final_url=f"http://x/{name}", canonical_url=f"http://x/{name}",
+            http_status=200, content_type="text/html", encoding="utf-8", fetched_at=now, attempts=1,
+            title=content.title, authors=content.authors, published_at=content.published_at, date_source="html",
+            sitename=None, description=None, tags=(), text=content.text, word_count=1, content_hash="h")
+        articles.append(Article(extracted=extracted, language=language, language_score=score))
+    pipeline = fnapi_pipeline()
+    tagged = pipeline | beam.Create(articles) | TagEntities(EntityStageSettings())
+    assert_that(tagged | beam.Map(lambda a: (a.language, "geonames:170794" in {m.entity_id for m in a.entities},
+                                             all(a.extracted.text[m.start:m.end] == m.text for m in a.entities))),
+                equal_to([("en", True, True), ("fr", True, True), ("ar", True, True), ("de", True, True)]))
+    counters = run_and_count(pipeline)
+    assert counters["entities.linked"] > 20 and counters["entities.mentions"] >= counters["entities.linked"]
+    assert counters["topics.matched"] > 0 and counters["stage_us.entities"] > 0

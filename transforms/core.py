@@ -1,7 +1,8 @@
-"""The core every pipeline reuses: fetch -> extract -> language."""
+"""The core every pipeline reuses: fetch -> extract -> language -> entities."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import apache_beam as beam
 
@@ -12,6 +13,7 @@ from newsbeam.http import FetchSettings
 from newsbeam.language import LanguageSettings
 from schemas.records import DeadLetter, FeedItem, FetchFailure, FetchRequest
 from transforms.common import DEAD_LETTERS, counter
+from transforms.entities import EntityStageSettings, TagEntities
 from transforms.extract import ExtractArticles
 from transforms.fetch import FAILURES, FetchUrls
 from transforms.language import DetectLanguage
@@ -22,6 +24,7 @@ class CoreSettings:
     fetch: FetchSettings = FetchSettings()
     extraction: ExtractionSettings = ExtractionSettings()
     language: LanguageSettings = LanguageSettings()
+    entities: Optional[EntityStageSettings] = EntityStageSettings()  # None: no entity stage
 
 
 def fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
@@ -56,6 +59,8 @@ class ProcessArticles(beam.PTransform):
         )
         extracted = fetched.pages | "Extract" >> ExtractArticles(self._settings.extraction)
         articles = extracted.articles | "Language" >> DetectLanguage(self._settings.language)
+        if self._settings.entities is not None:
+            articles = articles | "Entities" >> TagEntities(self._settings.entities)
         dead_letters = (
             fetched[FAILURES] | "FetchDeadLetters" >> beam.Map(fetch_dead_letter),
             extracted[DEAD_LETTERS],

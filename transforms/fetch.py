@@ -21,6 +21,11 @@ FAILURES = "failures"
 _FETCH_CONTEXTS = shared.Shared()
 
 
+def shared_fetch_context(settings: FetchSettings) -> FetchContext:
+    """The process's FetchContext for `settings`, the same object the fetch DoFns of this process use."""
+    return acquire_shared(_FETCH_CONTEXTS, lambda: FetchContext(settings), settings)
+
+
 class _FetchHostsFn(beam.DoFn):
     """Fetches the URLs of each host element on the shared thread pool; a host's results may come out while
     later hosts are still arriving, the rest in `finish_bundle`, each in its own element's window."""
@@ -29,14 +34,13 @@ class _FetchHostsFn(beam.DoFn):
         self._settings = settings
         self._accept = accept
         self._check = check
-        self._shared = _FETCH_CONTEXTS
         self._fetched = counter(f"{metric_prefix}.fetched")
         self._failed = counter(f"{metric_prefix}.fetch_failed")
         self._hosts = counter(f"{metric_prefix}.hosts")
 
     def setup(self):
         # kept as an attribute: Shared holds only a weak reference
-        self._context = acquire_shared(self._shared, lambda: FetchContext(self._settings), self._settings)
+        self._context = shared_fetch_context(self._settings)
         self._fetcher = ConcurrentFetcher(self._context)
 
     def process(self, element: Tuple[str, Iterable[FetchRequest]], window=beam.DoFn.WindowParam,

@@ -1,0 +1,114 @@
+"""EntityTagger: statistical NER where a model exists, gazetteer linking in every language, one output type."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from newsbeam.entities import gazetteer as gazetteer_module
+from newsbeam.entities import linking, ner
+
+# Countries of the conflicts this project follows and their neighbours: every GeoNames city of 15,000+ people is
+# matched there. Elsewhere only cities of `min_population`+, so the thousands of small towns whose names are also
+# words ('Lage', 'Wetter', 'Police') stay out; the curated file adds the small places that matter (Vilvoorde, Lunel).
+FOCUS_COUNTRIES = ("SY", "IQ", "TR", "LB", "JO", "IL", "PS", "EG", "LY", "TN", "DZ", "MA", "YE", "SA", "IR", "AF",
+                   "PK", "KW", "QA", "AE", "BH", "OM", "SO", "ML", "NE", "NG", "TD", "BF", "MR", "SD", "GE", "AZ",
+                   "AM", "TJ", "UZ", "KG")
+
+
+@dataclass(frozen=True)
+class EntitySettings:
+    models: Tuple[ner.ModelSpec, ...] = ner.DEFAULT_MODELS  # languages with a statistical model
+    use_ner: bool = True  # False: gazetteer only, in every language
+    batch_size: int = 32  # texts per nlp.pipe batch
+    max_chars: int = 100_000  # longer texts are tagged on this prefix only (offsets stay valid)
+    focus_countries: Tuple[str, ...] = FOCUS_COUNTRIES
+    min_population_focus: int = 15_000
+    min_population: int = 100_000
+    min_alternate_chars: int = 4  # GeoNames alternate spellings shorter than this (as keys) are not matched
+    gazetteer_path: Optional[str] = None  # None: the bundled data/gazetteer.yaml
+
+
+@dataclass(frozen=True)
+class EntityMention:
+    text: str  # == original_text[start:end]
+    label: str  # PERSON, ORG, GPE, LOC, NORP or EVENT
+    start: int
+    end: int
+    entity_id: Optional[str]  # 'geonames:170794', 'wikidata:Q2429253', 'newsbeam:sdf', or None if not linked
+    entity_name: Optional[str]
+
+
+class EntityTagger:
+    """Loads the NER models and builds the gazetteer (several seconds, ~200 MB): build one per worker process,
+    in `DoFn.setup()`. `tag` and `tag_many` are then fast and keep no state between calls.
+
+    Pickling sends only the settings; unpickling rebuilds everything (so a tagger captured by accident in a Beam
+    closure costs a rebuild on the worker, not a multi-hundred-megabyte pickle)."""
+
+    def __init__(self, settings: EntitySettings = EntitySettings()):
+        self._settings = settings
+        self._gazetteer = gazetteer_module.build(gazetteer_module.BuildOptions(
+            focus_countries=frozenset(settings.focus_countries),
+            min_population_focus=settings.min_population_focus,
+            min_population=settings.min_population,
+            min_alternate_chars=settings.min_alternate_chars,
+            curated_path=settings.gazetteer_path,
+        ))
+        self._models: Dict[str, object] = ner.load_models(settings.models) if settings.use_ner else {}
+
+    def __getstate__(self):
+        return {"settings": self._settings}
+
+    def __setstate__(self, state):
+        self.__init__(state["settings"])
+
+    @property
+    def settings(self) -> EntitySettings:
+        return self._settings
+
+    @property
+    def languages_with_model(self) -> Tuple[str, ...]:
+        return tuple(sorted(self._models))
+
+    @property
+    def gazetteer(self) -> gazetteer_module.Gazetteer:
+        return self._gazetteer
+
+    def tag(self, text: str, language: str) -> List[EntityMention]:
+        """Mentions in `text`, sorted by start. `language` is ISO 639-1 or 'und' (no model: gazetteer only)."""
+        return self.tag_many([(text, language)])[0]
+
+    def tag_many(self, docs: Sequence[Tuple[str, str]]) -> List[List[EntityMention]]:
+        """Like `tag` for each (text, language); texts of one language go through the model in batches."""
+        results: List[Optional[List[EntityMention]]] = [None] * len(docs)
+        by_language: Dict[str, List[int]] = defaultdict(list)
+        for index, (_, language) in enumerate(docs):
+            by_language[_language_code(language)].append(index)
+        for language, indexes in by_language.items():
+            texts = [(docs[index][0] or "")[: self._settings.max_chars] for index in indexes]
+            model = self._models.get(language)
+            if model is not None:
+                spans = ner.run(model, texts, language, self._settings.batch_size)
+            else:
+                spans = [[] for _ in texts]
+            for index, text, text_spans in zip(indexes, texts, spans):
+                links = linking.link(self._gazetteer, text, language, text_spans, has_model=model is not None)
+                results[index] = [_mention(text, linked) for linked in links]
+        return results  # type: ignore[return-value]
+
+
+def _language_code(language: Optional[str]) -> str:
+    code = (language or "und").strip().lower().replace("_", "-").split("-")[0]
+    return code or "und"
+
+
+def _mention(text: str, linked: linking.Linked) -> EntityMention:
+    entity = linked.entity
+    return EntityMention(text[linked.start:linked.end], linked.label, linked.start, linked.end,
+                         entity.id if entity else None, entity.name if entity else None)
+
+
+def entity_ids(mentions: Iterable[EntityMention]) -> List[str]:
+    """Sorted distinct linked ids, for a flat filter column."""
+    return sorted({mention.entity_id for mention in mentions if mention.entity_id})

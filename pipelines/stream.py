@@ -1,0 +1,173 @@
+"""Local streaming: a polling driver that runs one bounded ingest per cycle, with the same transforms and the
+shared incremental state, until it is stopped.
+
+No runner on a single machine here executes an unbounded Python pipeline (the DirectRunner ignores --streaming,
+Prism cannot be downloaded), so each poll is a batch run: its own run id, manifest and state segment. SIGINT or
+SIGTERM lets the cycle in flight finish and commit, then the driver exits 0.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, List, Optional
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from newsbeam.manifest import write_json
+from pipelines import ingest
+from pipelines.options import NewsbeamOptions, UsageError, build_config, default_run_id
+from transforms.fetch import shared_fetch_context
+
+LOG = logging.getLogger(__name__)
+STATUS_FOLDER = "_stream"  # not in _runs/: that folder holds one manifest per run and nothing else
+STATUS_FILE = "status.json"
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+class StreamOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        group = parser.add_argument_group("streaming")
+        group.add_argument("--poll-interval", "--poll_interval", dest="poll_interval", type=float, default=60.0,
+                           help="Seconds from the start of one poll to the start of the next (default 60).")
+        group.add_argument("--max-cycles", "--max_cycles", dest="max_cycles", type=int, default=None,
+                           help="Stop after N polls (default: run until stopped).")
+        group.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                           help="Stop once this many seconds have passed (the cycle in flight finishes).")
+
+
+@dataclass
+class StreamStatus:
+    """The heartbeat file `OUT/_stream/status.json`, rewritten after every cycle."""
+
+    state: str  # 'running', 'stopped' or 'failed'
+    pid: int
+    started_at: str
+    updated_at: str
+    cycles: int = 0
+    failed_cycles: int = 0
+    articles_written: int = 0
+    dead_letters_written: int = 0
+    last_run_id: Optional[str] = None
+    last_status: Optional[str] = None
+    last_cycle_seconds: Optional[float] = None
+    next_poll_at: Optional[str] = None
+    recent_errors: List[str] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def run_stream(argv: List[str], on_cycle: Optional[Callable[[ingest.RunOutcome], None]] = None,
+               stop: Optional[threading.Event] = None) -> int:
+    """Polls until stopped, `--max-cycles` or `--duration`. Returns the process exit code."""
+    options = PipelineOptions(argv)
+    stream = options.view_as(StreamOptions)
+    if stream.poll_interval <= 0:
+        raise UsageError("--poll-interval must be positive")
+    if stream.max_cycles is not None and stream.max_cycles < 1:
+        raise UsageError("--max-cycles must be at least 1")
+    if options.view_as(NewsbeamOptions).run_id:
+        raise UsageError("--run-id does not apply to stream: every cycle gets its own id")
+    config = build_config(options.view_as(NewsbeamOptions))  # fail fast on bad arguments, before the first cycle
+    stop = stop or threading.Event()
+    previous = _install_signal_handlers(stop)
+    # Holding the fetch context keeps it alive between cycles: the fetch DoFns of the in-process runner acquire
+    # this same object, so per-host delays and robots.txt rules carry over from one poll to the next.
+    context = shared_fetch_context(config.core.fetch)
+    status = StreamStatus(state="running", pid=os.getpid(), started_at=_now().isoformat(), updated_at=_now().isoformat())
+    status_path = FileSystems.join(config.output, STATUS_FOLDER, STATUS_FILE)
+    started = time.monotonic()
+    consecutive_failures = 0
+    try:
+        while not stop.is_set():
+            if stream.max_cycles is not None and status.cycles >= stream.max_cycles:
+                break
+            if stream.duration is not None and time.monotonic() - started >= stream.duration:
+                break
+            cycle_started = time.monotonic()
+            run_id = default_run_id(_now())
+            try:
+                outcome = ingest.run([*argv, "--run-id", run_id])
+            except UsageError:
+                raise
+            except Exception as exc:  # a cycle that cannot even start is logged; the next poll tries again
+                LOG.exception("cycle %s could not run", run_id)
+                outcome = ingest.RunOutcome(run_id, config.output, "failed", ingest.EXIT_PIPELINE_FAILED, {}, None,
+                                            round(time.monotonic() - cycle_started, 3), f"{type(exc).__name__}: {exc}")
+            status.cycles += 1
+            consecutive_failures = consecutive_failures + 1 if outcome.exit_code else 0
+            _record(status, outcome)
+            next_poll = cycle_started + stream.poll_interval
+            status.next_poll_at = datetime.fromtimestamp(time.time() + max(0.0, next_poll - time.monotonic()),
+                                                         timezone.utc).isoformat()
+            write_json(status_path, asdict(status))
+            LOG.info("cycle %d: %s", status.cycles, cycle_line(outcome))
+            if on_cycle is not None:
+                on_cycle(outcome)
+            if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+                status.state = "failed"
+                LOG.error("stopping: %d cycles in a row failed", consecutive_failures)
+                return ingest.EXIT_PIPELINE_FAILED
+            stop.wait(max(0.0, next_poll - time.monotonic()))
+        status.state = "stopped"
+        return ingest.EXIT_OK
+    finally:
+        del context
+        if status.state == "running":
+            status.state = "failed"
+        status.updated_at = _now().isoformat()
+        status.next_poll_at = None
+        write_json(status_path, asdict(status))
+        _restore_signal_handlers(previous)
+
+
+def cycle_line(outcome: ingest.RunOutcome) -> str:
+    """One line per poll: what came in, what was written, how long it took."""
+    counters = outcome.counters
+    line = (f"{_now().strftime('%H:%M:%S')} {outcome.run_id} {outcome.status}: "
+            f"{counters.get('items.to_fetch', 0)} new item(s), {counters.get('articles.written', 0)} article(s), "
+            f"{counters.get('dead_letters.written', 0)} dead letter(s), {outcome.seconds:.1f} s")
+    return line + (f" ({outcome.error})" if outcome.error else "")
+
+
+def _record(status: StreamStatus, outcome: ingest.RunOutcome) -> None:
+    status.updated_at = _now().isoformat()
+    status.last_run_id = outcome.run_id
+    status.last_status = outcome.status
+    status.last_cycle_seconds = outcome.seconds
+    status.articles_written += outcome.counters.get("articles.written", 0)
+    status.dead_letters_written += outcome.counters.get("dead_letters.written", 0)
+    if outcome.exit_code:
+        status.failed_cycles += 1
+        status.recent_errors = (status.recent_errors + [f"{outcome.run_id}: {outcome.error}"])[-5:]
+
+
+def _install_signal_handlers(stop: threading.Event):
+    """SIGINT/SIGTERM: finish the cycle in flight, then stop. Only the main thread may install handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def request_stop(signum, _frame):
+        LOG.warning("%s received: finishing the current cycle, then stopping", signal.Signals(signum).name)
+        stop.set()
+
+    return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signal_handlers(previous) -> None:
+    for sig, handler in (previous or {}).items():
+        signal.signal(sig, handler)
+
+
+def status_of(output: str) -> dict:
+    with FileSystems.open(FileSystems.join(output, STATUS_FOLDER, STATUS_FILE)) as handle:
+        return json.loads(handle.read().decode("utf-8"))
