@@ -93,3 +93,25 @@ def test_accounting(changes, balanced):
 
 def test_accounting_of_an_empty_run_balances():
     assert account({}).balanced
+
+
+def test_windowed_writes_put_the_window_start_in_the_file_name(tmp_path):
+    from apache_beam.transforms.window import FixedWindows, TimestampedValue
+
+    start = datetime(2026, 11, 21, 23, 58, tzinfo=timezone.utc).timestamp()
+    records = dead(6)
+    pipeline = fnapi_pipeline()
+    run = RunContext(run_id="stream", ingest_date="2026-11-21", extractor="trafilatura test")
+    (pipeline
+     | beam.Create(list(enumerate(records)))
+     | "Stamp" >> beam.Map(lambda pair: TimestampedValue(pair[1], start + 60 * pair[0]))  # 23:58, 23:59, 00:00 ...
+     | beam.WindowInto(FixedWindows(120))
+     | WriteDataset(DEAD_LETTERS, str(tmp_path), run, windowed=True))
+    run_and_count(pipeline)
+    names = sorted(str(p.relative_to(tmp_path / "dead_letters")) for p in (tmp_path / "dead_letters").rglob("*.parquet"))
+    assert names == [
+        "ingest_date=2026-11-21/part-stream-20261121T235800Z-00000.parquet",
+        "ingest_date=2026-11-22/part-stream-20261122T000000Z-00000.parquet",
+        "ingest_date=2026-11-22/part-stream-20261122T000200Z-00000.parquet",
+    ]
+    assert rows(tmp_path).num_rows == 6  # the per-window files read back as one dataset

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 import zlib
+from dataclasses import replace
 from typing import Any, Dict, Iterable, List, Tuple
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
 
 from schemas.datasets import DatasetSpec, RunContext, rows_to_table
 from transforms.common import CounterSet, counter, timed
@@ -37,8 +39,15 @@ def bucket_of(key: str, buckets: int) -> int:
     return zlib.crc32(key.encode("utf-8")) % buckets
 
 
-def final_name(run: RunContext, bucket: int) -> str:
-    return f"part-{run.run_id}-{bucket:05d}.parquet"
+def window_tag(window) -> str:
+    """'' in the global window (batch); the window's start in UTC, e.g. '20261121T0715Z', in streaming."""
+    if isinstance(window, GlobalWindow):
+        return ""
+    return window.start.to_utc_datetime(has_tz=True).strftime("%Y%m%dT%H%M%SZ")
+
+
+def final_name(run: RunContext, bucket: int, tag: str = "") -> str:
+    return f"part-{run.run_id}-{tag}-{bucket:05d}.parquet" if tag else f"part-{run.run_id}-{bucket:05d}.parquet"
 
 
 def write_parquet(path: str, rows: List[Dict[str, Any]], schema: pa.Schema) -> None:
@@ -56,11 +65,15 @@ class _KeyRowsFn(beam.DoFn):
         self._run = run
         self._buckets = buckets
 
-    def process(self, record):
-        values = zip(self._spec.partition_columns, self._spec.partition_values(record, self._run))
+    def process(self, record, window=beam.DoFn.WindowParam):
+        tag = window_tag(window)
+        run = self._run
+        if tag:  # streaming: a window's rows go to the date the window starts on
+            run = replace(run, ingest_date=window.start.to_utc_datetime(has_tz=True).strftime("%Y-%m-%d"))
+        values = zip(self._spec.partition_columns, self._spec.partition_values(record, run))
         folder = partition_folder(tuple(values))
         bucket = bucket_of(self._spec.bucket_key(record), self._buckets)
-        yield (folder, bucket), self._spec.to_row(record, self._run)
+        yield (folder, bucket, tag), self._spec.to_row(record, run)
 
 
 class _WriteFileFn(beam.DoFn):
@@ -73,11 +86,11 @@ class _WriteFileFn(beam.DoFn):
         self._outcomes = CounterSet()
         self._time = counter("stage_us.write")
 
-    def process(self, element: Tuple[Tuple[str, int], Iterable[Dict[str, Any]]]):
-        (folder, bucket), rows = element
+    def process(self, element: Tuple[Tuple[str, int, str], Iterable[Dict[str, Any]]]):
+        (folder, bucket, tag), rows = element
         ordered = sorted(rows, key=self._spec.sort_key)  # same input, same file, whatever the grouping order
         directory = FileSystems.join(self._root, self._spec.name, folder)
-        name = final_name(self._run, bucket)
+        name = final_name(self._run, bucket, tag)
         final = FileSystems.join(directory, name)
         temporary = FileSystems.join(directory, f".{name}.{uuid.uuid4().hex}.inprogress")
         with timed(self._time):
@@ -94,7 +107,8 @@ class _WriteFileFn(beam.DoFn):
 
 
 class _FinalizeFn(beam.DoFn):
-    """Deletes files of this run id that this attempt did not write, and its stray temporary files."""
+    """Deletes files of this run id (and window, in streaming) that this attempt did not write, and its stray
+    temporary files."""
 
     def __init__(self, spec: DatasetSpec, root: str, run: RunContext):
         self._spec = spec
@@ -102,14 +116,13 @@ class _FinalizeFn(beam.DoFn):
         self._run = run
         self._deleted = counter(f"written.{spec.name}.stale_files_deleted")
 
-    def process(self, written: List[str]):
+    def process(self, written: List[str], window=beam.DoFn.WindowParam):
         keep = set(written)
         depth = "*/" * len(self._spec.partition_columns)
         base = FileSystems.join(self._root, self._spec.name)
-        patterns = [
-            f"{base}/{depth}part-{self._run.run_id}-*.parquet",
-            f"{base}/{depth}.part-{self._run.run_id}-*.inprogress",
-        ]
+        tag = window_tag(window)
+        prefix = f"part-{self._run.run_id}-{tag}-" if tag else f"part-{self._run.run_id}-"
+        patterns = [f"{base}/{depth}{prefix}*.parquet", f"{base}/{depth}.{prefix}*.inprogress"]
         stale = []
         for result in FileSystems.match(patterns):
             stale.extend(meta.path for meta in result.metadata_list if meta.path not in keep)
@@ -121,12 +134,17 @@ class _FinalizeFn(beam.DoFn):
 
 
 class WriteDataset(beam.PTransform):
-    """Records -> Parquet files of one dataset; outputs the paths of the files this run committed."""
+    """Records -> Parquet files of one dataset; outputs the paths of the files this run committed.
 
-    def __init__(self, spec: DatasetSpec, root: str, run: RunContext, buckets: int = 1):
+    In the global window (batch) the files are `part-<run_id>-<bucket>.parquet`. In other windows (streaming)
+    they are `part-<run_id>-<window start>-<bucket>.parquet` under the window's date, and each window is
+    committed and finalized on its own."""
+
+    def __init__(self, spec: DatasetSpec, root: str, run: RunContext, buckets: int = 1, windowed: bool = False):
         super().__init__()
         if buckets < 1:
             raise ValueError("buckets must be at least 1")
+        self._global = not windowed
         self._spec = spec
         self._root = root
         self._run = run
@@ -136,9 +154,12 @@ class WriteDataset(beam.PTransform):
         return (
             records
             | "KeyByPartition" >> beam.ParDo(_KeyRowsFn(self._spec, self._run, self._buckets)).with_output_types(
-                Tuple[Tuple[str, int], Dict[str, Any]])
+                Tuple[Tuple[str, int, str], Dict[str, Any]])
             | "GroupByFile" >> beam.GroupByKey()
             | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._spec, self._root, self._run))
-            | "CollectWritten" >> beam.combiners.ToList()
+            # an empty batch run still finalizes (it removes what an earlier attempt of the run wrote); an empty
+            # streaming window has nothing to finalize
+            | "CollectWritten" >> (beam.combiners.ToList() if self._global else
+                                   beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults())
             | "Finalize" >> beam.ParDo(_FinalizeFn(self._spec, self._root, self._run))
         )
