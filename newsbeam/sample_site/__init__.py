@@ -33,7 +33,8 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 
-# A route answers a request itself: it gets the handler and writes the whole response.
+# A route answers a request itself: it gets the handler and writes the whole response. A key ending in '*' is a
+# prefix: '/story/*' answers every path under /story/.
 Route = Callable[[BaseHTTPRequestHandler], None]
 
 
@@ -61,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
         site = self.server.site
         path = urlsplit(self.path).path
         site.record(path, dict(self.headers.items()))
-        route = site.routes.get(path)
+        route = site.route_for(path)
         if route is not None:
             route(self)
             return
@@ -115,6 +116,13 @@ class SampleSite:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def route_for(self, path: str) -> Optional[Route]:
+        """The route for `path`: an exact key, or the longest key ending in '*' that prefixes it."""
+        if path in self.routes:
+            return self.routes[path]
+        prefixes = [key for key in self.routes if key.endswith("*") and path.startswith(key[:-1])]
+        return self.routes[max(prefixes, key=len)] if prefixes else None
 
     def render(self, path: str) -> Tuple[Optional[bytes], str]:
         """The bytes and content type served at `path`, or (None, '') where there is no such file."""
