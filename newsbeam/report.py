@@ -1,6 +1,7 @@
 """A short terminal summary of an output folder (`newsbeam inspect OUT`)."""
 from __future__ import annotations
 
+import json
 import os
 from typing import List, Optional, Sequence
 
@@ -53,6 +54,13 @@ def summarize(output: str) -> str:
         table = dead.to_table(columns=["stage", "reason"])
         lines.append(f"dead letters: {table.num_rows} rows")
         lines += _table(_counts(table, ["stage", "reason"]), ["stage", "reason", "rows"])
+    status_path = os.path.join(output, "_stream", "status.json")
+    if os.path.isfile(status_path):
+        with open(status_path, encoding="utf-8") as handle:
+            status = json.load(handle)
+        lines.append(f"stream: {status.get('state')} (pid {status.get('pid')}), {status.get('cycles')} polls, "
+                     f"{status.get('failed_cycles')} failed, {status.get('articles_written')} articles; "
+                     f"last poll {status.get('updated_at', '')[:19]}, next {status.get('next_poll_at') or '-'}")
     manifests = read_manifests(output)
     if manifests:
         lines.append("last runs:")

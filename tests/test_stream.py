@@ -10,6 +10,7 @@ import time
 import pyarrow.dataset as ds
 import pytest
 
+from newsbeam.report import summarize
 from newsbeam.sample_site import SampleSite, article_paths
 from pipelines.demo import LiveFeed
 from pipelines.options import UsageError
@@ -40,6 +41,7 @@ def test_new_items_between_polls_are_written_exactly_once(tmp_path):
     status = status_of(str(tmp_path))
     assert status["state"] == "stopped" and status["cycles"] == 4 and status["articles_written"] == len(urls)
     assert status["next_poll_at"] is None and status["last_status"] == "succeeded"
+    assert "stream: stopped" in summarize(str(tmp_path))  # newsbeam inspect shows the heartbeat
 
 
 def test_politeness_and_robots_carry_over_between_polls(tmp_path):
