@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import statistics
 import tempfile
 import threading
@@ -56,6 +57,8 @@ def story_route(handler) -> None:
     """/story/<i>.html: sample page i (cycling), with the number in the title so every story differs."""
     index = int(handler.path.rsplit("/", 1)[-1].split(".")[0])
     page = (SITE_DIR / PAGES[index % len(PAGES)].lstrip("/")).read_text(encoding="utf-8")
+    # a story of its own: numbered title and paragraph, and no rel=canonical pointing back at the sample page
+    page = re.sub(r"<link rel=\"canonical\"[^>]*>", "", page)
     body = page.replace("<h1>", f"<h1>[{index}] ", 1).replace("</article>", f"<p>Update number {index}.</p></article>")
     handler.send_body(200, body.encode("utf-8"), "text/html; charset=utf-8")
 

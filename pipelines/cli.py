@@ -12,6 +12,7 @@ logging.getLogger().addHandler(logging.NullHandler())
 
 from pipelines.options import NewsbeamOptions, UsageError  # noqa: E402
 from pipelines.stream import StreamOptions  # noqa: E402
+from pipelines.stream_graph import UnboundedOptions  # noqa: E402
 
 EPILOG = """Any Apache Beam pipeline option passes through, e.g. --runner, --direct_num_workers 2
 --direct_running_mode multi_processing, --setup_file ./setup.py. Without --runner, runs use the local
@@ -41,12 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     stream = commands.add_parser(
         "stream", help="Keep polling the feeds and ingest what is new, until stopped.", epilog=EPILOG,
         description="Local streaming: one bounded ingest per poll, with the same transforms and incremental state "
-                    "as `ingest`. SIGINT/SIGTERM finish the poll in flight and exit 0. Progress: one log line "
-                    "per poll and OUT/_stream/status.json.",
+                    "as `ingest`. SIGINT/SIGTERM finish the poll in flight and exit 0. Progress: one line per poll "
+                    "and OUT/_stream/status.json. With --runner DataflowRunner, FlinkRunner, SparkRunner, "
+                    "PrismRunner or PortableRunner, the unbounded graph runs on that streaming runner instead "
+                    "(PeriodicImpulse, stateful dedup, windowed files).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     NewsbeamOptions._add_argparse_args(stream)
     StreamOptions._add_argparse_args(stream)
+    UnboundedOptions._add_argparse_args(stream)
 
     demo = commands.add_parser(
         "demo", help="Run the pipeline offline on the bundled sample site.", epilog=EPILOG,
@@ -90,9 +94,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                 return run_stream_demo(args.output, args.duration, beam_args)
             return run_demo(args.output, beam_args)
         if args.command == "stream":
+            rest = argv[argv.index(args.command) + 1:]
+            from pipelines.stream_graph import is_streaming_runner, run_unbounded
+
+            if is_streaming_runner(rest):
+                return run_unbounded(rest)
             from pipelines.stream import cycle_line, run_stream
 
-            return run_stream(argv[argv.index(args.command) + 1:], on_cycle=lambda o: print(cycle_line(o), flush=True))
+            return run_stream(rest, on_cycle=lambda o: print(cycle_line(o), flush=True))
         from pipelines import ingest
 
         # everything after the subcommand belongs to the pipeline (the command's own options come before it)

@@ -1,0 +1,251 @@
+"""The unbounded graph, for streaming runners (Dataflow, Flink, Spark, Prism, any portable job service):
+
+```
+PeriodicImpulse(start = the run's start) ─► OnTimePolls ─┬─► feed sources ─► PollFeeds (conditional GET) ─┐
+                                                         └─► --urls files ─► PollUrlFiles ─────────────────┴─►
+  FirstSeen (keyed by canonical URL, TTL timer) ─► FixedWindows ─► SkipSeen ─► ProcessArticles ─► DropKnownArticles
+  ─► WriteDataset(articles, windowed)              every stage ─► dead letters ─► WriteDataset(dead_letters, windowed)
+```
+
+`newsbeam stream --runner <streaming runner> ...` calls `run_unbounded`; without such a runner `newsbeam stream`
+keeps using the local polling driver of `pipelines.stream` (one bounded run per poll), because no runner on these
+machines executes an unbounded Python pipeline.
+
+Batch-only stages are left out: `DueRetries`, `FeedValidators` and `CommitState` start from `Create([None])` and
+`NearDuplicates` and `CapItems` gather a whole run with `ToList` in the global window, none of which means anything
+for a graph that never ends. The seen index of batch runs (`SkipSeen`, `DropKnownArticles`) is read once per worker
+when it starts, so the stream skips what batch runs wrote before it started.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Dict, List, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.transforms.window import FixedWindows
+from apache_beam.utils.timestamp import MAX_TIMESTAMP, Duration, Timestamp
+
+from newsbeam.extraction import EXTRACTOR_NAME
+from newsbeam.manifest import library_versions, manifest_path, write_json
+from pipelines.ingest import EXIT_OK, EXIT_PIPELINE_FAILED, counters_of
+from pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
+from pipelines.stream import StreamOptions
+from schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
+from transforms.common import DEAD_LETTERS
+from transforms.core import ProcessArticles
+from transforms.incremental import DropKnownArticles, SkipSeen
+from transforms.streaming import (
+    DEFAULT_DEDUP_TTL,
+    DEFAULT_FEED_STATE_TTL,
+    FirstSeen,
+    OnTimePolls,
+    PollFeeds,
+    PollUrlFiles,
+)
+from transforms.write import WriteDataset
+
+LOG = logging.getLogger(__name__)
+
+# Runners that execute an unbounded Python pipeline. The local ones (FnApiRunner, BundleBasedDirectRunner) do not:
+# `newsbeam stream` without one of these uses the polling driver.
+STREAMING_RUNNERS = ("DataflowRunner", "FlinkRunner", "SparkRunner", "PrismRunner", "PortableRunner")
+# Runners whose `run()` hands the job to a remote service that keeps it running after this process exits.
+DETACHED_RUNNERS = ("DataflowRunner",)
+
+
+class UnboundedOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        group = parser.add_argument_group("streaming runners")
+        group.add_argument("--dedup-days", "--dedup_days", dest="dedup_days", type=float,
+                           default=DEFAULT_DEDUP_TTL.total_seconds() / 86400,
+                           help="With a streaming runner: an article URL is written once, then ignored until no "
+                                "feed has listed it for this many days (default 30).")
+        group.add_argument("--window-seconds", "--window_seconds", dest="window_seconds", type=float, default=None,
+                           help="With a streaming runner: seconds of polls per output file (default: the poll "
+                                "interval, one file per partition and poll).")
+
+
+def requested_runner(argv: List[str]) -> Optional[str]:
+    """The short name of the `--runner` in `argv`, if any (e.g. 'DataflowRunner' for a dotted path too)."""
+    runner = PipelineOptions(argv).view_as(StandardOptions).runner
+    return runner.rsplit(".", 1)[-1] if runner else None
+
+
+def is_streaming_runner(argv: List[str]) -> bool:
+    return requested_runner(argv) in STREAMING_RUNNERS
+
+
+def poll_start(config: IngestConfig) -> Timestamp:
+    """The first impulse: the run's start, to the whole second, so that window starts (in file names) are too."""
+    return Timestamp(seconds=int(config.started_at.timestamp()))
+
+
+def poll_windows(start: Timestamp, size_seconds: float) -> FixedWindows:
+    """Fixed windows aligned on the first poll: a window's start is the time of a poll."""
+    size = Duration(micros=int(size_seconds * 1e6))
+    return FixedWindows(size, offset=Timestamp(micros=start.micros % size.micros))
+
+
+def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_interval: float, impulses=None,
+                          dedup_ttl=DEFAULT_DEDUP_TTL, window_seconds: Optional[float] = None,
+                          feed_state_ttl=DEFAULT_FEED_STATE_TTL, stop_at: Optional[Timestamp] = None) -> Dict:
+    """Wires the unbounded graph onto `pipeline`; returns the writers' outputs (committed file paths per window).
+
+    `impulses` replaces the PeriodicImpulse (tests pass a TestStream): any elements, whose timestamps are the
+    polls' times, in the global window."""
+    if poll_interval < 1:
+        raise ValueError("the poll interval must be at least 1 second (file names carry the window start in seconds)")
+    size = window_seconds or poll_interval
+    if size < poll_interval:
+        raise ValueError("a window must hold at least one poll")
+    if config.backfill:
+        raise ValueError("--since, --until and --max-articles are for batch runs, not for the unbounded graph")
+    start = poll_start(config)
+    windows = poll_windows(start, size)
+    if impulses is None:
+        # the start is explicit: PeriodicImpulse's default start (Timestamp.now()) is evaluated at construction
+        impulses = pipeline | "Poll" >> PeriodicImpulse(
+            start_timestamp=start, stop_timestamp=stop_at or MAX_TIMESTAMP, fire_interval=poll_interval,
+            apply_windowing=False)
+    polls = impulses | "OnTimePolls" >> OnTimePolls(windows)
+    run = RunContext(run_id=config.run_id, ingest_date=config.ingest_date, extractor=EXTRACTOR_NAME)
+    items, poll_dead_letters = [], []
+    if config.feeds:
+        feeds = (
+            polls
+            | "FeedSources" >> beam.FlatMap(lambda _, sources: [(source, "") for source in sources],
+                                            list(config.feeds)).with_output_types(Tuple[str, str])
+            | "PollFeeds" >> PollFeeds(config.core.fetch, feed_state_ttl)
+        )
+        items.append(feeds["items"])
+        poll_dead_letters.append(feeds[DEAD_LETTERS])
+    if config.url_files:
+        listed = (
+            polls
+            | "UrlFiles" >> beam.FlatMap(lambda _, paths: [(path, "") for path in paths],
+                                         list(config.url_files)).with_output_types(Tuple[str, str])
+            | "PollUrlFiles" >> PollUrlFiles(feed_state_ttl)
+        )
+        items.append(listed["items"])
+        poll_dead_letters.append(listed[DEAD_LETTERS])
+    # Items carry their poll's timestamp, which OnTimePolls admitted while its window was open: nothing reaches the
+    # windows late, so they allow no lateness and fire once, at the watermark (one pane, one set of files each).
+    fresh = (
+        items
+        | "AllItems" >> beam.Flatten()
+        | "FirstSeen" >> FirstSeen(dedup_ttl)
+        | "WindowItems" >> beam.WindowInto(windows, allowed_lateness=Duration(0))
+        | "SkipSeen" >> SkipSeen(config.state)
+    )
+    core = fresh | "Core" >> ProcessArticles(config.core)
+    known = core["articles"] | "DropKnownArticles" >> DropKnownArticles(config.state)
+    article_files = known.articles | "WriteArticles" >> WriteDataset(
+        ARTICLES, config.output, run, config.buckets, windowed=True)
+    polled_dead = (
+        poll_dead_letters
+        | "AllPollDeadLetters" >> beam.Flatten()
+        | "WindowPollDeadLetters" >> beam.WindowInto(windows, allowed_lateness=Duration(0))
+    )
+    dead_letter_files = (
+        (polled_dead, core[DEAD_LETTERS], known[DEAD_LETTERS])
+        | "AllDeadLetters" >> beam.Flatten()
+        | "WriteDeadLetters" >> WriteDataset(DEAD_LETTERS_DATASET, config.output, run, config.buckets, windowed=True)
+    )
+    return {"article_files": article_files, "dead_letter_files": dead_letter_files}
+
+
+def _manifest(config: IngestConfig, options: PipelineOptions, status: str, **extra) -> Dict:
+    return {
+        "run_id": config.run_id,
+        "status": status,
+        "mode": "unbounded",
+        "started_at": config.started_at.isoformat(),
+        "ingest_date": config.ingest_date,
+        "output": config.output,
+        "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files)},
+        "options": {key: value for key, value in options.get_all_options(drop_default=True).items()},
+        "versions": library_versions(),
+        **extra,
+    }
+
+
+def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runners=STREAMING_RUNNERS) -> int:
+    """Builds the unbounded graph and runs it with `--streaming` on the streaming runner named by `--runner`.
+
+    Writes `OUT/_runs/<run_id>.json` ('running') first: batch runs on the same output then read this job's files
+    back into their seen index, so they do not write its articles again. `--max-cycles N` stops the impulses after N
+    polls (the job then drains and ends); `--duration S` cancels it after S seconds. Without either, a detached
+    runner (Dataflow) returns once the job is submitted, the others wait for the job to end. Returns the exit code."""
+    options = PipelineOptions(argv)
+    standard = options.view_as(StandardOptions)
+    runner = requested_runner(argv)
+    if runner not in allowed_runners:
+        raise UsageError(f"--runner {runner!r} does not run unbounded pipelines; use one of "
+                         f"{', '.join(STREAMING_RUNNERS)}, or leave --runner out for the local polling driver")
+    standard.streaming = True
+    stream = options.view_as(StreamOptions)
+    unbounded = options.view_as(UnboundedOptions)
+    if stream.poll_interval < 1:
+        raise UsageError("--poll-interval must be at least 1 second with a streaming runner")
+    if stream.max_cycles is not None and stream.max_cycles < 1:
+        raise UsageError("--max-cycles must be at least 1")
+    if unbounded.window_seconds is not None and unbounded.window_seconds < stream.poll_interval:
+        raise UsageError("--window-seconds must be at least the poll interval")
+    if unbounded.dedup_days <= 0:
+        raise UsageError("--dedup-days must be positive")
+    config = build_config(options.view_as(NewsbeamOptions), now=now)
+    if config.backfill:
+        raise UsageError("--since, --until and --max-articles apply to batch runs only")
+    start = poll_start(config)
+    stop_at = None
+    if stream.max_cycles is not None:
+        stop_at = start + Duration(micros=int(stream.max_cycles * stream.poll_interval * 1e6))
+    path = manifest_path(config.output, config.run_id)
+    try:
+        write_json(path, _manifest(config, options, "running"))
+    except Exception as exc:
+        raise UsageError(f"cannot write to output {config.output!r}: {exc}") from None
+    pipeline = beam.Pipeline(options=options)
+    build_stream_pipeline(pipeline, config, stream.poll_interval, dedup_ttl=timedelta(days=unbounded.dedup_days),
+                          window_seconds=unbounded.window_seconds, stop_at=stop_at)
+    started = time.monotonic()
+    result = None
+    status = "stopped"
+    try:
+        result = pipeline.run()
+        if stream.duration is not None:
+            state = result.wait_until_finish(duration=int(stream.duration * 1000))
+            if not _terminal(state):
+                result.cancel()
+        elif runner in DETACHED_RUNNERS and stop_at is None:
+            LOG.warning("run %s submitted to %s; it runs until cancelled there", config.run_id, runner)
+            return EXIT_OK
+        else:
+            result.wait_until_finish()
+    except KeyboardInterrupt:  # Ctrl-C while waiting: the job must not outlive the command that started it
+        LOG.warning("interrupted: cancelling run %s", config.run_id)
+        status = "cancelled"
+        if result is not None:
+            result.cancel()
+    except Exception as exc:
+        LOG.exception("unbounded run %s failed", config.run_id)
+        write_json(path, _manifest(config, options, "failed", error=f"{type(exc).__name__}: {exc}",
+                                   finished_at=datetime.now(timezone.utc).isoformat()))
+        return EXIT_PIPELINE_FAILED
+    counters = counters_of(result) if result is not None else {}
+    write_json(path, _manifest(config, options, status, counters=counters,
+                               seconds=round(time.monotonic() - started, 3),
+                               finished_at=datetime.now(timezone.utc).isoformat()))
+    return EXIT_OK
+
+
+def _terminal(state) -> bool:
+    from apache_beam.runners.runner import PipelineState
+
+    return state in (PipelineState.DONE, PipelineState.FAILED, PipelineState.CANCELLED, PipelineState.UPDATED,
+                     PipelineState.DRAINED)

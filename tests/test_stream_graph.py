@@ -1,0 +1,371 @@
+"""The unbounded graph (pipelines/stream_graph.py, transforms/streaming.py) driven by TestStream.
+
+TestStream runs only on the BundleBasedDirectRunner here: the FnApiRunner rejects `beam:transform:teststream:v1`,
+and the DirectRunner's default would first try to download Prism. The polls are TestStream elements stamped with
+the polls' times; the feeds and articles come from the sample site on 127.0.0.1, and a guard fails any test that
+tries to reach another address.
+"""
+import hashlib
+import os
+import socket
+import threading
+from datetime import datetime, timezone
+from typing import Callable, List
+
+import apache_beam as beam
+import pyarrow.dataset as ds
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners.worker import statesampler
+from apache_beam.testing.test_stream import TestStream as BeamTestStream  # a Test* name would be collected
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import TimestampedValue, WindowFn
+from apache_beam.utils.timestamp import Timestamp
+
+from newsbeam.entities import EntitySettings
+from newsbeam.manifest import account, read_manifests
+from newsbeam.sample_site import SampleSite
+from newsbeam.urls import canonicalize_url
+from pipelines.options import IngestConfig, UsageError
+from pipelines.stream_graph import build_stream_pipeline, is_streaming_runner, poll_windows, run_unbounded
+from schemas.records import FeedItem
+from tests.conftest import FAST
+from tests.faults import fault_routes
+from tests.pipeline_helpers import run_and_count
+from transforms.core import CoreSettings
+from transforms.entities import EntityStageSettings
+from transforms.fetch import shared_fetch_context
+from transforms.streaming import FirstSeen, OnTimePolls
+
+RUNNER = "BundleBasedDirectRunner"
+T0 = datetime(2026, 11, 21, 23, 58, tzinfo=timezone.utc)  # windows at 23:58, 23:59 | 00:00, 00:01: two dates
+S0 = T0.timestamp()
+
+A = "/articles/en-raqqa-reconstruction.html"
+B = "/articles/en-hague-court-ruling.html"
+C = "/articles/fr-proces-revenantes-paris.html"
+D = "/articles/de-berlin-rueckholung-al-hol.html"
+E = "/articles/fr-rapatriement-camp-roj.html"
+MISSING = "/articles/missing-page.html"
+GONE = "/articles/gone-page.html"
+OK = "/faults/ok.html"
+WRONG_CHARSET = "/faults/wrong-charset.html"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Test plumbing
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch):
+    """Fails the test if anything (Beam included) tries to connect anywhere but 127.0.0.1."""
+    attempts = []
+    original = socket.socket.connect
+
+    def connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1", "localhost"):
+            attempts.append(address)
+            raise OSError(f"test tried to reach {address}")
+        return original(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    yield
+    assert attempts == []
+
+
+@pytest.fixture(autouse=True)
+def per_bundle_metrics(monkeypatch):
+    """Works around a bug of Beam 2.77's BundleBasedDirectRunner: each worker thread keeps one StateSampler, whose
+    `scoped_state` caches a step's state *with the metrics container of the step's first bundle*, so in streaming
+    mode every later bundle of a step counts into a container that was already committed, and its counters are
+    lost. Here each bundle gets a state bound to its own container."""
+    original = statesampler.StateSampler.scoped_state
+
+    def scoped_state(self, name_context, state_name, io_target=None, metrics_container=None):
+        state = original(self, name_context, state_name, io_target, metrics_container)
+        if metrics_container is not None and state.metrics_container is not metrics_container:
+            for name, cached in list(self._states_by_name.items()):
+                if cached is state:
+                    del self._states_by_name[name]
+            state = original(self, name_context, state_name, io_target, metrics_container)
+        return state
+
+    monkeypatch.setattr(statesampler.StateSampler, "scoped_state", scoped_state)
+
+
+@pytest.fixture
+def fetch_context():
+    """Held for the test, as a long-lived worker holds it: the per-host gates and robots.txt rules last across
+    bundles (the BundleBasedDirectRunner tears DoFns down between them)."""
+    return shared_fetch_context(FAST)
+
+
+def streaming_pipeline() -> beam.Pipeline:
+    options = PipelineOptions(["--runner", RUNNER])
+    options.view_as(StandardOptions).streaming = True
+    return beam.Pipeline(options=options)
+
+
+def rss(site, paths: List[str], title: str = "Live desk") -> bytes:
+    items = "".join(f"<item><title>{path.rsplit('/', 1)[-1]}</title><link>{site.url(path)}</link>"
+                    f"<guid>{path}</guid></item>" for path in paths)
+    return (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>{title}</title>{items}"
+            f"</channel></rss>").encode("utf-8")
+
+
+def url_list(site, paths: List[str]) -> bytes:
+    return "".join(site.url(path) + "\n" for path in paths).encode("utf-8")
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+
+
+class Versioned:
+    """A route whose n-th request gets the n-th body (the last one from then on), with an ETag and a 304 for a
+    matching If-None-Match, as a well-behaved feed server answers. Records the status of every answer."""
+
+    def __init__(self, bodies: List[Callable], content_type: str = "application/rss+xml"):
+        self._bodies = bodies
+        self._content_type = content_type
+        self._lock = threading.Lock()
+        self.statuses: List[int] = []
+
+    def __call__(self, handler) -> None:
+        with self._lock:
+            body = self._bodies[min(len(self.statuses), len(self._bodies) - 1)](handler.server.site)
+            etag = etag_of(body)
+            status = 304 if handler.headers.get("If-None-Match") == etag else 200
+            self.statuses.append(status)
+        if status == 304:
+            handler.send_response(304)
+            handler.send_header("ETag", etag)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+        else:
+            handler.send_body(200, body, self._content_type, {"ETag": etag})
+
+
+def config_for(output, feeds, url_files=(), started_at=T0) -> IngestConfig:
+    return IngestConfig(
+        feeds=tuple(feeds), url_files=tuple(url_files), output=str(output), run_id="stream", started_at=started_at,
+        core=CoreSettings(fetch=FAST, entities=EntityStageSettings(tagger=EntitySettings(use_ner=False))),
+        buckets=1)
+
+
+def files_of(root, dataset):
+    base = root / dataset
+    return sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+
+
+def poll(name: str, seconds_after_t0: float) -> TimestampedValue:
+    return TimestampedValue(name, S0 + seconds_after_t0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The whole graph
+
+
+def test_unbounded_graph_polls_dedups_and_writes_one_file_set_per_window(tmp_path, fetch_context):
+    world = Versioned([
+        lambda site: rss(site, [A, B, MISSING]),  # poll 1, 23:58
+        lambda site: rss(site, [D, A, B, MISSING]),  # poll 2, 23:59: one new article, the rest seen
+        lambda site: rss(site, [D, A, B, MISSING]),  # poll 3, 00:00: unchanged -> 304
+        lambda site: rss(site, [C, GONE, D, A, B, MISSING]),  # poll 4, 00:01
+    ])
+    europe = Versioned([lambda site: rss(site, [E], "Europe")])
+    subscriptions = Versioned([lambda site: url_list(site, ["/live/europe.rss", "/live/nested.txt"])],
+                              "text/plain; charset=utf-8")
+    nested = Versioned([lambda site: url_list(site, ["/live/world.rss"])], "text/plain; charset=utf-8")
+    routes = {**fault_routes(), "/live/world.rss": world, "/live/europe.rss": europe,
+              "/live/subscriptions.txt": subscriptions, "/live/nested.txt": nested}
+    out = tmp_path / "out"
+    with SampleSite(routes=routes) as site:
+        local_feed = tmp_path / "local.rss"  # a feed file, read through FileSystems at every poll
+        local_feed.write_bytes(rss(site, [A, OK], "Local"))
+        urls = tmp_path / "urls.txt"  # --urls: article URLs, read at every poll
+        urls.write_text(f"# picked by hand\n{site.url(WRONG_CHARSET)}\nnot a url\n")
+        config = config_for(out, [site.url("/live/world.rss"), site.url("/live/subscriptions.txt"),
+                                  site.url("/feeds/empty-garbage.xml"), str(local_feed)], [str(urls)])
+        polls = (
+            BeamTestStream()
+            .add_elements([poll("poll-1", 0)])
+            .advance_watermark_to(S0 + 60)
+            .add_elements([poll("poll-2", 60)])
+            .advance_watermark_to(S0 + 120)
+            .add_elements([poll("poll-3", 120)])
+            .advance_watermark_to(S0 + 180)
+            .add_elements([poll("late", 30)])  # stamped in the 23:58 window, which closed two windows ago
+            .add_elements([poll("poll-4", 180)])
+            .advance_watermark_to_infinity()
+        )
+        pipeline = streaming_pipeline()
+        build_stream_pipeline(pipeline, config, poll_interval=60, impulses=pipeline | "Polls" >> polls)
+        counters = run_and_count(pipeline)
+        base = site.base_url
+        v1, v2 = etag_of(rss(site, [A, B, MISSING])), etag_of(rss(site, [D, A, B, MISSING]))
+        requests = {path: [headers.get("If-None-Match") for _, headers in site.requests(path)]
+                    for path in ("/live/world.rss", "/live/europe.rss", "/live/subscriptions.txt",
+                                 "/feeds/empty-garbage.xml", MISSING, A, "/robots.txt")}
+
+    # windows: one set of files per window, named by its start, under the date the window starts on
+    assert files_of(out, "articles") == [
+        "ingest_date=2026-11-21/language=de/part-stream-20261121T235900Z-00000.parquet",
+        "ingest_date=2026-11-21/language=en/part-stream-20261121T235800Z-00000.parquet",
+        "ingest_date=2026-11-21/language=fr/part-stream-20261121T235800Z-00000.parquet",
+        "ingest_date=2026-11-22/language=fr/part-stream-20261122T000100Z-00000.parquet",
+    ]
+    assert files_of(out, "dead_letters") == [
+        "ingest_date=2026-11-21/part-stream-20261121T235800Z-00000.parquet",
+        "ingest_date=2026-11-22/part-stream-20261122T000100Z-00000.parquet",
+    ]
+    # the per-window files read back as one dataset; every article once, although feeds listed A and B 3 times
+    articles = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table(
+        columns=["url", "ingest_date", "language", "run_id"]).to_pylist()
+    assert sorted((r["url"].replace(base, ""), r["ingest_date"], r["language"]) for r in articles) == sorted([
+        (A, "2026-11-21", "en"), (B, "2026-11-21", "en"), (OK, "2026-11-21", "en"), (E, "2026-11-21", "fr"),
+        (WRONG_CHARSET, "2026-11-21", "fr"), (D, "2026-11-21", "de"), (C, "2026-11-22", "fr")])
+    assert {r["run_id"] for r in articles} == {"stream"}
+    # dead letters in streaming: a 404 in each of two windows; the unparsable feed, the nested list and the bad
+    # line of the URL file once each, although they were polled four times
+    dead = ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table(
+        columns=["url", "stage", "reason", "ingest_date"]).to_pylist()
+    assert sorted((r["ingest_date"], r["stage"], r["reason"], r["url"].replace(base, "")) for r in dead) == [
+        ("2026-11-21", "feed", "feed_parse_error", "/feeds/empty-garbage.xml"),
+        ("2026-11-21", "fetch", "http_404", MISSING),
+        ("2026-11-21", "source", "invalid_url", "not a url"),
+        ("2026-11-21", "source", "nested_list_ignored", "/live/nested.txt"),
+        ("2026-11-22", "fetch", "http_404", GONE),
+    ]
+    # conditional GET: polls after the first send the validator they were given; a 304 produces no items
+    assert requests["/live/world.rss"] == [None, v1, v2, v2]
+    assert world.statuses == [200, 200, 304, 200]
+    assert europe.statuses == [200, 304, 304, 304]  # a listed feed keeps its own state: polled at every poll
+    assert subscriptions.statuses == [200, 304, 304, 304] and nested.statuses == [200, 304, 304, 304]
+    assert len(requests["/feeds/empty-garbage.xml"]) == 4 and all(requests["/feeds/empty-garbage.xml"][1:])
+    assert counters["feeds.not_modified"] == 1 + 3 + 3 + 3 + 3  # world once; europe, lists and garbage 3 times
+    assert counters["feeds.unchanged"] == 3 and counters["sources.url_files_unchanged"] == 3  # the local files
+    # the late poll was dropped before it fetched anything (4 polls of world.rss, not 5), and counted
+    assert counters["polls.late"] == 1 and counters["polls.on_time"] == 4
+    # FirstSeen: re-listed articles are counted and dropped, never fetched again
+    assert (counters["items.in"], counters["items.unique"], counters["items.duplicate"]) == (17, 9, 8)
+    assert len(requests[MISSING]) == 1 and len(requests[A]) == 1
+    assert len(requests["/robots.txt"]) == 1
+    assert counters["articles.written"] == 7 and counters["dead_letters.written"] == 5
+    assert account(counters).balanced, account(counters).as_dict()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The stages on their own
+
+
+def item(path: str) -> FeedItem:
+    url = "http://news.example" + path
+    return FeedItem(url=url, canonical_url=canonicalize_url(url), feed_url="http://news.example/feed")
+
+
+def test_first_seen_drops_reappearances_and_forgets_after_the_ttl():
+    x, x_tracked, y = item("/x"), item("/x?utm_source=rss"), item("/y")
+    items = (
+        BeamTestStream()
+        .add_elements([TimestampedValue(x, 0), TimestampedValue(y, 10)])
+        .advance_watermark_to(40)
+        .add_elements([TimestampedValue(x_tracked, 50)])  # same canonical URL: dropped, expiry pushed to 150
+        .advance_watermark_to(130)  # y (listed last at 10) expires at 110; x is held until 150
+        .add_elements([TimestampedValue(x, 135), TimestampedValue(y, 135)])  # x dropped (-> 235), y admitted again
+        .advance_watermark_to(300)  # both forgotten
+        .add_elements([TimestampedValue(x, 310)])  # admitted again
+        .advance_watermark_to_infinity()
+    )
+    pipeline = streaming_pipeline()
+    admitted = (
+        pipeline
+        | items
+        | FirstSeen(ttl=100)
+        | beam.Map(lambda i, at=beam.DoFn.TimestampParam: (i.url.rsplit("/", 1)[-1], int(at.micros // 1e6)))
+    )
+    assert_that(admitted, equal_to([("x", 0), ("y", 10), ("y", 135), ("x", 310)]))
+    counters = run_and_count(pipeline)
+    assert (counters["items.in"], counters["items.unique"], counters["items.duplicate"]) == (6, 4, 2)
+    assert counters["items.forgotten"] == 4  # x at 235 and 410, y at 110 and 235: state does not grow for ever
+
+
+def test_late_polls_are_dropped_at_the_clock_and_counted():
+    windows = poll_windows(Timestamp(0), 60)
+    impulses = (
+        BeamTestStream()
+        .add_elements([TimestampedValue("a", 0)])
+        .advance_watermark_to(45)
+        .add_elements([TimestampedValue("behind the watermark, its window still open", 10)])
+        .advance_watermark_to(61)
+        .add_elements([TimestampedValue("its window closed", 59)])
+        .add_elements([TimestampedValue("b", 65)])
+        .add_elements([TimestampedValue("c", 185)])
+        .advance_watermark_to(200)
+        .add_elements([TimestampedValue("a window nobody opened, older than one that was", 125)])
+        .advance_watermark_to_infinity()
+    )
+    pipeline = streaming_pipeline()
+    on_time = pipeline | impulses | OnTimePolls(windows) | beam.Map(lambda at: int(at.micros // 1e6))
+    assert_that(on_time, equal_to([0, 10, 65, 185]))
+    counters = run_and_count(pipeline)
+    assert (counters["polls.on_time"], counters["polls.late"]) == (4, 2)
+
+
+def test_poll_windows_start_at_the_polls():
+    windows = poll_windows(Timestamp(seconds=int(S0) + 7), 60)
+    start = windows.assign(WindowFn.AssignContext(Timestamp(seconds=int(S0) + 7 + 125)))[0].start
+    assert start == Timestamp(seconds=int(S0) + 7 + 120)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The entry point for streaming runners
+
+
+@pytest.mark.parametrize("argv, streaming", [
+    (["--runner", "DataflowRunner"], True),
+    (["--runner=FlinkRunner"], True),
+    (["--runner", "apache_beam.runners.portability.prism_runner.PrismRunner"], True),
+    (["--runner", "FnApiRunner"], False),
+    (["--runner", "DirectRunner"], False),
+    ([], False),
+])
+def test_only_streaming_runners_go_to_the_unbounded_graph(argv, streaming):
+    assert is_streaming_runner(argv) is streaming
+
+
+def test_run_unbounded_refuses_a_local_runner(tmp_path):
+    with pytest.raises(UsageError, match="does not run unbounded pipelines"):
+        run_unbounded(["--feeds", "http://127.0.0.1:9/feed.rss", "--output", str(tmp_path), "--runner", "FnApiRunner"])
+
+
+def test_run_unbounded_with_a_real_periodic_impulse(tmp_path, fetch_context):
+    """The PeriodicImpulse path end to end: an explicit start (the run's start), `--max-cycles` as its stop, files
+    named by window, a manifest. The FnApiRunner runs PeriodicImpulse (the BundleBasedDirectRunner cannot), so the
+    entry point is allowed to use it here. It is no streaming runner: between PeriodicImpulse's rounds it may move
+    the watermark to the end of time and fire every timer (measured: the feeds' state is then forgotten between
+    the two polls), so what depends on state across polls is asserted with TestStream above, not here."""
+    feed = Versioned([lambda site: rss(site, [A])])
+    out = tmp_path / "out"
+    with SampleSite(routes={"/live/world.rss": feed}) as site:
+        now = datetime.now(timezone.utc)
+        code = run_unbounded(
+            ["--feeds", site.url("/live/world.rss"), "--output", str(out), "--runner", "FnApiRunner",
+             "--poll-interval", "1", "--max-cycles", "2", "--entities", "gazetteer", "--host-delay", "0",
+             "--connect-timeout", "1", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01"],
+            now=now, allowed_runners=("FnApiRunner",))
+        first_poll = site.requests("/live/world.rss")[0][1]
+    assert code == 0
+    assert len(feed.statuses) == 2 and "If-None-Match" not in first_poll  # two polls, then the impulses stop
+    [manifest] = read_manifests(str(out))
+    run_id = manifest["run_id"]
+    assert manifest["status"] == "stopped" and manifest["mode"] == "unbounded"
+    assert manifest["counters"]["polls.on_time"] == 2 and manifest["counters"].get("polls.late", 0) == 0
+    start = int(now.timestamp())
+    tags = {datetime.fromtimestamp(start + i, timezone.utc).strftime("%Y%m%dT%H%M%SZ") for i in (0, 1)}
+    names = [os.path.basename(path) for path in ds.dataset(out / "articles", format="parquet",
+                                                           partitioning="hive").files]
+    assert names and all(name.startswith(f"part-{run_id}-") and name.split("-")[-2] in tags for name in names)
+    table = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table().to_pylist()
+    assert {row["url"].replace(site.base_url, "") for row in table} == {A}
+    assert manifest["counters"]["articles.written"] == len(table)

@@ -1,0 +1,467 @@
+"""The stages only the unbounded graph needs: a clock gate for late polls, per-feed polling with conditional GETs,
+per-file polling of article URL lists, and first-seen dedup with a TTL.
+
+Each is a stateful DoFn keyed by a string (type hints give Beam a deterministic key coder), in the global window,
+with event-time timers. Event time here is the poll's time: every element carries the timestamp of the impulse
+that polled it, and the windows downstream are aligned on the polls, so a window's start is the time of a poll.
+
+The pure work (fetching, sniffing, parsing) is the same as batch: `newsbeam.fetching.PoliteFetcher` on the
+process-shared fetch context, `newsbeam.sources`, `newsbeam.feedstate`; dead letters carry the same stages and
+reason codes as `transforms.sources`.
+
+FirstSeen stays in the global window (state is per key *and* window, so a windowed dedup would forget at every
+window boundary); `pipelines.stream_graph` windows the items after it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.coders import BooleanCoder, PickleCoder, VarIntCoder
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.window import WindowFn
+from apache_beam.utils.timestamp import Duration, Timestamp
+
+from newsbeam import reasons
+from newsbeam.feedstate import body_hash, conditional_headers
+from newsbeam.fetching import FEED_ACCEPT, PoliteFetcher, feed_like, utcnow
+from newsbeam.http import FetchSettings
+from newsbeam.sources import (
+    FEED,
+    OPML,
+    URL_LIST,
+    FeedParseError,
+    classify_document,
+    parse_feed,
+    parse_opml,
+    parse_url_list,
+)
+from newsbeam.urls import canonicalize_url, is_http_url
+from schemas.records import DeadLetter, FeedFetch, FeedItem, FeedValidator, FetchFailure, FetchRequest
+from transforms.common import DEAD_LETTERS, counter
+from transforms.fetch import shared_fetch_context
+
+LISTED = "listed"
+CLOCK_KEY = "clock"
+DEFAULT_DEDUP_TTL = timedelta(days=30)
+DEFAULT_FEED_STATE_TTL = timedelta(days=7)
+_UNREADABLE = "unreadable"
+
+
+def _duration(value) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    if isinstance(value, timedelta):
+        return Duration(micros=int(value.total_seconds() * 1e6))
+    return Duration(micros=int(float(value) * 1e6))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Late polls
+
+
+class _OnTimePollsFn(beam.DoFn):
+    """One key for the whole clock (one element per poll, so no hot key).
+
+    A poll opens its window: the window gets a close timer at its last millisecond, and that pending timer holds
+    this step's output watermark, so a poll that passes here cannot find its window already fired downstream.
+    `closed_until` is what this step knows of the watermark: the end of the latest window whose timer has fired.
+    A poll is late, counted and dropped before it fetches anything, when its window has closed, or when its window
+    was never opened although a later window was (polls out of order: a replay; PeriodicImpulse never does that).
+    What is not recognised: a poll later than every window opened so far and already behind the watermark, which
+    takes a source whose watermark runs ahead of its elements (the windows downstream would then drop it)."""
+
+    CLOSED_UNTIL = ReadModifyWriteStateSpec("closed_until", VarIntCoder())  # micros
+    OPEN_ENDS = ReadModifyWriteStateSpec("open_ends", PickleCoder())  # sorted tuple of window ends, micros
+    NEWEST_START = ReadModifyWriteStateSpec("newest_start", VarIntCoder())  # micros, of the newest window opened
+    CLOSE = TimerSpec("close", TimeDomain.WATERMARK)
+
+    def __init__(self, windowfn: WindowFn):
+        self._windowfn = windowfn
+        self._on_time = counter("polls.on_time")
+        self._late = counter("polls.late")
+
+    def process(self, element: Tuple[str, Any], timestamp=beam.DoFn.TimestampParam,
+                closed_until=beam.DoFn.StateParam(CLOSED_UNTIL), open_ends=beam.DoFn.StateParam(OPEN_ENDS),
+                newest_start=beam.DoFn.StateParam(NEWEST_START), close=beam.DoFn.TimerParam(CLOSE)):
+        window = self._windowfn.assign(WindowFn.AssignContext(timestamp))[0]
+        start, end = window.start.micros, window.end.micros
+        ends = set(open_ends.read() or ())
+        closed, newest = closed_until.read(), newest_start.read()
+        if (closed is not None and end <= closed) or (newest is not None and end <= newest and end not in ends):
+            self._late.inc()
+            return
+        ends = tuple(sorted(ends | {end}))
+        open_ends.write(ends)
+        newest_start.write(max(start, newest if newest is not None else start))
+        close.set(_close_time(ends[0]))
+        self._on_time.inc()
+        yield timestamp
+
+    @on_timer(CLOSE)
+    def on_close(self, fired=beam.DoFn.TimestampParam, closed_until=beam.DoFn.StateParam(CLOSED_UNTIL),
+                 open_ends=beam.DoFn.StateParam(OPEN_ENDS), close=beam.DoFn.TimerParam(CLOSE)):
+        # Timers travel with millisecond precision through the portable protocol: compare as they were set.
+        ends = open_ends.read() or ()
+        closed = [end for end in ends if _close_time(end) <= fired]
+        remaining = tuple(end for end in ends if _close_time(end) > fired)
+        if closed:
+            closed_until.write(max(closed + [closed_until.read() or 0]))
+        if remaining:
+            open_ends.write(remaining)
+            close.set(_close_time(remaining[0]))
+        else:
+            open_ends.clear()
+
+
+def _close_time(end_micros: int) -> Timestamp:
+    """A window's close timer: its last millisecond (timers have millisecond precision on portable runners)."""
+    return Timestamp(micros=(end_micros - 1000) // 1000 * 1000)
+
+
+class OnTimePolls(beam.PTransform):
+    """Impulses -> the timestamps of the impulses whose window (of `windowfn`) has not closed yet.
+
+    Late data is decided once, here, at the clock: a poll behind the watermark (a replayed or restarted source, a
+    TestStream) is dropped whole and counted (`polls.late`). It has fetched nothing and marked nothing as seen, so
+    what it would have found is found by the next on-time poll. Everything downstream carries an on-time timestamp,
+    which is why the windows allow no lateness and each window's files are written exactly once."""
+
+    def __init__(self, windowfn: WindowFn):
+        super().__init__()
+        self._windowfn = windowfn
+
+    def expand(self, impulses):
+        return (
+            impulses
+            | "OnClock" >> beam.Map(lambda tick: (CLOCK_KEY, tick)).with_output_types(Tuple[str, Any])
+            | "DropLatePolls" >> beam.ParDo(_OnTimePollsFn(self._windowfn))
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Feed polling
+
+
+@dataclass(frozen=True)
+class FeedPollState:
+    """What one feed source's key remembers between polls."""
+
+    validator: Optional[FeedValidator] = None  # for the next conditional GET, and the body hash
+    listed: Tuple[str, ...] = ()  # a subscription list's feeds, polled again while the list is unchanged
+    failing: Optional[str] = None  # the reason already reported for a source that keeps failing the same way
+    polled_at: Optional[int] = None  # micros of the impulse that last polled it: one poll per impulse
+
+
+def _dead(url: str, stage: str, reason: str, detail: str, feed_url: Optional[str] = None,
+          http_status: Optional[int] = None, attempts: int = 0, failed_at=None) -> TaggedOutput:
+    return TaggedOutput(DEAD_LETTERS, DeadLetter(
+        url=url, feed_url=feed_url if feed_url is not None else url, stage=stage, reason=reason, detail=detail,
+        failed_at=failed_at or utcnow(), http_status=http_status, attempts=attempts))
+
+
+class _PollFeedFn(beam.DoFn):
+    """(source, listed in) -> FeedItem, and on tag `listed` the (feed URL, list) pairs of a subscription list.
+
+    `depth` 0 polls the configured sources and expands lists one level; `depth` 1 polls the listed feeds and reports
+    a list found there as `nested_list_ignored`, as batch does. Each source keeps its own state: the validator of
+    its last answer (conditional GET, body hash), and for a list the feeds it lists, so that a 304 still polls them.
+    A source not polled for `forget_after` (a feed dropped from its list) forgets its state."""
+
+    FEED_STATE = ReadModifyWriteStateSpec("feed", PickleCoder())
+    FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
+
+    def __init__(self, settings: FetchSettings, depth: int, forget_after):
+        self._settings = settings
+        self._depth = depth
+        self._forget_after = _duration(forget_after)
+        self._polls = counter("feeds.polls")
+        self._repeats = counter("feeds.polled_twice_in_one_poll")
+        self._fetched = counter("feeds.fetched")
+        self._failed = counter("feeds.fetch_failed")
+        self._failure_repeated = counter("feeds.failure_repeated")
+        self._read = counter("sources.read")
+        self._not_modified = counter("feeds.not_modified")
+        self._unchanged = counter("feeds.unchanged")
+        self._parsed = counter("feeds.parsed")
+        self._items = counter("feeds.items")
+        self._lists = counter("sources.subscription_lists")
+        self._listed = counter("sources.listed_feeds")
+        self._forgotten = counter("feeds.state_forgotten")
+
+    def setup(self):
+        # kept as an attribute: Shared holds only a weak reference
+        self._context = shared_fetch_context(self._settings)
+        self._fetcher = PoliteFetcher(self._context.client, self._context.gates, self._context.robots)
+
+    def process(self, element: Tuple[str, str], timestamp=beam.DoFn.TimestampParam,
+                feed_state=beam.DoFn.StateParam(FEED_STATE), forget=beam.DoFn.TimerParam(FORGET)):
+        source, _listed_in = element
+        previous: FeedPollState = feed_state.read() or FeedPollState()
+        if previous.polled_at == timestamp.micros:  # listed twice, or by two lists: this poll already saw it
+            self._repeats.inc()
+            return
+        forget.set(timestamp + self._forget_after)
+        self._polls.inc()
+        outputs = []
+        state = self._poll(source, previous, outputs)
+        feed_state.write(replace(state, polled_at=timestamp.micros))
+        yield from outputs
+
+    @on_timer(FORGET)
+    def on_forget(self, feed_state=beam.DoFn.StateParam(FEED_STATE)):
+        feed_state.clear()
+        self._forgotten.inc()
+
+    def _poll(self, source: str, previous: FeedPollState, out: list) -> FeedPollState:
+        """Reads or fetches `source`; appends the outputs to `out` and returns the new state."""
+        if is_http_url(source):
+            validator = previous.validator
+            request = FetchRequest(url=source, context=FeedFetch(depth=self._depth, previous=validator),
+                                   headers=conditional_headers(validator) if validator else ())
+            outcome = self._fetcher.fetch(request, FEED_ACCEPT, feed_like)
+            if isinstance(outcome, FetchFailure):
+                self._failed.inc()
+                return self._failure(previous, source, out, outcome.reason, _dead(
+                    source, reasons.STAGE_FEED, reasons.feed_reason(outcome.reason), outcome.detail,
+                    http_status=outcome.http_status, attempts=outcome.attempts, failed_at=outcome.failed_at))
+            self._fetched.inc()
+            if outcome.not_modified and validator is not None:
+                self._not_modified.inc()
+                refreshed = FeedValidator(source, outcome.etag or validator.etag,
+                                          outcome.last_modified or validator.last_modified, validator.body_sha256,
+                                          outcome.fetched_at)
+                self._relist(previous, source, out)
+                return replace(previous, validator=refreshed, failing=None)
+            body, content_type = outcome.body, outcome.content_type
+            current = FeedValidator(source, outcome.etag, outcome.last_modified, body_hash(body), outcome.fetched_at)
+        else:
+            try:
+                with FileSystems.open(source, compression_type="uncompressed") as handle:
+                    body = handle.read()
+            except Exception as exc:  # any filesystem's error: a dead letter, not a failed pipeline
+                return self._failure(previous, source, out, reasons.SOURCE_UNREADABLE, _dead(
+                    source, reasons.STAGE_SOURCE, reasons.SOURCE_UNREADABLE, str(exc)))
+            self._read.inc()
+            content_type = None
+            current = FeedValidator(source, None, None, body_hash(body), utcnow())
+        if previous.validator is not None and previous.validator.body_sha256 == current.body_sha256:
+            # some servers send a new ETag for the same bytes: what they hold was handled last time
+            self._unchanged.inc()
+            self._relist(previous, source, out)
+            return replace(previous, validator=current, failing=None)
+        # the validator is kept even when the body is unusable: the same bytes give the same dead letter, once
+        return self._read_body(source, body, content_type, FeedPollState(validator=current), out)
+
+    def _failure(self, previous: FeedPollState, source: str, out: list, reason: str,
+                 dead: TaggedOutput) -> FeedPollState:
+        """One dead letter when a source starts failing (or fails another way), not one every poll."""
+        if previous.failing == reason:
+            self._failure_repeated.inc()
+        else:
+            out.append(dead)
+        self._relist(previous, source, out)  # a list that cannot be read now still lists its feeds
+        return replace(previous, failing=reason)
+
+    def _relist(self, previous: FeedPollState, source: str, out: list) -> None:
+        for url in previous.listed:
+            out.append(TaggedOutput(LISTED, (url, source)))
+
+    def _read_body(self, source: str, body: bytes, content_type: Optional[str], state: FeedPollState,
+                   out: list) -> FeedPollState:
+        kind = classify_document(body)
+        if kind == FEED:
+            try:
+                _, items, unusable = parse_feed(body, source, content_type)
+            except FeedParseError as exc:
+                out.append(_dead(source, reasons.STAGE_FEED, reasons.FEED_PARSE_ERROR, str(exc)))
+                return state
+            self._parsed.inc()
+            self._items.inc(len(items))
+            out.extend(items)
+            for entry in unusable:
+                out.append(_dead(entry, reasons.STAGE_FEED, reasons.INVALID_URL, "feed entry without an http(s) link",
+                                 feed_url=source))
+            return state
+        if kind in (OPML, URL_LIST):
+            if self._depth > 0:
+                out.append(_dead(source, reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED,
+                                 f"a {kind} listed inside a subscription list is not followed"))
+                return state
+            self._lists.inc()
+            listed = []
+            for url in parse_opml(body) if kind == OPML else parse_url_list(body):
+                if is_http_url(url):
+                    listed.append(url)
+                else:
+                    out.append(_dead(url, reasons.STAGE_SOURCE, reasons.INVALID_URL, f"listed in {source}"))
+            self._listed.inc(len(listed))
+            state = replace(state, listed=tuple(listed))
+            self._relist(state, source, out)
+            return state
+        out.append(_dead(source, reasons.STAGE_FEED, reasons.FEED_PARSE_ERROR,
+                         "neither a feed, an OPML list nor a list of URLs"))
+        return state
+
+
+class PollFeeds(beam.PTransform):
+    """(feed source, '') at every poll -> {'items': FeedItem, 'dead_letters': DeadLetter}, in the poll's timestamp.
+
+    Sources given by the user are polled by one keyed stateful step; the feeds their subscription lists name are
+    polled by a second one with its own per-feed state, in the same poll. (A feed cannot be sent back into the
+    first step: a Beam graph has no cycles, and waiting for the next impulse would delay every listed feed by a
+    poll interval.) A feed given directly and also listed is polled by both, as in batch; FirstSeen drops the
+    repeated items."""
+
+    def __init__(self, settings: FetchSettings, forget_after=DEFAULT_FEED_STATE_TTL):
+        super().__init__()
+        self._settings = settings
+        self._forget_after = forget_after
+
+    def expand(self, sources):
+        given = (
+            sources
+            | "KeyBySource" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, str])
+            | "PollGiven" >> beam.ParDo(_PollFeedFn(self._settings, 0, self._forget_after)).with_outputs(
+                LISTED, DEAD_LETTERS, main="items")
+        )
+        listed = (
+            given[LISTED]
+            | "KeyByListedFeed" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, str])
+            | "PollListed" >> beam.ParDo(_PollFeedFn(self._settings, 1, self._forget_after)).with_outputs(
+                LISTED, DEAD_LETTERS, main="items")
+        )
+        items = (given.items, listed.items) | "FeedItems" >> beam.Flatten()
+        dead_letters = (given[DEAD_LETTERS], listed[DEAD_LETTERS]) | "FeedDeadLetters" >> beam.Flatten()
+        return {"items": items, DEAD_LETTERS: dead_letters}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Article URL lists (--urls)
+
+
+class _PollUrlFileFn(beam.DoFn):
+    """(path, '') -> FeedItem for each article URL of a `--urls` file, read at every poll through FileSystems; a file
+    whose bytes did not change yields nothing (its URLs were handled), a changed one is read in full (FirstSeen
+    drops the URLs it already admitted)."""
+
+    BODY_HASH = ReadModifyWriteStateSpec("body_sha256", PickleCoder())
+    FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
+
+    def __init__(self, forget_after):
+        self._forget_after = _duration(forget_after)
+        self._items = counter("sources.direct_urls")
+        self._unchanged = counter("sources.url_files_unchanged")
+
+    def process(self, element: Tuple[str, str], timestamp=beam.DoFn.TimestampParam,
+                body_sha256=beam.DoFn.StateParam(BODY_HASH), forget=beam.DoFn.TimerParam(FORGET)):
+        path, _ = element
+        forget.set(timestamp + self._forget_after)
+        try:
+            with FileSystems.open(path, compression_type="uncompressed") as handle:
+                body = handle.read()
+        except Exception as exc:  # reported once, not at every poll, until the file is readable again
+            if body_sha256.read() != _UNREADABLE:
+                body_sha256.write(_UNREADABLE)
+                yield TaggedOutput(DEAD_LETTERS, DeadLetter(
+                    url=path, feed_url=None, stage=reasons.STAGE_SOURCE, reason=reasons.SOURCE_UNREADABLE,
+                    detail=str(exc), failed_at=utcnow()))
+            return
+        digest = body_hash(body)
+        if body_sha256.read() == digest:
+            self._unchanged.inc()
+            return
+        body_sha256.write(digest)
+        for raw in body.decode("utf-8", errors="replace").splitlines():
+            url = raw.strip()
+            if not url or url.startswith("#"):
+                continue
+            if not is_http_url(url):
+                yield TaggedOutput(DEAD_LETTERS, DeadLetter(
+                    url=url, feed_url=None, stage=reasons.STAGE_SOURCE, reason=reasons.INVALID_URL,
+                    detail=f"line of {path} is not an http(s) URL", failed_at=utcnow()))
+                continue
+            self._items.inc()
+            yield FeedItem(url=url, canonical_url=canonicalize_url(url))
+
+    @on_timer(FORGET)
+    def on_forget(self, body_sha256=beam.DoFn.StateParam(BODY_HASH)):
+        body_sha256.clear()
+
+
+class PollUrlFiles(beam.PTransform):
+    """(path, '') at every poll -> {'items': FeedItem, 'dead_letters': DeadLetter}."""
+
+    def __init__(self, forget_after=DEFAULT_FEED_STATE_TTL):
+        super().__init__()
+        self._forget_after = forget_after
+
+    def expand(self, paths):
+        read = (
+            paths
+            | "KeyByPath" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, str])
+            | "ReadChanged" >> beam.ParDo(_PollUrlFileFn(self._forget_after)).with_outputs(DEAD_LETTERS, main="items")
+        )
+        return {"items": read.items, DEAD_LETTERS: read[DEAD_LETTERS]}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# First-seen dedup
+
+
+class _FirstSeenFn(beam.DoFn):
+    """Keyed by canonical URL: the first listing passes, re-appearances are dropped while the key is held. Each
+    appearance pushes the expiry to `ttl` after it (event time), so the key is held for as long as feeds keep listing
+    the URL, and cleared `ttl` after the last listing: state does not grow with every URL ever seen."""
+
+    SEEN = ReadModifyWriteStateSpec("seen", BooleanCoder())
+    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+
+    def __init__(self, ttl):
+        self._ttl = _duration(ttl)
+        self._in = counter("items.in")
+        self._unique = counter("items.unique")
+        self._duplicates = counter("items.duplicate")
+        self._forgotten = counter("items.forgotten")
+
+    def process(self, element: Tuple[str, FeedItem], timestamp=beam.DoFn.TimestampParam,
+                seen=beam.DoFn.StateParam(SEEN), expire=beam.DoFn.TimerParam(EXPIRE)):
+        _, item = element
+        self._in.inc()
+        expire.set(timestamp + self._ttl)
+        if seen.read():
+            self._duplicates.inc()
+            return
+        seen.write(True)
+        self._unique.inc()
+        yield item
+
+    @on_timer(EXPIRE)
+    def on_expire(self, seen=beam.DoFn.StateParam(SEEN)):
+        seen.clear()
+        self._forgotten.inc()
+
+
+class FirstSeen(beam.PTransform):
+    """FeedItem -> FeedItem, once per canonical URL per `ttl` of event time since it was last listed
+    (`items.in` = `items.unique` + `items.duplicate`, as batch's DeduplicateItems counts them)."""
+
+    def __init__(self, ttl=DEFAULT_DEDUP_TTL):
+        super().__init__()
+        if _duration(ttl) <= Duration(0):
+            raise ValueError("the dedup TTL must be positive")
+        self._ttl = ttl
+
+    def expand(self, items):
+        return (
+            items
+            | "KeyByCanonicalUrl" >> beam.Map(lambda item: (item.canonical_url, item)).with_output_types(
+                Tuple[str, FeedItem])
+            | "FirstListing" >> beam.ParDo(_FirstSeenFn(self._ttl))
+        )
+
