@@ -50,6 +50,9 @@ setup(
             "duckdb>=1.1,<3",
             "pandas>=2.2,<4",
             "polars>=1.20,<3",
+            "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
+            "moto[server,s3]>=5.1,<6",
+            "psutil>=6,<8",
         ],
     },
     entry_points={"console_scripts": ["newsbeam=pipelines.cli:main"]},

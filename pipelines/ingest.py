@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Dict, List, Optional
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -138,6 +139,9 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> Run
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
+    # FileSystems learns options (e.g. an S3 endpoint) only when a Pipeline is built; the input checks and the
+    # 'running' manifest come before that
+    FileSystems.set_options(options)
     config = build_config(options.view_as(NewsbeamOptions), now=now)
     path = manifest_path(config.output, config.run_id)
     try:
@@ -162,9 +166,11 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> Run
     accounting = account(counters) if error is None else None
     if error is not None:
         status, code = "failed", EXIT_PIPELINE_FAILED
-    elif not accounting.balanced:
+    elif not accounting.balanced or not counters.get("run.committed"):
+        # a runner that reports no counters has not shown that anything balances
         status, code = "accounting_mismatch", EXIT_ACCOUNTING
-        error = f"accounting does not balance: {accounting.as_dict()}"
+        error = (f"accounting does not balance: {accounting.as_dict()}" if counters.get("run.committed")
+                 else "the runner returned no newsbeam counters: the run's accounting could not be checked")
         LOG.error("run %s: %s", config.run_id, error)
     else:
         status, code = "succeeded", EXIT_OK

@@ -217,6 +217,7 @@ class _CommitFn(beam.DoFn):
         self._rows = counter("state.seen_rows")
         self._validators = counter("state.feed_validators")
         self._time = counter("stage_us.commit_state")
+        self._committed = counter("run.committed")  # always 1 for a finished run: proof the runner reports counters
 
     def process(self, _, article_files, dead_letter_files, validators, near_dup_tables):
         state = self._state
@@ -235,6 +236,7 @@ class _CommitFn(beam.DoFn):
                 feeds.write_segment(state.run_id, validator_rows(state.run_id, validators))
                 feeds.compact(state.run_id, state.max_segments)
                 self._validators.inc(len(validators))
+        self._committed.inc()
         yield state.run_id
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: `python benchmarks/bench_pipeline.py --help`."""
