@@ -1,6 +1,5 @@
 """The local streaming driver: one bounded run per poll, shared state, graceful stop, heartbeat."""
 import json
-import os
 import signal
 import subprocess
 import sys

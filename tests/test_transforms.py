@@ -1,6 +1,5 @@
 """The composites on the FnApiRunner with TestPipeline: main and dead-letter outputs, and counters."""
 import apache_beam as beam
-import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.sample_site import SITE_DIR
