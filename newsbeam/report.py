@@ -34,6 +34,37 @@ def _counts(table: pa.Table, keys: List[str], limit: Optional[int] = None) -> Li
     return rows[:limit] if limit else rows
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _entity_lines(articles: ds.Dataset) -> List[str]:
+    """The most linked entities and the watchlist topics, with the languages they were found in."""
+    if "entity_ids" not in articles.schema.names:
+        return []  # schema version 1 output
+    table = articles.to_table(columns=["language", "entities", "topics"])
+    languages = table.column("language").to_pylist()
+    names, seen_in, topics = {}, {}, {}
+    for language, mentions, matched in zip(languages, table.column("entities").to_pylist(),
+                                           table.column("topics").to_pylist()):
+        for mention in mentions:
+            if mention["entity_id"]:
+                names[mention["entity_id"]] = mention["entity_name"]
+                seen_in.setdefault(mention["entity_id"], {}).setdefault(language, set()).add(mention["text"])
+        for topic in matched:
+            topics.setdefault(topic, set()).add(language)
+    if not seen_in:
+        return ["entities: none linked"]
+    ranked = sorted(seen_in, key=lambda e: (-sum(len(s) for s in seen_in[e].values()), e))[:8]
+    rows = [(entity, _clip(names[entity], 40), ",".join(sorted(seen_in[entity])),
+             _clip(" / ".join(sorted({t for texts in seen_in[entity].values() for t in texts})[:4]), 70))
+            for entity in ranked]
+    lines = ["most linked entities (id, name, languages, spellings seen):"]
+    lines += _table(rows, ["entity_id", "name", "languages", "spellings"])
+    lines.append("topics: " + ", ".join(f"{t} ({','.join(sorted(l))})" for t, l in sorted(topics.items())))
+    return lines
+
+
 def summarize(output: str) -> str:
     lines = [f"newsbeam output: {os.path.abspath(output)}"]
     articles = open_dataset(output, "articles")
@@ -45,6 +76,7 @@ def summarize(output: str) -> str:
         lines += _table(_counts(table, ["ingest_date", "language"]), ["ingest_date", "language", "rows"])
         lines.append("top sources:")
         lines += _table(_counts(table, ["source_domain"], limit=10), ["source_domain", "rows"])
+        lines += _entity_lines(articles)
         versions = sorted(set(table.column("schema_version").to_pylist()))
         lines.append(f"articles schema version(s): {', '.join(map(str, versions))}")
     dead = open_dataset(output, "dead_letters")

@@ -254,8 +254,10 @@ def test_demo_runs_offline_and_inspect_summarizes(tmp_path):
         assert any(r["entity_ids"] and r["topics"] for r in demo_rows if r["language"] == language)
     summary = newsbeam("inspect", str(out))
     assert summary.returncode == 0
-    for expected in ("articles:", "language", "dead letters:", "robots_disallowed", "empty_text", "last runs:", "demo"):
+    for expected in ("articles:", "language", "dead letters:", "robots_disallowed", "empty_text", "last runs:", "demo",
+                     "most linked entities", "geonames:170794", "ar,de,en,fr", "topics: "):
         assert expected in summary.stdout
+    assert "most linked entities" in done.stdout  # the demo's own summary shows them too
     assert newsbeam("inspect", str(tmp_path / "nothing")).returncode == 2
 
 
