@@ -25,6 +25,9 @@ setup(
         "apache-beam==2.77.0",
         "feedparser>=6.0.11,<6.1",
         "trafilatura>=2.3.1,<2.4",
+        # jusText (under trafilatura) imports lxml.html.clean, which lxml 6 moved to its own package and no longer
+        # installs through its 'html_clean' extra
+        "lxml_html_clean>=0.4,<1",
         "langdetect==1.0.9",
         "pyarrow>=18,<26",
         "courlan>=1.4,<1.5",
