@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Union
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -222,22 +223,29 @@ class ReadFeeds(beam.PTransform):
         return {"items": parsed.items, DEAD_LETTERS: dead_letters, VALIDATORS: validators}
 
 
+def url_line(path: str, line: str) -> Union[FeedItem, DeadLetter, None]:
+    """One line of a `--urls` file: an item, a dead letter for what is not an http(s) URL, or None (blank,
+    comment)."""
+    url = line.strip()
+    if not url or url.startswith("#"):
+        return None
+    if not is_http_url(url):
+        return DeadLetter(url=url, feed_url=None, stage=reasons.STAGE_SOURCE, reason=reasons.INVALID_URL,
+                          detail=f"line of {path} is not an http(s) URL", failed_at=utcnow())
+    return FeedItem(url=url, canonical_url=canonicalize_url(url))
+
+
 class _UrlLineFn(beam.DoFn):
     def __init__(self):
         self._items = counter("sources.direct_urls")
 
     def process(self, file_and_line):
-        path, line = file_and_line
-        url = line.strip()
-        if not url or url.startswith("#"):
-            return
-        if not is_http_url(url):
-            yield TaggedOutput(DEAD_LETTERS, DeadLetter(
-                url=url, feed_url=None, stage=reasons.STAGE_SOURCE, reason=reasons.INVALID_URL,
-                detail=f"line of {path} is not an http(s) URL", failed_at=utcnow()))
-            return
-        self._items.inc()
-        yield FeedItem(url=url, canonical_url=canonicalize_url(url))
+        parsed = url_line(*file_and_line)
+        if isinstance(parsed, DeadLetter):
+            yield TaggedOutput(DEAD_LETTERS, parsed)
+        elif parsed is not None:
+            self._items.inc()
+            yield parsed
 
 
 class ReadUrlLists(beam.PTransform):

@@ -41,10 +41,11 @@ from newsbeam.sources import (
     parse_opml,
     parse_url_list,
 )
-from newsbeam.urls import canonicalize_url, is_http_url
+from newsbeam.urls import is_http_url
 from schemas.records import DeadLetter, FeedFetch, FeedItem, FeedValidator, FetchFailure, FetchRequest
 from transforms.common import DEAD_LETTERS, counter
 from transforms.fetch import shared_fetch_context
+from transforms.sources import url_line
 
 LISTED = "listed"
 CLOCK_KEY = "clock"
@@ -378,16 +379,12 @@ class _PollUrlFileFn(beam.DoFn):
             return
         body_sha256.write(digest)
         for raw in body.decode("utf-8", errors="replace").splitlines():
-            url = raw.strip()
-            if not url or url.startswith("#"):
-                continue
-            if not is_http_url(url):
-                yield TaggedOutput(DEAD_LETTERS, DeadLetter(
-                    url=url, feed_url=None, stage=reasons.STAGE_SOURCE, reason=reasons.INVALID_URL,
-                    detail=f"line of {path} is not an http(s) URL", failed_at=utcnow()))
-                continue
-            self._items.inc()
-            yield FeedItem(url=url, canonical_url=canonicalize_url(url))
+            parsed = url_line(path, raw)
+            if isinstance(parsed, DeadLetter):
+                yield TaggedOutput(DEAD_LETTERS, parsed)
+            elif parsed is not None:
+                self._items.inc()
+                yield parsed
 
     @on_timer(FORGET)
     def on_forget(self, body_sha256=beam.DoFn.StateParam(BODY_HASH)):
