@@ -117,7 +117,8 @@ def counters_of(result) -> Dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def _manifest(config: IngestConfig, options: PipelineOptions, status: str, **extra) -> Dict:
+def run_manifest(config: IngestConfig, options: PipelineOptions, status: str, **extra) -> Dict:
+    """The manifest `OUT/_runs/<run_id>.json` of a run (batch, or an unbounded job with mode='unbounded')."""
     return {
         "run_id": config.run_id,
         "status": status,
@@ -145,7 +146,7 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> Run
     config = build_config(options.view_as(NewsbeamOptions), now=now)
     path = manifest_path(config.output, config.run_id)
     try:
-        write_json(path, _manifest(config, options, "running"))
+        write_json(path, run_manifest(config, options, "running"))
     except Exception as exc:
         raise UsageError(f"cannot write to output {config.output!r}: {exc}") from None
     LOG.info("run %s: %d feed source(s), %d URL file(s) -> %s", config.run_id, len(config.feeds),
@@ -174,7 +175,7 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> Run
         LOG.error("run %s: %s", config.run_id, error)
     else:
         status, code = "succeeded", EXIT_OK
-    write_json(path, _manifest(
+    write_json(path, run_manifest(
         config, options, status,
         finished_at=datetime.now(timezone.utc).isoformat(),
         seconds=seconds,

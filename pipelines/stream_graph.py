@@ -30,8 +30,8 @@ from apache_beam.transforms.window import FixedWindows
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, Duration, Timestamp
 
 from newsbeam.extraction import EXTRACTOR_NAME
-from newsbeam.manifest import library_versions, manifest_path, write_json
-from pipelines.ingest import EXIT_OK, EXIT_PIPELINE_FAILED, counters_of
+from newsbeam.manifest import manifest_path, write_json
+from pipelines.ingest import EXIT_OK, EXIT_PIPELINE_FAILED, counters_of, run_manifest
 from pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from pipelines.stream import StreamOptions
 from schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
@@ -159,21 +159,6 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
     return {"article_files": article_files, "dead_letter_files": dead_letter_files}
 
 
-def _manifest(config: IngestConfig, options: PipelineOptions, status: str, **extra) -> Dict:
-    return {
-        "run_id": config.run_id,
-        "status": status,
-        "mode": "unbounded",
-        "started_at": config.started_at.isoformat(),
-        "ingest_date": config.ingest_date,
-        "output": config.output,
-        "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files)},
-        "options": {key: value for key, value in options.get_all_options(drop_default=True).items()},
-        "versions": library_versions(),
-        **extra,
-    }
-
-
 def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runners=STREAMING_RUNNERS) -> int:
     """Builds the unbounded graph and runs it with `--streaming` on the streaming runner named by `--runner`.
 
@@ -207,7 +192,7 @@ def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runne
         stop_at = start + Duration(micros=int(stream.max_cycles * stream.poll_interval * 1e6))
     path = manifest_path(config.output, config.run_id)
     try:
-        write_json(path, _manifest(config, options, "running"))
+        write_json(path, run_manifest(config, options, "running", mode="unbounded"))
     except Exception as exc:
         raise UsageError(f"cannot write to output {config.output!r}: {exc}") from None
     pipeline = beam.Pipeline(options=options)
@@ -234,11 +219,11 @@ def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runne
             result.cancel()
     except Exception as exc:
         LOG.exception("unbounded run %s failed", config.run_id)
-        write_json(path, _manifest(config, options, "failed", error=f"{type(exc).__name__}: {exc}",
+        write_json(path, run_manifest(config, options, "failed", mode="unbounded", error=f"{type(exc).__name__}: {exc}",
                                    finished_at=datetime.now(timezone.utc).isoformat()))
         return EXIT_PIPELINE_FAILED
     counters = counters_of(result) if result is not None else {}
-    write_json(path, _manifest(config, options, status, counters=counters,
+    write_json(path, run_manifest(config, options, status, mode="unbounded", counters=counters,
                                seconds=round(time.monotonic() - started, 3),
                                finished_at=datetime.now(timezone.utc).isoformat()))
     return EXIT_OK
