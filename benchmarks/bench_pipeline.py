@@ -122,15 +122,6 @@ def _floor_init(with_entities: bool = False):
         _TAGGER = EntityTagger()
 
 
-def entities_available() -> Optional[str]:
-    """None if the entity stage's tagger can be used for the floor, else why not."""
-    try:
-        from newsbeam.entities import EntityTagger  # noqa: F401
-    except Exception as exc:  # the stage is optional and under development
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
 def floor_batch(pages: List[Tuple[str, bytes, Optional[str]]]) -> List[Tuple[str, float, float, float]]:
     """What the pipeline's extract and language steps (and, when set up, the entity step) do for these pages:
     (language or 'empty', s extract, s language, s entities) per page."""
@@ -211,7 +202,9 @@ def measure_floor(pages, processes: int, with_entities: bool) -> Dict[str, Dict]
     wall = time.perf_counter() - started
     cpu = _cpu_self() - cpu0
     results["loop"] = _floor_figures(outcomes, wall, cpu, 1, _foreign(busy0, cpu), setup_seconds)
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    # spawn: every process starts from scratch, as a bare-library script's would, so its set-up (imports, models,
+    # gazetteer) is the same work a pipeline worker's set-up is
+    context = multiprocessing.get_context("spawn")
     before_children = _cpu_children()
     spawn_started = time.perf_counter()
     with context.Pool(processes, initializer=_floor_init, initargs=(with_entities,)) as pool:
@@ -222,13 +215,15 @@ def measure_floor(pages, processes: int, with_entities: bool) -> Dict[str, Dict]
         cpu0, busy0 = _pool_cpu(set(pids)), busy_cpu()
         outcomes = [o for batch in pool.map(floor_batch, _batches(pages), chunksize=1) for o in batch]
         done = time.perf_counter()
-        cpu = _pool_cpu(set(pids)) - cpu0
+        cpu_total = _pool_cpu(set(pids))  # start-up and warm-up included
+        cpu = cpu_total - cpu0
         foreign = _foreign(busy0, cpu)
         pool.close()
         pool.join()
     if not cpu:
-        cpu = _cpu_children() - before_children  # without psutil: includes start-up and warm-up
+        cpu = cpu_total = _cpu_children() - before_children  # without psutil: includes start-up and warm-up
     results["pool"] = _floor_figures(outcomes, done - ready, cpu, processes, foreign, ready - spawn_started)
+    results["pool"]["setup_cpu"] = cpu_total - cpu
     return results
 
 
@@ -533,9 +528,15 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
         for name, data in floor.items():
             rate = data["articles"] / data["wall"]
             rates[name] = rate
-            add(f"{'floor: ' + name + ' (' + str(data['processes']) + ' proc)':<24}{data['articles']:>9}"
+            add(f"{'floor: ' + name + ' (' + str(data['processes']) + 'p)':<24}{data['articles']:>9}"
                 f"{data['wall']:>8.2f}{rate:>8.1f}{data['cpu']:>8.1f}{1000 * data['cpu'] / max(data['articles'], 1):>11.2f}"
                 f"{'-':>10}{_fmt_cpu(data.get('foreign_cpu')):>13}")
+        pool = floor["pool"]
+        # the pool's start-up (spawned processes: imports, models, gazetteer) plus this run's pages at its rate
+        wall = pool["setup"] + pages / rates["pool"]
+        rates["pool+setup"] = pages / wall
+        add(f"{'floor: pool + set-up':<24}{pages:>9}{wall:>8.2f}{rates['pool+setup']:>8.1f}"
+            f"{pool['cpu'] * pages / max(pool['articles'], 1) + pool['setup_cpu']:>8.1f}{'':>11}{'-':>10}{'':>13}")
     for run in runs:
         written = run["counters"].get("articles.written", 0)
         rate = written / run["seconds"] if run["seconds"] else 0
@@ -549,6 +550,9 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
         "imports excluded). Peak RSS: summed over the tree (psutil, every 0.2 s).")
     add("- others CPU s: CPU that other programs on this machine used meanwhile; more than a few seconds "
         "means the figures of that row are disturbed.")
+    if floor:
+        add("- floor: pool + set-up: the pool's own start-up (spawned processes importing and loading the same "
+            "models and gazetteer) plus this run's pages at the pool's rate: a bare-library script, end to end.")
 
     add("")
     add("per article, ms: the pipeline's stage_us.* counters (wall time inside each DoFn, summed over workers) "
@@ -615,7 +619,7 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
             "floor):")
         for run in runs:
             add(f"  {run['mode']:<7} " + ", ".join(f"{rates[run['mode']] / rates[name]:.2f} x floor {name}"
-                                                  for name in floor))
+                                                  for name in (*floor, "pool+setup")))
         if "pool" in rates:
             add(f"  target: >= 0.8 x floor pool = {0.8 * rates['pool']:.1f} articles/s")
     for run in runs:
@@ -650,9 +654,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--floor-pages", type=int, default=None,
                         help="pages the floor is measured on (default: all, at most 1000; its cost per page "
                              "does not depend on the count)")
-    parser.add_argument("--floor-entities", choices=("auto", "on", "off"), default="auto",
-                        help="include the entity tagger (newsbeam.entities) in the floor, as the pipeline's "
-                             "entity stage does: auto = when it can be imported")
+    parser.add_argument("--floor-entities", choices=("on", "off"), default="on",
+                        help="include the entity tagger in the floor, as the pipeline's entity stage does")
     parser.add_argument("--floor-processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--profile", action="store_true",
                         help="run the single-worker pipeline under py-spy (all threads) and summarise it")
@@ -698,12 +701,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             fetched = fetch_once(sample)
             setup["prefetch"] = time.perf_counter() - started
             with_entities = args.floor_entities == "on"
-            if args.floor_entities == "auto":
-                problem = entities_available()
-                with_entities = problem is None
-                setup["floor_entities"] = "included" if with_entities else f"not available ({problem})"
-            else:
-                setup["floor_entities"] = "included" if with_entities else "off"
+            setup["floor_entities"] = "included" if with_entities else "off"
             _quiet(args.wait_quiet)
             print(f"floor: plain loop and process pool on {len(sample)} pages, entities {setup['floor_entities']} ...",
                   flush=True)

@@ -1,4 +1,5 @@
 import logging
+import os
 from dataclasses import replace
 
 import pytest
@@ -23,7 +24,24 @@ FAST = FetchSettings(
 
 
 @pytest.fixture(scope="session", autouse=True)
-def entity_taggers():
+def gazetteer_cache_dir(tmp_path_factory):
+    """A session-wide gazetteer cache: tests never write to ~/.cache, and the CLI runs the tests start (which
+    inherit the environment) load the gazetteer instead of building it."""
+    from newsbeam.entities.cache import CACHE_ENV
+
+    directory = tmp_path_factory.mktemp("gazetteer-cache")
+    directory.chmod(0o700)
+    previous = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(directory)
+    yield directory
+    if previous is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def entity_taggers(gazetteer_cache_dir):
     """Keeps the shared taggers alive for the whole session: in-process pipelines then build them once, as a
     long-lived worker would, instead of once per test."""
     from newsbeam.entities import EntitySettings

@@ -115,3 +115,16 @@ def test_windowed_writes_put_the_window_start_in_the_file_name(tmp_path):
         "ingest_date=2026-11-22/part-stream-20261122T000200Z-00000.parquet",
     ]
     assert rows(tmp_path).num_rows == 6  # the per-window files read back as one dataset
+
+
+def test_a_large_file_is_sorted_and_written_in_bounded_row_groups(tmp_path, monkeypatch):
+    import transforms.write as write_module
+
+    monkeypatch.setattr(write_module, "ROW_GROUP_ROWS", 7)  # the FnApiRunner runs in this process
+    records = dead(40)[::-1]
+    counters = write(tmp_path, "r1", records)
+    path = tmp_path / "dead_letters/ingest_date=2026-11-21/part-r1-00000.parquet"
+    metadata = pq.ParquetFile(path).metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [7] * 5 + [5]
+    assert pq.read_table(path).column("url").to_pylist() == sorted(d.url for d in records)
+    assert counters["written.dead_letters.rows"] == 40 and counters["dead_letters.written"] == 40

@@ -20,6 +20,7 @@ from newsbeam.neardup import (
     near_dup_rows,
     near_dup_table,
 )
+from newsbeam.packing import pack, unpack
 from newsbeam.seen import DUE, GIVEN_UP, WAITING, WRITTEN, RetryPolicy, load_seen, rows_for_run, seen_table, url_key
 from newsbeam.urls import article_id, canonicalize_url
 from schemas.records import Article, DeadLetter, FeedItem
@@ -106,9 +107,9 @@ def _duplicate(article: Article, reason: str, detail: str) -> TaggedOutput:
 
 
 class _DropKnownFn(_SeenIndexFn):
-    def process(self, element: Tuple[str, Iterable[Article]]):
-        canonical, articles = element
-        ordered = sorted(articles, key=lambda a: (a.extracted.item.url != a.extracted.canonical_url,
+    def process(self, element: Tuple[str, Iterable[bytes]]):
+        canonical, packed = element
+        ordered = sorted((unpack(data) for data in packed), key=lambda a: (a.extracted.item.url != a.extracted.canonical_url,
                                                   a.extracted.item.url))
         article, others = ordered[0], ordered[1:]
         for other in others:
@@ -133,8 +134,9 @@ class DropKnownArticles(beam.PTransform):
     def expand(self, articles):
         return (
             articles
-            | "KeyByCanonical" >> beam.Map(lambda a: (a.extracted.canonical_url, a)).with_output_types(
-                Tuple[str, Article])
+            # packed: the grouping holds every article of the run (see newsbeam.packing)
+            | "KeyByCanonical" >> beam.Map(lambda a: (a.extracted.canonical_url, pack(a))).with_output_types(
+                Tuple[str, bytes])
             | "GroupByCanonical" >> beam.GroupByKey()
             | "KeepOne" >> beam.ParDo(_DropKnownFn(self._state)).with_outputs(DEAD_LETTERS, main="articles")
         )
@@ -147,8 +149,9 @@ class _FingerprintFn(beam.DoFn):
 
     def process(self, article: Article):
         with timed(self._time):
-            yield fingerprint(article_id(article.extracted.canonical_url), article.extracted.text, self._settings), \
-                article.extracted.fetched_at
+            found = fingerprint(article_id(article.extracted.canonical_url), article.extracted.text, self._settings)
+        # the article waits, packed, until the run's groups are known
+        yield found, article.extracted.fetched_at, pack(article)
 
 
 class _AssignGroupsFn(beam.DoFn):
@@ -174,15 +177,16 @@ class NearDuplicates(beam.PTransform):
         self._state = state
 
     def expand(self, articles):
+        fingerprinted = articles | "Fingerprint" >> beam.ParDo(_FingerprintFn(self._state.near_dup))
         assigned = (
-            articles
-            | "Fingerprint" >> beam.ParDo(_FingerprintFn(self._state.near_dup))
+            fingerprinted
+            | "DropArticles" >> beam.Map(lambda found: found[:2])
             | "AllFingerprints" >> beam.combiners.ToList()
             | "AssignGroups" >> beam.ParDo(_AssignGroupsFn(self._state))
         )
         groups = assigned | "Groups" >> beam.Map(lambda pair: pair[0])
-        grouped = articles | "SetGroup" >> beam.Map(
-            lambda a, groups: replace(a, duplicate_group=groups[article_id(a.extracted.canonical_url)]),
+        grouped = fingerprinted | "SetGroup" >> beam.Map(
+            lambda found, groups: replace(unpack(found[2]), duplicate_group=groups[found[0].article_id]),
             groups=beam.pvalue.AsSingleton(groups))
         return {"articles": grouped, "state_rows": assigned | "StateRows" >> beam.Map(lambda pair: pair[1])}
 

@@ -1,7 +1,9 @@
 """Hive-partitioned Parquet, written atomically and idempotently per run.
 
 Records are keyed by (partition folder, bucket) with a stable hash, grouped, and each group becomes one file
-`part-<run_id>-<bucket>.parquet`, written under a hidden temporary name and renamed into place. A finalize
+`part-<run_id>-<bucket>.parquet`, written under a hidden temporary name and renamed into place. Rows travel
+through the grouping packed (newsbeam.packing) with their sort key, and are unpacked one row group at a time, so
+neither the runner nor the writing worker holds a partition's rows as Python objects. A finalize
 step then deletes this run's files that the run did not write again (a re-run with fewer rows or other
 partitions) and its leftover temporary files. Everything goes through Beam's `FileSystems`, so the same code
 writes to local disk, gs:// or s3://.
@@ -11,8 +13,10 @@ from __future__ import annotations
 import logging
 import uuid
 import zlib
+from collections import Counter
 from dataclasses import replace
-from typing import Any, Dict, Iterable, List, Tuple
+from itertools import islice
+from typing import Any, Dict, Iterable, Iterator, List, Tuple
 from urllib.parse import quote
 
 import apache_beam as beam
@@ -22,6 +26,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow
 
+from newsbeam.packing import pack, unpack
 from schemas.datasets import DatasetSpec, RunContext, rows_to_table
 from transforms.common import CounterSet, counter, timed
 
@@ -50,13 +55,18 @@ def final_name(run: RunContext, bucket: int, tag: str = "") -> str:
     return f"part-{run.run_id}-{tag}-{bucket:05d}.parquet" if tag else f"part-{run.run_id}-{bucket:05d}.parquet"
 
 
-def write_parquet(path: str, rows: List[Dict[str, Any]], schema: pa.Schema) -> None:
-    """Writes `rows` to `path` through FileSystems, zstd-compressed, in bounded row groups."""
+def write_parquet(path: str, rows: Iterable[Dict[str, Any]], schema: pa.Schema) -> int:
+    """Writes `rows` to `path` through FileSystems, zstd-compressed, one bounded row group at a time; returns
+    the number of rows."""
+    count = 0
+    rows = iter(rows)
     with FileSystems.create(path, mime_type="application/octet-stream",
                             compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         with pq.ParquetWriter(handle, schema, compression="zstd") as writer:
-            for start in range(0, len(rows), ROW_GROUP_ROWS):
-                writer.write_table(rows_to_table(rows[start:start + ROW_GROUP_ROWS], schema))
+            while chunk := list(islice(rows, ROW_GROUP_ROWS)):
+                writer.write_table(rows_to_table(chunk, schema))
+                count += len(chunk)
+    return count
 
 
 class _KeyRowsFn(beam.DoFn):
@@ -73,7 +83,8 @@ class _KeyRowsFn(beam.DoFn):
         values = zip(self._spec.partition_columns, self._spec.partition_values(record, run))
         folder = partition_folder(tuple(values))
         bucket = bucket_of(self._spec.bucket_key(record), self._buckets)
-        yield (folder, bucket, tag), self._spec.to_row(record, run)
+        row = self._spec.to_row(record, run)
+        yield (folder, bucket, tag), (self._spec.sort_key(row), pack(row))
 
 
 class _WriteFileFn(beam.DoFn):
@@ -86,24 +97,31 @@ class _WriteFileFn(beam.DoFn):
         self._outcomes = CounterSet()
         self._time = counter("stage_us.write")
 
-    def process(self, element: Tuple[Tuple[str, int, str], Iterable[Dict[str, Any]]]):
-        (folder, bucket, tag), rows = element
-        ordered = sorted(rows, key=self._spec.sort_key)  # same input, same file, whatever the grouping order
+    def process(self, element: Tuple[Tuple[str, int, str], Iterable[Tuple[Any, bytes]]]):
+        (folder, bucket, tag), keyed = element
+        # same input, same file, whatever the grouping order (the packed bytes break ties of the sort key)
+        ordered = sorted(keyed)
         directory = FileSystems.join(self._root, self._spec.name, folder)
         name = final_name(self._run, bucket, tag)
         final = FileSystems.join(directory, name)
         temporary = FileSystems.join(directory, f".{name}.{uuid.uuid4().hex}.inprogress")
+        outcomes: Counter = Counter()
         with timed(self._time):
-            write_parquet(temporary, ordered, self._spec.schema)
+            rows = write_parquet(temporary, self._unpacked(ordered, outcomes), self._spec.schema)
             if FileSystems.exists(final):
                 FileSystems.delete([final])  # not every filesystem's rename replaces an existing object
             FileSystems.rename([temporary], [final])
         self._files.inc()
-        self._rows.inc(len(ordered))
-        for row in ordered:
-            for name in self._spec.row_metrics(row):
-                self._outcomes.inc(name)
+        self._rows.inc(rows)
+        for name, value in outcomes.items():  # counted once the file is in place
+            self._outcomes.inc(name, value)
         yield final
+
+    def _unpacked(self, ordered, outcomes: Counter) -> Iterator[Dict[str, Any]]:
+        for _, packed in ordered:
+            row = unpack(packed)
+            outcomes.update(self._spec.row_metrics(row))
+            yield row
 
 
 class _FinalizeFn(beam.DoFn):
@@ -154,7 +172,7 @@ class WriteDataset(beam.PTransform):
         return (
             records
             | "KeyByPartition" >> beam.ParDo(_KeyRowsFn(self._spec, self._run, self._buckets)).with_output_types(
-                Tuple[Tuple[str, int, str], Dict[str, Any]])
+                Tuple[Tuple[str, int, str], Tuple[Any, bytes]])
             | "GroupByFile" >> beam.GroupByKey()
             | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._spec, self._root, self._run))
             # an empty batch run still finalizes (it removes what an earlier attempt of the run wrote); an empty

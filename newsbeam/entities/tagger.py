@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from newsbeam.entities import cache as gazetteer_cache
 from newsbeam.entities import gazetteer as gazetteer_module
 from newsbeam.entities import linking, ner
 
@@ -27,6 +28,8 @@ class EntitySettings:
     min_population: int = 100_000
     min_alternate_chars: int = 4  # GeoNames alternate spellings shorter than this (as keys) are not matched
     gazetteer_path: Optional[str] = None  # None: the bundled data/gazetteer.yaml
+    # where the built gazetteer is cached: 'auto' ($NEWSBEAM_CACHE_DIR or ~/.cache/newsbeam), a directory, or None
+    gazetteer_cache: Optional[str] = gazetteer_cache.AUTO
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,16 @@ class EntityTagger:
 
     def __init__(self, settings: EntitySettings = EntitySettings()):
         self._settings = settings
-        self._gazetteer = gazetteer_module.build(gazetteer_module.BuildOptions(
+        options = gazetteer_module.BuildOptions(
             focus_countries=frozenset(settings.focus_countries),
             min_population_focus=settings.min_population_focus,
             min_population=settings.min_population,
             min_alternate_chars=settings.min_alternate_chars,
             curated_path=settings.gazetteer_path,
-        ))
+        )
+        self._gazetteer = gazetteer_cache.load_or_build(
+            options, lambda: gazetteer_module.build(options),
+            gazetteer_cache.resolve_directory(settings.gazetteer_cache))
         self._models: Dict[str, object] = ner.load_models(settings.models) if settings.use_ner else {}
 
     def __getstate__(self):
