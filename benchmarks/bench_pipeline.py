@@ -11,7 +11,7 @@ What it does, in one run:
    `--latency-ms`; a URL list names them all;
 2. FLOOR: fetches every page once (not timed), then does the same extract + language work the pipeline does
    (newsbeam.extraction.decode_html / extract_page, content_hash, word_count, LanguageDetector.detect) in a
-   plain loop, and in a multiprocessing.Pool with one process per core;
+   plain loop, and in a multiprocessing.Pool with one process per core (forked, and again spawned);
 3. runs the real pipeline (`pipelines.ingest.run`) end to end, each mode in a fresh child process: `multi`
    (--direct_num_workers 2 --direct_running_mode multi_processing) and `single` (in-process, one worker);
 4. prints articles/s, wall and CPU seconds per article, the pipeline's own per-stage timings (`stage_us.*`
@@ -202,11 +202,19 @@ def measure_floor(pages, processes: int, with_entities: bool) -> Dict[str, Dict]
     wall = time.perf_counter() - started
     cpu = _cpu_self() - cpu0
     results["loop"] = _floor_figures(outcomes, wall, cpu, 1, _foreign(busy0, cpu), setup_seconds)
-    # spawn: every process starts from scratch, as a bare-library script's would, so its set-up (imports, models,
-    # gazetteer) is the same work a pipeline worker's set-up is
-    context = multiprocessing.get_context("spawn")
+    # fork is Python's default on Linux: the pool's processes start as copies of this one, sharing its imported
+    # modules' memory. spawn starts every process from scratch, as Beam starts its workers, so its set-up (imports,
+    # models, gazetteer) is the same work a pipeline worker's set-up is, and its processes share nothing.
+    for name, method in (("pool", "fork"), ("pool-spawn", "spawn")):
+        if method not in multiprocessing.get_all_start_methods():
+            continue
+        results[name] = _measure_pool(multiprocessing.get_context(method), pages, processes, with_entities)
+    return results
+
+
+def _measure_pool(context, pages, processes: int, with_entities: bool) -> Dict:
     before_children = _cpu_children()
-    spawn_started = time.perf_counter()
+    started = time.perf_counter()
     with context.Pool(processes, initializer=_floor_init, initargs=(with_entities,)) as pool:
         pool.map(_pid, range(processes * 4), chunksize=1)  # every worker up and set up
         pids = [worker.pid for worker in pool._pool]  # noqa: SLF001 - only way to know the workers' pids
@@ -222,9 +230,9 @@ def measure_floor(pages, processes: int, with_entities: bool) -> Dict[str, Dict]
         pool.join()
     if not cpu:
         cpu = cpu_total = _cpu_children() - before_children  # without psutil: includes start-up and warm-up
-    results["pool"] = _floor_figures(outcomes, done - ready, cpu, processes, foreign, ready - spawn_started)
-    results["pool"]["setup_cpu"] = cpu_total - cpu
-    return results
+    figures = _floor_figures(outcomes, done - ready, cpu, processes, foreign, ready - started)
+    figures["setup_cpu"] = cpu_total - cpu
+    return figures
 
 
 def _floor_figures(outcomes, wall, cpu, processes, foreign, setup_seconds) -> Dict:
@@ -291,6 +299,7 @@ class TreeSampler:
         self.cpu: Dict[int, float] = {}
         self.names: Dict[int, str] = {}
         self.peak_by_pid: Dict[int, int] = {}
+        self.series: List[Tuple[float, int]] = []  # (time, summed RSS): memory against the stage timeline
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self):
@@ -324,6 +333,7 @@ class TreeSampler:
                 except psutil.Error:
                     continue
             self.peak_rss = max(self.peak_rss, total)
+            self.series.append((time.time(), total))
             self.peak_processes = max(self.peak_processes, count)
             self._stop.wait(self._interval)
 
@@ -383,6 +393,7 @@ def run_pipeline(mode: str, urls_file: Path, workdir: Path, page_server: PageSer
         by_process = sorted(((sampler.names.get(pid, "?"), round(value - (child["cpu_start"] if
                               sampler.names.get(pid) == "driver+runner" else 0), 1))
                              for pid, value in sampler.cpu.items()), key=lambda item: -item[1])
+        child["rss_series"] = sampler.series
         child["rss_by_process"] = sorted(((sampler.names.get(pid, "?"), value) for pid, value in
                                           sampler.peak_by_pid.items()), key=lambda item: -item[1])
     child.update(mode=mode, process_seconds=elapsed, cpu=cpu, cpu_tree_total=tree_total, cpu_by_process=by_process,
@@ -517,7 +528,7 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
     if floor:
         add(f"floor: measured on {floor['loop']['pages']} of the pages (fetched once beforehand in "
             f"{setup.get('prefetch', 0):.1f} s); entity tagger {setup.get('floor_entities')}; set-up (not timed): "
-            f"loop {floor['loop']['setup']:.1f} s, pool {floor['pool']['setup']:.1f} s")
+            + ", ".join(f"{name} {data['setup']:.1f} s" for name, data in floor.items()))
     add("")
     header = (f"{'run':<24}{'articles':>9}{'wall s':>8}{'art/s':>8}{'CPU s':>8}{'CPU ms/art':>11}"
               f"{'peak RSS':>10}{'others CPU s':>13}")
@@ -531,12 +542,13 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
             add(f"{'floor: ' + name + ' (' + str(data['processes']) + 'p)':<24}{data['articles']:>9}"
                 f"{data['wall']:>8.2f}{rate:>8.1f}{data['cpu']:>8.1f}{1000 * data['cpu'] / max(data['articles'], 1):>11.2f}"
                 f"{'-':>10}{_fmt_cpu(data.get('foreign_cpu')):>13}")
-        pool = floor["pool"]
-        # the pool's start-up (spawned processes: imports, models, gazetteer) plus this run's pages at its rate
-        wall = pool["setup"] + pages / rates["pool"]
-        rates["pool+setup"] = pages / wall
-        add(f"{'floor: pool + set-up':<24}{pages:>9}{wall:>8.2f}{rates['pool+setup']:>8.1f}"
-            f"{pool['cpu'] * pages / max(pool['articles'], 1) + pool['setup_cpu']:>8.1f}{'':>11}{'-':>10}{'':>13}")
+        if "pool-spawn" in floor:
+            # the spawned pool's start-up (imports, models, gazetteer) plus this run's pages at its rate
+            pool = floor["pool-spawn"]
+            wall = pool["setup"] + pages / rates["pool-spawn"]
+            rates["pool-spawn+setup"] = pages / wall
+            add(f"{'floor: pool-spawn+set-up':<24}{pages:>9}{wall:>8.2f}{rates['pool-spawn+setup']:>8.1f}"
+                f"{pool['cpu'] * pages / max(pool['articles'], 1) + pool['setup_cpu']:>8.1f}{'':>11}{'-':>10}{'':>13}")
     for run in runs:
         written = run["counters"].get("articles.written", 0)
         rate = written / run["seconds"] if run["seconds"] else 0
@@ -551,8 +563,10 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
     add("- others CPU s: CPU that other programs on this machine used meanwhile; more than a few seconds "
         "means the figures of that row are disturbed.")
     if floor:
-        add("- floor: pool + set-up: the pool's own start-up (spawned processes importing and loading the same "
-            "models and gazetteer) plus this run's pages at the pool's rate: a bare-library script, end to end.")
+        add("- floor pool: forked processes (Python's default on Linux), which share this process's imported "
+            "modules; pool-spawn: processes started from scratch, as Beam starts its workers; pool-spawn+set-up: "
+            "that pool's own start-up (imports, models, gazetteer) plus this run's pages at its rate, i.e. a "
+            "bare-library script measured end to end.")
 
     add("")
     add("per article, ms: the pipeline's stage_us.* counters (wall time inside each DoFn, summed over workers) "
@@ -594,6 +608,10 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
                 f"{stats['pages'] / max(window, 1e-9):.0f} pages/s (from {stats['first_start'] - run['started']:.2f} s "
                 f"to {stats['last_end'] - run['started']:.2f} s of a {run['ended'] - run['started']:.2f} s run); "
                 f"at most {stats['max_in_flight']} requests in flight; server CPU {run['server_cpu']:.1f} s")
+            tenths = tenth_rates(stats.get("page_times") or [])
+            if tenths:
+                add(f"  {run['mode']:<7} pages/s by tenth of the pages served (steady or slowing down?): "
+                    + " ".join(f"{rate:.0f}" for rate in tenths))
     for run in runs:
         if run.get("peak_processes"):
             add(f"  {run['mode']:<7} peak {run['peak_processes']} process(es) in the tree; largest single process "
@@ -608,10 +626,13 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
             spans[stage_label(name)] += end - begin
         if spans:
             covered = sum(spans.values())
-            add(f"  {run['mode']:<7} wall s by fused stage (bundles run one after another; {covered:.1f} s of "
-                f"{run['seconds']:.1f} s, the rest is graph construction, start-up and the manifest):")
-            for label, seconds in sorted(spans.items(), key=lambda item: -item[1])[:6]:
-                add(f"            {seconds:7.2f}  {label}")
+            add(f"  {run['mode']:<7} wall s and peak RSS (summed over the tree) by fused stage (bundles run one after "
+                f"another; {covered:.1f} s of {run['seconds']:.1f} s, the rest is graph construction, start-up and "
+                f"the manifest):")
+            peaks = stage_memory(run.get("timeline", []), run.get("rss_series", []))
+            for label, seconds in spans.items():  # in the order the stages first ran
+                if seconds >= 0.1 or label in peaks:
+                    add(f"            {seconds:7.2f} s {_fmt_bytes(peaks.get(label)):>9}  {label}")
 
     if floor and runs:
         add("")
@@ -619,9 +640,10 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
             "floor):")
         for run in runs:
             add(f"  {run['mode']:<7} " + ", ".join(f"{rates[run['mode']] / rates[name]:.2f} x floor {name}"
-                                                  for name in (*floor, "pool+setup")))
+                                                  for name in rates if name not in MODES))
         if "pool" in rates:
-            add(f"  target: >= 0.8 x floor pool = {0.8 * rates['pool']:.1f} articles/s")
+            add(f"  target: >= 0.8 x floor pool (fork, Python's default on Linux) = {0.8 * rates['pool']:.1f} "
+                f"articles/s")
     for run in runs:
         if run["status"] != "succeeded":
             add(f"WARNING: run {run['mode']} ended with status {run['status']}: {run['error']}")
@@ -630,6 +652,26 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
             dead = {k: v for k, v in run["counters"].items() if k.startswith("dead_letters.reason.")}
             add(f"WARNING: run {run['mode']} wrote {written} of {pages} articles; dead letters: {dead}")
     return "\n".join(lines)
+
+
+def stage_memory(timeline, series) -> Dict[str, int]:
+    """The highest summed RSS of the process tree seen while each fused stage ran."""
+    peaks: Dict[str, int] = {}
+    for name, begin, end in timeline:
+        seen = [rss for when, rss in series if begin <= when <= end]
+        if seen:
+            label = stage_label(name)
+            peaks[label] = max(peaks.get(label, 0), max(seen))
+    return peaks
+
+
+def tenth_rates(times: List[float]) -> List[float]:
+    """Pages per second in each tenth of the pages, in the order they were served."""
+    times = sorted(times)
+    if len(times) < 20:
+        return []
+    step = len(times) // 10
+    return [step / max(times[min(i + step, len(times) - 1)] - times[i], 1e-9) for i in range(0, step * 10, step)]
 
 
 def _quiet(max_wait: float) -> None:

@@ -30,6 +30,7 @@ class _Stats:
         self.first_start = None
         self.last_end = None
         self.bytes_sent = 0
+        self.page_times = []  # when each page's answer was sent: the fetch rate over the run
 
     def begin(self):
         with self.lock:
@@ -47,16 +48,19 @@ class _Stats:
             if page:
                 self.pages += 1
                 self.last_end = time.time()
+                self.page_times.append(self.last_end)
 
     def snapshot(self):
         with self.lock:
             return {"requests": self.requests, "pages": self.pages, "max_in_flight": self.max_in_flight,
-                    "first_start": self.first_start, "last_end": self.last_end, "bytes_sent": self.bytes_sent}
+                    "first_start": self.first_start, "last_end": self.last_end, "bytes_sent": self.bytes_sent,
+                    "page_times": list(self.page_times)}
 
     def reset(self):
         with self.lock:
             self.requests = self.pages = self.max_in_flight = self.bytes_sent = 0
             self.first_start = self.last_end = None
+            self.page_times = []
 
 
 class _Server(ThreadingHTTPServer):

@@ -112,15 +112,11 @@ def assign_groups(run: Sequence[Fingerprint], prior: PriorBands,
     """article_id -> duplicate_group for this run's articles. Deterministic: articles are taken in id order and
     each joins the candidate group it shares the most bands with (ties: the smallest group id)."""
     groups: Dict[str, str] = {}
-    band_index: Dict[int, List[int]] = {}
     ordered = sorted(run, key=lambda f: f.article_id)
+    shared_bands = _shared_bands(ordered)
     for position, current in enumerate(ordered):
         candidates = {g: n for g, n in prior.hits(current.bands).items() if n >= settings.min_band_hits}
-        shared: Dict[int, int] = {}
-        for band in current.bands:
-            for earlier in band_index.get(band, ()):
-                shared[earlier] = shared.get(earlier, 0) + 1
-        for earlier, n in shared.items():
+        for earlier, n in shared_bands.get(position, {}).items():
             other = ordered[earlier]
             if n >= settings.min_band_hits and estimated_jaccard(current.signature, other.signature) >= settings.min_jaccard:
                 group = groups[other.article_id]
@@ -129,9 +125,33 @@ def assign_groups(run: Sequence[Fingerprint], prior: PriorBands,
             groups[current.article_id] = min(candidates, key=lambda g: (-candidates[g], g))
         else:
             groups[current.article_id] = current.article_id
-        for band in current.bands:
-            band_index.setdefault(band, []).append(position)
     return groups
+
+
+def _shared_bands(ordered: Sequence[Fingerprint]) -> Dict[int, Dict[int, int]]:
+    """{position: {earlier position: bands they share}} for the pairs that share at least one band.
+
+    One sort of all band keys finds the collisions: a run's band keys take 8 bytes each in numpy, where a dict
+    from band key to positions took ~150 bytes a key (the step holds the whole run)."""
+    if not ordered:
+        return {}
+    keys = np.array([f.bands for f in ordered], dtype=np.uint64)
+    flat = keys.ravel()
+    positions = np.repeat(np.arange(len(ordered)), keys.shape[1])
+    order = np.argsort(flat, kind="stable")  # stable: positions stay ascending within a key
+    flat, positions = flat[order], positions[order]
+    edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    starts = np.concatenate(([0], edges))
+    ends = np.concatenate((edges, [len(flat)]))
+    shared: Dict[int, Dict[int, int]] = {}
+    for start, end in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist()):
+        members = positions[start:end].tolist()
+        for index, later in enumerate(members):
+            counts = shared.setdefault(later, {})
+            for earlier in members[:index]:
+                if earlier != later:
+                    counts[earlier] = counts.get(earlier, 0) + 1
+    return shared
 
 
 # --- state: band keys of earlier runs' articles, for a bounded window -----------------------------------------

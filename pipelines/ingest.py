@@ -18,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
+from newsbeam.runtime import limit_malloc_arenas
 from pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
 from transforms.common import DEAD_LETTERS, NAMESPACE
@@ -140,6 +141,8 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> Run
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER
+    if standard.runner == DEFAULT_RUNNER:
+        limit_malloc_arenas()  # before the runner starts its worker processes
     # FileSystems learns options (e.g. an S3 endpoint) only when a Pipeline is built; the input checks and the
     # 'running' manifest come before that
     FileSystems.set_options(options)

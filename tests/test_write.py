@@ -117,10 +117,12 @@ def test_windowed_writes_put_the_window_start_in_the_file_name(tmp_path):
     assert rows(tmp_path).num_rows == 6  # the per-window files read back as one dataset
 
 
-def test_a_large_file_is_sorted_and_written_in_bounded_row_groups(tmp_path, monkeypatch):
+@pytest.mark.parametrize("arrow_batch", [3, 7, 500])
+def test_a_large_file_is_sorted_and_written_in_bounded_row_groups(tmp_path, monkeypatch, arrow_batch):
     import transforms.write as write_module
 
     monkeypatch.setattr(write_module, "ROW_GROUP_ROWS", 7)  # the FnApiRunner runs in this process
+    monkeypatch.setattr(write_module, "ARROW_BATCH_ROWS", arrow_batch)
     records = dead(40)[::-1]
     counters = write(tmp_path, "r1", records)
     path = tmp_path / "dead_letters/ingest_date=2026-11-21/part-r1-00000.parquet"
