@@ -109,8 +109,8 @@ def _duplicate(article: Article, reason: str, detail: str) -> TaggedOutput:
 class _DropKnownFn(_SeenIndexFn):
     def process(self, element: Tuple[str, Iterable[bytes]]):
         canonical, packed = element
-        ordered = sorted((unpack(data) for data in packed), key=lambda a: (a.extracted.item.url != a.extracted.canonical_url,
-                                                  a.extracted.item.url))
+        ordered = sorted((unpack(data) for data in packed),
+                         key=lambda a: (a.extracted.item.url != a.extracted.canonical_url, a.extracted.item.url))
         article, others = ordered[0], ordered[1:]
         for other in others:
             yield _duplicate(other, reasons.DUPLICATE_CANONICAL, f"the page names {canonical} as its canonical URL, "
