@@ -2,8 +2,8 @@
 
 Records are keyed by (partition folder, bucket) with a stable hash, grouped, and each group becomes one file
 `part-<run_id>-<bucket>.parquet`, written under a hidden temporary name and renamed into place. Rows travel
-through the grouping packed (newsbeam.packing) with their sort key, and are unpacked one row group at a time, so
-neither the runner nor the writing worker holds a partition's rows as Python objects. A finalize
+through the grouping packed (newsbeam.packing) with their sort key, and are unpacked ARROW_BATCH_ROWS at a time,
+so neither the runner nor the writing worker holds a partition's rows as Python objects. A finalize
 step then deletes this run's files that the run did not write again (a re-run with fewer rows or other
 partitions) and its leftover temporary files. Everything goes through Beam's `FileSystems`, so the same code
 writes to local disk, gs:// or s3://.
