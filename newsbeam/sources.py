@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, List, Optional, Tuple
 
 import feedparser
 import listparser
 
+from newsbeam import reasons
 from newsbeam.urls import canonicalize_url, is_http_url
 from schemas.records import FeedItem
 
@@ -97,3 +99,50 @@ def parse_feed(
             )
         )
     return title, items, unusable
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Something in a source document that becomes a dead letter."""
+
+    url: str
+    feed_url: str
+    stage: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class SourceContents:
+    kind: str  # FEED, OPML, URL_LIST or UNKNOWN
+    read: bool = False  # a feed that parsed, or a subscription list that was expanded
+    items: Tuple[FeedItem, ...] = ()  # a feed's entries with an http(s) link
+    listed: Tuple[str, ...] = ()  # a subscription list's http(s) URLs
+    rejected: Tuple[Rejected, ...] = ()
+
+
+def read_source(body: bytes, source: str, content_type: Optional[str] = None, depth: int = 0) -> SourceContents:
+    """What a source document holds, the same for batch and streaming. `depth` 0: given by the user, so a
+    subscription list is expanded; deeper: listed in a list, where a list is reported, not followed (a loop of
+    lists cannot run forever)."""
+    kind = classify_document(body)
+    if kind == FEED:
+        try:
+            _, items, unusable = parse_feed(body, source, content_type)
+        except FeedParseError as exc:
+            return SourceContents(kind, rejected=(
+                Rejected(source, source, reasons.STAGE_FEED, reasons.FEED_PARSE_ERROR, str(exc)),))
+        return SourceContents(kind, read=True, items=tuple(items), rejected=tuple(
+            Rejected(entry, source, reasons.STAGE_FEED, reasons.INVALID_URL, "feed entry without an http(s) link")
+            for entry in unusable))
+    if kind in (OPML, URL_LIST):
+        if depth > 0:
+            return SourceContents(kind, rejected=(Rejected(
+                source, source, reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED,
+                f"a {kind} listed inside a subscription list is not followed"),))
+        urls = parse_opml(body) if kind == OPML else parse_url_list(body)
+        return SourceContents(kind, read=True, listed=tuple(url for url in urls if is_http_url(url)), rejected=tuple(
+            Rejected(url, url, reasons.STAGE_SOURCE, reasons.INVALID_URL, f"listed in {source}")
+            for url in urls if not is_http_url(url)))
+    return SourceContents(kind, rejected=(Rejected(source, source, reasons.STAGE_FEED, reasons.FEED_PARSE_ERROR,
+                                                   "neither a feed, an OPML list nor a list of URLs"),))

@@ -2,6 +2,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from newsbeam import reasons
 from newsbeam.sample_site import LEGACY_ENCODINGS, SITE_DIR
 from newsbeam.sources import (
     FEED,
@@ -13,6 +14,7 @@ from newsbeam.sources import (
     parse_feed,
     parse_opml,
     parse_url_list,
+    read_source,
 )
 
 BASE = "http://127.0.0.1:9"
@@ -91,3 +93,29 @@ def test_entries_without_links_are_reported():
             b"<item><title>ok</title><link>http://e.org/a</link></item></channel></rss>")
     _, items, unusable = parse_feed(body, "f")
     assert [i.url for i in items] == ["http://e.org/a"] and unusable == ["no link"]
+
+
+FEED_WITH_A_LINKLESS_ENTRY = (b"<rss version='2.0'><channel><title>t</title><item><title>no link</title></item>"
+                              b"<item><title>ok</title><link>http://e.org/a</link></item></channel></rss>")
+
+
+@pytest.mark.parametrize("body, depth, read, items, listed, rejected", [
+    (FEED_WITH_A_LINKLESS_ENTRY, 1, True, ["http://e.org/a"], [],
+     [("no link", "src", reasons.STAGE_FEED, reasons.INVALID_URL)]),
+    (b"<rss version='2.0'><channel><title>empty</title></channel></rss>", 0, False, [], [],
+     [("src", "src", reasons.STAGE_FEED, reasons.FEED_PARSE_ERROR)]),
+    (b"http://e.org/feed.xml\nhttp://e.org/other.xml\n", 0, True, [], ["http://e.org/feed.xml",
+                                                                     "http://e.org/other.xml"], []),
+    (b"<opml version='2.0'><body><outline xmlUrl='http://e.org/f.xml'/><outline xmlUrl='ftp://e.org/g'/>"
+     b"</body></opml>", 0, True, [], ["http://e.org/f.xml"],
+     [("ftp://e.org/g", "ftp://e.org/g", reasons.STAGE_SOURCE, reasons.INVALID_URL)]),
+    (b"http://e.org/feed.xml\n", 1, False, [], [],
+     [("src", "src", reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED)]),
+    (b"just some words", 0, False, [], [], [("src", "src", reasons.STAGE_FEED, reasons.FEED_PARSE_ERROR)]),
+])
+def test_read_source(body, depth, read, items, listed, rejected):
+    contents = read_source(body, "src", None, depth)
+    assert contents.read is read
+    assert [item.url for item in contents.items] == items
+    assert list(contents.listed) == listed
+    assert [(r.url, r.feed_url, r.stage, r.reason) for r in contents.rejected] == rejected

@@ -12,16 +12,7 @@ from newsbeam import reasons
 from newsbeam.feedstate import body_hash, conditional_headers
 from newsbeam.fetching import FEED_ACCEPT, feed_like, utcnow
 from newsbeam.http import FetchSettings
-from newsbeam.sources import (
-    FEED,
-    OPML,
-    URL_LIST,
-    FeedParseError,
-    classify_document,
-    parse_feed,
-    parse_opml,
-    parse_url_list,
-)
+from newsbeam.sources import FEED, Rejected, read_source
 from newsbeam.urls import canonicalize_url, is_http_url
 from schemas.records import (
     DeadLetter,
@@ -101,15 +92,21 @@ def _feed_fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
     )
 
 
-class _ClassifyDocumentFn(beam.DoFn):
-    """Feeds pass through; subscription lists given by the user are expanded one level (a list inside a list
-    is reported, not followed, so a loop of lists cannot run forever)."""
+def rejected_dead_letter(rejected: Rejected) -> DeadLetter:
+    return DeadLetter(url=rejected.url, feed_url=rejected.feed_url, stage=rejected.stage, reason=rejected.reason,
+                      detail=rejected.detail, failed_at=utcnow())
+
+
+class _ReadDocumentFn(beam.DoFn):
+    """Feeds become items; subscription lists given by the user are expanded one level (`read_source`)."""
 
     def __init__(self):
         self._lists = counter("sources.subscription_lists")
         self._listed = counter("sources.listed_feeds")
         self._not_modified = counter("feeds.not_modified")
         self._unchanged = counter("feeds.unchanged")
+        self._feeds = counter("feeds.parsed")
+        self._items = counter("feeds.items")
 
     def process(self, document: FeedDocument):
         # Validators are only recorded for feeds, so a list is always read afresh. An answer that says nothing
@@ -122,54 +119,22 @@ class _ClassifyDocumentFn(beam.DoFn):
             self._unchanged.inc()
             yield TaggedOutput(VALIDATORS, document.validator)
             return
-        kind = classify_document(document.body)
-        if kind == FEED:
-            yield document
+        contents = read_source(document.body, document.source, document.content_type, document.depth)
+        for rejected in contents.rejected:
+            yield TaggedOutput(DEAD_LETTERS, rejected_dead_letter(rejected))
+        if not contents.read:
             return
-        if kind in (OPML, URL_LIST):
-            if document.depth > 0:
-                yield TaggedOutput(DEAD_LETTERS, _source_dead_letter(
-                    document.source, reasons.NESTED_LIST_IGNORED,
-                    f"a {kind} listed inside a subscription list is not followed"))
-                return
-            urls = parse_opml(document.body) if kind == OPML else parse_url_list(document.body)
-            self._lists.inc()
-            for url in urls:
-                if is_http_url(url):
-                    self._listed.inc()
-                    yield TaggedOutput(LISTED, url)
-                else:
-                    yield TaggedOutput(DEAD_LETTERS, _source_dead_letter(
-                        url, reasons.INVALID_URL, f"listed in {document.source}"))
+        if contents.kind == FEED:
+            self._feeds.inc()
+            self._items.inc(len(contents.items))
+            if document.validator is not None:
+                yield TaggedOutput(VALIDATORS, document.validator)
+            yield from contents.items
             return
-        yield TaggedOutput(DEAD_LETTERS, DeadLetter(
-            url=document.source, feed_url=document.source, stage=reasons.STAGE_FEED,
-            reason=reasons.FEED_PARSE_ERROR, detail="neither a feed, an OPML list nor a list of URLs",
-            failed_at=utcnow()))
-
-
-class _ParseFeedFn(beam.DoFn):
-    def __init__(self):
-        self._feeds = counter("feeds.parsed")
-        self._items = counter("feeds.items")
-
-    def process(self, document: FeedDocument):
-        try:
-            _, items, unusable = parse_feed(document.body, document.source, document.content_type)
-        except FeedParseError as exc:
-            yield TaggedOutput(DEAD_LETTERS, DeadLetter(
-                url=document.source, feed_url=document.source, stage=reasons.STAGE_FEED,
-                reason=reasons.FEED_PARSE_ERROR, detail=str(exc), failed_at=utcnow()))
-            return
-        self._feeds.inc()
-        self._items.inc(len(items))
-        if document.validator is not None:
-            yield TaggedOutput(VALIDATORS, document.validator)
-        yield from items
-        for entry in unusable:
-            yield TaggedOutput(DEAD_LETTERS, DeadLetter(
-                url=entry, feed_url=document.source, stage=reasons.STAGE_FEED,
-                reason=reasons.INVALID_URL, detail="feed entry without an http(s) link", failed_at=utcnow()))
+        self._lists.inc()
+        self._listed.inc(len(contents.listed))
+        for url in contents.listed:
+            yield TaggedOutput(LISTED, url)
 
 
 class ReadFeeds(beam.PTransform):
@@ -191,8 +156,8 @@ class ReadFeeds(beam.PTransform):
         given = (
             (opened.documents, fetched.pages | "SourcePagesAsDocuments" >> beam.Map(_document_from_page))
             | "GivenDocuments" >> beam.Flatten()
-            | "ClassifyGiven" >> beam.ParDo(_ClassifyDocumentFn()).with_outputs(
-                LISTED, DEAD_LETTERS, VALIDATORS, main="feeds")
+            | "ReadGiven" >> beam.ParDo(_ReadDocumentFn()).with_outputs(
+                LISTED, DEAD_LETTERS, VALIDATORS, main="items")
         )
         listed_fetched = (
             given[LISTED]
@@ -203,24 +168,19 @@ class ReadFeeds(beam.PTransform):
         listed = (
             listed_fetched.pages
             | "ListedPagesAsDocuments" >> beam.Map(_document_from_page)
-            | "ClassifyListed" >> beam.ParDo(_ClassifyDocumentFn()).with_outputs(
-                LISTED, DEAD_LETTERS, VALIDATORS, main="feeds")
+            | "ReadListed" >> beam.ParDo(_ReadDocumentFn()).with_outputs(
+                LISTED, DEAD_LETTERS, VALIDATORS, main="items")
         )
-        parsed = (
-            (given.feeds, listed.feeds)
-            | "AllFeeds" >> beam.Flatten()
-            | "ParseFeeds" >> beam.ParDo(_ParseFeedFn()).with_outputs(DEAD_LETTERS, VALIDATORS, main="items")
-        )
-        validators = (given[VALIDATORS], listed[VALIDATORS], parsed[VALIDATORS]) | "FeedValidators" >> beam.Flatten()
+        items = (given.items, listed.items) | "AllItems" >> beam.Flatten()
+        validators = (given[VALIDATORS], listed[VALIDATORS]) | "FeedValidators" >> beam.Flatten()
         dead_letters = (
             opened[DEAD_LETTERS],
             fetched[FAILURES] | "SourceFetchDeadLetters" >> beam.Map(_feed_fetch_dead_letter),
             given[DEAD_LETTERS],
             listed_fetched[FAILURES] | "ListedFetchDeadLetters" >> beam.Map(_feed_fetch_dead_letter),
             listed[DEAD_LETTERS],
-            parsed[DEAD_LETTERS],
         ) | "FeedDeadLetters" >> beam.Flatten()
-        return {"items": parsed.items, DEAD_LETTERS: dead_letters, VALIDATORS: validators}
+        return {"items": items, DEAD_LETTERS: dead_letters, VALIDATORS: validators}
 
 
 def url_line(path: str, line: str) -> Union[FeedItem, DeadLetter, None]:

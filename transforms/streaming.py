@@ -31,21 +31,12 @@ from newsbeam import reasons
 from newsbeam.feedstate import body_hash, conditional_headers
 from newsbeam.fetching import FEED_ACCEPT, PoliteFetcher, feed_like, utcnow
 from newsbeam.http import FetchSettings
-from newsbeam.sources import (
-    FEED,
-    OPML,
-    URL_LIST,
-    FeedParseError,
-    classify_document,
-    parse_feed,
-    parse_opml,
-    parse_url_list,
-)
+from newsbeam.sources import FEED, read_source
 from newsbeam.urls import is_http_url
 from schemas.records import DeadLetter, FeedFetch, FeedItem, FeedValidator, FetchFailure, FetchRequest
 from transforms.common import DEAD_LETTERS, counter
 from transforms.fetch import shared_fetch_context
-from transforms.sources import url_line
+from transforms.sources import rejected_dead_letter, url_line
 
 LISTED = "listed"
 CLOCK_KEY = "clock"
@@ -275,38 +266,19 @@ class _PollFeedFn(beam.DoFn):
 
     def _read_body(self, source: str, body: bytes, content_type: Optional[str], state: FeedPollState,
                    out: list) -> FeedPollState:
-        kind = classify_document(body)
-        if kind == FEED:
-            try:
-                _, items, unusable = parse_feed(body, source, content_type)
-            except FeedParseError as exc:
-                out.append(_dead(source, reasons.STAGE_FEED, reasons.FEED_PARSE_ERROR, str(exc)))
-                return state
+        contents = read_source(body, source, content_type, self._depth)
+        out.extend(TaggedOutput(DEAD_LETTERS, rejected_dead_letter(rejected)) for rejected in contents.rejected)
+        if not contents.read:
+            return state
+        if contents.kind == FEED:
             self._parsed.inc()
-            self._items.inc(len(items))
-            out.extend(items)
-            for entry in unusable:
-                out.append(_dead(entry, reasons.STAGE_FEED, reasons.INVALID_URL, "feed entry without an http(s) link",
-                                 feed_url=source))
+            self._items.inc(len(contents.items))
+            out.extend(contents.items)
             return state
-        if kind in (OPML, URL_LIST):
-            if self._depth > 0:
-                out.append(_dead(source, reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED,
-                                 f"a {kind} listed inside a subscription list is not followed"))
-                return state
-            self._lists.inc()
-            listed = []
-            for url in parse_opml(body) if kind == OPML else parse_url_list(body):
-                if is_http_url(url):
-                    listed.append(url)
-                else:
-                    out.append(_dead(url, reasons.STAGE_SOURCE, reasons.INVALID_URL, f"listed in {source}"))
-            self._listed.inc(len(listed))
-            state = replace(state, listed=tuple(listed))
-            self._relist(state, source, out)
-            return state
-        out.append(_dead(source, reasons.STAGE_FEED, reasons.FEED_PARSE_ERROR,
-                         "neither a feed, an OPML list nor a list of URLs"))
+        self._lists.inc()
+        self._listed.inc(len(contents.listed))
+        state = replace(state, listed=contents.listed)
+        self._relist(state, source, out)
         return state
 
 
