@@ -5,6 +5,17 @@ and the same packages there.
 """
 from setuptools import find_packages, setup
 
+# Folders at the repository root that install as subpackages of `newsbeam` (DESIGN.md).
+ROOTS = ("pipelines", "transforms", "schemas")
+
+
+def _packages():
+    packages = ["newsbeam", *(f"newsbeam.{name}" for name in find_packages(where="newsbeam"))]
+    for root in ROOTS:
+        packages += [f"newsbeam.{root}", *(f"newsbeam.{root}.{name}" for name in find_packages(where=root))]
+    return packages
+
+
 setup(
     name="newsbeam",
     version="0.1.0",
@@ -12,8 +23,10 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10,<3.13",
-    packages=find_packages(include=["newsbeam", "newsbeam.*", "pipelines", "pipelines.*", "transforms",
-                                    "transforms.*", "schemas", "schemas.*"]),
+    # The root folders pipelines/, transforms/ and schemas/ are installed inside the newsbeam package, so that a
+    # `schemas.py` or `pipelines/` on the user's sys.path (an Airflow DAG folder) cannot shadow them.
+    packages=_packages(),
+    package_dir={"newsbeam": "newsbeam", **{f"newsbeam.{root}": root for root in ROOTS}},
     package_data={
         "newsbeam.sample_site": ["site/*", "site/*/*"],
         "newsbeam.entities": ["data/*.yaml"],
@@ -58,5 +71,5 @@ setup(
             "psutil>=6,<8",
         ],
     },
-    entry_points={"console_scripts": ["newsbeam=pipelines.cli:main"]},
+    entry_points={"console_scripts": ["newsbeam=newsbeam.pipelines.cli:main"]},
 )

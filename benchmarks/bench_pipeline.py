@@ -12,7 +12,7 @@ What it does, in one run:
 2. FLOOR: fetches every page once (not timed), then does the same extract + language work the pipeline does
    (newsbeam.extraction.decode_html / extract_page, content_hash, word_count, LanguageDetector.detect) in a
    plain loop, and in a multiprocessing.Pool with one process per core (forked, and again spawned);
-3. runs the real pipeline (`pipelines.ingest.run`) end to end, each mode in a fresh child process: `multi`
+3. runs the real pipeline (`newsbeam.pipelines.ingest.run`) end to end, each mode in a fresh child process: `multi`
    (--direct_num_workers 2 --direct_running_mode multi_processing) and `single` (in-process, one worker);
 4. prints articles/s, wall and CPU seconds per article, the pipeline's own per-stage timings (`stage_us.*`
    counters: wall microseconds summed over workers), the fetch window seen by the server, peak memory of the
@@ -442,7 +442,7 @@ def child_main(argv_json: str, result_file: str) -> int:
 
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("root").addFilter(lambda r: "apitools" not in r.getMessage())
-    import pipelines.ingest as ingest
+    import newsbeam.pipelines.ingest as ingest
 
     argv = json.loads(argv_json)
     timeline = _record_stage_timeline()
@@ -556,7 +556,7 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
         add(f"{'pipeline: ' + run['mode']:<24}{written:>9}{run['seconds']:>8.2f}{rate:>8.1f}{run['cpu']:>8.1f}"
             f"{1000 * run['cpu'] / max(written, 1):>11.2f}{_fmt_bytes(run['peak_rss']):>10}"
             f"{_fmt_cpu(run.get('foreign_cpu')):>13}")
-    add("- wall s (pipeline): pipelines.ingest.run's own timing, from PipelineOptions to the final manifest "
+    add("- wall s (pipeline): newsbeam.pipelines.ingest.run's own timing, from PipelineOptions to the final manifest "
         "(Beam's worker start-up included, interpreter start-up not).")
     add("- CPU s: user+system of the process tree (pipeline workers included; page server and start-up "
         "imports excluded). Peak RSS: summed over the tree (psutil, every 0.2 s).")

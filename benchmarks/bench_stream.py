@@ -26,7 +26,7 @@ from typing import Dict, List
 import pyarrow.parquet as pq
 
 from newsbeam.sample_site import SITE_DIR, SampleSite, article_paths
-from pipelines.stream import run_stream
+from newsbeam.pipelines.stream import run_stream
 
 PAGES = [p for p in article_paths() if "subscribers" not in p and "abonnes" not in p]
 

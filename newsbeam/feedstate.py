@@ -7,7 +7,7 @@ from typing import Dict, Iterable
 import pyarrow as pa
 
 from newsbeam.state import SegmentedTable
-from schemas.records import FeedValidator
+from newsbeam.schemas.records import FeedValidator
 
 FEED_STATE_VERSION = 1
 FEED_STATE_SCHEMA = pa.schema(

@@ -24,7 +24,7 @@ from protego import Protego
 from newsbeam import reasons
 from newsbeam.http import ContentCheck, Exchange, FetchError, FetchSettings, HttpClient
 from newsbeam.urls import host_key, is_http_url
-from schemas.records import FetchedPage, FetchFailure, FetchRequest
+from newsbeam.schemas.records import FetchedPage, FetchFailure, FetchRequest
 
 LOG = logging.getLogger(__name__)
 

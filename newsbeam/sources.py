@@ -11,7 +11,7 @@ import listparser
 
 from newsbeam import reasons
 from newsbeam.urls import canonicalize_url, is_http_url
-from schemas.records import FeedItem
+from newsbeam.schemas.records import FeedItem
 
 FEED = "feed"
 OPML = "opml"

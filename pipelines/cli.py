@@ -10,9 +10,9 @@ from typing import List, Optional
 # Beam warns at import time about optional GCP client libraries; the CLI configures logging itself below.
 logging.getLogger().addHandler(logging.NullHandler())
 
-from pipelines.options import NewsbeamOptions, UsageError  # noqa: E402
-from pipelines.stream import StreamOptions  # noqa: E402
-from pipelines.stream_graph import UnboundedOptions  # noqa: E402
+from newsbeam.pipelines.options import NewsbeamOptions, UsageError  # noqa: E402
+from newsbeam.pipelines.stream import StreamOptions  # noqa: E402
+from newsbeam.pipelines.stream_graph import UnboundedOptions  # noqa: E402
 
 EPILOG = """Any Apache Beam pipeline option passes through, e.g. --runner, --direct_num_workers 2
 --direct_running_mode multi_processing, --setup_file ./setup.py. Without --runner, runs use the local
@@ -88,21 +88,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     try:
         if args.command == "demo":
-            from pipelines.demo import run_demo, run_stream_demo
+            from newsbeam.pipelines.demo import run_demo, run_stream_demo
 
             if args.stream:
                 return run_stream_demo(args.output, args.duration, beam_args)
             return run_demo(args.output, beam_args)
         if args.command == "stream":
             rest = argv[argv.index(args.command) + 1:]
-            from pipelines.stream_graph import is_streaming_runner, run_unbounded
+            from newsbeam.pipelines.stream_graph import is_streaming_runner, run_unbounded
 
             if is_streaming_runner(rest):
                 return run_unbounded(rest)
-            from pipelines.stream import cycle_line, run_stream
+            from newsbeam.pipelines.stream import cycle_line, run_stream
 
             return run_stream(rest, on_cycle=lambda o: print(cycle_line(o), flush=True))
-        from pipelines import ingest
+        from newsbeam.pipelines import ingest
 
         # everything after the subcommand belongs to the pipeline (the command's own options come before it)
         outcome = ingest.run(argv[argv.index(args.command) + 1:])

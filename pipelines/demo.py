@@ -8,8 +8,8 @@ from typing import List, Optional
 
 from newsbeam.report import summarize
 from newsbeam.sample_site import SampleSite, article_paths
-from pipelines import ingest
-from pipelines.stream import cycle_line, run_stream
+from newsbeam.pipelines import ingest
+from newsbeam.pipelines.stream import cycle_line, run_stream
 
 DEFAULT_OUTPUT = "newsbeam-demo"
 DEMO_RUN_ID = "demo"

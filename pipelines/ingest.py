@@ -1,6 +1,6 @@
 """The batch ingestion pipeline: sources -> feed items -> dedup -> core -> partitioned Parquet.
 
-`run(argv)` is what the CLI and the tests call; `python -m pipelines.ingest ...` works too.
+`run(argv)` is what the CLI and the tests call; `python -m newsbeam.pipelines.ingest ...` works too.
 """
 from __future__ import annotations
 
@@ -19,15 +19,15 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
 from newsbeam.runtime import limit_malloc_arenas
-from pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
-from schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
-from transforms.common import DEAD_LETTERS, NAMESPACE
-from transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
-from transforms.core import ProcessArticles
-from transforms.dedup import DeduplicateItems
-from transforms.incremental import CommitState, DropKnownArticles, DueRetries, FeedValidators, NearDuplicates, SkipSeen
-from transforms.sources import VALIDATORS, ReadFeeds, ReadUrlLists
-from transforms.write import WriteDataset
+from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
+from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
+from newsbeam.transforms.common import DEAD_LETTERS, NAMESPACE
+from newsbeam.transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
+from newsbeam.transforms.core import ProcessArticles
+from newsbeam.transforms.dedup import DeduplicateItems
+from newsbeam.transforms.incremental import CommitState, DropKnownArticles, DueRetries, FeedValidators, NearDuplicates, SkipSeen
+from newsbeam.transforms.sources import VALIDATORS, ReadFeeds, ReadUrlLists
+from newsbeam.transforms.write import WriteDataset
 
 LOG = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> Run
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from pipelines.cli import main as cli_main
+    from newsbeam.pipelines.cli import main as cli_main
 
     return cli_main(["ingest", *(sys.argv[1:] if argv is None else argv)])
 

@@ -16,10 +16,10 @@ from newsbeam.http import DEFAULT_USER_AGENT, FetchSettings
 from newsbeam.language import LanguageSettings
 from newsbeam.topics import TopicMatcher
 from newsbeam.urls import is_http_url
-from transforms.backfill import Window
-from transforms.core import CoreSettings
-from transforms.entities import EntityStageSettings
-from transforms.incremental import StateSettings
+from newsbeam.transforms.backfill import Window
+from newsbeam.transforms.core import CoreSettings
+from newsbeam.transforms.entities import EntityStageSettings
+from newsbeam.transforms.incremental import StateSettings
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 

@@ -21,9 +21,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.manifest import write_json
-from pipelines import ingest
-from pipelines.options import NewsbeamOptions, UsageError, build_config, default_run_id
-from transforms.fetch import shared_fetch_context
+from newsbeam.pipelines import ingest
+from newsbeam.pipelines.options import NewsbeamOptions, UsageError, build_config, default_run_id
+from newsbeam.transforms.fetch import shared_fetch_context
 
 LOG = logging.getLogger(__name__)
 STATUS_FOLDER = "_stream"  # not in _runs/: that folder holds one manifest per run and nothing else

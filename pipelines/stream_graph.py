@@ -8,7 +8,7 @@ PeriodicImpulse(start = the run's start) ─► OnTimePolls ─┬─► feed so
 ```
 
 `newsbeam stream --runner <streaming runner> ...` calls `run_unbounded`; without such a runner `newsbeam stream`
-keeps using the local polling driver of `pipelines.stream` (one bounded run per poll), because no runner on these
+keeps using the local polling driver of `newsbeam.pipelines.stream` (one bounded run per poll), because no runner on these
 machines executes an unbounded Python pipeline.
 
 Batch-only stages are left out: `DueRetries`, `FeedValidators` and `CommitState` start from `Create([None])` and
@@ -31,14 +31,14 @@ from apache_beam.utils.timestamp import MAX_TIMESTAMP, Duration, Timestamp
 
 from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.manifest import manifest_path, write_json
-from pipelines.ingest import EXIT_OK, EXIT_PIPELINE_FAILED, counters_of, run_manifest
-from pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
-from pipelines.stream import StreamOptions
-from schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
-from transforms.common import DEAD_LETTERS
-from transforms.core import ProcessArticles
-from transforms.incremental import DropKnownArticles, SkipSeen
-from transforms.streaming import (
+from newsbeam.pipelines.ingest import EXIT_OK, EXIT_PIPELINE_FAILED, counters_of, run_manifest
+from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
+from newsbeam.pipelines.stream import StreamOptions
+from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
+from newsbeam.transforms.common import DEAD_LETTERS
+from newsbeam.transforms.core import ProcessArticles
+from newsbeam.transforms.incremental import DropKnownArticles, SkipSeen
+from newsbeam.transforms.streaming import (
     DEFAULT_DEDUP_TTL,
     DEFAULT_FEED_STATE_TTL,
     FirstSeen,
@@ -46,7 +46,7 @@ from transforms.streaming import (
     PollFeeds,
     PollUrlFiles,
 )
-from transforms.write import WriteDataset
+from newsbeam.transforms.write import WriteDataset
 
 LOG = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from newsbeam.entities import entity_ids
 from newsbeam.urls import article_id, registered_domain
-from schemas.records import Article, DeadLetter
+from newsbeam.schemas.records import Article, DeadLetter
 
 ARTICLES_SCHEMA_VERSION = 2
 DEAD_LETTERS_SCHEMA_VERSION = 1

@@ -1,6 +1,6 @@
 """Typed records that flow between pipeline stages.
 
-One record type per stage boundary; the Parquet row shape lives in `schemas.datasets`.
+One record type per stage boundary; the Parquet row shape lives in `newsbeam.schemas.datasets`.
 """
 from __future__ import annotations
 

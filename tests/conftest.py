@@ -45,7 +45,7 @@ def entity_taggers(gazetteer_cache_dir):
     """Keeps the shared taggers alive for the whole session: in-process pipelines then build them once, as a
     long-lived worker would, instead of once per test."""
     from newsbeam.entities import EntitySettings
-    from transforms.entities import shared_tagger
+    from newsbeam.transforms.entities import shared_tagger
 
     return [shared_tagger(EntitySettings()), shared_tagger(EntitySettings(use_ner=False))]
 

@@ -1,7 +1,7 @@
 """Running small TestPipelines and reading their counters."""
 from apache_beam.testing.test_pipeline import TestPipeline
 
-from pipelines.ingest import counters_of
+from newsbeam.pipelines.ingest import counters_of
 
 
 def fnapi_pipeline():

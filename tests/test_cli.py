@@ -13,13 +13,13 @@ import pyarrow.dataset as ds
 import pytest
 
 from newsbeam.sample_site import article_paths
-from schemas.datasets import ARTICLES_SCHEMA_VERSION
+from newsbeam.schemas.datasets import ARTICLES_SCHEMA_VERSION
 
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
               "--connect-timeout", "1"]
 # Tests about something else skip spaCy's 6 s of model loading per process; the gazetteer still links.
 GAZETTEER_ONLY = ["--entities", "gazetteer"]
-NEWSBEAM = [sys.executable, "-m", "pipelines.cli"]
+NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli"]
 
 # What the sample site's feeds and the fault URLs come to (see newsbeam/sample_site/site/MANIFEST.md).
 ARTICLE_PAGES = 30 + 1  # 32 pages less the 2 subscriber-only teasers, plus the legacy Latin-1 page
@@ -265,7 +265,7 @@ def test_console_script_and_module_entry_point(site, tmp_path):
     script = Path(sys.executable).parent / "newsbeam"
     assert subprocess.run([str(script), "--help"], capture_output=True).returncode == 0
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "pipelines.ingest", "--feeds", site.url("/feeds/levant.rss"),
+    done = subprocess.run([sys.executable, "-m", "newsbeam.pipelines.ingest", "--feeds", site.url("/feeds/levant.rss"),
                            *FAST_FLAGS, *GAZETTEER_ONLY, "--output", str(out)], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr

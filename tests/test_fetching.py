@@ -19,7 +19,7 @@ from newsbeam.fetching import (
 )
 from newsbeam.http import FetchSettings
 from newsbeam.sample_site import SampleSite
-from schemas.records import FetchedPage, FetchFailure, FetchRequest
+from newsbeam.schemas.records import FetchedPage, FetchFailure, FetchRequest
 
 
 def fetch(site, path, settings):

@@ -13,7 +13,7 @@ import pytest
 
 from newsbeam.sample_site import SampleSite
 from newsbeam.seen import load_seen
-from pipelines import ingest
+from newsbeam.pipelines import ingest
 from tests.faults import ENGLISH, FRENCH, article_html
 
 FAST = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
@@ -201,7 +201,7 @@ def _visible_parquet(out):
 @pytest.mark.parametrize("kill_when", ["first_article_file", "while_fetching"])
 def test_a_run_killed_with_sigkill_leaves_no_partial_file_and_the_next_run_completes_it(site, tmp_path, kill_when):
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "pipelines.cli", "ingest", "--feeds", site.url("/feeds/subscriptions.opml"), *FAST,
+    args = [sys.executable, "-m", "newsbeam.pipelines.cli", "ingest", "--feeds", site.url("/feeds/subscriptions.opml"), *FAST,
             "--output", str(out), "--run-id", "killed", "--buckets", "4"]
     if kill_when == "while_fetching":
         args += ["--host-delay", "0.05"]  # slow enough to be caught fetching

@@ -34,8 +34,8 @@ from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 from apache_beam.options.value_provider import RuntimeValueProvider  # noqa: E402
 
 from newsbeam.sample_site import SampleSite  # noqa: E402
-from pipelines.ingest import run  # noqa: E402
-from pipelines.options import UsageError  # noqa: E402
+from newsbeam.pipelines.ingest import run  # noqa: E402
+from newsbeam.pipelines.options import UsageError  # noqa: E402
 from tests.faults import fault_routes  # noqa: E402
 
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
@@ -101,7 +101,7 @@ def bucket(s3_client):
 
 
 def ingest(argv):
-    """pipelines.ingest.run(argv), with Beam's FileSystems told about argv's S3 options first.
+    """newsbeam.pipelines.ingest.run(argv), with Beam's FileSystems told about argv's S3 options first.
 
     FileSystems learns pipeline options only when a Pipeline is constructed, and keeps the last ones for the
     whole process. `ingest.run` checks `s3://` inputs and writes the 'running' manifest *before* it builds its

@@ -1,7 +1,7 @@
 from datetime import datetime, timezone
 
 from newsbeam.packing import pack, unpack
-from schemas.records import DeadLetter
+from newsbeam.schemas.records import DeadLetter
 
 TEXT = "Returnees from Deir ez-Zor were questioned on arrival. " * 80
 

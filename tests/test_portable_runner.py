@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-import pipelines.ingest as ingest
+import newsbeam.pipelines.ingest as ingest
 from newsbeam.sample_site import SampleSite
 from tests.faults import fault_routes
 
@@ -177,7 +177,7 @@ def inputs(site, workdir):
 # ---------------------------------------------------------------------------------------------------- running
 
 def run_ingest(argv, kill_on_timeout=()):
-    """pipelines.ingest.run(argv) with a watchdog; also returns the raw metric results the runner gave back."""
+    """newsbeam.pipelines.ingest.run(argv) with a watchdog; also returns the raw metric results the runner gave back."""
     seen = []
     original = ingest.counters_of
 

@@ -8,9 +8,9 @@ import pytest
 from newsbeam.neardup import PriorBands, assign_groups, fingerprint, shingles
 from newsbeam.seen import DUE, GIVEN_UP, SEEN_SCHEMA, UNKNOWN, WAITING, WRITTEN, SeenIndex, seen_rows, url_key
 from newsbeam.state import SegmentedTable
-from pipelines.options import UsageError, parse_moment
-from schemas.records import FeedItem
-from transforms.backfill import Window, newest_first
+from newsbeam.pipelines.options import UsageError, parse_moment
+from newsbeam.schemas.records import FeedItem
+from newsbeam.transforms.backfill import Window, newest_first
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 TS = pa.timestamp("us", tz="UTC")

@@ -11,9 +11,9 @@ import pytest
 
 from newsbeam.report import summarize
 from newsbeam.sample_site import SampleSite, article_paths
-from pipelines.demo import LiveFeed
-from pipelines.options import UsageError
-from pipelines.stream import run_stream, status_of
+from newsbeam.pipelines.demo import LiveFeed
+from newsbeam.pipelines.options import UsageError
+from newsbeam.pipelines.stream import run_stream, status_of
 
 FAST = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
         "--connect-timeout", "1", "--entities", "gazetteer"]
@@ -58,7 +58,7 @@ def test_politeness_and_robots_carry_over_between_polls(tmp_path):
 def test_sigterm_finishes_the_cycle_and_exits_cleanly(tmp_path):
     live = LiveFeed(PAGES, every=0.5)
     with SampleSite(routes={"/live.rss": live.route}) as site:
-        process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "stream", "--feeds", site.url("/live.rss"),
+        process = subprocess.Popen([sys.executable, "-m", "newsbeam.pipelines.cli", "stream", "--feeds", site.url("/live.rss"),
                                     "--output", str(tmp_path), *FAST, "--poll-interval", "1"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -106,6 +106,6 @@ def test_bad_stream_arguments(tmp_path, args, message):
     (tmp_path / "f.rss").write_text("<rss/>")
     with pytest.raises(UsageError, match=message):
         run_stream(["--feeds", str(tmp_path / "f.rss"), "--output", str(tmp_path / "out"), *args])
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "stream", "--feeds", str(tmp_path / "f.rss"),
+    done = subprocess.run([sys.executable, "-m", "newsbeam.pipelines.cli", "stream", "--feeds", str(tmp_path / "f.rss"),
                            "--output", str(tmp_path / "out"), *args], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and message in done.stderr

@@ -26,16 +26,16 @@ from newsbeam.entities import EntitySettings
 from newsbeam.manifest import account, read_manifests
 from newsbeam.sample_site import SampleSite
 from newsbeam.urls import canonicalize_url
-from pipelines.options import IngestConfig, UsageError
-from pipelines.stream_graph import build_stream_pipeline, is_streaming_runner, poll_windows, run_unbounded
-from schemas.records import FeedItem
+from newsbeam.pipelines.options import IngestConfig, UsageError
+from newsbeam.pipelines.stream_graph import build_stream_pipeline, is_streaming_runner, poll_windows, run_unbounded
+from newsbeam.schemas.records import FeedItem
 from tests.conftest import FAST
 from tests.faults import fault_routes
 from tests.pipeline_helpers import run_and_count
-from transforms.core import CoreSettings
-from transforms.entities import EntityStageSettings
-from transforms.fetch import shared_fetch_context
-from transforms.streaming import FirstSeen, OnTimePolls
+from newsbeam.transforms.core import CoreSettings
+from newsbeam.transforms.entities import EntityStageSettings
+from newsbeam.transforms.fetch import shared_fetch_context
+from newsbeam.transforms.streaming import FirstSeen, OnTimePolls
 
 RUNNER = "BundleBasedDirectRunner"
 T0 = datetime(2026, 11, 21, 23, 58, tzinfo=timezone.utc)  # windows at 23:58, 23:59 | 00:00, 00:01: two dates

@@ -4,13 +4,13 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.sample_site import SITE_DIR
 from newsbeam.urls import canonicalize_url
-from schemas.records import FeedItem
+from newsbeam.schemas.records import FeedItem
 from tests.conftest import FAST
 from tests.pipeline_helpers import fnapi_pipeline, run_and_count
-from transforms.common import DEAD_LETTERS
-from transforms.core import CoreSettings, ProcessArticles
-from transforms.dedup import DeduplicateItems, pick_representative
-from transforms.sources import ReadFeeds, ReadUrlLists
+from newsbeam.transforms.common import DEAD_LETTERS
+from newsbeam.transforms.core import CoreSettings, ProcessArticles
+from newsbeam.transforms.dedup import DeduplicateItems, pick_representative
+from newsbeam.transforms.sources import ReadFeeds, ReadUrlLists
 
 
 def item(url, feed=None):
@@ -135,8 +135,8 @@ def test_entity_stage_links_every_language_and_counts(tmp_path):
 
     from newsbeam.extraction import ExtractionSettings, extract_page
     from newsbeam.language import LanguageDetector
-    from schemas.records import Article, ExtractedArticle
-    from transforms.entities import EntityStageSettings, TagEntities
+    from newsbeam.schemas.records import Article, ExtractedArticle
+    from newsbeam.transforms.entities import EntityStageSettings, TagEntities
 
     detector = LanguageDetector()
     now = datetime(2026, 11, 21, tzinfo=timezone.utc)

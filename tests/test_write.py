@@ -6,10 +6,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from newsbeam.manifest import Accounting, account
-from schemas.datasets import DEAD_LETTERS, DEAD_LETTERS_SCHEMA, RunContext
-from schemas.records import DeadLetter
+from newsbeam.schemas.datasets import DEAD_LETTERS, DEAD_LETTERS_SCHEMA, RunContext
+from newsbeam.schemas.records import DeadLetter
 from tests.pipeline_helpers import fnapi_pipeline, run_and_count
-from transforms.write import WriteDataset, bucket_of, partition_folder
+from newsbeam.transforms.write import WriteDataset, bucket_of, partition_folder
 
 WHEN = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
 
@@ -119,7 +119,7 @@ def test_windowed_writes_put_the_window_start_in_the_file_name(tmp_path):
 
 @pytest.mark.parametrize("arrow_batch", [3, 7, 500])
 def test_a_large_file_is_sorted_and_written_in_bounded_row_groups(tmp_path, monkeypatch, arrow_batch):
-    import transforms.write as write_module
+    import newsbeam.transforms.write as write_module
 
     monkeypatch.setattr(write_module, "ROW_GROUP_ROWS", 7)  # the FnApiRunner runs in this process
     monkeypatch.setattr(write_module, "ARROW_BATCH_ROWS", arrow_batch)

@@ -7,8 +7,8 @@ from typing import List, Optional
 
 import apache_beam as beam
 
-from schemas.records import Article, FeedItem
-from transforms.common import counter
+from newsbeam.schemas.records import Article, FeedItem
+from newsbeam.transforms.common import counter
 
 
 @dataclass(frozen=True)

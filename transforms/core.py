@@ -11,12 +11,12 @@ from newsbeam.extraction import ExtractionSettings
 from newsbeam.fetching import HTML_ACCEPT, html_only
 from newsbeam.http import FetchSettings
 from newsbeam.language import LanguageSettings
-from schemas.records import DeadLetter, FeedItem, FetchFailure, FetchRequest
-from transforms.common import DEAD_LETTERS, counter
-from transforms.entities import EntityStageSettings, TagEntities
-from transforms.extract import ExtractArticles
-from transforms.fetch import FAILURES, FetchUrls
-from transforms.language import DetectLanguage
+from newsbeam.schemas.records import DeadLetter, FeedItem, FetchFailure, FetchRequest
+from newsbeam.transforms.common import DEAD_LETTERS, counter
+from newsbeam.transforms.entities import EntityStageSettings, TagEntities
+from newsbeam.transforms.extract import ExtractArticles
+from newsbeam.transforms.fetch import FAILURES, FetchUrls
+from newsbeam.transforms.language import DetectLanguage
 
 
 @dataclass(frozen=True)

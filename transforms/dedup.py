@@ -5,8 +5,8 @@ from typing import Iterable, Tuple
 
 import apache_beam as beam
 
-from schemas.records import FeedItem
-from transforms.common import counter
+from newsbeam.schemas.records import FeedItem
+from newsbeam.transforms.common import counter
 
 
 def pick_representative(items: Iterable[FeedItem]) -> Tuple[FeedItem, int]:

@@ -9,8 +9,8 @@ from apache_beam.utils import shared
 
 from newsbeam.entities import EntitySettings, EntityTagger
 from newsbeam.topics import TopicMatcher
-from schemas.records import Article
-from transforms.common import acquire_shared, counter, timed
+from newsbeam.schemas.records import Article
+from newsbeam.transforms.common import acquire_shared, counter, timed
 
 # Module-level handles: every DoFn instance of a process (and every pipeline an in-process runner runs there)
 # shares one tagger (~9 s and ~200 MB to build) and one topic matcher.

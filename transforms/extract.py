@@ -20,8 +20,8 @@ from newsbeam.extraction import (
 )
 from newsbeam.fetching import utcnow
 from newsbeam.urls import canonicalize_url, is_http_url, registered_domain
-from schemas.records import DeadLetter, ExtractedArticle, FetchedPage
-from transforms.common import DEAD_LETTERS, counter, timed
+from newsbeam.schemas.records import DeadLetter, ExtractedArticle, FetchedPage
+from newsbeam.transforms.common import DEAD_LETTERS, counter, timed
 
 # A feed date this far after the fetch is a publisher's clock or time-zone error, not a publication date.
 _FEED_DATE_SLACK = timedelta(hours=1)

@@ -11,8 +11,8 @@ from apache_beam.utils.windowed_value import WindowedValue
 from newsbeam.fetching import ConcurrentFetcher, FetchContext
 from newsbeam.http import ContentCheck, FetchSettings
 from newsbeam.urls import host_key
-from schemas.records import FetchedPage, FetchRequest
-from transforms.common import acquire_shared, counter
+from newsbeam.schemas.records import FetchedPage, FetchRequest
+from newsbeam.transforms.common import acquire_shared, counter
 
 FAILURES = "failures"
 

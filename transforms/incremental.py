@@ -23,8 +23,8 @@ from newsbeam.neardup import (
 from newsbeam.packing import pack, unpack
 from newsbeam.seen import DUE, GIVEN_UP, WAITING, WRITTEN, RetryPolicy, load_seen, rows_for_run, seen_table, url_key
 from newsbeam.urls import article_id, canonicalize_url
-from schemas.records import Article, DeadLetter, FeedItem
-from transforms.common import DEAD_LETTERS, acquire_shared, counter, timed
+from newsbeam.schemas.records import Article, DeadLetter, FeedItem
+from newsbeam.transforms.common import DEAD_LETTERS, acquire_shared, counter, timed
 
 # One handle for every step that reads the seen index, so a worker process loads it once per run.
 _SEEN_INDEXES = shared.Shared()

@@ -5,8 +5,8 @@ import apache_beam as beam
 from apache_beam.utils import shared
 
 from newsbeam.language import LanguageDetector, LanguageSettings
-from schemas.records import Article, ExtractedArticle
-from transforms.common import acquire_shared, counter, timed
+from newsbeam.schemas.records import Article, ExtractedArticle
+from newsbeam.transforms.common import acquire_shared, counter, timed
 
 
 class _DetectLanguageFn(beam.DoFn):

@@ -14,7 +14,7 @@ from newsbeam.fetching import FEED_ACCEPT, feed_like, utcnow
 from newsbeam.http import FetchSettings
 from newsbeam.sources import FEED, Rejected, read_source
 from newsbeam.urls import canonicalize_url, is_http_url
-from schemas.records import (
+from newsbeam.schemas.records import (
     DeadLetter,
     FeedDocument,
     FeedFetch,
@@ -24,8 +24,8 @@ from schemas.records import (
     FetchFailure,
     FetchRequest,
 )
-from transforms.common import DEAD_LETTERS, counter
-from transforms.fetch import FAILURES, FetchUrls
+from newsbeam.transforms.common import DEAD_LETTERS, counter
+from newsbeam.transforms.fetch import FAILURES, FetchUrls
 
 LOG = logging.getLogger(__name__)
 TO_FETCH = "to_fetch"

@@ -7,10 +7,10 @@ that polled it, and the windows downstream are aligned on the polls, so a window
 
 The pure work (fetching, sniffing, parsing) is the same as batch: `newsbeam.fetching.PoliteFetcher` on the
 process-shared fetch context, `newsbeam.sources`, `newsbeam.feedstate`; dead letters carry the same stages and
-reason codes as `transforms.sources`.
+reason codes as `newsbeam.transforms.sources`.
 
 FirstSeen stays in the global window (state is per key *and* window, so a windowed dedup would forget at every
-window boundary); `pipelines.stream_graph` windows the items after it.
+window boundary); `newsbeam.pipelines.stream_graph` windows the items after it.
 """
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ from newsbeam.fetching import FEED_ACCEPT, PoliteFetcher, feed_like, utcnow
 from newsbeam.http import FetchSettings
 from newsbeam.sources import FEED, read_source
 from newsbeam.urls import is_http_url
-from schemas.records import DeadLetter, FeedFetch, FeedItem, FeedValidator, FetchFailure, FetchRequest
-from transforms.common import DEAD_LETTERS, counter
-from transforms.fetch import shared_fetch_context
-from transforms.sources import rejected_dead_letter, url_line
+from newsbeam.schemas.records import DeadLetter, FeedFetch, FeedItem, FeedValidator, FetchFailure, FetchRequest
+from newsbeam.transforms.common import DEAD_LETTERS, counter
+from newsbeam.transforms.fetch import shared_fetch_context
+from newsbeam.transforms.sources import rejected_dead_letter, url_line
 
 LISTED = "listed"
 CLOCK_KEY = "clock"

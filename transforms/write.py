@@ -27,8 +27,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow
 
 from newsbeam.packing import pack, unpack
-from schemas.datasets import DatasetSpec, RunContext, rows_to_table
-from transforms.common import CounterSet, counter, timed
+from newsbeam.schemas.datasets import DatasetSpec, RunContext, rows_to_table
+from newsbeam.transforms.common import CounterSet, counter, timed
 
 LOG = logging.getLogger(__name__)
 ROW_GROUP_ROWS = 5000
