@@ -38,6 +38,7 @@ MAX_BYTES = 50 * 1024 * 1024  # inflated size; sitemaps.org and Google both cap 
 MAX_ENTRIES = 50_000  # URLs per sitemap (or sitemaps per index), sitemaps.org's limit
 MAX_URL_LENGTH = 2048  # sitemaps.org: "less than 2,048 characters"
 MAX_KEYWORDS = 32
+MAX_ELEMENTS_PER_ENTRY = 10_000  # an image sitemap may list 1,000 images of a few elements each under one <url>
 _SNIFF_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -188,15 +189,25 @@ def iter_sitemap(body: bytes, document_url: str, limits: SitemapLimits = Sitemap
         reader, events=("start", "end"), resolve_entities=False, load_dtd=False, no_network=True,
         huge_tree=False, remove_comments=True, remove_pis=True,
     )
-    depth = 0
+    base = document_url if is_http_url(document_url) else None
+    depth = 0  # 1: the root, 2: an entry (a child of the root), deeper: inside an entry
     count = 0
+    inside = 0  # elements inside the current entry
     root_kind = None
     try:
         for event, element in events:
             if event == "start":
-                if depth == 0:
-                    root_kind = _check_root(element)
                 depth += 1
+                if depth == 1:
+                    root_kind = _check_root(element)
+                elif depth == 2:
+                    inside = 0
+                else:
+                    inside += 1
+                    if inside > MAX_ELEMENTS_PER_ENTRY:
+                        # the tree of one entry is held until it ends: this bounds it
+                        raise SitemapError(SITEMAP_TOO_LARGE,
+                                           f"an entry with more than {MAX_ELEMENTS_PER_ENTRY} elements")
                 continue
             depth -= 1
             if depth != 1:
@@ -206,7 +217,7 @@ def iter_sitemap(body: bytes, document_url: str, limits: SitemapLimits = Sitemap
                 count += 1
                 if count > limits.max_entries:
                     raise SitemapError(SITEMAP_TOO_LARGE, f"more than {limits.max_entries} entries; the rest ignored")
-                yield _entry(element, root_kind, document_url)
+                yield _entry(element, root_kind, base)
             # only one child of the root is kept in memory at a time
             element.clear(keep_tail=False)
             while element.getprevious() is not None:
@@ -245,18 +256,20 @@ def _text(element) -> str:
     return (element.text or "").strip()
 
 
-def _location(raw: str, document_url: str) -> tuple[str | None, str]:
+def _location(raw: str, base: str | None) -> tuple[str | None, str]:
     if not raw:
         return None, "no <loc>"
     if len(raw) > MAX_URL_LENGTH:
         return None, f"location longer than {MAX_URL_LENGTH} characters"
-    url = raw if is_http_url(raw) else (urljoin(document_url, raw) if is_http_url(document_url) else raw)
+    if is_http_url(raw):
+        return raw, ""
+    url = urljoin(base, raw) if base else raw  # relative locations break the protocol but are common
     if not is_http_url(url):
         return None, "location is not an http(s) URL"
     return url, ""
 
 
-def _entry(element, kind: str, document_url: str) -> Parsed:
+def _entry(element, kind: str, base: str | None) -> Parsed:
     loc = lastmod = ""
     news = None
     for child in element:
@@ -267,7 +280,7 @@ def _entry(element, kind: str, document_url: str) -> Parsed:
             lastmod = _text(child)
         elif name == "news" and kind == URLSET:
             news = child
-    url, problem = _location(loc, document_url)
+    url, problem = _location(loc, base)
     if url is None:
         return InvalidEntry(loc[:MAX_URL_LENGTH] or "(no loc)", problem)
     if kind == SITEMAP_INDEX:

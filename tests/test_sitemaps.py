@@ -218,6 +218,14 @@ def test_default_cap_is_50_megabytes_inflated():
     assert time.perf_counter() - started < 30
 
 
+def test_one_huge_entry_is_stopped_before_it_fills_memory():
+    # 2 MB of empty elements inside one <url> would be a ~100 MB tree; the parser holds one entry at a time
+    body = b"<urlset><url><loc>http://a.example/1</loc></url><url>" + b"<x/>" * 500_000 + b"</url></urlset>"
+    listing = read_sitemap(body, SRC)
+    assert len(listing.items) == 1 and listing.unusable[-1].reason == SITEMAP_TOO_LARGE
+    assert "elements" in listing.unusable[-1].detail
+
+
 def test_entry_cap_keeps_the_first_entries():
     listing = read_sitemap(big_urlset(30), SRC, SitemapLimits(max_entries=10))
     assert len(listing.items) == 10 and not listing.complete
