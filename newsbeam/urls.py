@@ -9,7 +9,6 @@ from urllib.parse import urldefrag, urlsplit
 from courlan import normalize_url
 from courlan.urlutils import extract_domain
 
-
 _SPACE = re.compile(r"\s")  # the characters str.isspace() accepts, ~10x faster than testing each one
 
 
