@@ -3,7 +3,8 @@ Cloud's) fed the same bytes, on a 50,000-URL sitemap and on an index of 100 site
 
 Wall and CPU seconds are both given: on a shared machine CPU seconds are the steadier figure. Each measurement
 runs in a fresh child process, which builds its input first and then reports its peak RSS
-before and after the work (`ru_maxrss`), so one case cannot inherit another's heap. usp is measured only when it is
+before and after the work (`ru_maxrss`), so one case cannot inherit another's heap. "growth" is the peak RSS minus the resident size when the work
+starts (input built): at most what the parsing itself added (the peak may date from building the input). usp is measured only when it is
 installed (`pip install ultimate-sitemap-parser==1.8.1`; it is not a newsbeam dependency).
 
     python benchmarks/bench_sitemaps.py                 # every case, 3 runs each, the run with least CPU reported
@@ -12,6 +13,7 @@ installed (`pip install ultimate-sitemap-parser==1.8.1`; it is not a newsbeam de
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import json
 import resource
@@ -41,6 +43,11 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 def _child(case: str) -> dict:
     sys.path.insert(0, str(ROOT))
     from newsbeam.sitemaps import iter_sitemap, read_sitemap
@@ -58,7 +65,8 @@ def _child(case: str) -> dict:
     text = body.decode() if case.startswith("usp") else None
     if text is not None:
         from usp.tree import sitemap_from_str
-    before = _maxrss_mb()
+    gc.collect()
+    before = _rss_mb()  # resident now, input built; the peak so far may be higher (building the input)
     started, cpu_started = time.perf_counter(), time.process_time()
     if case == "lxml-iter":
         count = sum(1 for _ in iter_sitemap(body, SOURCE))
@@ -71,7 +79,7 @@ def _child(case: str) -> dict:
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return {"case": case, "urls": count, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "input_mb": round(len(body) / 2**20, 2),
             "rss_before_mb": round(before, 1), "rss_peak_mb": round(_maxrss_mb(), 1),
-            "rss_growth_mb": round(_maxrss_mb() - before, 1)}
+            "rss_growth_mb": round(max(0.0, _maxrss_mb() - before), 1)}
 
 
 def _news_urlset(count: int) -> bytes:
