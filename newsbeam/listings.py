@@ -36,7 +36,8 @@ class Listing:
 
     `items` are article candidates (http(s) URLs only), `sources` are further listings to read (the sub-sitemaps
     of a sitemap index), `unusable` are entries or problems that become dead letters. `complete` is False when
-    the document was cut short (truncated, over a cap): the items read before that point are kept.
+    the document was cut short (truncated, over a cap): the items read before that point are kept. `read` is False
+    when nothing could be read at all (then `unusable` holds the one reason why).
     """
 
     kind: str
@@ -46,3 +47,4 @@ class Listing:
     sources: tuple[str, ...] = ()
     unusable: tuple[Unusable, ...] = ()
     complete: bool = True
+    read: bool = True
