@@ -3,8 +3,9 @@ Cloud's) fed the same bytes, on a 50,000-URL sitemap and on an index of 100 site
 
 Wall and CPU seconds are both given: on a shared machine CPU seconds are the steadier figure. Each measurement
 runs in a fresh child process, which builds its input first and then reports its peak RSS
-before and after the work (`ru_maxrss`), so one case cannot inherit another's heap. "growth" is the peak RSS minus the resident size when the work
-starts (input built): at most what the parsing itself added (the peak may date from building the input). usp is measured only when it is
+before and after the work (VmHWM), so one case cannot inherit another's heap. The parent writes the documents to a temporary folder first; a child
+reads its document, then measures: "growth" is its peak RSS minus its resident size when the work starts, i.e.
+the memory the parsing (and, for read_sitemap, the list of FeedItems it returns) added. usp is measured only when it is
 installed (`pip install ultimate-sitemap-parser==1.8.1`; it is not a newsbeam dependency).
 
     python benchmarks/bench_sitemaps.py                 # every case, 3 runs each, the run with least CPU reported
@@ -19,6 +20,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,14 +35,21 @@ CASES = {
     "lxml-read": "read_sitemap, 50,000 <url>s -> 50,000 FeedItems (canonical URLs included)",
     "lxml-read-gz": "read_sitemap on the same sitemap gzip-compressed",
     "lxml-news": "read_sitemap, 50,000 Google News <url>s (title, date, keywords, language)",
-    "lxml-index": "read_sitemap on an index of 100, then on each of its 100 sitemaps of 1,000 <url>s (gzip)",
+    "lxml-index": "read_sitemap on an index of 100, then on each of its 100 sitemaps of 1,000 <url>s (gzip), "
+                  "one at a time",
     "usp": "usp.tree.sitemap_from_str, 50,000 <url>s, then all_pages()",
     "usp-news": "usp.tree.sitemap_from_str, 50,000 Google News <url>s, then all_pages()",
 }
 
 
 def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child would report the
+    # parent's peak (the parent holds every input while it starts the children)
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _rss_mb() -> float:
@@ -48,38 +57,49 @@ def _rss_mb() -> float:
         return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def _child(case: str) -> dict:
+def write_inputs(folder: Path) -> None:
+    """The documents, written once by the parent, so that no child's peak RSS comes from building its input."""
     sys.path.insert(0, str(ROOT))
-    from newsbeam.sitemaps import iter_sitemap, read_sitemap
     from tests.sitemap_documents import big_urlset, index_of
 
-    news = case.endswith("news")
-    body = _news_urlset(URLS) if news else big_urlset(URLS)
-    if case == "lxml-read-gz":
-        body = gzip.compress(body)
-    subs = {}
-    if case == "lxml-index":
-        subs = {f"https://news.example.com/sitemap-{i}.xml.gz": gzip.compress(big_urlset(URLS_PER_SUBSITEMAP))
-                for i in range(SUBSITEMAPS)}
-        body = index_of(subs)
+    plain = big_urlset(URLS)
+    (folder / "urlset.xml").write_bytes(plain)
+    (folder / "urlset.xml.gz").write_bytes(gzip.compress(plain))
+    (folder / "news.xml").write_bytes(_news_urlset(URLS))
+    subs = folder / "subs"
+    subs.mkdir()
+    names = [f"sitemap-{i}.xml.gz" for i in range(SUBSITEMAPS)]
+    for name in names:
+        (subs / name).write_bytes(gzip.compress(big_urlset(URLS_PER_SUBSITEMAP)))
+    (folder / "index.xml").write_bytes(index_of(f"https://news.example.com/{name}" for name in names))
+
+
+def _child(case: str, folder: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from newsbeam.sitemaps import iter_sitemap, read_sitemap
+
+    name = {"lxml-read-gz": "urlset.xml.gz", "lxml-index": "index.xml"}.get(
+        case, "news.xml" if case.endswith("news") else "urlset.xml")
+    body = (folder / name).read_bytes()
     text = body.decode() if case.startswith("usp") else None
     if text is not None:
         from usp.tree import sitemap_from_str
     gc.collect()
-    before = _rss_mb()  # resident now, input built; the peak so far may be higher (building the input)
+    before = _rss_mb()
     started, cpu_started = time.perf_counter(), time.process_time()
     if case == "lxml-iter":
         count = sum(1 for _ in iter_sitemap(body, SOURCE))
     elif case in ("lxml-read", "lxml-read-gz", "lxml-news"):
         count = len(read_sitemap(body, SOURCE).items)
     elif case == "lxml-index":
-        count = sum(len(read_sitemap(subs[url], url).items) for url in read_sitemap(body, SOURCE).sources)
+        count = sum(len(read_sitemap((folder / "subs" / url.rsplit("/", 1)[1]).read_bytes(), url).items)
+                    for url in read_sitemap(body, SOURCE).sources)
     else:
         count = sum(1 for _ in sitemap_from_str(text).all_pages())
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return {"case": case, "urls": count, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "input_mb": round(len(body) / 2**20, 2),
-            "rss_before_mb": round(before, 1), "rss_peak_mb": round(_maxrss_mb(), 1),
-            "rss_growth_mb": round(max(0.0, _maxrss_mb() - before), 1)}
+    return {"case": case, "urls": count, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+            "input_mb": round(len(body) / 2**20, 2), "rss_before_mb": round(before, 1),
+            "rss_peak_mb": round(_maxrss_mb(), 1), "rss_growth_mb": round(max(0.0, _maxrss_mb() - before), 1)}
 
 
 def _news_urlset(count: int) -> bytes:
@@ -100,10 +120,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--inputs", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(args.child)))
+        print(json.dumps(_child(args.child, Path(args.inputs))))
         return
+    with tempfile.TemporaryDirectory(prefix="bench-sitemaps-") as folder:
+        write_inputs(Path(folder))
+        _measure(args, Path(folder))
+
+
+def _measure(args, folder: Path) -> None:
     try:
         import usp  # noqa: F401
         have_usp = True
@@ -117,8 +144,8 @@ def main() -> None:
             continue
         results = []
         for _ in range(args.runs):
-            out = subprocess.run([sys.executable, __file__, "--child", case], check=True, capture_output=True,
-                                 text=True, cwd=ROOT)
+            out = subprocess.run([sys.executable, __file__, "--child", case, "--inputs", str(folder)], check=True,
+                                 capture_output=True, text=True, cwd=ROOT)
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         best = min(results, key=lambda r: r["cpu_seconds"])
         growth = max(r["rss_growth_mb"] for r in results)
