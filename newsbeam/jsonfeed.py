@@ -46,10 +46,12 @@ class JsonFeed:
 
 
 def is_json_feed(body: bytes) -> bool:
-    """Whether the document looks like a JSON Feed: a JSON object whose `version` is a jsonfeed.org URL (only the
-    first 4 KB are looked at: feed writers put `version` first, as the spec's examples do)."""
+    """Whether the document looks like a JSON Feed: a JSON object with a jsonfeed.org `version` URL in its first
+    or last 4 KB (writers put `version` first, as the spec's examples do, or last, when they sort keys)."""
     head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{") and b"jsonfeed.org/version/" in head.replace(b"\\/", b"/")
+    if not head.startswith(b"{"):
+        return False
+    return any(b"jsonfeed.org/version/" in part.replace(b"\\/", b"/") for part in (head, body[-4096:]))
 
 
 def parse_json_feed(body: bytes, document_url: str, max_items: int = MAX_ITEMS) -> JsonFeed:

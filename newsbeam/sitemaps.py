@@ -376,6 +376,9 @@ def read_sitemap(body: bytes, document_url: str, limits: SitemapLimits = Sitemap
             raise
         complete = False
         unusable.append(Unusable(document_url, exc.reason, exc.detail))
+    if kind == TEXT_SITEMAP and unusable and not items:
+        # a document of which no line is a URL is not a text sitemap; its lines are not dead letters one by one
+        raise SitemapError(SITEMAP_PARSE_ERROR, f"not a sitemap: none of its first {len(unusable)} lines is a URL")
     if kind is None:  # the root was past the sniffed head
         kind = SITEMAP_INDEX if sources else URLSET
     return Listing(

@@ -82,6 +82,14 @@ def test_not_a_json_feed(body):
     assert error.value.reason == JSON_FEED_PARSE_ERROR
 
 
+def test_version_written_last_by_a_writer_that_sorts_keys():
+    document = {"version": "https://jsonfeed.org/version/1.1", "title": "Sorted",
+                "items": [{"id": str(i), "url": f"https://a.example/{i}", "content_text": "x" * 100} for i in range(200)]}
+    body = json.dumps(document, sort_keys=True).encode()
+    assert body.index(b"version") > 4096 and is_json_feed(body)
+    assert len(read_json_feed(body, SRC).items) == 200
+
+
 def test_is_json_feed_by_content():
     assert is_json_feed(b'\xef\xbb\xbf {"version":"https://jsonfeed.org/version/1.1","items":[]}')
     assert not is_json_feed(b'{"items": []}') and not is_json_feed(b"<rss/>") and not is_json_feed(b"")

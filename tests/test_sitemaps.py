@@ -158,6 +158,10 @@ def test_text_sitemap():
     assert [item.url for item in listing.items] == ["http://a.example/1", "https://a.example/2"]
     assert [u.value for u in listing.unusable] == ["not a url"]
     assert read_sitemap(gzip.compress(body), "https://a.example/sitemap.txt", text=True).items == listing.items
+    # a document of which no line is a URL is not a text sitemap (one dead letter, not one per line)
+    with pytest.raises(SitemapError) as error:
+        read_sitemap(b"Not Found\nThe page you asked for\n", SRC, text=True)
+    assert error.value.reason == SITEMAP_PARSE_ERROR
     # XML is never read as text, even when asked to
     assert read_sitemap(URLSET_DOC, SRC, text=True).kind == URLSET
     with pytest.raises(SitemapError) as error:
