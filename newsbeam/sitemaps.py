@@ -359,14 +359,15 @@ def read_sitemap(body: bytes, document_url: str, limits: SitemapLimits = Sitemap
         kind, entries = TEXT_SITEMAP, iter_text_sitemap(body, document_url, limits)
     else:
         entries = iter_sitemap(body, document_url, limits)
-    items: dict = {}
-    sources: dict = {}
+    items: dict[str, FeedItem] = {}
+    sources: dict[str, SubSitemap] = {}
     unusable = []
     complete = True
     try:
         for entry in entries:
             if isinstance(entry, SitemapEntry):
-                items.setdefault(entry.url, entry)
+                if entry.url not in items:  # converted at once: the entries themselves are not all kept
+                    items[entry.url] = entry_item(entry, document_url)
             elif isinstance(entry, SubSitemap):
                 sources.setdefault(entry.url, entry)
             else:
@@ -384,7 +385,7 @@ def read_sitemap(body: bytes, document_url: str, limits: SitemapLimits = Sitemap
     return Listing(
         kind=kind,
         url=document_url,
-        items=tuple(entry_item(entry, document_url) for entry in items.values()),
+        items=tuple(items.values()),
         sources=tuple(sources),
         unusable=tuple(unusable),
         complete=complete,
