@@ -92,8 +92,8 @@ def _child(case: str, folder: Path) -> dict:
     elif case in ("lxml-read", "lxml-read-gz", "lxml-news"):
         count = len(read_sitemap(body, SOURCE).items)
     elif case == "lxml-index":
-        count = sum(len(read_sitemap((folder / "subs" / url.rsplit("/", 1)[1]).read_bytes(), url).items)
-                    for url in read_sitemap(body, SOURCE).sources)
+        count = sum(len(read_sitemap((folder / "subs" / sub.url.rsplit("/", 1)[1]).read_bytes(), sub.url).items)
+                    for sub in read_sitemap(body, SOURCE).sources)
     else:
         count = sum(1 for _ in sitemap_from_str(text).all_pages())
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started

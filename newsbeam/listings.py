@@ -6,6 +6,7 @@ Kept apart from `newsbeam.sources` so the sitemap and JSON Feed parsers depend o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from newsbeam.schemas.records import FeedItem
 
@@ -30,6 +31,14 @@ class Unusable:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class SubSitemap:
+    """A `<sitemap>` of a sitemap index: a further listing to read, with its modification date."""
+
+    url: str
+    lastmod: datetime | None = None
+
+
 @dataclass(frozen=True)
 class Listing:
     """A parsed sitemap or JSON Feed.
@@ -44,7 +53,7 @@ class Listing:
     url: str
     title: str | None = None
     items: tuple[FeedItem, ...] = ()
-    sources: tuple[str, ...] = ()
+    sources: tuple[SubSitemap, ...] = ()
     unusable: tuple[Unusable, ...] = ()
     complete: bool = True
     read: bool = True

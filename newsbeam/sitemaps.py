@@ -24,6 +24,7 @@ from newsbeam.listings import (
     SITEMAP_TOO_LARGE,
     SITEMAP_TRUNCATED,
     Listing,
+    SubSitemap,
     Unusable,
 )
 from newsbeam.schemas.records import FeedItem
@@ -76,14 +77,6 @@ class SitemapEntry:
         """The item's feed date: the news publication date, else `lastmod` (a modification date is better than
         nothing for `--since` and newest-first)."""
         return self.publication_date or self.lastmod
-
-
-@dataclass(frozen=True, slots=True)
-class SubSitemap:
-    """A `<sitemap>` of a sitemap index."""
-
-    url: str
-    lastmod: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +379,7 @@ def read_sitemap(body: bytes, document_url: str, limits: SitemapLimits = Sitemap
         kind=kind,
         url=document_url,
         items=tuple(items.values()),
-        sources=tuple(sources),
+        sources=tuple(sources.values()),
         unusable=tuple(unusable),
         complete=complete,
     )

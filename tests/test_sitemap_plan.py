@@ -79,9 +79,10 @@ def test_seen_elsewhere_is_read_once():
 
 def test_an_index_of_100_read_then_planned():
     listing = read_sitemap(index_of(f"https://news.example.com/sitemap-{i}.xml.gz" for i in range(100)), ROOT)
-    children = [SubSitemap(url) for url in listing.sources]
-    plan = plan_index(root_visit(ROOT), children, budget=40)
+    plan = plan_index(root_visit(ROOT), listing.sources, budget=40)
     assert len(plan.visits) == 40 and len(plan.over_budget) == 60
+    # newest lastmod first: index_of dates them 2026-11-01 .. 09 in turn
+    assert all(visit.lastmod.day == 9 for visit in plan.visits[:11])
 
 
 def item(n: int, days_ago: float | None) -> FeedItem:

@@ -66,7 +66,7 @@ def test_sitemaps_org_index_example():
     ]
     listing = read_sitemap(INDEX, SRC)
     assert listing.kind == SITEMAP_INDEX and listing.items == ()
-    assert listing.sources == ("http://www.example.com/sitemap1.xml.gz", "http://www.example.com/sitemap2.xml.gz")
+    assert listing.sources == tuple(entries)
 
 
 def test_google_news_fields_become_title_date_and_hints():
@@ -289,7 +289,7 @@ def _check(body: bytes, text: bool = False) -> None:
         assert error.reason in (SITEMAP_PARSE_ERROR, SITEMAP_TRUNCATED, SITEMAP_TOO_LARGE)
         return
     assert all(is_http_url(item.url) for item in listing.items)
-    assert all(is_http_url(url) for url in listing.sources)
+    assert all(is_http_url(source.url) for source in listing.sources)
     try:
         for entry in (iter_text_sitemap if text else iter_sitemap)(body, SRC):
             if not isinstance(entry, InvalidEntry):

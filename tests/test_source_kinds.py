@@ -46,5 +46,5 @@ def test_read_listing_dispatches_and_never_raises():
 @settings(max_examples=150, deadline=None)
 def test_read_listing_of_anything(body, as_sitemap):
     listing = read_listing(body, SRC, as_sitemap=as_sitemap)
-    assert all(is_http_url(item.url) for item in listing.items) and all(is_http_url(u) for u in listing.sources)
+    assert all(is_http_url(item.url) for item in listing.items) and all(is_http_url(s.url) for s in listing.sources)
     assert listing.read or (len(listing.unusable) == 1 and not listing.items)
