@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from protego import Protego
 
-from newsbeam.urls import canonicalize_url, is_http_url
+from newsbeam.urls import canonicalize_url, host_key, is_http_url
 
 # what a discovered source is
 RSS = "rss"
@@ -87,6 +87,23 @@ def homepage_url(site: str) -> str | None:
         return None
     parts = urlsplit(value)
     return value if parts.path else parts._replace(path="/").geturl()
+
+
+def read_sites(body: bytes, max_sites: int = 10_000) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A `--sites` file: one homepage or host name a line, blank lines and '#' comments skipped. Returns the
+    homepages (one per origin, first spelling kept, at most `max_sites`) and the lines that are not sites."""
+    sites: dict[str, str] = {}
+    invalid: list[str] = []
+    for raw in body.decode("utf-8", errors="replace").splitlines():
+        line = raw.strip().lstrip("\ufeff")
+        if not line or line.startswith("#"):
+            continue
+        home = homepage_url(line)
+        if home is None:
+            invalid.append(line[:2048])
+        elif len(sites) < max_sites:
+            sites.setdefault(host_key(home), home)
+    return tuple(sites.values()), tuple(invalid)
 
 
 def robots_url(url: str) -> str:

@@ -22,6 +22,7 @@ from newsbeam.discovery import (
     homepage_url,
     needs_rediscovery,
     prefer_news,
+    read_sites,
     robots_sitemaps,
     robots_url,
 )
@@ -121,6 +122,14 @@ def test_discover_prefers_robots_then_falls_back():
 ])
 def test_homepage_url(site, expected):
     assert homepage_url(site) == expected
+
+
+def test_read_sites_file():
+    body = b"\xef\xbb\xbf# news sites\nexample.com\n\nhttps://EXAMPLE.com/\nhttp://other.example/news/\nnot a site\nftp://x/\n"
+    sites, invalid = read_sites(body)
+    assert sites == ("https://example.com/", "http://other.example/news/")
+    assert invalid == ("not a site", "ftp://x/")
+    assert read_sites(b"a.example\nb.example\nc.example\n", max_sites=2)[0] == ("https://a.example/", "https://b.example/")
 
 
 def test_prefer_news_is_stable_and_looks_at_the_path_only():
