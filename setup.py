@@ -41,6 +41,7 @@ setup(
         # jusText (under trafilatura) imports lxml.html.clean, which lxml 6 moved to its own package and no longer
         # installs through its 'html_clean' extra
         "lxml_html_clean>=0.4,<1",
+        "lxml>=6.0,<7",  # sitemaps and discovery parse with it directly (iterparse, entity-amplification limits)
         "langdetect==1.0.9",
         "pyarrow>=18,<26",
         "courlan>=1.4,<1.5",
@@ -69,6 +70,7 @@ setup(
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
             "moto[server,s3]>=5.1,<6",
             "psutil>=6,<8",
+            "hypothesis>=6.100,<7",
         ],
     },
     entry_points={"console_scripts": ["newsbeam=newsbeam.pipelines.cli:main"]},

