@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, List, Optional, Sequence, Set
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from newsbeam.atomic import atomic_create
 from newsbeam.manifest import MANIFEST_FOLDER
 
 LOG = logging.getLogger(__name__)
@@ -126,13 +126,8 @@ def _read(path: str, schema: pa.Schema) -> pa.Table:
 
 
 def _write_atomically(path: str, table: pa.Table) -> None:
-    directory, name = path.rsplit("/", 1)
-    temporary = FileSystems.join(directory, f".{name}.{uuid.uuid4().hex}.inprogress")
-    with FileSystems.create(temporary, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+    with atomic_create(path) as handle:
         pq.write_table(table, handle, compression="zstd")
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([temporary], [path])
 
 
 def read_run_files(output: str, dataset: str, depth: int, run_id: str, columns: Sequence[str]) -> pa.Table:

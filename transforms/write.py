@@ -11,7 +11,6 @@ writes to local disk, gs:// or s3://.
 from __future__ import annotations
 
 import logging
-import uuid
 import zlib
 from collections import Counter
 from dataclasses import replace
@@ -22,10 +21,10 @@ from urllib.parse import quote
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow
 
+from newsbeam.atomic import atomic_create
 from newsbeam.packing import pack, unpack
 from newsbeam.schemas.datasets import DatasetSpec, RunContext, rows_to_table
 from newsbeam.transforms.common import CounterSet, counter, timed
@@ -57,28 +56,26 @@ def final_name(run: RunContext, bucket: int, tag: str = "") -> str:
 
 
 def write_parquet(path: str, rows: Iterable[Dict[str, Any]], schema: pa.Schema) -> int:
-    """Writes `rows` to `path` through FileSystems, zstd-compressed, in row groups of ROW_GROUP_ROWS; returns
-    the number of rows.
+    """Writes `rows` to `path` whole or not at all (newsbeam.atomic), zstd-compressed, in row groups of
+    ROW_GROUP_ROWS; returns the number of rows.
 
     Rows become Arrow `ARROW_BATCH_ROWS` at a time: as Python dicts an article with its entities takes tens of
     kilobytes, in Arrow little more than its text, so a row group is gathered in Arrow, not as dicts."""
     count = 0
     rows = iter(rows)
-    with FileSystems.create(path, mime_type="application/octet-stream",
-                            compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        with pq.ParquetWriter(handle, schema, compression="zstd") as writer:
-            group: List[pa.Table] = []
-            gathered = 0
-            while chunk := list(islice(rows, min(ARROW_BATCH_ROWS, ROW_GROUP_ROWS - gathered))):
-                group.append(rows_to_table(chunk, schema))
-                gathered += len(chunk)
-                if gathered == ROW_GROUP_ROWS:
-                    writer.write_table(pa.concat_tables(group), row_group_size=ROW_GROUP_ROWS)
-                    count += gathered
-                    group, gathered = [], 0
-            if group:
+    with atomic_create(path) as handle, pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+        group: List[pa.Table] = []
+        gathered = 0
+        while chunk := list(islice(rows, min(ARROW_BATCH_ROWS, ROW_GROUP_ROWS - gathered))):
+            group.append(rows_to_table(chunk, schema))
+            gathered += len(chunk)
+            if gathered == ROW_GROUP_ROWS:
                 writer.write_table(pa.concat_tables(group), row_group_size=ROW_GROUP_ROWS)
                 count += gathered
+                group, gathered = [], 0
+        if group:
+            writer.write_table(pa.concat_tables(group), row_group_size=ROW_GROUP_ROWS)
+            count += gathered
     return count
 
 
@@ -117,13 +114,9 @@ class _WriteFileFn(beam.DoFn):
         directory = FileSystems.join(self._root, self._spec.name, folder)
         name = final_name(self._run, bucket, tag)
         final = FileSystems.join(directory, name)
-        temporary = FileSystems.join(directory, f".{name}.{uuid.uuid4().hex}.inprogress")
         outcomes: Counter = Counter()
         with timed(self._time):
-            rows = write_parquet(temporary, self._unpacked(ordered, outcomes), self._spec.schema)
-            if FileSystems.exists(final):
-                FileSystems.delete([final])  # not every filesystem's rename replaces an existing object
-            FileSystems.rename([temporary], [final])
+            rows = write_parquet(final, self._unpacked(ordered, outcomes), self._spec.schema)
         self._files.inc()
         self._rows.inc(rows)
         for name, value in outcomes.items():  # counted once the file is in place
