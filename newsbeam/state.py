@@ -27,6 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.atomic import atomic_create
 from newsbeam.manifest import MANIFEST_FOLDER
+from newsbeam.partfiles import owns
 
 LOG = logging.getLogger(__name__)
 STATE_FOLDER = "_state"
@@ -131,11 +132,14 @@ def _write_atomically(path: str, table: pa.Table) -> None:
 
 
 def read_run_files(output: str, dataset: str, depth: int, run_id: str, columns: Sequence[str]) -> pa.Table:
-    """The rows a run committed to a dataset, read back from its `part-<run_id>-*` files."""
+    """The rows a run committed to a dataset, read back from its data files (batch and streaming windows; only
+    names it owns exactly, not those of run ids it prefixes)."""
     pattern = FileSystems.join(output, dataset, *(["*"] * depth), f"part-{run_id}-*.parquet")
     tables = []
     for result in FileSystems.match([pattern]):
         for meta in result.metadata_list:
+            if not owns(meta.path.rsplit("/", 1)[-1], run_id):
+                continue
             with FileSystems.open(meta.path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
                 tables.append(pq.read_table(handle, columns=list(columns)))
     return pa.concat_tables(tables) if tables else None

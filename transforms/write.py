@@ -26,6 +26,7 @@ from apache_beam.transforms.window import GlobalWindow
 
 from newsbeam.atomic import atomic_create
 from newsbeam.packing import pack, unpack
+from newsbeam.partfiles import owns, owns_temporary, part_name
 from newsbeam.schemas.datasets import DatasetSpec, RunContext, rows_to_table
 from newsbeam.transforms.common import CounterSet, counter, timed
 
@@ -52,7 +53,7 @@ def window_tag(window) -> str:
 
 
 def final_name(run: RunContext, bucket: int, tag: str = "") -> str:
-    return f"part-{run.run_id}-{tag}-{bucket:05d}.parquet" if tag else f"part-{run.run_id}-{bucket:05d}.parquet"
+    return part_name(run.run_id, bucket, tag)
 
 
 def write_parquet(path: str, rows: Iterable[Dict[str, Any]], schema: pa.Schema) -> int:
@@ -132,7 +133,8 @@ class _WriteFileFn(beam.DoFn):
 
 class _FinalizeFn(beam.DoFn):
     """Deletes files of this run id (and window, in streaming) that this attempt did not write, and its stray
-    temporary files."""
+    temporary files. Only names the run owns exactly (newsbeam.partfiles): the glob below also lists the files
+    of run ids this one prefixes (`nightly` lists `nightly-2`'s), and in batch those of the run's windows."""
 
     def __init__(self, spec: DatasetSpec, root: str, run: RunContext):
         self._spec = spec
@@ -147,9 +149,13 @@ class _FinalizeFn(beam.DoFn):
         tag = window_tag(window)
         prefix = f"part-{self._run.run_id}-{tag}-" if tag else f"part-{self._run.run_id}-"
         patterns = [f"{base}/{depth}{prefix}*.parquet", f"{base}/{depth}.{prefix}*.inprogress"]
+        run_id = self._run.run_id
         stale = []
         for result in FileSystems.match(patterns):
-            stale.extend(meta.path for meta in result.metadata_list if meta.path not in keep)
+            for meta in result.metadata_list:
+                name = meta.path.rsplit("/", 1)[-1]
+                if meta.path not in keep and (owns(name, run_id, tag) or owns_temporary(name, run_id, tag)):
+                    stale.append(meta.path)
         if stale:
             LOG.info("removing %d stale file(s) of run %s from %s", len(stale), self._run.run_id, base)
             FileSystems.delete(stale)
