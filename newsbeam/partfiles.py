@@ -12,7 +12,7 @@ from typing import Optional
 
 WINDOW_TAG = r"\d{8}T\d{6}Z"  # transforms.write.window_tag: the window's start in UTC
 _BUCKET = r"\d{5,}"
-_TEMPORARY = r"\.[0-9a-f]{32}\.inprogress"  # newsbeam.atomic.temporary_name
+_TEMPORARY = r"\.[0-9a-f]+\.inprogress"  # newsbeam.atomic.temporary_name (a uuid4 hex)
 _RESERVED = re.compile(rf"-{WINDOW_TAG}$")
 
 
