@@ -1,10 +1,20 @@
 """Output safety: one atomic write, exact run-file ownership, the run lock, dead runs' leftovers, a full disk and
 damaged state files."""
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsbeam.atomic import atomic_create, write_bytes
+from newsbeam.runlock import LockRecord, RunLock, RunLockHeld, hold_run_lock
 from newsbeam.partfiles import owns, owns_temporary, part_name, reserved_run_id
 from newsbeam.state import read_run_files
 
@@ -65,3 +75,137 @@ def test_a_run_id_that_prefixes_another_keeps_the_other_runs_files(tmp_path):
     assert counters.get("written.dead_letters.stale_files_deleted", 0) == 0
     # and the state of `nightly` claims only its own URLs
     assert read_run_files(str(tmp_path), "dead_letters", 1, "nightly", ["url"]).num_rows == 2
+
+
+# --- the run lock ----------------------------------------------------------------------------------------------------
+
+def lock_record(run_id, host, pid, heartbeat_age_s):
+    beat = datetime.now(timezone.utc) - timedelta(seconds=heartbeat_age_s)
+    return LockRecord(run_id=run_id, host=host, pid=pid, token=uuid.uuid4().hex, started_at=beat.isoformat(),
+                      heartbeat_at=beat.isoformat())
+
+
+def dead_pid():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_live_runs_lock_refuses_another_run(tmp_path):
+    first = RunLock(str(tmp_path), "nightly")
+    first.acquire()
+    with pytest.raises(RunLockHeld, match="run nightly .pid") as refused:
+        RunLock(str(tmp_path), "hourly").acquire()
+    assert "\n" not in str(refused.value)
+    first.release()
+    assert not (tmp_path / "_lock").exists()
+    second = RunLock(str(tmp_path), "hourly")
+    second.acquire()  # free again once released
+    second.release()
+
+
+@pytest.mark.parametrize("host, pid, age, why", [
+    (socket.gethostname(), None, 0, "is gone"),  # same host, process gone
+    ("elsewhere", 1, 601, "no heartbeat for"),  # another host, silent for over 10 minutes
+])
+def test_a_dead_runs_lock_is_taken_over_with_a_warning(tmp_path, caplog, host, pid, age, why):
+    (tmp_path / "_lock").write_bytes(lock_record("crashed", host, pid or dead_pid(), age).encode())
+    lock = RunLock(str(tmp_path), "next")
+    lock.acquire()
+    assert why in lock.taken_over and "crashed" in lock.taken_over
+    assert any("took over" in r.message and r.levelname == "WARNING" for r in caplog.records)
+    assert LockRecord.decode((tmp_path / "_lock").read_bytes()).run_id == "next"
+    lock.release()
+
+
+def test_a_quiet_run_on_another_host_still_holds_its_lock(tmp_path):
+    (tmp_path / "_lock").write_bytes(lock_record("remote", "elsewhere", 1, 540).encode())
+    with pytest.raises(RunLockHeld, match="remote"):
+        RunLock(str(tmp_path), "next").acquire()
+    (tmp_path / "_lock").write_bytes(b"\x00garbage")  # unreadable and fresh: someone may hold it
+    with pytest.raises(RunLockHeld, match="unreadable"):
+        RunLock(str(tmp_path), "next").acquire()
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_exactly_one_of_many_simultaneous_runs_gets_the_lock(tmp_path, stale):
+    if stale:
+        (tmp_path / "_lock").write_bytes(lock_record("crashed", "elsewhere", 1, 3600).encode())
+    start = threading.Barrier(8)
+    won, refused = [], []
+
+    def contend(n):
+        lock = RunLock(str(tmp_path), f"r{n}")
+        start.wait()
+        try:
+            lock.acquire()
+            won.append(lock)
+        except RunLockHeld:
+            refused.append(n)
+
+    threads = [threading.Thread(target=contend, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1 and len(refused) == 7
+    assert LockRecord.decode((tmp_path / "_lock").read_bytes()).token == won[0].record.token
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_lock"]  # no hidden leftovers of the contest
+
+
+def test_the_heartbeat_refreshes_the_lock_and_release_removes_it(tmp_path):
+    with hold_run_lock(str(tmp_path), "r1", heartbeat_every=0.05) as lock:
+        first = LockRecord.decode((tmp_path / "_lock").read_bytes()).heartbeat_at
+        deadline = time.monotonic() + 20
+        while LockRecord.decode((tmp_path / "_lock").read_bytes()).heartbeat_at == first:
+            assert time.monotonic() < deadline, "no heartbeat"
+            time.sleep(0.05)
+        lock.relabel("r1-cycle")
+        assert LockRecord.decode((tmp_path / "_lock").read_bytes()).run_id == "r1-cycle"
+    assert not (tmp_path / "_lock").exists()
+
+
+def test_dead_runs_temporary_files_are_swept_but_not_recent_ones(tmp_path):
+    old = time.time() - 3600
+    folder = tmp_path / "articles" / "ingest_date=2026-11-21" / "language=en"
+    folder.mkdir(parents=True)
+    dead_files = [folder / ".part-crashed-00000.parquet.0a1b.inprogress", tmp_path / "_runs" / ".x.json.ff.inprogress",
+                  tmp_path / "_state" / "seen" / ".segment-crashed.parquet.ab.inprogress"]
+    recent = folder / ".part-other-00000.parquet.cd.inprogress"  # written minutes ago: maybe a live writer's
+    data = folder / "part-crashed-00000.parquet"
+    for path in [*dead_files, recent, data]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    for path in [*dead_files, data]:
+        os.utime(path, (old, old))
+    os.utime(recent, (time.time() - 60, time.time() - 60))
+    with hold_run_lock(str(tmp_path), "next"):
+        pass
+    assert not any(p.exists() for p in dead_files)
+    assert recent.exists() and data.exists()
+
+
+def test_a_second_ingest_on_a_live_runs_output_exits_2_naming_it(tmp_path, capsys):
+    """Regression: two runs on one output at once both ran, and wrote every article twice."""
+    from newsbeam.pipelines.cli import main
+
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:9/a\n")
+    out = tmp_path / "out"
+    with hold_run_lock(str(out), "nightly"):
+        code = main(["ingest", "--urls", str(urls), "--output", str(out), "--run-id", "hourly",
+                     "--connect-timeout", "0.5", "--deadline", "1"])
+        assert not (out / "_runs").exists()  # refused before anything was written
+    assert code == 2
+    message = capsys.readouterr().err.strip()
+    assert "\n" not in message and "another run is writing to this output: run nightly" in message
+
+
+def test_a_stream_driver_refuses_an_output_with_a_live_run(tmp_path):
+    from newsbeam.pipelines.options import UsageError
+    from newsbeam.pipelines.stream import run_stream
+
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:9/a\n")
+    with hold_run_lock(str(tmp_path / "out"), "nightly"), pytest.raises(UsageError, match="run nightly"):
+        run_stream(["--urls", str(urls), "--output", str(tmp_path / "out"), "--max-cycles", "1"])
