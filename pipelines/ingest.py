@@ -20,6 +20,7 @@ from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
 from newsbeam.runlock import RunLock, hold_run_lock
 from newsbeam.runtime import limit_malloc_arenas
+from newsbeam.state import StateDamaged, check_state
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
 from newsbeam.transforms.common import DEAD_LETTERS, NAMESPACE
@@ -153,6 +154,10 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
     config = build_config(options.view_as(NewsbeamOptions), now=now)
     # one live run per output: a concurrent one would write every article again (newsbeam.runlock)
     with hold_run_lock(config.output, config.run_id, held=lock, error=UsageError):
+        try:
+            check_state(config.output)
+        except StateDamaged as exc:  # a truncated or foreign state file: say which and how to recover
+            raise UsageError(str(exc)) from None
         path = manifest_path(config.output, config.run_id)
         try:
             write_json(path, run_manifest(config, options, "running"))

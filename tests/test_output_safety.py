@@ -1,6 +1,7 @@
 """Output safety: one atomic write, exact run-file ownership, the run lock, dead runs' leftovers, a full disk and
 damaged state files."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -209,3 +210,42 @@ def test_a_stream_driver_refuses_an_output_with_a_live_run(tmp_path):
     urls.write_text("http://127.0.0.1:9/a\n")
     with hold_run_lock(str(tmp_path / "out"), "nightly"), pytest.raises(UsageError, match="run nightly"):
         run_stream(["--urls", str(urls), "--output", str(tmp_path / "out"), "--max-cycles", "1"])
+
+
+# --- damaged state, and starting the state over ---------------------------------------------------------------------
+
+FAST = ["--host-delay", "0", "--read-timeout", "2", "--deadline", "4", "--retry-backoff", "0.01",
+        "--connect-timeout", "1", "--entities", "gazetteer"]
+
+
+def ingest_run(out, urls, run_id):
+    from newsbeam.pipelines import ingest
+
+    return ingest.run(["--urls", str(urls), *FAST, "--output", str(out), "--run-id", run_id])
+
+
+def test_a_damaged_state_file_exits_2_and_rm_state_rebuilds_from_the_data(site, tmp_path):
+    """Regression: a truncated state segment failed the run deep inside the pipeline (exit 1, a long traceback)."""
+    from newsbeam.pipelines.options import UsageError
+    from newsbeam.sample_site import article_paths
+
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(site.url(p) + "\n" for p in article_paths()[:3]))
+    out = tmp_path / "out"
+    first = ingest_run(out, urls, "r1")
+    assert first.status == "succeeded" and first.counters["articles.written"] == 3
+    segment = out / "_state" / "seen" / "segment-r1.parquet"
+    segment.write_bytes(segment.read_bytes()[:100])  # truncated, e.g. by a full disk outside newsbeam
+    with pytest.raises(UsageError) as refused:
+        ingest_run(out, urls, "r2")
+    message = str(refused.value)
+    assert str(segment) in message and f"rm -r {out / '_state'}" in message and "\n" not in message
+    assert not (out / "_runs" / "r2.json").exists() and not (out / "_lock").exists()
+
+    shutil.rmtree(out / "_state")  # start the state over: the next run works, and rebuilds `seen` from the data
+    mark = len(site.requests())
+    third = ingest_run(out, urls, "r3")
+    assert third.status == "succeeded", third.error
+    assert third.counters.get("articles.written", 0) == 0 and third.counters["items.skipped.written"] == 3
+    assert not [p for p, _ in site.requests()[mark:] if p.startswith("/articles/")]
+    assert (out / "_state" / "seen" / "segment-r3.parquet").exists()
