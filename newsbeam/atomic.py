@@ -8,7 +8,9 @@ sweep of dead runs' leftovers, see `newsbeam.runlock`). The final name is never 
 """
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import uuid
 from contextlib import contextmanager
 from typing import BinaryIO, Iterator
@@ -54,3 +56,19 @@ def _discard(temporary: str) -> None:
             FileSystems.delete([temporary])
     except Exception as exc:  # the original error matters more; a leftover hidden file is swept later
         LOG.warning("could not delete the temporary file %s: %s", temporary, exc)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a failed run reports. A full disk says so first, in one line: runners re-raise a worker's OSError as
+    a RuntimeError carrying only its text, so the text is searched too."""
+    text = f"{type(exc).__name__}: {exc}"
+    chain, seen = exc, set()
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        if isinstance(chain, OSError) and chain.errno == errno.ENOSPC:
+            break
+        chain = chain.__cause__ or chain.__context__
+    if chain is not None or os.strerror(errno.ENOSPC) in text:
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        return f"disk full ({os.strerror(errno.ENOSPC)}): free space, then re-run with the same --run-id ({first})"
+    return text

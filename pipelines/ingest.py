@@ -16,6 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from newsbeam.atomic import failure_reason
 from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
 from newsbeam.runlock import RunLock, hold_run_lock
@@ -176,7 +177,7 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
             counters = counters_of(result)
         except Exception as exc:  # the manifest must say the run failed, whatever failed
             LOG.exception("run %s failed", config.run_id)
-            error = f"{type(exc).__name__}: {exc}"
+            error = failure_reason(exc)
         seconds = round(time.monotonic() - started, 3)
         accounting = account(counters) if error is None else None
         if error is not None:
@@ -189,16 +190,21 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
             LOG.error("run %s: %s", config.run_id, error)
         else:
             status, code = "succeeded", EXIT_OK
-        write_json(path, run_manifest(
-            config, options, status,
-            finished_at=datetime.now(timezone.utc).isoformat(),
-            seconds=seconds,
-            counters=counters,
-            stage_seconds={name.split(".", 1)[1]: round(value / 1e6, 3)
-                           for name, value in counters.items() if name.startswith("stage_us.")},
-            accounting=accounting.as_dict() if accounting else None,
-            error=error,
-        ))
+        try:
+            write_json(path, run_manifest(
+                config, options, status,
+                finished_at=datetime.now(timezone.utc).isoformat(),
+                seconds=seconds,
+                counters=counters,
+                stage_seconds={name.split(".", 1)[1]: round(value / 1e6, 3)
+                               for name, value in counters.items() if name.startswith("stage_us.")},
+                accounting=accounting.as_dict() if accounting else None,
+                error=error,
+            ))
+        except Exception as exc:  # e.g. a full disk: the outcome still says why, and no manifest claims success
+            LOG.error("run %s: cannot update its manifest %s: %s", config.run_id, path, exc)
+            status, code = "failed", code or EXIT_PIPELINE_FAILED
+            error = f"{error + '; ' if error else ''}the manifest {path} still says 'running': {failure_reason(exc)}"
         return RunOutcome(config.run_id, config.output, status, code, counters, accounting, seconds, error)
 
 

@@ -9,12 +9,13 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsbeam.atomic import atomic_create, write_bytes
+from newsbeam.atomic import atomic_create, failure_reason, write_bytes
 from newsbeam.runlock import LockRecord, RunLock, RunLockHeld, hold_run_lock
 from newsbeam.partfiles import owns, owns_temporary, part_name, reserved_run_id
 from newsbeam.state import read_run_files
@@ -249,3 +250,73 @@ def test_a_damaged_state_file_exits_2_and_rm_state_rebuilds_from_the_data(site, 
     assert third.counters.get("articles.written", 0) == 0 and third.counters["items.skipped.written"] == 3
     assert not [p for p, _ in site.requests()[mark:] if p.startswith("/articles/")]
     assert (out / "_state" / "seen" / "segment-r3.parquet").exists()
+
+
+# --- a full disk ------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB tmpfs: a real ENOSPC. Needs root (CAP_SYS_ADMIN)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def fill(disk):
+    with open(disk / "filler", "wb") as handle:
+        try:
+            while True:
+                handle.write(os.urandom(1 << 16))
+                handle.flush()
+        except OSError:
+            pass
+
+
+def test_a_full_disk_fails_the_run_with_the_reason_and_leaves_no_partial_file(small_disk, tmp_path, monkeypatch):
+    """Regression: the final manifest write raised ENOSPC out of run(): a traceback instead of a failed run."""
+    from newsbeam.pipelines import ingest
+
+    build = ingest.build_pipeline
+
+    def build_then_fill_the_disk(pipeline, config):  # after the lock and the 'running' manifest are written
+        build(pipeline, config)
+        fill(small_disk)
+
+    monkeypatch.setattr(ingest, "build_pipeline", build_then_fill_the_disk)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:9/a\nhttp://127.0.0.1:9/b\n")
+    out = small_disk / "out"
+    outcome = ingest.run(["--urls", str(urls), "--output", str(out), "--run-id", "r1", "--connect-timeout", "0.5",
+                          "--deadline", "1", "--entities", "gazetteer"])
+    assert (outcome.status, outcome.exit_code) == ("failed", 1)
+    assert outcome.error.startswith("disk full (No space left on device)") and "\n" not in outcome.error
+    left = [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
+    assert left == [Path("_runs/r1.json")]  # no data file, no temporary file, no lock
+
+
+def test_failure_reason_finds_a_full_disk_behind_a_runner_error():
+    try:
+        try:
+            raise OSError(28, "No space left on device")
+        except OSError as exc:
+            raise RuntimeError("while running 'WriteFiles'") from exc
+    except RuntimeError as exc:
+        assert failure_reason(exc).startswith("disk full")
+    wrapped = RuntimeError("OSError: [Errno 28] No space left on device [while running 'Write']\nTraceback ...")
+    assert failure_reason(wrapped).startswith("disk full") and "\n" not in failure_reason(wrapped)
+    assert failure_reason(ValueError("x")) == "ValueError: x"
+
+
+def test_a_disk_that_fills_while_a_parquet_file_is_written_leaves_no_trace_of_it(small_disk):
+    from dataclasses import replace
+
+    from tests.test_write import dead, write
+
+    records = [replace(record, detail=os.urandom(20_000).hex()) for record in dead(60)]  # ~2.4 MB, incompressible
+    with pytest.raises(Exception, match="No space left on device"):
+        write(small_disk / "out", "r1", records)
+    assert not [p for p in (small_disk / "out").rglob("*") if p.is_file()]
