@@ -292,23 +292,24 @@ class RunLock:
 
 
 def sweep_leftovers(output: str, before: float) -> List[str]:
-    """Deletes the hidden temporary files (`.*.inprogress`) under `output` last modified before `before` (epoch
-    seconds): what killed runs left. Call it only while holding the lock. Returns the deleted paths."""
-    patterns = [FileSystems.join(output, *(["*"] * depth), f".*{TEMPORARY_SUFFIX}") for depth in range(4)]
-    patterns.append(FileSystems.join(output, f".{LOCK_NAME}.takeover-*"))
-    stale = []
-    for pattern in patterns:
-        try:
-            results = FileSystems.match([pattern])
-        except Exception:  # a pattern whose folder does not exist matches nothing, on every filesystem
-            continue
-        for result in results:
-            stale.extend(m.path for m in result.metadata_list
-                         if m.last_updated_in_seconds and m.last_updated_in_seconds < before)
+    """Deletes the hidden temporary files (`.*.inprogress`, and takeover markers) under `output` last modified
+    before `before` (epoch seconds): what killed runs left. Call it only while holding the lock. One listing of
+    the folder (as the finalize step's globs cost). Returns the deleted paths."""
+    try:
+        results = FileSystems.match([FileSystems.join(output, "**")])
+    except Exception:  # an output that does not exist yet holds nothing
+        return []
+    stale = sorted({meta.path for result in results for meta in result.metadata_list
+                    if _leftover(meta.path.rsplit("/", 1)[-1])
+                    and meta.last_updated_in_seconds and meta.last_updated_in_seconds < before})
     if stale:
         LOG.warning("deleting %d temporary file(s) left by dead runs under %s", len(stale), output)
-        FileSystems.delete(sorted(set(stale)))
-    return sorted(set(stale))
+        FileSystems.delete(stale)
+    return stale
+
+
+def _leftover(name: str) -> bool:
+    return (name.startswith(".") and name.endswith(TEMPORARY_SUFFIX)) or name.startswith(f".{LOCK_NAME}.takeover-")
 
 
 @contextmanager
