@@ -168,8 +168,13 @@ class RunLock:
     def _write_hidden(self, record: LockRecord) -> str:
         os.makedirs(self.output, exist_ok=True)
         hidden = os.path.join(self.output, f".{LOCK_NAME}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
-        with open(hidden, "wb") as handle:
-            handle.write(record.encode())
+        try:
+            with open(hidden, "wb") as handle:
+                handle.write(record.encode())
+        except BaseException:  # e.g. a full disk during a heartbeat: leave nothing behind
+            if os.path.exists(hidden):
+                os.unlink(hidden)
+            raise
         return hidden
 
     def _replace(self, record: LockRecord) -> None:

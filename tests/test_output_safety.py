@@ -316,7 +316,7 @@ def test_a_disk_that_fills_while_a_parquet_file_is_written_leaves_no_trace_of_it
 
     from tests.test_write import dead, write
 
-    records = [replace(record, detail=os.urandom(20_000).hex()) for record in dead(60)]  # ~2.4 MB, incompressible
+    records = [replace(record, detail=os.urandom(20_000).hex()) for record in dead(30)]  # ~1.2 MB, incompressible
     with pytest.raises(Exception, match="No space left on device"):
         write(small_disk / "out", "r1", records)
     assert not [p for p in (small_disk / "out").rglob("*") if p.is_file()]
