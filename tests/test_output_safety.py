@@ -1,5 +1,6 @@
 """Output safety: one atomic write, exact run-file ownership, the run lock, dead runs' leftovers, a full disk and
 damaged state files."""
+import base64
 import os
 import shutil
 import socket
@@ -316,7 +317,8 @@ def test_a_disk_that_fills_while_a_parquet_file_is_written_leaves_no_trace_of_it
 
     from tests.test_write import dead, write
 
-    records = [replace(record, detail=os.urandom(20_000).hex()) for record in dead(30)]  # ~1.2 MB, incompressible
+    # 40 x 32 KB of random bytes as base85 text: ~1.3 MB even after zstd, more than the 1 MB disk holds
+    records = [replace(record, detail=base64.b85encode(os.urandom(32_000)).decode()) for record in dead(40)]
     with pytest.raises(Exception, match="No space left on device"):
         write(small_disk / "out", "r1", records)
     assert not [p for p in (small_disk / "out").rglob("*") if p.is_file()]
