@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsbeam.atomic import atomic_create, failure_reason, write_bytes
-from newsbeam.runlock import LockRecord, RunLock, RunLockHeld, hold_run_lock
 from newsbeam.partfiles import owns, owns_temporary, part_name, reserved_run_id
+from newsbeam.runlock import LockRecord, RunLock, RunLockHeld, hold_run_lock
 from newsbeam.state import read_run_files
 
 
@@ -68,10 +68,11 @@ def test_a_run_id_that_prefixes_another_keeps_the_other_runs_files(tmp_path):
     """Regression: finalize of `nightly` deleted every `part-nightly-2-*` file (articles and dead letters)."""
     from tests.test_write import dead, rows, write
 
+    folder = tmp_path / "dead_letters" / "ingest_date=2026-11-21"
     write(tmp_path, "nightly-2", dead(3))
-    (tmp_path / "dead_letters" / "ingest_date=2026-11-21" / ".part-nightly-2-00000.parquet.0123.inprogress").write_bytes(b"")
+    (folder / ".part-nightly-2-00000.parquet.0123.inprogress").write_bytes(b"")  # nightly-2 still writing
     counters = write(tmp_path, "nightly", dead(2))
-    names = sorted(p.name for p in (tmp_path / "dead_letters" / "ingest_date=2026-11-21").iterdir())
+    names = sorted(p.name for p in folder.iterdir())
     assert names == [".part-nightly-2-00000.parquet.0123.inprogress", "part-nightly-00000.parquet",
                      "part-nightly-2-00000.parquet"]
     assert rows(tmp_path).num_rows == 5
@@ -229,6 +230,7 @@ def ingest_run(out, urls, run_id):
 def test_a_damaged_state_file_exits_2_and_rm_state_rebuilds_from_the_data(site, tmp_path):
     """Regression: a truncated state segment failed the run deep inside the pipeline (exit 1, a long traceback)."""
     from newsbeam.pipelines.options import UsageError
+
     from newsbeam.sample_site import article_paths
 
     urls = tmp_path / "urls.txt"
