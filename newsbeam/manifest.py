@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import platform
-import uuid
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Dict, List, Mapping, Tuple
@@ -12,6 +11,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from newsbeam import __version__, reasons
+from newsbeam.atomic import write_bytes
 
 MANIFEST_FOLDER = "_runs"
 _LIBRARIES = ("apache-beam", "trafilatura", "feedparser", "langdetect", "pyarrow", "courlan", "htmldate", "protego",
@@ -34,14 +34,7 @@ def manifest_path(output: str, run_id: str) -> str:
 
 def write_json(path: str, payload: Mapping[str, Any]) -> None:
     """Atomic: a reader sees the old manifest or the new one, never half of one."""
-    directory, name = path.rsplit("/", 1)
-    temporary = FileSystems.join(directory, f".{name}.{uuid.uuid4().hex}.inprogress")
-    with FileSystems.create(temporary, mime_type="application/json",
-                            compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        handle.write(json.dumps(payload, indent=2, sort_keys=True, default=str).encode("utf-8"))
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([temporary], [path])
+    write_bytes(path, json.dumps(payload, indent=2, sort_keys=True, default=str).encode("utf-8"), "application/json")
 
 
 def read_manifests(output: str) -> List[Dict[str, Any]]:

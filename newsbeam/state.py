@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, List, Optional, Sequence, Set
@@ -26,7 +25,9 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from newsbeam.atomic import atomic_create
 from newsbeam.manifest import MANIFEST_FOLDER
+from newsbeam.partfiles import owns
 
 LOG = logging.getLogger(__name__)
 STATE_FOLDER = "_state"
@@ -66,9 +67,12 @@ class SegmentedTable:
     def _bases(self) -> List[_Base]:
         bases = []
         for path in self._list("base-"):
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-                metadata = pq.read_schema(handle).metadata or {}
-            covered = set(json.loads(metadata.get(_COVERED, b"[]")))
+            try:
+                with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                    metadata = pq.read_schema(handle).metadata or {}
+                covered = set(json.loads(metadata.get(_COVERED, b"[]")))
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                raise StateDamaged(path, exc) from exc
             bases.append(_Base(path, covered, metadata.get(_CREATED, b"").decode()))
         return sorted(bases, key=lambda b: b.created_at)
 
@@ -121,26 +125,71 @@ class SegmentedTable:
 
 
 def _read(path: str, schema: pa.Schema) -> pa.Table:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        return pq.read_table(handle, schema=schema)
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            return pq.read_table(handle, schema=schema)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise StateDamaged(path, exc) from exc
+
+
+# What moving a damaged file away costs, per table: rows of `seen` are rebuilt from the runs' data files.
+_RECOVERY = {
+    "seen": "the next run rebuilds what it held from the runs' data files",
+    "feeds": "the feeds it covered are read in full once",
+    "near_duplicates": "articles it covered are no longer grouped with new near duplicates",
+}
+
+
+class StateDamaged(Exception):
+    """A state file that cannot be read. Its message names the file and how to recover."""
+
+    def __init__(self, path: str, cause: object):
+        self.path = path
+        folder, _ = path.rsplit("/", 1)
+        table = folder.rsplit("/", 1)[-1]
+        output = folder[:-len(f"/{STATE_FOLDER}/{table}")] if folder.endswith(f"/{STATE_FOLDER}/{table}") else "OUT"
+        effect = _RECOVERY.get(table, "its rows are lost")
+        detail = " ".join(f"{type(cause).__name__}: {cause}".split())[:200]
+        super().__init__(f"damaged state file {path} ({detail}); to recover, delete it ({effect}) or start the "
+                         f"state over with: rm -r {FileSystems.join(output, STATE_FOLDER)}")
+
+
+def check_state(output: str) -> int:
+    """Opens the footer of every state file under `output`; raises StateDamaged for the first that is truncated,
+    not Parquet, or not a state table. Cheap (footers only): run it before a run starts. Returns the file count."""
+    try:
+        results = FileSystems.match([FileSystems.join(output, STATE_FOLDER, "*", "*.parquet")])
+    except Exception:  # no state yet
+        return 0
+    paths = sorted(meta.path for result in results for meta in result.metadata_list
+                   if meta.path.rsplit("/", 1)[-1].startswith(("segment-", "base-")))
+    for path in paths:
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                schema = pq.ParquetFile(handle).schema_arrow
+                if "run_id" not in schema.names:
+                    raise ValueError("no run_id column: not a newsbeam state table")
+                if path.rsplit("/", 1)[-1].startswith("base-"):
+                    json.loads((schema.metadata or {}).get(_COVERED, b"[]"))
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise StateDamaged(path, exc) from exc
+    return len(paths)
 
 
 def _write_atomically(path: str, table: pa.Table) -> None:
-    directory, name = path.rsplit("/", 1)
-    temporary = FileSystems.join(directory, f".{name}.{uuid.uuid4().hex}.inprogress")
-    with FileSystems.create(temporary, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+    with atomic_create(path) as handle:
         pq.write_table(table, handle, compression="zstd")
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([temporary], [path])
 
 
 def read_run_files(output: str, dataset: str, depth: int, run_id: str, columns: Sequence[str]) -> pa.Table:
-    """The rows a run committed to a dataset, read back from its `part-<run_id>-*` files."""
+    """The rows a run committed to a dataset, read back from its data files (batch and streaming windows; only
+    names it owns exactly, not those of run ids it prefixes)."""
     pattern = FileSystems.join(output, dataset, *(["*"] * depth), f"part-{run_id}-*.parquet")
     tables = []
     for result in FileSystems.match([pattern]):
         for meta in result.metadata_list:
+            if not owns(meta.path.rsplit("/", 1)[-1], run_id):
+                continue
             with FileSystems.open(meta.path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
                 tables.append(pq.read_table(handle, columns=list(columns)))
     return pa.concat_tables(tables) if tables else None

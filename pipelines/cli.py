@@ -18,8 +18,9 @@ EPILOG = """Any Apache Beam pipeline option passes through, e.g. --runner, --dir
 --direct_running_mode multi_processing, --setup_file ./setup.py. Without --runner, runs use the local
 FnApiRunner (it never touches the network).
 
-exit codes: 0 done (dead letters included), 1 the pipeline failed, 2 bad arguments, unreadable
-inputs or unwritable output, 3 the run's accounting did not balance (a bug: please report it)."""
+exit codes: 0 done (dead letters included), 1 the pipeline failed (e.g. disk full), 2 bad arguments,
+unreadable inputs, unwritable output, another live run on the output (OUT/_lock) or a damaged state
+file, 3 the run's accounting did not balance (a bug: please report it)."""
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -16,9 +16,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from newsbeam.atomic import failure_reason
 from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
+from newsbeam.runlock import RunLock, hold_run_lock
 from newsbeam.runtime import limit_malloc_arenas
+from newsbeam.state import StateDamaged, check_state
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
 from newsbeam.transforms.common import DEAD_LETTERS, NAMESPACE
@@ -133,10 +136,13 @@ def run_manifest(config: IngestConfig, options: PipelineOptions, status: str, **
     }
 
 
-def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> RunOutcome:
-    """Runs one batch ingestion. Raises UsageError before anything starts if the run cannot proceed.
+def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
+        lock: Optional[RunLock] = None) -> RunOutcome:
+    """Runs one batch ingestion. Raises UsageError before anything starts if the run cannot proceed, e.g. while
+    another run writes to the same output.
 
-    `now` (default: the clock) is the run's start: retry schedules are judged against it."""
+    `now` (default: the clock) is the run's start: retry schedules are judged against it. `lock`: the output's
+    lock, if the caller already holds it (the stream driver)."""
     options = PipelineOptions(argv)
     standard = options.view_as(StandardOptions)
     if not standard.runner:
@@ -147,48 +153,59 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> Run
     # 'running' manifest come before that
     FileSystems.set_options(options)
     config = build_config(options.view_as(NewsbeamOptions), now=now)
-    path = manifest_path(config.output, config.run_id)
-    try:
-        write_json(path, run_manifest(config, options, "running"))
-    except Exception as exc:
-        raise UsageError(f"cannot write to output {config.output!r}: {exc}") from None
-    LOG.info("run %s: %d feed source(s), %d URL file(s) -> %s", config.run_id, len(config.feeds),
-             len(config.url_files), config.output)
-    started = time.monotonic()
-    error = None
-    counters: Dict[str, int] = {}
-    try:
-        pipeline = beam.Pipeline(options=options)
-        build_pipeline(pipeline, config)
-        result = pipeline.run()
-        result.wait_until_finish()
-        counters = counters_of(result)
-    except Exception as exc:  # the manifest must say the run failed, whatever failed
-        LOG.exception("run %s failed", config.run_id)
-        error = f"{type(exc).__name__}: {exc}"
-    seconds = round(time.monotonic() - started, 3)
-    accounting = account(counters) if error is None else None
-    if error is not None:
-        status, code = "failed", EXIT_PIPELINE_FAILED
-    elif not accounting.balanced or not counters.get("run.committed"):
-        # a runner that reports no counters has not shown that anything balances
-        status, code = "accounting_mismatch", EXIT_ACCOUNTING
-        error = (f"accounting does not balance: {accounting.as_dict()}" if counters.get("run.committed")
-                 else "the runner returned no newsbeam counters: the run's accounting could not be checked")
-        LOG.error("run %s: %s", config.run_id, error)
-    else:
-        status, code = "succeeded", EXIT_OK
-    write_json(path, run_manifest(
-        config, options, status,
-        finished_at=datetime.now(timezone.utc).isoformat(),
-        seconds=seconds,
-        counters=counters,
-        stage_seconds={name.split(".", 1)[1]: round(value / 1e6, 3)
-                       for name, value in counters.items() if name.startswith("stage_us.")},
-        accounting=accounting.as_dict() if accounting else None,
-        error=error,
-    ))
-    return RunOutcome(config.run_id, config.output, status, code, counters, accounting, seconds, error)
+    # one live run per output: a concurrent one would write every article again (newsbeam.runlock)
+    with hold_run_lock(config.output, config.run_id, held=lock, error=UsageError):
+        try:
+            check_state(config.output)
+        except StateDamaged as exc:  # a truncated or foreign state file: say which and how to recover
+            raise UsageError(str(exc)) from None
+        path = manifest_path(config.output, config.run_id)
+        try:
+            write_json(path, run_manifest(config, options, "running"))
+        except Exception as exc:
+            raise UsageError(f"cannot write to output {config.output!r}: {exc}") from None
+        LOG.info("run %s: %d feed source(s), %d URL file(s) -> %s", config.run_id, len(config.feeds),
+                 len(config.url_files), config.output)
+        started = time.monotonic()
+        error = None
+        counters: Dict[str, int] = {}
+        try:
+            pipeline = beam.Pipeline(options=options)
+            build_pipeline(pipeline, config)
+            result = pipeline.run()
+            result.wait_until_finish()
+            counters = counters_of(result)
+        except Exception as exc:  # the manifest must say the run failed, whatever failed
+            LOG.exception("run %s failed", config.run_id)
+            error = failure_reason(exc)
+        seconds = round(time.monotonic() - started, 3)
+        accounting = account(counters) if error is None else None
+        if error is not None:
+            status, code = "failed", EXIT_PIPELINE_FAILED
+        elif not accounting.balanced or not counters.get("run.committed"):
+            # a runner that reports no counters has not shown that anything balances
+            status, code = "accounting_mismatch", EXIT_ACCOUNTING
+            error = (f"accounting does not balance: {accounting.as_dict()}" if counters.get("run.committed")
+                     else "the runner returned no newsbeam counters: the run's accounting could not be checked")
+            LOG.error("run %s: %s", config.run_id, error)
+        else:
+            status, code = "succeeded", EXIT_OK
+        try:
+            write_json(path, run_manifest(
+                config, options, status,
+                finished_at=datetime.now(timezone.utc).isoformat(),
+                seconds=seconds,
+                counters=counters,
+                stage_seconds={name.split(".", 1)[1]: round(value / 1e6, 3)
+                               for name, value in counters.items() if name.startswith("stage_us.")},
+                accounting=accounting.as_dict() if accounting else None,
+                error=error,
+            ))
+        except Exception as exc:  # e.g. a full disk: the outcome still says why, and no manifest claims success
+            LOG.error("run %s: cannot update its manifest %s: %s", config.run_id, path, exc)
+            status, code = "failed", code or EXIT_PIPELINE_FAILED
+            error = f"{error + '; ' if error else ''}the manifest {path} still says 'running': {failure_reason(exc)}"
+        return RunOutcome(config.run_id, config.output, status, code, counters, accounting, seconds, error)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

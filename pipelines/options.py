@@ -14,6 +14,7 @@ from newsbeam.entities import EntitySettings
 from newsbeam.extraction import ExtractionSettings
 from newsbeam.http import DEFAULT_USER_AGENT, FetchSettings
 from newsbeam.language import LanguageSettings
+from newsbeam.partfiles import reserved_run_id
 from newsbeam.topics import TopicMatcher
 from newsbeam.urls import is_http_url
 from newsbeam.transforms.backfill import Window
@@ -192,6 +193,8 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
     run_id = options.run_id or default_run_id(started_at)
     if not _RUN_ID.match(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit")
+    if reserved_run_id(run_id):
+        raise UsageError(f"--run-id {run_id!r}: must not end in '-YYYYMMDDTHHMMSSZ' (streaming window file names)")
     fetch = FetchSettings(
         user_agent=options.http_user_agent,
         connect_timeout=_positive("connect-timeout", options.connect_timeout, 0.001),

@@ -21,6 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.manifest import write_json
+from newsbeam.runlock import hold_run_lock
 from newsbeam.pipelines import ingest
 from newsbeam.pipelines.options import NewsbeamOptions, UsageError, build_config, default_run_id
 from newsbeam.transforms.fetch import shared_fetch_context
@@ -78,56 +79,60 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[ingest.RunOutcome],
     if options.view_as(NewsbeamOptions).run_id:
         raise UsageError("--run-id does not apply to stream: every cycle gets its own id")
     config = build_config(options.view_as(NewsbeamOptions))  # fail fast on bad arguments, before the first cycle
-    stop = stop or threading.Event()
-    previous = _install_signal_handlers(stop)
-    # Holding the fetch context keeps it alive between cycles: the fetch DoFns of the in-process runner acquire
-    # this same object, so per-host delays and robots.txt rules carry over from one poll to the next.
-    context = shared_fetch_context(config.core.fetch)
-    status = StreamStatus(state="running", pid=os.getpid(), started_at=_now().isoformat(), updated_at=_now().isoformat())
-    status_path = FileSystems.join(config.output, STATUS_FOLDER, STATUS_FILE)
-    started = time.monotonic()
-    consecutive_failures = 0
-    try:
-        while not stop.is_set():
-            if stream.max_cycles is not None and status.cycles >= stream.max_cycles:
-                break
-            if stream.duration is not None and time.monotonic() - started >= stream.duration:
-                break
-            cycle_started = time.monotonic()
-            run_id = default_run_id(_now())
-            try:
-                outcome = ingest.run([*argv, "--run-id", run_id])
-            except UsageError:
-                raise
-            except Exception as exc:  # a cycle that cannot even start is logged; the next poll tries again
-                LOG.exception("cycle %s could not run", run_id)
-                outcome = ingest.RunOutcome(run_id, config.output, "failed", ingest.EXIT_PIPELINE_FAILED, {}, None,
-                                            round(time.monotonic() - cycle_started, 3), f"{type(exc).__name__}: {exc}")
-            status.cycles += 1
-            consecutive_failures = consecutive_failures + 1 if outcome.exit_code else 0
-            _record(status, outcome)
-            next_poll = cycle_started + stream.poll_interval
-            status.next_poll_at = datetime.fromtimestamp(time.time() + max(0.0, next_poll - time.monotonic()),
-                                                         timezone.utc).isoformat()
-            write_json(status_path, asdict(status))
-            LOG.info("cycle %d: %s", status.cycles, cycle_line(outcome))
-            if on_cycle is not None:
-                on_cycle(outcome)
-            if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+    # the driver holds the output's lock from its first cycle to its last; each cycle relabels it with its run id
+    with hold_run_lock(config.output, f"stream-{default_run_id(_now())}", error=UsageError) as lock:
+        stop = stop or threading.Event()
+        previous = _install_signal_handlers(stop)
+        # Holding the fetch context keeps it alive between cycles: the fetch DoFns of the in-process runner acquire
+        # this same object, so per-host delays and robots.txt rules carry over from one poll to the next.
+        context = shared_fetch_context(config.core.fetch)
+        status = StreamStatus(state="running", pid=os.getpid(), started_at=_now().isoformat(),
+                              updated_at=_now().isoformat())
+        status_path = FileSystems.join(config.output, STATUS_FOLDER, STATUS_FILE)
+        started = time.monotonic()
+        consecutive_failures = 0
+        try:
+            while not stop.is_set():
+                if stream.max_cycles is not None and status.cycles >= stream.max_cycles:
+                    break
+                if stream.duration is not None and time.monotonic() - started >= stream.duration:
+                    break
+                cycle_started = time.monotonic()
+                run_id = default_run_id(_now())
+                try:
+                        outcome = ingest.run([*argv, "--run-id", run_id], lock=lock)
+                except UsageError:
+                    raise
+                except Exception as exc:  # a cycle that cannot even start is logged; the next poll tries again
+                    LOG.exception("cycle %s could not run", run_id)
+                    outcome = ingest.RunOutcome(run_id, config.output, "failed", ingest.EXIT_PIPELINE_FAILED, {},
+                                                None, round(time.monotonic() - cycle_started, 3),
+                                                f"{type(exc).__name__}: {exc}")
+                status.cycles += 1
+                consecutive_failures = consecutive_failures + 1 if outcome.exit_code else 0
+                _record(status, outcome)
+                next_poll = cycle_started + stream.poll_interval
+                status.next_poll_at = datetime.fromtimestamp(time.time() + max(0.0, next_poll - time.monotonic()),
+                                                             timezone.utc).isoformat()
+                write_json(status_path, asdict(status))
+                LOG.info("cycle %d: %s", status.cycles, cycle_line(outcome))
+                if on_cycle is not None:
+                    on_cycle(outcome)
+                if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+                    status.state = "failed"
+                    LOG.error("stopping: %d cycles in a row failed", consecutive_failures)
+                    return ingest.EXIT_PIPELINE_FAILED
+                stop.wait(max(0.0, next_poll - time.monotonic()))
+            status.state = "stopped"
+            return ingest.EXIT_OK
+        finally:
+            del context
+            if status.state == "running":
                 status.state = "failed"
-                LOG.error("stopping: %d cycles in a row failed", consecutive_failures)
-                return ingest.EXIT_PIPELINE_FAILED
-            stop.wait(max(0.0, next_poll - time.monotonic()))
-        status.state = "stopped"
-        return ingest.EXIT_OK
-    finally:
-        del context
-        if status.state == "running":
-            status.state = "failed"
-        status.updated_at = _now().isoformat()
-        status.next_poll_at = None
-        write_json(status_path, asdict(status))
-        _restore_signal_handlers(previous)
+            status.updated_at = _now().isoformat()
+            status.next_poll_at = None
+            write_json(status_path, asdict(status))
+            _restore_signal_handlers(previous)
 
 
 def cycle_line(outcome: ingest.RunOutcome) -> str:

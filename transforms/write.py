@@ -11,7 +11,6 @@ writes to local disk, gs:// or s3://.
 from __future__ import annotations
 
 import logging
-import uuid
 import zlib
 from collections import Counter
 from dataclasses import replace
@@ -22,11 +21,12 @@ from urllib.parse import quote
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow
 
+from newsbeam.atomic import atomic_create
 from newsbeam.packing import pack, unpack
+from newsbeam.partfiles import owns, owns_temporary, part_name
 from newsbeam.schemas.datasets import DatasetSpec, RunContext, rows_to_table
 from newsbeam.transforms.common import CounterSet, counter, timed
 
@@ -53,32 +53,30 @@ def window_tag(window) -> str:
 
 
 def final_name(run: RunContext, bucket: int, tag: str = "") -> str:
-    return f"part-{run.run_id}-{tag}-{bucket:05d}.parquet" if tag else f"part-{run.run_id}-{bucket:05d}.parquet"
+    return part_name(run.run_id, bucket, tag)
 
 
 def write_parquet(path: str, rows: Iterable[Dict[str, Any]], schema: pa.Schema) -> int:
-    """Writes `rows` to `path` through FileSystems, zstd-compressed, in row groups of ROW_GROUP_ROWS; returns
-    the number of rows.
+    """Writes `rows` to `path` whole or not at all (newsbeam.atomic), zstd-compressed, in row groups of
+    ROW_GROUP_ROWS; returns the number of rows.
 
     Rows become Arrow `ARROW_BATCH_ROWS` at a time: as Python dicts an article with its entities takes tens of
     kilobytes, in Arrow little more than its text, so a row group is gathered in Arrow, not as dicts."""
     count = 0
     rows = iter(rows)
-    with FileSystems.create(path, mime_type="application/octet-stream",
-                            compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        with pq.ParquetWriter(handle, schema, compression="zstd") as writer:
-            group: List[pa.Table] = []
-            gathered = 0
-            while chunk := list(islice(rows, min(ARROW_BATCH_ROWS, ROW_GROUP_ROWS - gathered))):
-                group.append(rows_to_table(chunk, schema))
-                gathered += len(chunk)
-                if gathered == ROW_GROUP_ROWS:
-                    writer.write_table(pa.concat_tables(group), row_group_size=ROW_GROUP_ROWS)
-                    count += gathered
-                    group, gathered = [], 0
-            if group:
+    with atomic_create(path) as handle, pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+        group: List[pa.Table] = []
+        gathered = 0
+        while chunk := list(islice(rows, min(ARROW_BATCH_ROWS, ROW_GROUP_ROWS - gathered))):
+            group.append(rows_to_table(chunk, schema))
+            gathered += len(chunk)
+            if gathered == ROW_GROUP_ROWS:
                 writer.write_table(pa.concat_tables(group), row_group_size=ROW_GROUP_ROWS)
                 count += gathered
+                group, gathered = [], 0
+        if group:
+            writer.write_table(pa.concat_tables(group), row_group_size=ROW_GROUP_ROWS)
+            count += gathered
     return count
 
 
@@ -117,13 +115,9 @@ class _WriteFileFn(beam.DoFn):
         directory = FileSystems.join(self._root, self._spec.name, folder)
         name = final_name(self._run, bucket, tag)
         final = FileSystems.join(directory, name)
-        temporary = FileSystems.join(directory, f".{name}.{uuid.uuid4().hex}.inprogress")
         outcomes: Counter = Counter()
         with timed(self._time):
-            rows = write_parquet(temporary, self._unpacked(ordered, outcomes), self._spec.schema)
-            if FileSystems.exists(final):
-                FileSystems.delete([final])  # not every filesystem's rename replaces an existing object
-            FileSystems.rename([temporary], [final])
+            rows = write_parquet(final, self._unpacked(ordered, outcomes), self._spec.schema)
         self._files.inc()
         self._rows.inc(rows)
         for name, value in outcomes.items():  # counted once the file is in place
@@ -139,7 +133,8 @@ class _WriteFileFn(beam.DoFn):
 
 class _FinalizeFn(beam.DoFn):
     """Deletes files of this run id (and window, in streaming) that this attempt did not write, and its stray
-    temporary files."""
+    temporary files. Only names the run owns exactly (newsbeam.partfiles): the glob below also lists the files
+    of run ids this one prefixes (`nightly` lists `nightly-2`'s), and in batch those of the run's windows."""
 
     def __init__(self, spec: DatasetSpec, root: str, run: RunContext):
         self._spec = spec
@@ -154,9 +149,13 @@ class _FinalizeFn(beam.DoFn):
         tag = window_tag(window)
         prefix = f"part-{self._run.run_id}-{tag}-" if tag else f"part-{self._run.run_id}-"
         patterns = [f"{base}/{depth}{prefix}*.parquet", f"{base}/{depth}.{prefix}*.inprogress"]
+        run_id = self._run.run_id
         stale = []
         for result in FileSystems.match(patterns):
-            stale.extend(meta.path for meta in result.metadata_list if meta.path not in keep)
+            for meta in result.metadata_list:
+                name = meta.path.rsplit("/", 1)[-1]
+                if meta.path not in keep and (owns(name, run_id, tag) or owns_temporary(name, run_id, tag)):
+                    stale.append(meta.path)
         if stale:
             LOG.info("removing %d stale file(s) of run %s from %s", len(stale), self._run.run_id, base)
             FileSystems.delete(stale)
