@@ -83,7 +83,7 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
            ("fetch", "http_404", "/articles/en-missing-page.html"),
            ("extract", "empty_text", "/articles/en-subscribers-only.html"),
            ("extract", "empty_text", "/articles/fr-reserve-abonnes.html"),
-           ("feed", "feed_parse_error", "/feeds/empty-garbage.xml"),
+           ("feed", "feed_not_a_feed", "/feeds/empty-garbage.xml"),
            ("source", "invalid_url", "not-a-url")])
     assert reasons == expected
     assert not site.requests("/private/en-internal-memo.html")  # robots.txt obeyed: never requested
