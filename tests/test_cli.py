@@ -214,7 +214,7 @@ def test_local_feed_and_url_list_files(site, tmp_path):
     (["--feeds", "x.rss", "--buckets", "0"], "--buckets must be at least 1"),
     (["--feeds", "x.rss", "--since", "yesterday"], "--since 'yesterday'"),
     (["--feeds", "x.rss", "--since", "2026-11-10", "--until", "2026-11-01"], "--since must be before --until"),
-    (["--feeds", "x.rss", "--max-articles", "0"], "--max-articles must be at least 1"),
+    (["--feeds", "x.rss", "--max-articles", "-1"], "--max-articles must be at least 0"),
     (["--feeds", "x.rss", "--topics", "/nonexistent/topics.yaml"], "cannot read topics file"),
     (["--feeds", "x.rss", "--topics", "bad-topics.yaml"], "bad-topics.yaml"),
     (["--feeds", "x.rss", "--entities", "everything"], "invalid choice: 'everything'"),
