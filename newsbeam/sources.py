@@ -334,6 +334,7 @@ def read_source(body: bytes, source: str, content_type: Optional[str] = None, de
                 return SourceContents(kind, rejected=(_feed_dead(ref, reasons.FEED_ENTITY_EXPANSION, problem),))
         return READERS[kind](body, sniffed, ref)
     except Exception as exc:  # a parser's bug in one document must not stop the other sources
-        LOG.warning("reading %s failed", source, exc_info=True)
+        LOG.warning("reading %s failed: %s: %s", source, type(exc).__name__, exc)
+        LOG.debug("reading %s failed", source, exc_info=True)
         return SourceContents(kind, rejected=(_feed_dead(
             ref, reasons.FEED_READER_ERROR, f"{type(exc).__name__}: {exc}"[:2000]),))

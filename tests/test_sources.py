@@ -139,6 +139,15 @@ def test_surrogate_pairs_become_the_character():
     assert contents.items[0].title == "a\ufffdb \ufffd"
 
 
+def test_a_parser_bug_is_that_sources_dead_letter_only():
+    # feedparser 6.0 raises KeyError('where') on a GML position outside <georss:where>
+    body = rss(item("<gml:pos>inf -inf</gml:pos>")).replace(b"<rss version='2.0'>",
+                                                           f"<rss version='2.0'{GEO}>".encode())
+    contents = read_source(body, f"{BASE}/f")
+    assert reasons_of(contents) == [(reasons.STAGE_FEED, reasons.FEED_READER_ERROR)]
+    assert read_source(rss(item("")), f"{BASE}/g").read
+
+
 def test_anything_raised_while_reading_is_that_sources_dead_letter(monkeypatch):
     import feedparser
 
