@@ -60,7 +60,8 @@ class SourceContents:
 
     @property
     def empty_feed(self) -> bool:
-        return self.read and self.kind == FEED and not self.items
+        """A feed without entries (not an error: a quiet feed). A read feed's rejections are its entries."""
+        return self.read and self.kind == FEED and not self.items and not self.rejected
 
 
 # --------------------------------------------------------------------------------------------------------------

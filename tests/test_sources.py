@@ -230,7 +230,8 @@ def test_included_lists_are_reported_not_dropped():
     contents = read_source(body, "list.opml")
     assert contents.listed == ("http://e.org/f.xml",)
     assert sorted((r.url, r.reason) for r in contents.rejected) == [
-        ("http://e.org/more.opml", reasons.NESTED_LIST_IGNORED), ("http://e.org/other.opml", reasons.NESTED_LIST_IGNORED)]
+        ("http://e.org/more.opml", reasons.NESTED_LIST_IGNORED),
+        ("http://e.org/other.opml", reasons.NESTED_LIST_IGNORED)]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -368,7 +369,8 @@ def test_core_skips_304_and_unchanged_bodies():
     not_modified = FeedDocument(source=f"{BASE}/f", body=b"", validator=validator("x"), previous=validator("x"),
                                 not_modified=True)
     outcome = read_document(not_modified, NOW)
-    assert not outcome.changed and outcome.validator == validator("x") and outcome.counts == (("feeds.not_modified", 1),)
+    assert not outcome.changed and outcome.validator == validator("x")
+    assert outcome.counts == (("feeds.not_modified", 1),)
     same = FeedDocument(source=f"{BASE}/f", body=body, validator=validator("h"), previous=validator("h"))
     assert read_document(same, NOW).counts == (("feeds.unchanged", 1),)
     changed = FeedDocument(source=f"{BASE}/f", body=body, validator=validator("new"), previous=validator("h"))
