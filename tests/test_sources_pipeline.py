@@ -86,3 +86,4 @@ def test_streaming_polls_a_feed_given_and_listed_once(sources_site, tmp_path):
     counters = run_and_count(pipeline)
     assert len(site.requests("/feeds/world.rss")) == 1
     assert counters["feeds.empty"] == 1 and counters["sources.listed_also_given"] == 1
+
