@@ -158,13 +158,6 @@ class FeedPollState:
     polled_at: Optional[int] = None  # micros of the impulse that last polled it: one poll per impulse
 
 
-def _dead(url: str, stage: str, reason: str, detail: str, feed_url: Optional[str] = None,
-          http_status: Optional[int] = None, attempts: int = 0, failed_at=None) -> TaggedOutput:
-    return TaggedOutput(DEAD_LETTERS, DeadLetter(
-        url=url, feed_url=feed_url if feed_url is not None else url, stage=stage, reason=reason, detail=detail,
-        failed_at=failed_at or utcnow(), http_status=http_status, attempts=attempts))
-
-
 class _PollFeedFn(beam.DoFn):
     """(source, listed in) -> FeedItem, and on tag `listed` the (feed URL, list) pairs of a subscription list.
 
