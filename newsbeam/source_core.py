@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Tuple, Union
+from urllib.parse import urljoin
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -74,7 +75,17 @@ def document_from_page(page: FetchedPage) -> FeedDocument:
                                   page.fetched_at)
     return FeedDocument(source=page.request.url, body=page.body, content_type=page.content_type,
                         depth=context.depth, validator=validator, previous=previous,
-                        not_modified=page.not_modified, base_url=page.final_url)
+                        not_modified=page.not_modified, base_url=base_url(page))
+
+
+def base_url(page: FetchedPage) -> str:
+    """What relative item links resolve against (after xml:base): the Content-Location header, itself resolved
+    against the final URL, when it is an http(s) URL; else the final URL after redirects."""
+    if page.content_location:
+        location = urljoin(page.final_url, page.content_location.strip())
+        if is_http_url(location):
+            return location
+    return page.final_url
 
 
 def document_from_path(path: str, body: bytes, depth: int, read_at: datetime,

@@ -83,6 +83,7 @@ class FetchedPage:
     redirects: Tuple[str, ...] = ()
     etag: Optional[str] = None
     last_modified: Optional[str] = None
+    content_location: Optional[str] = None  # the Content-Location header: a feed's base URL when given
 
     @property
     def not_modified(self) -> bool:

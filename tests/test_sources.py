@@ -1,13 +1,14 @@
 import codecs
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 
 from newsbeam import reasons
 from newsbeam.sample_site import LEGACY_ENCODINGS, SITE_DIR
-from newsbeam.schemas.records import FeedDocument, FeedValidator
-from newsbeam.source_core import read_document, url_file_outcome
+from newsbeam.schemas.records import FeedDocument, FeedFetch, FeedValidator, FetchedPage, FetchRequest
+from newsbeam.source_core import document_from_page, read_document, url_file_outcome
 from newsbeam.sources import (
     FEED,
     HTML,
@@ -281,6 +282,17 @@ def test_relative_links_resolve_against_where_the_feed_was_fetched():
     # a local file has no base: the entries are reported, not turned into bad URLs
     local = read_source(body, "/data/x.rss")
     assert local.items == () and {r.reason for r in local.rejected} == {reasons.NO_ARTICLE_LINK}
+
+
+def test_content_location_is_the_base_when_given():
+    request = FetchRequest(url="http://e.org/feed", context=FeedFetch(depth=0))
+    page = FetchedPage(request=request, final_url="https://www.e.org/final/feed", status=200,
+                       content_type="application/rss+xml", header_charset=None,
+                       body=rss(item("", "a.html")), fetched_at=NOW, attempts=1, content_location="/feeds/en/")
+    outcome = read_document(document_from_page(page), NOW)
+    assert [i.url for i in outcome.items] == ["https://www.e.org/feeds/en/a.html"]
+    moved = replace(page, content_location=None)
+    assert [i.url for i in read_document(document_from_page(moved), NOW).items] == ["https://www.e.org/final/a.html"]
 
 
 def test_entries_without_an_article_link_get_a_clear_reason():
