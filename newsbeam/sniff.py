@@ -47,7 +47,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
 )
 _EBCDIC_XML = b"\x4c\x6f\xa7\x94"  # '<?xm' in EBCDIC
-_WIDE = ("utf-16-be", "utf-16-le", "utf-32-be", "utf-32-le")
+WIDE_ENCODINGS = ("utf-16-be", "utf-16-le", "utf-32-be", "utf-32-le")
 _XML_ENCODING = re.compile(rb"<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']")
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f]")  # control characters no text list has
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]{1,40})", re.IGNORECASE)
@@ -123,7 +123,7 @@ def candidate_encodings(body: bytes, content_type: Optional[str] = None) -> List
     for encoding in found:
         # UTF-16 declared in a document whose bytes are not UTF-16 (it happens) would decode to noise
         if encoding and encoding not in ordered and not (encoding.startswith(("utf-16", "utf-32"))
-                                                         and encoding not in _WIDE):
+                                                         and encoding not in WIDE_ENCODINGS):
             ordered.append(encoding)
     return ordered
 
@@ -225,7 +225,7 @@ def _repair_ascii(data: bytes) -> bytes:
 def repair_character_references(body: bytes, encoding: str) -> bytes:
     """`body` with the character references repaired, in its own encoding (references are ASCII, so ASCII-
     compatible encodings are repaired on the bytes; UTF-16/32 through the text)."""
-    if encoding not in _WIDE:
+    if encoding not in WIDE_ENCODINGS:
         return _repair_ascii(body)
     bom, skip = bom_encoding(body)
     text = body[skip:].decode(encoding, errors="replace")

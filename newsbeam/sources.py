@@ -27,6 +27,7 @@ from newsbeam.sniff import (  # noqa: F401 (the kinds are part of this module's 
     UNKNOWN,
     URL_LIST,
     ROOT_KINDS,
+    WIDE_ENCODINGS,
     Sniffed,
     entity_problem,
     repair_character_references,
@@ -245,10 +246,27 @@ def _nested(kind: str, ref: SourceRef) -> SourceContents:
         f"a {kind} listed inside a subscription list is not followed: give it with --feeds"),))
 
 
+_GEO_TAG = re.compile(rb"</?(?:gml|georss):[^>]*>")
+
+
+def _parse_feed_or_without_geo(body: bytes, sniffed: Sniffed, ref: SourceRef) -> ParsedFeed:
+    """feedparser 6.0 fails on a whole feed for some GeoRSS/GML markup (a `gml:pos` outside `georss:where`
+    raises KeyError): such a feed is read again without its geo tags, which newsbeam does not use."""
+    repaired = repair_character_references(body, sniffed.encoding)
+    try:
+        return parse_feed(repaired, ref.source, ref.content_type, ref.base_url)
+    except FeedParseError:
+        raise
+    except Exception:
+        if sniffed.encoding in WIDE_ENCODINGS or not _GEO_TAG.search(repaired):
+            raise
+        LOG.info("%s: feedparser failed on its GeoRSS/GML markup; read without it", ref.source)
+        return parse_feed(_GEO_TAG.sub(b"", repaired), ref.source, ref.content_type, ref.base_url)
+
+
 def _read_feed(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
     try:
-        parsed = parse_feed(repair_character_references(body, sniffed.encoding), ref.source, ref.content_type,
-                            ref.base_url)
+        parsed = _parse_feed_or_without_geo(body, sniffed, ref)
     except FeedParseError as exc:
         return SourceContents(FEED, rejected=(_feed_dead(ref, reasons.FEED_PARSE_ERROR, str(exc)),))
     if not parsed.items and not parsed.unusable and not parsed.version and sniffed.root not in ROOT_KINDS:

@@ -136,8 +136,6 @@ def test_whole_corpus_through_ingest_over_loopback(corpus, corpus_server, tmp_pa
     assert len({d["url"] for d in whole}) == len(whole)  # one dead letter per feed at most
     # every feed accounted for: read (with items or counted empty), or its one dead letter
     assert counters["feeds.parsed"] + len(whole) == len(urls) + len(crashing)
-    # the crashing entries are read, except the GML position outside <georss:where>, on which feedparser 6.0
-    # fails whole (KeyError 'where'): that feed's dead letter, and the run goes on
-    assert [d["url"] for d in whole if d["reason"] == reasons.FEED_READER_ERROR] == [crashing[-1]]
+    assert not {d["url"] for d in whole} & set(crashing)  # the crashing entries are read
     assert counters.get("feeds.empty", 0) > 0 and counters["feeds.items"] > 0
     assert counters.get("items.to_fetch", 0) == 0 and counters["items.skipped.over_limit"] == counters["items.unique"]
