@@ -213,6 +213,7 @@ class PoliteFetcher:
                     redirects=tuple(redirects),
                     etag=answer.headers.get("etag"),
                     last_modified=answer.headers.get("last-modified"),
+                    content_location=answer.headers.get("content-location"),
                 )
             raise FetchError(reasons.TOO_MANY_REDIRECTS, f"more than {self._settings.max_redirects} redirects")
         except FetchError as exc:

@@ -29,6 +29,9 @@ SEEN_CANONICAL = "seen_canonical"  # an earlier run wrote this page under its ca
 FEED_PARSE_ERROR = "feed_parse_error"
 SOURCE_UNREADABLE = "source_unreadable"
 NESTED_LIST_IGNORED = "nested_list_ignored"
+NO_ARTICLE_LINK = "no_article_link"  # a feed entry with no http(s) link to an article (enclosure only, guid only)
+FEED_ENTITY_EXPANSION = "feed_entity_expansion"  # internal DTD entities that would blow the document up
+FEED_READER_ERROR = "feed_reader_error"  # the reading code failed on this document (a bug to report)
 
 # stages
 STAGE_SOURCE = "source"

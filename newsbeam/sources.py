@@ -1,104 +1,43 @@
-"""Feed sources: telling feeds, OPML lists and URL lists apart, and reading each (pure functions)."""
+"""Source documents: feeds, OPML lists and URL lists, read into feed items and listed URLs (pure functions).
+
+`read_source` is the one entry point, the same for batch and streaming. It never raises: whatever goes wrong in
+one document becomes that document's dead letter, so one bad feed cannot stop a run. No parsing library is ever
+given anything but bytes (listparser fetches a URL it is given as a string; feedparser does too).
+"""
 from __future__ import annotations
 
 import calendar
+import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
+from urllib.parse import urljoin
+from xml.sax import SAXException
 
 import feedparser
 import listparser
 
 from newsbeam import reasons
+from newsbeam.sniff import (  # noqa: F401 (the kinds are part of this module's interface)
+    FEED,
+    HTML,
+    JSON,
+    OPML,
+    UNKNOWN,
+    URL_LIST,
+    ROOT_KINDS,
+    WIDE_ENCODINGS,
+    Sniffed,
+    entity_problem,
+    repair_character_references,
+    sniff,
+)
 from newsbeam.urls import canonicalize_url, is_http_url
 from newsbeam.schemas.records import FeedItem
 
-FEED = "feed"
-OPML = "opml"
-URL_LIST = "url_list"
-UNKNOWN = "unknown"
-
-
-def classify_document(body: bytes) -> str:
-    """What a source document is, from its first bytes (servers mislabel content types too often to trust)."""
-    head = body[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if b"<opml" in head:
-        return OPML
-    if head.startswith(b"<") and any(tag in head for tag in (b"<rss", b"<feed", b"<rdf", b"<channel")):
-        return FEED
-    if head.startswith(b"<"):
-        return FEED  # XML or HTML: let feedparser decide, it reports why it fails
-    lines = [line.strip() for line in _text_lines(body)]
-    if lines and all(is_http_url(line) for line in lines):
-        return URL_LIST
-    return UNKNOWN
-
-
-def _text_lines(body: bytes) -> Iterable[str]:
-    for raw in body.decode("utf-8", errors="replace").splitlines():
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            yield line
-
-
-def parse_url_list(body: bytes) -> List[str]:
-    """One URL a line; blank lines and '#' comments skipped; order kept, repeats dropped."""
-    return list(dict.fromkeys(_text_lines(body)))
-
-
-def parse_opml(body: bytes) -> List[str]:
-    """Feed URLs of an OPML subscription list, nested outlines included (listparser flattens them)."""
-    result = listparser.parse(body.decode("utf-8", errors="replace"))
-    return list(dict.fromkeys(feed.url for feed in result.feeds if feed.url))
-
-
-class FeedParseError(ValueError):
-    pass
-
-
-def _entry_time(entry) -> Optional[datetime]:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    if not parsed:
-        return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
-
-
-def parse_feed(
-    body: bytes, feed_url: str, content_type: Optional[str] = None
-) -> Tuple[Optional[str], List[FeedItem], List[str]]:
-    """Items of an RSS/Atom feed: (feed title, items, entries without a usable http(s) link, by id or title).
-
-    Ill-formed ("bozo") feeds are used as far as feedparser recovers them; a document that yields no entries
-    at all raises `FeedParseError` with feedparser's reason.
-    """
-    headers = {"content-type": content_type} if content_type else {}
-    parsed = feedparser.parse(body, response_headers=headers)
-    if not parsed.entries:
-        problem = parsed.get("bozo_exception")
-        raise FeedParseError(f"no entries: {problem}" if problem else "no entries in feed")
-    title = parsed.feed.get("title") or None
-    items: List[FeedItem] = []
-    unusable: List[str] = []
-    for entry in parsed.entries:
-        link = (entry.get("link") or "").strip()
-        if not is_http_url(link) and is_http_url(entry.get("id") or ""):
-            link = entry["id"].strip()  # Atom feeds sometimes carry the permalink only as the id
-        if not is_http_url(link):
-            unusable.append(link or entry.get("id") or entry.get("title") or f"entry {len(items) + len(unusable)}")
-            continue
-        items.append(
-            FeedItem(
-                url=link,
-                canonical_url=canonicalize_url(link),
-                feed_url=feed_url,
-                feed_title=title,
-                title=entry.get("title") or None,
-                guid=entry.get("id") or None,
-                published_at=_entry_time(entry),
-                summary=entry.get("summary") or None,
-            )
-        )
-    return title, items, unusable
+LOG = logging.getLogger(__name__)
+NOT_A_FEED = reasons.feed_reason(reasons.NOT_A_FEED)  # 'feed_not_a_feed'
 
 
 @dataclass(frozen=True)
@@ -106,7 +45,7 @@ class Rejected:
     """Something in a source document that becomes a dead letter."""
 
     url: str
-    feed_url: str
+    feed_url: Optional[str]
     stage: str
     reason: str
     detail: str
@@ -114,35 +53,307 @@ class Rejected:
 
 @dataclass(frozen=True)
 class SourceContents:
-    kind: str  # FEED, OPML, URL_LIST or UNKNOWN
-    read: bool = False  # a feed that parsed, or a subscription list that was expanded
-    items: Tuple[FeedItem, ...] = ()  # a feed's entries with an http(s) link
-    listed: Tuple[str, ...] = ()  # a subscription list's http(s) URLs
+    kind: str  # FEED, OPML, URL_LIST, HTML, JSON or UNKNOWN
+    read: bool = False  # a feed that parsed (items or none), or a subscription list that was expanded
+    items: Tuple[FeedItem, ...] = ()  # a feed's entries with an http(s) article link
+    listed: Tuple[str, ...] = ()  # a subscription list's http(s) feed URLs
     rejected: Tuple[Rejected, ...] = ()
 
+    @property
+    def empty_feed(self) -> bool:
+        """A feed without entries (not an error: a quiet feed). A read feed's rejections are its entries."""
+        return self.read and self.kind == FEED and not self.items and not self.rejected
 
-def read_source(body: bytes, source: str, content_type: Optional[str] = None, depth: int = 0) -> SourceContents:
-    """What a source document holds, the same for batch and streaming. `depth` 0: given by the user, so a
-    subscription list is expanded; deeper: listed in a list, where a list is reported, not followed (a loop of
-    lists cannot run forever)."""
-    kind = classify_document(body)
-    if kind == FEED:
-        try:
-            _, items, unusable = parse_feed(body, source, content_type)
-        except FeedParseError as exc:
-            return SourceContents(kind, rejected=(
-                Rejected(source, source, reasons.STAGE_FEED, reasons.FEED_PARSE_ERROR, str(exc)),))
-        return SourceContents(kind, read=True, items=tuple(items), rejected=tuple(
-            Rejected(entry, source, reasons.STAGE_FEED, reasons.INVALID_URL, "feed entry without an http(s) link")
-            for entry in unusable))
-    if kind in (OPML, URL_LIST):
-        if depth > 0:
-            return SourceContents(kind, rejected=(Rejected(
-                source, source, reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED,
-                f"a {kind} listed inside a subscription list is not followed"),))
-        urls = parse_opml(body) if kind == OPML else parse_url_list(body)
-        return SourceContents(kind, read=True, listed=tuple(url for url in urls if is_http_url(url)), rejected=tuple(
-            Rejected(url, url, reasons.STAGE_SOURCE, reasons.INVALID_URL, f"listed in {source}")
-            for url in urls if not is_http_url(url)))
-    return SourceContents(kind, rejected=(Rejected(source, source, reasons.STAGE_FEED, reasons.FEED_PARSE_ERROR,
-                                                   "neither a feed, an OPML list nor a list of URLs"),))
+
+# --------------------------------------------------------------------------------------------------------------
+# URL lists
+
+
+_INLINE_COMMENT = re.compile(r"\s+#.*$")
+
+
+@dataclass(frozen=True)
+class ListLine:
+    number: int  # 1-based
+    text: str  # the line without blanks around it and without an inline '  # comment'
+    is_url: bool
+
+
+def url_list_lines(text: str) -> List[ListLine]:
+    """The meaningful lines of a URL list: blank lines and '#' comment lines skipped, `url  # note` is `url`
+    (a '#' inside a URL, a fragment, has no blank before it)."""
+    lines = []
+    for number, raw in enumerate(text.lstrip("\ufeff").splitlines(), 1):
+        line = _INLINE_COMMENT.sub("", raw.strip().lstrip("\ufeff"))
+        if line and not line.startswith("#"):
+            lines.append(ListLine(number, line, is_http_url(line)))
+    return lines
+
+
+def parse_url_list(body: bytes) -> List[str]:
+    """The http(s) URLs of a URL list, in order, repeats dropped."""
+    return list(dict.fromkeys(line.text for line in url_list_lines(sniff(body).text) if line.is_url))
+
+
+def bad_line(source: str, line: ListLine) -> Rejected:
+    return Rejected(line.text, None, reasons.STAGE_SOURCE, reasons.INVALID_URL,
+                    f"line {line.number} of {source} is not an http(s) URL")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# OPML
+
+
+@dataclass(frozen=True)
+class Subscriptions:
+    feeds: Tuple[str, ...]  # xmlUrl of feed outlines
+    lists: Tuple[str, ...]  # outlines of type include, link or source: other subscription lists
+
+
+def parse_opml(body: bytes) -> Subscriptions:
+    """The feeds and included lists of an OPML subscription list, nested outlines included."""
+    sniffed = sniff(body)
+    # bytes, never a str: listparser fetches a str that starts with http itself. UTF-8 with a BOM, so lxml's
+    # HTML parser (listparser's) does not guess the encoding again.
+    result = listparser.parse(b"\xef\xbb\xbf" + _without_declaration(sniffed.text).encode("utf-8"))
+    feeds = tuple(dict.fromkeys(feed.url.strip() for feed in result.feeds if feed.url and feed.url.strip()))
+    lists = tuple(dict.fromkeys(item.url.strip() for item in result.lists if item.url and item.url.strip()))
+    return Subscriptions(feeds, lists)
+
+
+def _without_declaration(text: str) -> str:
+    return re.sub(r"^\s*<\?xml[^>]*\?>", "", text.lstrip("\x00"), count=1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Feeds
+
+
+class FeedParseError(ValueError):
+    pass
+
+
+def _entry_time(entry) -> Optional[datetime]:
+    """The entry's date in UTC, or None when it has none or one outside what a datetime holds (year 0, 10000)."""
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+    except (ValueError, OverflowError, OSError, TypeError):
+        return None
+
+
+def _text(value) -> Optional[str]:
+    """A string feedparser produced, with surrogates paired or replaced (they cannot be written as UTF-8)."""
+    if not value or not isinstance(value, str):
+        return None
+    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: Optional[str]
+    items: Tuple[FeedItem, ...]
+    unusable: Tuple[str, ...]  # why each entry without an article link has none, with its id or title
+    version: str
+
+
+def _article_link(entry, base: Optional[str], atom: bool) -> Optional[str]:
+    link = (entry.get("link") or "").strip()
+    if link and base and not is_http_url(link):
+        link = urljoin(base, link)  # relative or protocol-relative, where feedparser had no base to resolve it
+    if is_http_url(link):
+        return link
+    # Atom feeds sometimes carry the permalink only as the id; an RSS guid is a link only when it is a permalink,
+    # and then feedparser has already made it the link
+    guid = (entry.get("id") or "").strip()
+    if atom and is_http_url(guid):
+        return guid
+    return None
+
+
+def _why_no_link(entry, base: Optional[str]) -> str:
+    link = (entry.get("link") or "").strip()
+    named = _text(entry.get("id")) or _text(entry.get("title")) or "untitled"
+    if link:
+        return f"entry {named!r}: link {link!r} is not an http(s) URL" + ("" if base else " (no base URL)")
+    if any(link_.get("rel") == "enclosure" for link_ in entry.get("links", ())):
+        return f"entry {named!r} has only an enclosure (media file), no article link"
+    if entry.get("id") and not entry.get("guidislink", True):
+        return f"entry {named!r} has a guid that is not a permalink (isPermaLink=\"false\") and no link"
+    return f"entry {named!r} has no link"
+
+
+def parse_feed(body: bytes, feed_url: str, content_type: Optional[str] = None,
+               base_url: Optional[str] = None) -> ParsedFeed:
+    """Items of an RSS/Atom/RDF feed. Ill-formed ("bozo") feeds are used as far as feedparser recovers them; a
+    document that is not well-formed and yields no entries raises `FeedParseError` with feedparser's reason.
+
+    Relative links resolve against xml:base, then `base_url` (where the feed was finally fetched from)."""
+    headers = {}
+    if content_type:
+        headers["content-type"] = content_type
+    if base_url:
+        headers["content-location"] = base_url
+    parsed = feedparser.parse(body, response_headers=headers)
+    problem = parsed.get("bozo_exception")
+    if not parsed.entries and isinstance(problem, SAXException):
+        raise FeedParseError(f"not well-formed and no entries: {problem}")
+    atom = (parsed.get("version") or "").startswith("atom")
+    title = _text(parsed.feed.get("title"))
+    items: List[FeedItem] = []
+    unusable: List[str] = []
+    for entry in parsed.entries:
+        link = _article_link(entry, base_url, atom)
+        if link is None:
+            unusable.append(_why_no_link(entry, base_url))
+            continue
+        items.append(FeedItem(
+            url=link,
+            canonical_url=canonicalize_url(link),
+            feed_url=feed_url,
+            feed_title=title,
+            title=_text(entry.get("title")),
+            guid=_text(entry.get("id")),
+            published_at=_entry_time(entry),
+            summary=_text(entry.get("summary")),
+        ))
+    return ParsedFeed(title, tuple(items), tuple(unusable), parsed.get("version") or "")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# One entry point
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Where a document came from."""
+
+    source: str  # the URL or path it was given or listed as
+    content_type: Optional[str]
+    depth: int  # 0: given by the user; 1: listed in a subscription list
+    base_url: Optional[str]  # the URL it was finally fetched from (relative links resolve against it)
+
+
+def _feed_dead(ref: SourceRef, reason: str, detail: str) -> Rejected:
+    return Rejected(ref.source, ref.source, reasons.STAGE_FEED, reason, detail)
+
+
+def _nested(kind: str, ref: SourceRef) -> SourceContents:
+    return SourceContents(kind, rejected=(Rejected(
+        ref.source, ref.source, reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED,
+        f"a {kind} listed inside a subscription list is not followed: give it with --feeds"),))
+
+
+_GEO_TAG = re.compile(rb"</?(?:gml|georss):[^>]*>")
+
+
+def _parse_feed_or_without_geo(body: bytes, sniffed: Sniffed, ref: SourceRef) -> ParsedFeed:
+    """feedparser 6.0 fails on a whole feed for some GeoRSS/GML markup (a `gml:pos` outside `georss:where`
+    raises KeyError): such a feed is read again without its geo tags, which newsbeam does not use."""
+    repaired = repair_character_references(body, sniffed.encoding)
+    try:
+        return parse_feed(repaired, ref.source, ref.content_type, ref.base_url)
+    except FeedParseError:
+        raise
+    except Exception:
+        if sniffed.encoding in WIDE_ENCODINGS or not _GEO_TAG.search(repaired):
+            raise
+        LOG.info("%s: feedparser failed on its GeoRSS/GML markup; read without it", ref.source)
+        return parse_feed(_GEO_TAG.sub(b"", repaired), ref.source, ref.content_type, ref.base_url)
+
+
+def _read_feed(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    try:
+        parsed = _parse_feed_or_without_geo(body, sniffed, ref)
+    except FeedParseError as exc:
+        return SourceContents(FEED, rejected=(_feed_dead(ref, reasons.FEED_PARSE_ERROR, str(exc)),))
+    if not parsed.items and not parsed.unusable and not parsed.version and sniffed.root not in ROOT_KINDS:
+        what = f"an XML document with root <{sniffed.root}>" if sniffed.root else "not an RSS, Atom or RDF feed"
+        return SourceContents(FEED, rejected=(_feed_dead(ref, NOT_A_FEED, f"{what}, not a feed"),))
+    return SourceContents(FEED, read=True, items=parsed.items, rejected=tuple(
+        Rejected(ref.source, ref.source, reasons.STAGE_FEED, reasons.NO_ARTICLE_LINK, why)
+        for why in parsed.unusable))
+
+
+def _read_opml(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    if ref.depth > 0:
+        return _nested(OPML, ref)
+    subscriptions = parse_opml(body)
+    rejected = [Rejected(url, url, reasons.STAGE_SOURCE, reasons.INVALID_URL, f"listed in {ref.source}")
+                for url in subscriptions.feeds if not is_http_url(url)]
+    rejected += [Rejected(url, url, reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED,
+                          f"an outline of type include/link/source in {ref.source}: lists inside lists are not "
+                          "followed; give it with --feeds") for url in subscriptions.lists]
+    return SourceContents(OPML, read=True, listed=tuple(url for url in subscriptions.feeds if is_http_url(url)),
+                          rejected=tuple(rejected))
+
+
+def _read_url_list(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    lines = url_list_lines(sniffed.text)
+    if not any(line.is_url for line in lines):
+        return _read_unknown(body, sniffed, ref)
+    if ref.depth > 0:
+        return _nested(URL_LIST, ref)
+    return SourceContents(URL_LIST, read=True,
+                          listed=tuple(dict.fromkeys(line.text for line in lines if line.is_url)),
+                          rejected=tuple(bad_line(ref.source, line) for line in lines if not line.is_url))
+
+
+def _read_html(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    return SourceContents(HTML, rejected=(_feed_dead(
+        ref, NOT_A_FEED, "an HTML page, not a feed: give article URLs with --urls; a site's feeds are named in "
+                         "its <link rel=\"alternate\"> tags"),))
+
+
+def _read_json(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    return SourceContents(JSON, rejected=(_feed_dead(ref, NOT_A_FEED, "a JSON document (JSON Feed is not read)"),))
+
+
+def _read_unknown(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    text = sniffed.text.strip("\x00 \t\r\n")
+    what = "an empty document" if not text else "no element" if text.startswith("<") else "no markup and no URL"
+    return SourceContents(UNKNOWN, rejected=(_feed_dead(
+        ref, NOT_A_FEED, f"{what}: not a feed, an OPML list or a list of feed URLs"),))
+
+
+Reader = Callable[[bytes, Sniffed, SourceRef], SourceContents]
+
+# kind -> reader. A new kind (sitemaps, JSON Feed) is one entry here and, for XML, one in `sniff.ROOT_KINDS`.
+READERS: Dict[str, Reader] = {
+    FEED: _read_feed,
+    OPML: _read_opml,
+    URL_LIST: _read_url_list,
+    HTML: _read_html,
+    JSON: _read_json,
+    UNKNOWN: _read_unknown,
+}
+
+
+def classify_document(body: bytes, content_type: Optional[str] = None) -> str:
+    return sniff(body, content_type).kind
+
+
+def read_source(body: bytes, source: str, content_type: Optional[str] = None, depth: int = 0,
+                base_url: Optional[str] = None) -> SourceContents:
+    """What a source document holds, the same for batch and streaming. Never raises.
+
+    `depth` 0: given by the user, so a subscription list is expanded; deeper: listed in a list, where a list is
+    reported, not followed (a loop of lists cannot run forever). `base_url` (default: `source` when it is a URL)
+    resolves relative item links."""
+    ref = SourceRef(source, content_type, depth, base_url or (source if is_http_url(source) else None))
+    kind = UNKNOWN
+    try:
+        sniffed = sniff(body, content_type)
+        kind = sniffed.kind
+        if kind in (FEED, OPML):
+            problem = entity_problem(sniffed.text)
+            if problem is not None:
+                return SourceContents(kind, rejected=(_feed_dead(ref, reasons.FEED_ENTITY_EXPANSION, problem),))
+        return READERS[kind](body, sniffed, ref)
+    except Exception as exc:  # a parser's bug in one document must not stop the other sources
+        LOG.warning("reading %s failed: %s: %s", source, type(exc).__name__, exc)
+        LOG.debug("reading %s failed", source, exc_info=True)
+        return SourceContents(kind, rejected=(_feed_dead(
+            ref, reasons.FEED_READER_ERROR, f"{type(exc).__name__}: {exc}"[:2000]),))

@@ -91,7 +91,7 @@ class NewsbeamOptions(PipelineOptions):
                                    "whole day).")
         backfill.add_argument("--max-articles", "--max_articles", dest="max_articles", type=int, default=None,
                               help="Fetch at most N new articles in this run, newest first; the rest wait for "
-                                   "the next run.")
+                                   "the next run (0: read the sources only).")
         backfill.add_argument("--near-dup-days", "--near_dup_days", dest="near_dup_days", type=float, default=30.0,
                               help="How far back near-duplicate groups reach across runs, in days (default 30).")
 
@@ -231,7 +231,7 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         raise UsageError("--since must be before --until")
     max_articles = options.max_articles
     if max_articles is not None:
-        _positive("max-articles", max_articles)
+        _positive("max-articles", max_articles, minimum=0)  # 0: read and check the sources, fetch nothing
     return IngestConfig(
         feeds=tuple(dict.fromkeys(feeds)),
         url_files=tuple(dict.fromkeys(url_files)),

@@ -120,7 +120,7 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
             polls
             | "FeedSources" >> beam.FlatMap(lambda _, sources: [(source, "") for source in sources],
                                             list(config.feeds)).with_output_types(Tuple[str, str])
-            | "PollFeeds" >> PollFeeds(config.core.fetch, feed_state_ttl)
+            | "PollFeeds" >> PollFeeds(config.core.fetch, feed_state_ttl, given=config.feeds)
         )
         items.append(feeds["items"])
         poll_dead_letters.append(feeds[DEAD_LETTERS])

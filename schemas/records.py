@@ -56,6 +56,7 @@ class FeedDocument:
     validator: Optional[FeedValidator] = None  # this answer's validators, for the next run (URLs only)
     previous: Optional[FeedValidator] = None  # what the last run saw
     not_modified: bool = False  # the server answered 304 to a conditional GET
+    base_url: Optional[str] = None  # where it was finally fetched from: relative item links resolve against it
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class FetchedPage:
     redirects: Tuple[str, ...] = ()
     etag: Optional[str] = None
     last_modified: Optional[str] = None
+    content_location: Optional[str] = None  # the Content-Location header: a feed's base URL when given
 
     @property
     def not_modified(self) -> bool:

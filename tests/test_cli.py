@@ -83,7 +83,7 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
            ("fetch", "http_404", "/articles/en-missing-page.html"),
            ("extract", "empty_text", "/articles/en-subscribers-only.html"),
            ("extract", "empty_text", "/articles/fr-reserve-abonnes.html"),
-           ("feed", "feed_parse_error", "/feeds/empty-garbage.xml"),
+           ("feed", "feed_not_a_feed", "/feeds/empty-garbage.xml"),
            ("source", "invalid_url", "not-a-url")])
     assert reasons == expected
     assert not site.requests("/private/en-internal-memo.html")  # robots.txt obeyed: never requested
@@ -214,7 +214,7 @@ def test_local_feed_and_url_list_files(site, tmp_path):
     (["--feeds", "x.rss", "--buckets", "0"], "--buckets must be at least 1"),
     (["--feeds", "x.rss", "--since", "yesterday"], "--since 'yesterday'"),
     (["--feeds", "x.rss", "--since", "2026-11-10", "--until", "2026-11-01"], "--since must be before --until"),
-    (["--feeds", "x.rss", "--max-articles", "0"], "--max-articles must be at least 1"),
+    (["--feeds", "x.rss", "--max-articles", "-1"], "--max-articles must be at least 0"),
     (["--feeds", "x.rss", "--topics", "/nonexistent/topics.yaml"], "cannot read topics file"),
     (["--feeds", "x.rss", "--topics", "bad-topics.yaml"], "bad-topics.yaml"),
     (["--feeds", "x.rss", "--entities", "everything"], "invalid choice: 'everything'"),

@@ -60,7 +60,7 @@ def test_read_feeds_expands_lists_and_reports_every_bad_source(site, tmp_path):
     assert_that(read["items"] | beam.combiners.Count.Globally(), equal_to([19 + 17 + 4 + 2 + 17]), label="Items")
     assert_that(dead_letter_keys(read[DEAD_LETTERS], site.base_url), equal_to([
         ("source", "nested_list_ignored", "/feeds/feeds.txt"),
-        ("feed", "feed_parse_error", "/feeds/empty-garbage.xml"),
+        ("feed", "feed_not_a_feed", "/feeds/empty-garbage.xml"),
         ("feed", "feed_parse_error", "/faults/garbage.xml"),
         ("feed", "feed_http_404", "/feeds/missing.rss"),
         ("feed", "feed_http_5xx", "/faults/feed-500.rss"),

@@ -2,29 +2,26 @@
 from __future__ import annotations
 
 import logging
-from typing import Union
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
-from newsbeam import reasons
-from newsbeam.feedstate import body_hash, conditional_headers
+from newsbeam.feedstate import conditional_headers
 from newsbeam.fetching import FEED_ACCEPT, feed_like, utcnow
 from newsbeam.http import FetchSettings
-from newsbeam.sources import FEED, Rejected, read_source
-from newsbeam.urls import canonicalize_url, is_http_url
-from newsbeam.schemas.records import (
-    DeadLetter,
-    FeedDocument,
-    FeedFetch,
-    FeedItem,
-    FeedValidator,
-    FetchedPage,
-    FetchFailure,
-    FetchRequest,
+from newsbeam.source_core import (
+    document_from_page,
+    document_from_path,
+    fetch_failure_dead_letter,
+    read_document,
+    read_path,
+    source_key,
+    unreadable_dead_letter,
+    url_file_outcome,
 )
-from newsbeam.transforms.common import DEAD_LETTERS, counter
+from newsbeam.urls import is_http_url
+from newsbeam.schemas.records import FeedDocument, FeedFetch, FetchRequest
+from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
 from newsbeam.transforms.fetch import FAILURES, FetchUrls
 
 LOG = logging.getLogger(__name__)
@@ -40,11 +37,6 @@ def feed_request(url: str, depth: int, validators) -> FetchRequest:
                         headers=conditional_headers(previous) if previous else ())
 
 
-def _source_dead_letter(source: str, reason: str, detail: str) -> DeadLetter:
-    return DeadLetter(url=source, feed_url=source, stage=reasons.STAGE_SOURCE, reason=reason, detail=detail,
-                      failed_at=utcnow())
-
-
 class _OpenSourceFn(beam.DoFn):
     """A `--feeds` value: URLs go on to be fetched; paths (local or any FileSystems scheme) are read here."""
 
@@ -55,86 +47,44 @@ class _OpenSourceFn(beam.DoFn):
         if is_http_url(source):
             yield TaggedOutput(TO_FETCH, feed_request(source, 0, validators))
             return
-        try:
-            with FileSystems.open(source, compression_type="uncompressed") as handle:
-                body = handle.read()
-        except Exception as exc:  # any filesystem's error: one dead letter, not a failed run
-            yield TaggedOutput(DEAD_LETTERS, _source_dead_letter(source, reasons.SOURCE_UNREADABLE, str(exc)))
+        body = read_path(source)
+        if isinstance(body, str):
+            yield TaggedOutput(DEAD_LETTERS, unreadable_dead_letter(source, body, utcnow()))
             return
         self._read.inc()
-        yield FeedDocument(source=source, body=body, depth=0)
-
-
-def _document_from_page(page: FetchedPage) -> FeedDocument:
-    context: FeedFetch = page.request.context
-    previous = context.previous
-    if page.not_modified and previous is not None:
-        validator = FeedValidator(page.request.url, page.etag or previous.etag,
-                                  page.last_modified or previous.last_modified, previous.body_sha256, page.fetched_at)
-    else:
-        validator = FeedValidator(page.request.url, page.etag, page.last_modified, body_hash(page.body),
-                                  page.fetched_at)
-    return FeedDocument(source=page.request.url, body=page.body, content_type=page.content_type,
-                        depth=context.depth, validator=validator, previous=previous,
-                        not_modified=page.not_modified)
-
-
-def _feed_fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
-    return DeadLetter(
-        url=failure.request.url,
-        feed_url=failure.request.url,
-        stage=reasons.STAGE_FEED,
-        reason=reasons.feed_reason(failure.reason),
-        detail=failure.detail,
-        failed_at=failure.failed_at,
-        http_status=failure.http_status,
-        attempts=failure.attempts,
-    )
-
-
-def rejected_dead_letter(rejected: Rejected) -> DeadLetter:
-    return DeadLetter(url=rejected.url, feed_url=rejected.feed_url, stage=rejected.stage, reason=rejected.reason,
-                      detail=rejected.detail, failed_at=utcnow())
+        yield document_from_path(source, body, 0, utcnow())
 
 
 class _ReadDocumentFn(beam.DoFn):
-    """Feeds become items; subscription lists given by the user are expanded one level (`read_source`)."""
+    """Feeds become items; subscription lists given by the user are expanded one level (`read_document`)."""
 
     def __init__(self):
-        self._lists = counter("sources.subscription_lists")
-        self._listed = counter("sources.listed_feeds")
-        self._not_modified = counter("feeds.not_modified")
-        self._unchanged = counter("feeds.unchanged")
-        self._feeds = counter("feeds.parsed")
-        self._items = counter("feeds.items")
+        self._counters = CounterSet()
 
     def process(self, document: FeedDocument):
-        # Validators are only recorded for feeds, so a list is always read afresh. An answer that says nothing
-        # changed (304, or the same bytes behind a new ETag) costs no parsing: its items were handled last time.
-        if document.not_modified:
-            self._not_modified.inc()
-            yield TaggedOutput(VALIDATORS, document.validator)
-            return
-        if document.previous is not None and document.previous.body_sha256 == document.validator.body_sha256:
-            self._unchanged.inc()
-            yield TaggedOutput(VALIDATORS, document.validator)
-            return
-        contents = read_source(document.body, document.source, document.content_type, document.depth)
-        for rejected in contents.rejected:
-            yield TaggedOutput(DEAD_LETTERS, rejected_dead_letter(rejected))
-        if not contents.read:
-            return
-        if contents.kind == FEED:
-            self._feeds.inc()
-            self._items.inc(len(contents.items))
-            if document.validator is not None:
-                yield TaggedOutput(VALIDATORS, document.validator)
-            yield from contents.items
-            return
-        self._lists.inc()
-        self._listed.inc(len(contents.listed))
-        for url in contents.listed:
+        outcome = read_document(document, utcnow())
+        for name, value in outcome.counts:
+            self._counters.inc(name, value)
+        for dead in outcome.dead_letters:
+            yield TaggedOutput(DEAD_LETTERS, dead)
+        if outcome.validator is not None:
+            yield TaggedOutput(VALIDATORS, outcome.validator)
+        yield from outcome.items
+        for url in outcome.listed:
             yield TaggedOutput(LISTED, url)
+
+
+class _NotGivenFn(beam.DoFn):
+    """A listed feed that is also given directly is fetched once, as a given source."""
+
+    def __init__(self):
+        self._also_given = counter("sources.listed_also_given")
+
+    def process(self, url: str, given):
+        if source_key(url) in given:
+            self._also_given.inc()
+            return
+        yield url
 
 
 class ReadFeeds(beam.PTransform):
@@ -154,20 +104,22 @@ class ReadFeeds(beam.PTransform):
             TO_FETCH, DEAD_LETTERS, main="documents")
         fetched = opened[TO_FETCH] | "FetchSources" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds")
         given = (
-            (opened.documents, fetched.pages | "SourcePagesAsDocuments" >> beam.Map(_document_from_page))
+            (opened.documents, fetched.pages | "SourcePagesAsDocuments" >> beam.Map(document_from_page))
             | "GivenDocuments" >> beam.Flatten()
             | "ReadGiven" >> beam.ParDo(_ReadDocumentFn()).with_outputs(
                 LISTED, DEAD_LETTERS, VALIDATORS, main="items")
         )
+        given_sources = sources | "GivenSourceKeys" >> beam.Map(lambda source: (source_key(source), True))
         listed_fetched = (
             given[LISTED]
             | "DistinctListedFeeds" >> beam.Distinct()
+            | "NotGivenDirectly" >> beam.ParDo(_NotGivenFn(), given=beam.pvalue.AsDict(given_sources))
             | "ListedFeedRequests" >> beam.Map(feed_request, 1, known)
             | "FetchListedFeeds" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds")
         )
         listed = (
             listed_fetched.pages
-            | "ListedPagesAsDocuments" >> beam.Map(_document_from_page)
+            | "ListedPagesAsDocuments" >> beam.Map(document_from_page)
             | "ReadListed" >> beam.ParDo(_ReadDocumentFn()).with_outputs(
                 LISTED, DEAD_LETTERS, VALIDATORS, main="items")
         )
@@ -175,43 +127,36 @@ class ReadFeeds(beam.PTransform):
         validators = (given[VALIDATORS], listed[VALIDATORS]) | "FeedValidators" >> beam.Flatten()
         dead_letters = (
             opened[DEAD_LETTERS],
-            fetched[FAILURES] | "SourceFetchDeadLetters" >> beam.Map(_feed_fetch_dead_letter),
+            fetched[FAILURES] | "SourceFetchDeadLetters" >> beam.Map(fetch_failure_dead_letter),
             given[DEAD_LETTERS],
-            listed_fetched[FAILURES] | "ListedFetchDeadLetters" >> beam.Map(_feed_fetch_dead_letter),
+            listed_fetched[FAILURES] | "ListedFetchDeadLetters" >> beam.Map(fetch_failure_dead_letter),
             listed[DEAD_LETTERS],
         ) | "FeedDeadLetters" >> beam.Flatten()
         return {"items": items, DEAD_LETTERS: dead_letters, VALIDATORS: validators}
 
 
-def url_line(path: str, line: str) -> Union[FeedItem, DeadLetter, None]:
-    """One line of a `--urls` file: an item, a dead letter for what is not an http(s) URL, or None (blank,
-    comment)."""
-    url = line.strip()
-    if not url or url.startswith("#"):
-        return None
-    if not is_http_url(url):
-        return DeadLetter(url=url, feed_url=None, stage=reasons.STAGE_SOURCE, reason=reasons.INVALID_URL,
-                          detail=f"line of {path} is not an http(s) URL", failed_at=utcnow())
-    return FeedItem(url=url, canonical_url=canonicalize_url(url))
+class _UrlFileFn(beam.DoFn):
+    """A `--urls` file, read whole so that a bad line's dead letter can name its line number."""
 
-
-class _UrlLineFn(beam.DoFn):
     def __init__(self):
-        self._items = counter("sources.direct_urls")
+        self._counters = CounterSet()
 
-    def process(self, file_and_line):
-        parsed = url_line(*file_and_line)
-        if isinstance(parsed, DeadLetter):
-            yield TaggedOutput(DEAD_LETTERS, parsed)
-        elif parsed is not None:
-            self._items.inc()
-            yield parsed
+    def process(self, path: str):
+        body = read_path(path, compression_type="auto")  # .gz and .bz2 lists too
+        if isinstance(body, str):
+            yield TaggedOutput(DEAD_LETTERS, unreadable_dead_letter(path, body, utcnow()))
+            return
+        outcome = url_file_outcome(path, body, utcnow())
+        for name, value in outcome.counts:
+            self._counters.inc(name, value)
+        for dead in outcome.dead_letters:
+            yield TaggedOutput(DEAD_LETTERS, dead)
+        yield from outcome.items
 
 
 class ReadUrlLists(beam.PTransform):
     """`--urls` files (one article URL a line) -> {'items': FeedItem, 'dead_letters': DeadLetter}."""
 
     def expand(self, paths):
-        lines = paths | "ReadUrlFiles" >> beam.io.ReadAllFromText(with_filename=True)
-        parsed = lines | "ParseUrlLines" >> beam.ParDo(_UrlLineFn()).with_outputs(DEAD_LETTERS, main="items")
+        parsed = paths | "ReadUrlFiles" >> beam.ParDo(_UrlFileFn()).with_outputs(DEAD_LETTERS, main="items")
         return {"items": parsed.items, DEAD_LETTERS: parsed[DEAD_LETTERS]}

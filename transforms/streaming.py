@@ -6,8 +6,8 @@ with event-time timers. Event time here is the poll's time: every element carrie
 that polled it, and the windows downstream are aligned on the polls, so a window's start is the time of a poll.
 
 The pure work (fetching, sniffing, parsing) is the same as batch: `newsbeam.fetching.PoliteFetcher` on the
-process-shared fetch context, `newsbeam.sources`, `newsbeam.feedstate`; dead letters carry the same stages and
-reason codes as `newsbeam.transforms.sources`.
+process-shared fetch context, and the source core `newsbeam.source_core` (what a source's bytes come to: items,
+listed feeds, dead letters, validators, counters), which batch's `newsbeam.transforms.sources` calls too.
 
 FirstSeen stays in the global window (state is per key *and* window, so a windowed dedup would forget at every
 window boundary); `newsbeam.pipelines.stream_graph` windows the items after it.
@@ -20,7 +20,6 @@ from typing import Any, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.coders import BooleanCoder, PickleCoder, VarIntCoder
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
@@ -31,12 +30,21 @@ from newsbeam import reasons
 from newsbeam.feedstate import body_hash, conditional_headers
 from newsbeam.fetching import FEED_ACCEPT, PoliteFetcher, feed_like, utcnow
 from newsbeam.http import FetchSettings
-from newsbeam.sources import FEED, read_source
+from newsbeam.source_core import (
+    document_from_page,
+    document_from_path,
+    fetch_failure_dead_letter,
+    given_keys,
+    read_document,
+    read_path,
+    source_key,
+    unreadable_dead_letter,
+    url_file_outcome,
+)
 from newsbeam.urls import is_http_url
 from newsbeam.schemas.records import DeadLetter, FeedFetch, FeedItem, FeedValidator, FetchFailure, FetchRequest
-from newsbeam.transforms.common import DEAD_LETTERS, counter
+from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
 from newsbeam.transforms.fetch import shared_fetch_context
-from newsbeam.transforms.sources import rejected_dead_letter, url_line
 
 LISTED = "listed"
 CLOCK_KEY = "clock"
@@ -150,13 +158,6 @@ class FeedPollState:
     polled_at: Optional[int] = None  # micros of the impulse that last polled it: one poll per impulse
 
 
-def _dead(url: str, stage: str, reason: str, detail: str, feed_url: Optional[str] = None,
-          http_status: Optional[int] = None, attempts: int = 0, failed_at=None) -> TaggedOutput:
-    return TaggedOutput(DEAD_LETTERS, DeadLetter(
-        url=url, feed_url=feed_url if feed_url is not None else url, stage=stage, reason=reason, detail=detail,
-        failed_at=failed_at or utcnow(), http_status=http_status, attempts=attempts))
-
-
 class _PollFeedFn(beam.DoFn):
     """(source, listed in) -> FeedItem, and on tag `listed` the (feed URL, list) pairs of a subscription list.
 
@@ -168,23 +169,15 @@ class _PollFeedFn(beam.DoFn):
     FEED_STATE = ReadModifyWriteStateSpec("feed", PickleCoder())
     FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
 
-    def __init__(self, settings: FetchSettings, depth: int, forget_after):
+    def __init__(self, settings: FetchSettings, depth: int, forget_after, given=()):
         self._settings = settings
         self._depth = depth
         self._forget_after = _duration(forget_after)
+        self._given = given_keys(given)
         self._polls = counter("feeds.polls")
         self._repeats = counter("feeds.polled_twice_in_one_poll")
-        self._fetched = counter("feeds.fetched")
-        self._failed = counter("feeds.fetch_failed")
-        self._failure_repeated = counter("feeds.failure_repeated")
-        self._read = counter("sources.read")
-        self._not_modified = counter("feeds.not_modified")
-        self._unchanged = counter("feeds.unchanged")
-        self._parsed = counter("feeds.parsed")
-        self._items = counter("feeds.items")
-        self._lists = counter("sources.subscription_lists")
-        self._listed = counter("sources.listed_feeds")
         self._forgotten = counter("feeds.state_forgotten")
+        self._counters = CounterSet()
 
     def setup(self):
         # kept as an attribute: Shared holds only a weak reference
@@ -211,75 +204,55 @@ class _PollFeedFn(beam.DoFn):
         self._forgotten.inc()
 
     def _poll(self, source: str, previous: FeedPollState, out: list) -> FeedPollState:
-        """Reads or fetches `source`; appends the outputs to `out` and returns the new state."""
+        """Reads or fetches `source`; appends the outputs to `out` and returns the new state. What the bytes come
+        to is decided by the source core (`read_document`), as in batch."""
         if is_http_url(source):
             validator = previous.validator
             request = FetchRequest(url=source, context=FeedFetch(depth=self._depth, previous=validator),
                                    headers=conditional_headers(validator) if validator else ())
-            outcome = self._fetcher.fetch(request, FEED_ACCEPT, feed_like)
-            if isinstance(outcome, FetchFailure):
-                self._failed.inc()
-                return self._failure(previous, source, out, outcome.reason, _dead(
-                    source, reasons.STAGE_FEED, reasons.feed_reason(outcome.reason), outcome.detail,
-                    http_status=outcome.http_status, attempts=outcome.attempts, failed_at=outcome.failed_at))
-            self._fetched.inc()
-            if outcome.not_modified and validator is not None:
-                self._not_modified.inc()
-                refreshed = FeedValidator(source, outcome.etag or validator.etag,
-                                          outcome.last_modified or validator.last_modified, validator.body_sha256,
-                                          outcome.fetched_at)
-                self._relist(previous, source, out)
-                return replace(previous, validator=refreshed, failing=None)
-            body, content_type = outcome.body, outcome.content_type
-            current = FeedValidator(source, outcome.etag, outcome.last_modified, body_hash(body), outcome.fetched_at)
+            fetched = self._fetcher.fetch(request, FEED_ACCEPT, feed_like)
+            if isinstance(fetched, FetchFailure):
+                self._counters.inc("feeds.fetch_failed")
+                return self._failure(previous, source, out, fetched.reason, fetch_failure_dead_letter(fetched))
+            self._counters.inc("feeds.fetched")
+            document = document_from_page(fetched)
         else:
-            try:
-                with FileSystems.open(source, compression_type="uncompressed") as handle:
-                    body = handle.read()
-            except Exception as exc:  # any filesystem's error: a dead letter, not a failed pipeline
-                return self._failure(previous, source, out, reasons.SOURCE_UNREADABLE, _dead(
-                    source, reasons.STAGE_SOURCE, reasons.SOURCE_UNREADABLE, str(exc)))
-            self._read.inc()
-            content_type = None
-            current = FeedValidator(source, None, None, body_hash(body), utcnow())
-        if previous.validator is not None and previous.validator.body_sha256 == current.body_sha256:
-            # some servers send a new ETag for the same bytes: what they hold was handled last time
-            self._unchanged.inc()
+            body = read_path(source)
+            if isinstance(body, str):
+                return self._failure(previous, source, out, reasons.SOURCE_UNREADABLE,
+                                     unreadable_dead_letter(source, body, utcnow()))
+            self._counters.inc("sources.read")
+            # a path's validator is its body hash: the same bytes at the next poll are not read again
+            document = document_from_path(source, body, self._depth, utcnow(), previous.validator, remember=True)
+        outcome = read_document(document, utcnow())
+        for name, value in outcome.counts:
+            self._counters.inc(name, value)
+        out.extend(TaggedOutput(DEAD_LETTERS, dead) for dead in outcome.dead_letters)
+        if not outcome.changed:
             self._relist(previous, source, out)
-            return replace(previous, validator=current, failing=None)
+            return replace(previous, validator=document.validator, failing=None)
         # the validator is kept even when the body is unusable: the same bytes give the same dead letter, once
-        return self._read_body(source, body, content_type, FeedPollState(validator=current), out)
+        out.extend(outcome.items)
+        state = FeedPollState(validator=document.validator, listed=outcome.listed)
+        self._relist(state, source, out)
+        return state
 
     def _failure(self, previous: FeedPollState, source: str, out: list, reason: str,
-                 dead: TaggedOutput) -> FeedPollState:
+                 dead: DeadLetter) -> FeedPollState:
         """One dead letter when a source starts failing (or fails another way), not one every poll."""
         if previous.failing == reason:
-            self._failure_repeated.inc()
+            self._counters.inc("feeds.failure_repeated")
         else:
-            out.append(dead)
+            out.append(TaggedOutput(DEAD_LETTERS, dead))
         self._relist(previous, source, out)  # a list that cannot be read now still lists its feeds
         return replace(previous, failing=reason)
 
     def _relist(self, previous: FeedPollState, source: str, out: list) -> None:
         for url in previous.listed:
+            if source_key(url) in self._given:  # polled as a given source already
+                self._counters.inc("sources.listed_also_given")
+                continue
             out.append(TaggedOutput(LISTED, (url, source)))
-
-    def _read_body(self, source: str, body: bytes, content_type: Optional[str], state: FeedPollState,
-                   out: list) -> FeedPollState:
-        contents = read_source(body, source, content_type, self._depth)
-        out.extend(TaggedOutput(DEAD_LETTERS, rejected_dead_letter(rejected)) for rejected in contents.rejected)
-        if not contents.read:
-            return state
-        if contents.kind == FEED:
-            self._parsed.inc()
-            self._items.inc(len(contents.items))
-            out.extend(contents.items)
-            return state
-        self._lists.inc()
-        self._listed.inc(len(contents.listed))
-        state = replace(state, listed=contents.listed)
-        self._relist(state, source, out)
-        return state
 
 
 class PollFeeds(beam.PTransform):
@@ -288,25 +261,26 @@ class PollFeeds(beam.PTransform):
     Sources given by the user are polled by one keyed stateful step; the feeds their subscription lists name are
     polled by a second one with its own per-feed state, in the same poll. (A feed cannot be sent back into the
     first step: a Beam graph has no cycles, and waiting for the next impulse would delay every listed feed by a
-    poll interval.) A feed given directly and also listed is polled by both, as in batch; FirstSeen drops the
-    repeated items."""
+    poll interval.) A feed given directly and also listed in a list is polled once, as a given source, as in
+    batch: `given` names the sources given directly."""
 
-    def __init__(self, settings: FetchSettings, forget_after=DEFAULT_FEED_STATE_TTL):
+    def __init__(self, settings: FetchSettings, forget_after=DEFAULT_FEED_STATE_TTL, given=()):
         super().__init__()
         self._settings = settings
         self._forget_after = forget_after
+        self._given = tuple(given)
 
     def expand(self, sources):
         given = (
             sources
             | "KeyBySource" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, str])
-            | "PollGiven" >> beam.ParDo(_PollFeedFn(self._settings, 0, self._forget_after)).with_outputs(
+            | "PollGiven" >> beam.ParDo(_PollFeedFn(self._settings, 0, self._forget_after, self._given)).with_outputs(
                 LISTED, DEAD_LETTERS, main="items")
         )
         listed = (
             given[LISTED]
             | "KeyByListedFeed" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, str])
-            | "PollListed" >> beam.ParDo(_PollFeedFn(self._settings, 1, self._forget_after)).with_outputs(
+            | "PollListed" >> beam.ParDo(_PollFeedFn(self._settings, 1, self._forget_after, self._given)).with_outputs(
                 LISTED, DEAD_LETTERS, main="items")
         )
         items = (given.items, listed.items) | "FeedItems" >> beam.Flatten()
@@ -328,35 +302,30 @@ class _PollUrlFileFn(beam.DoFn):
 
     def __init__(self, forget_after):
         self._forget_after = _duration(forget_after)
-        self._items = counter("sources.direct_urls")
         self._unchanged = counter("sources.url_files_unchanged")
+        self._counters = CounterSet()
 
     def process(self, element: Tuple[str, str], timestamp=beam.DoFn.TimestampParam,
                 body_sha256=beam.DoFn.StateParam(BODY_HASH), forget=beam.DoFn.TimerParam(FORGET)):
         path, _ = element
         forget.set(timestamp + self._forget_after)
-        try:
-            with FileSystems.open(path, compression_type="uncompressed") as handle:
-                body = handle.read()
-        except Exception as exc:  # reported once, not at every poll, until the file is readable again
+        body = read_path(path, compression_type="auto")
+        if isinstance(body, str):  # reported once, not at every poll, until the file is readable again
             if body_sha256.read() != _UNREADABLE:
                 body_sha256.write(_UNREADABLE)
-                yield TaggedOutput(DEAD_LETTERS, DeadLetter(
-                    url=path, feed_url=None, stage=reasons.STAGE_SOURCE, reason=reasons.SOURCE_UNREADABLE,
-                    detail=str(exc), failed_at=utcnow()))
+                yield TaggedOutput(DEAD_LETTERS, replace(unreadable_dead_letter(path, body, utcnow()), feed_url=None))
             return
         digest = body_hash(body)
         if body_sha256.read() == digest:
             self._unchanged.inc()
             return
         body_sha256.write(digest)
-        for raw in body.decode("utf-8", errors="replace").splitlines():
-            parsed = url_line(path, raw)
-            if isinstance(parsed, DeadLetter):
-                yield TaggedOutput(DEAD_LETTERS, parsed)
-            elif parsed is not None:
-                self._items.inc()
-                yield parsed
+        outcome = url_file_outcome(path, body, utcnow())
+        for name, value in outcome.counts:
+            self._counters.inc(name, value)
+        for dead in outcome.dead_letters:
+            yield TaggedOutput(DEAD_LETTERS, dead)
+        yield from outcome.items
 
     @on_timer(FORGET)
     def on_forget(self, body_sha256=beam.DoFn.StateParam(BODY_HASH)):
