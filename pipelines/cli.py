@@ -1,4 +1,4 @@
-"""The `newsbeam` command: ingest, demo, inspect."""
+"""The `newsbeam` command: ingest, stream, demo, inspect, report."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +11,7 @@ from typing import List, Optional
 logging.getLogger().addHandler(logging.NullHandler())
 
 from newsbeam.pipelines.options import NewsbeamOptions, UsageError  # noqa: E402
+from newsbeam.pipelines.report import add_report_arguments, run_report  # noqa: E402
 from newsbeam.pipelines.stream import StreamOptions  # noqa: E402
 from newsbeam.pipelines.stream_graph import UnboundedOptions  # noqa: E402
 
@@ -68,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
                                   description="Row counts by date and language, top sources, dead letters by "
                                               "stage and reason, schema versions and the last runs.")
     inspect.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
+
+    report = commands.add_parser("report", help="Write an offline HTML report with charts of an output folder.",
+                                 description="One self-contained HTML page (no network needed to view it): "
+                                             "articles per day, entities, co-mentions, topics, near duplicates, "
+                                             "date quality, dead letters and runs, each with its DuckDB query.")
+    add_report_arguments(report)
     return parser
 
 
@@ -76,6 +83,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = _parser()
     args, beam_args = parser.parse_known_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    if args.command == "report":
+        if beam_args:
+            parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+        return run_report(args)
     if args.command == "inspect":
         if beam_args:
             parser.error(f"unrecognized arguments: {' '.join(beam_args)}")

@@ -1,0 +1,299 @@
+"""The report's numbers: DuckDB queries over an output folder's Parquet and run manifests.
+
+Every query is a complete, self-contained SQL text (paths and filters written in as literals) and the report runs
+exactly the text it shows, so an analyst can paste any block into `duckdb` and get the same numbers. DuckDB scans
+only the columns a query names and aggregates out of core; nothing is loaded into pandas.
+"""
+from __future__ import annotations
+
+import datetime
+import glob
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import duckdb
+
+TOP_LANGUAGES = 12  # series in the per-day charts; the rest are summed as "(other)"
+TOP_SOURCES = 10
+TOP_HOSTS = 10
+TOP_ENTITIES = 20
+ENTITY_LINES = 8  # entities drawn in the daily-mentions chart
+TOP_PAIRS = 25
+TOP_CLUSTERS = 20
+EXAMPLES_PER_TOPIC = 5
+OTHER = "(other)"
+
+# The article columns the report reads (never `text`): absent ones (older schema versions) disable their sections.
+ARTICLE_COLUMNS = ("article_id", "url", "final_url", "source_domain", "title", "published_at", "date_source",
+                   "fetched_at", "duplicate_group", "entities", "entity_ids", "topics", "language", "run_id")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What `newsbeam report --since/--until/--language/--topic/--entity` selects. Dates are inclusive UTC days."""
+
+    since: Optional[datetime.date] = None
+    until: Optional[datetime.date] = None
+    languages: Tuple[str, ...] = ()
+    topics: Tuple[str, ...] = ()
+    entities: Tuple[str, ...] = ()  # entity ids (geonames:…) or canonical names, case-insensitive
+
+    def describe(self) -> List[str]:
+        parts = []
+        if self.since:
+            parts.append(f"since {self.since.isoformat()}")
+        if self.until:
+            parts.append(f"until {self.until.isoformat()}")
+        for label, values in (("language", self.languages), ("topic", self.topics), ("entity", self.entities)):
+            if values:
+                parts.append(f"{label} {' or '.join(values)}")
+        return parts
+
+
+@dataclass(frozen=True)
+class Query:
+    key: str
+    sql: str
+
+
+@dataclass
+class Results:
+    """Query texts and their rows (lists of dicts), by key; `notes` say why a section has no query."""
+
+    queries: Dict[str, Query] = field(default_factory=dict)
+    rows: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+    notes: Dict[str, str] = field(default_factory=dict)
+    has_articles: bool = False
+    has_dead_letters: bool = False
+    has_runs: bool = False
+
+
+def sql_literal(value: str) -> str:
+    """A DuckDB string literal (standard SQL quoting: backslashes are not escapes)."""
+    if "\x00" in value:
+        raise ValueError("NUL characters cannot appear in a filter value")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _list_literal(values: Sequence[str]) -> str:
+    return "[" + ", ".join(sql_literal(v) for v in values) + "]"
+
+
+def _day(column: str) -> str:
+    # UTC whatever the session's TimeZone, so the same query gives the same days on every machine
+    return f"CAST(timezone('UTC', {column}) AS DATE)"
+
+
+def _has_files(folder: str, pattern: str) -> bool:
+    return os.path.isdir(folder) and any(
+        not os.path.basename(p).startswith((".", "_")) for p in glob.iglob(os.path.join(folder, pattern),
+                                                                         recursive=True))
+
+
+def article_columns(con: duckdb.DuckDBPyConnection, output: str) -> List[str]:
+    source = _parquet(os.path.join(output, "articles"))
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    return [c for c in ARTICLE_COLUMNS if c in present]
+
+
+def _parquet(folder: str) -> str:
+    path = os.path.abspath(folder).replace(os.sep, "/")
+    return f"read_parquet({sql_literal(path + '/**/*.parquet')}, hive_partitioning = true, union_by_name = true)"
+
+
+def articles_cte(output: str, columns: Sequence[str], filters: Filters) -> str:
+    conditions = []
+    if filters.since:
+        conditions.append(f"day >= DATE {sql_literal(filters.since.isoformat())}")
+    if filters.until:
+        conditions.append(f"day <= DATE {sql_literal(filters.until.isoformat())}")
+    if filters.languages:
+        conditions.append(f"language IN ({', '.join(sql_literal(v) for v in filters.languages)})")
+    if filters.topics:
+        conditions.append(f"list_has_any(topics, {_list_literal(filters.topics)})")
+    if filters.entities:
+        wanted = _list_literal([v.lower() for v in filters.entities])
+        conditions.append(f"(list_has_any(entity_ids, {_list_literal(filters.entities)}) OR list_has_any("
+                          f"list_transform(entities, lambda m: lower(m.entity_name)), {wanted}))")
+    where = "\n  WHERE " + "\n    AND ".join(conditions) if conditions else ""
+    # the day an article belongs to: its publication date, or the fetch date when it has none
+    day = _day("coalesce(published_at, fetched_at)") if "published_at" in columns else _day("fetched_at")
+    return (f"articles AS (\n  SELECT * FROM (\n    SELECT {', '.join(columns)},\n      {day} AS day\n"
+            f"    FROM {_parquet(os.path.join(output, 'articles'))}\n  ){where}\n)")
+
+
+def dead_letters_cte(output: str, filters: Filters) -> str:
+    conditions = []
+    if filters.since:
+        conditions.append(f"day >= DATE {sql_literal(filters.since.isoformat())}")
+    if filters.until:
+        conditions.append(f"day <= DATE {sql_literal(filters.until.isoformat())}")
+    where = "\n  WHERE " + "\n    AND ".join(conditions) if conditions else ""
+    host = r"lower(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)', 1))"
+    return (f"dead_letters AS (\n  SELECT * FROM (\n"
+            f"    SELECT url, stage, reason, http_status, {_day('failed_at')} AS day,\n"
+            f"      coalesce(nullif({host}, ''), '(not a URL)') AS host\n"
+            f"    FROM {_parquet(os.path.join(output, 'dead_letters'))}\n  ){where}\n)")
+
+
+def runs_cte(output: str) -> str:
+    pattern = os.path.abspath(os.path.join(output, "_runs")).replace(os.sep, "/") + "/*.json"
+
+    def counter(name: str) -> str:
+        return f"coalesce(CAST(json_extract(content, '$.counters.\"{name}\"') AS BIGINT), 0)"
+
+    return (f"runs AS (\n  SELECT json_extract_string(content, '$.run_id') AS run_id,\n"
+            f"    json_extract_string(content, '$.status') AS status,\n"
+            f"    CAST(json_extract_string(content, '$.started_at') AS TIMESTAMPTZ) AS started_at,\n"
+            f"    CAST(json_extract(content, '$.seconds') AS DOUBLE) AS seconds,\n"
+            f"    {counter('articles.written')} AS articles,\n    {counter('dead_letters.written')} AS dead_letters,\n"
+            f"    content\n  FROM read_text({sql_literal(pattern)})\n  WHERE json_valid(content)\n)")
+
+
+def _with(*ctes: str) -> str:
+    return "WITH " + ",\n".join(ctes) + "\n"
+
+
+def _top_case(column: str, ranked: str, label: str) -> str:
+    return f"CASE WHEN {column} IN (SELECT {column} FROM {ranked}) THEN {column} ELSE '{label}' END"
+
+
+def article_queries(a: str, columns: Sequence[str]) -> Dict[str, str]:
+    """SQL texts over the `articles` CTE `a`, for the sections whose columns exist."""
+    w = _with(a)
+    q = {
+        "overview": w + "SELECT count(*) AS articles, count(DISTINCT source_domain) AS sources,\n"
+                        "  count(DISTINCT language) AS languages, min(day) AS first_day, max(day) AS last_day\n"
+                        "FROM articles",
+        "languages": w + "SELECT language, count(*) AS articles FROM articles GROUP BY language\n"
+                         "ORDER BY articles DESC, language",
+        "per_day_language": _with(a, f"ranked AS (\n  SELECT language, count(*) AS n FROM articles GROUP BY language\n"
+                                     f"  ORDER BY n DESC, language LIMIT {TOP_LANGUAGES}\n)")
+        + f"SELECT day, {_top_case('language', 'ranked', OTHER)} AS language, count(*) AS articles\n"
+          "FROM articles GROUP BY ALL ORDER BY day, language",
+        "sources": w + f"SELECT coalesce(source_domain, '(none)') AS source, count(*) AS articles FROM articles\n"
+                       f"GROUP BY ALL ORDER BY articles DESC, source LIMIT {TOP_SOURCES}",
+        "per_day_source": _with(a, "ranked AS (\n  SELECT source_domain, count(*) AS n FROM articles"
+                                   f" GROUP BY source_domain\n  ORDER BY n DESC, source_domain LIMIT {TOP_SOURCES}\n)")
+        + f"SELECT day, coalesce({_top_case('source_domain', 'ranked', OTHER)}, '(none)') AS source,\n"
+          "  count(*) AS articles\nFROM articles GROUP BY ALL ORDER BY day, source",
+    }
+    if "entities" in columns:
+        mentions = ("mentions AS (\n  SELECT article_id, language, day, m.entity_id AS entity_id,"
+                    " m.entity_name AS entity_name, m.text AS spelling\n"
+                    "  FROM (SELECT article_id, language, day, unnest(entities) AS m FROM articles)\n"
+                    "  WHERE m.entity_id IS NOT NULL\n)")
+        q["entities"] = _with(a, mentions) + (
+            "SELECT entity_id, min(entity_name) AS name, count(*) AS mentions,\n"
+            "  count(DISTINCT article_id) AS articles,\n"
+            "  string_agg(DISTINCT language, ', ' ORDER BY language) AS languages,\n"
+            "  list(DISTINCT spelling ORDER BY spelling) AS spellings\n"
+            f"FROM mentions GROUP BY entity_id ORDER BY mentions DESC, entity_id LIMIT {TOP_ENTITIES}")
+        q["entity_days"] = _with(a, mentions, "top AS (\n  SELECT entity_id FROM mentions GROUP BY entity_id\n"
+                                              f"  ORDER BY count(*) DESC, entity_id LIMIT {ENTITY_LINES}\n)") + (
+            "SELECT day, min(entity_name) AS name, entity_id, count(*) AS mentions\n"
+            "FROM mentions WHERE entity_id IN (SELECT entity_id FROM top)\n"
+            "GROUP BY day, entity_id ORDER BY day, entity_id")
+    if "entity_ids" in columns and "entities" in columns:
+        q["pairs"] = _with(a, "ids AS (SELECT article_id, unnest(entity_ids) AS entity_id FROM articles)",
+                           "names AS (\n  SELECT m.entity_id AS entity_id, min(m.entity_name) AS name\n"
+                           "  FROM (SELECT unnest(entities) AS m FROM articles) GROUP BY ALL\n)") + (
+            "SELECT x.entity_id AS entity_a, nx.name AS name_a, y.entity_id AS entity_b, ny.name AS name_b,\n"
+            "  count(DISTINCT x.article_id) AS articles\n"
+            "FROM ids x JOIN ids y ON x.article_id = y.article_id AND x.entity_id < y.entity_id\n"
+            "LEFT JOIN names nx ON nx.entity_id = x.entity_id LEFT JOIN names ny ON ny.entity_id = y.entity_id\n"
+            f"GROUP BY ALL ORDER BY articles DESC, entity_a, entity_b LIMIT {TOP_PAIRS}")
+    if "topics" in columns:
+        hits = "hits AS (SELECT *, unnest(topics) AS topic FROM articles)"
+        q["topic_days"] = _with(a, hits) + ("SELECT day, topic, count(*) AS articles FROM hits\n"
+                                            "GROUP BY ALL ORDER BY day, topic")
+        q["topic_examples"] = _with(a, hits) + (
+            "SELECT topic, title, final_url AS url, day FROM (\n"
+            "  SELECT topic, title, final_url, day, row_number() OVER (\n"
+            "    PARTITION BY topic ORDER BY day DESC, article_id) AS rank\n  FROM hits\n)\n"
+            f"WHERE rank <= {EXAMPLES_PER_TOPIC} ORDER BY topic, rank")
+    if "duplicate_group" in columns:
+        q["clusters"] = w + (
+            "SELECT duplicate_group, count(*) AS articles, count(DISTINCT source_domain) AS sources,\n"
+            "  string_agg(DISTINCT source_domain, ', ' ORDER BY source_domain) AS carried_by,\n"
+            "  arg_min(title, fetched_at) AS first_title, min(day) AS first_day, max(day) AS last_day\n"
+            "FROM articles GROUP BY duplicate_group HAVING count(*) > 1\n"
+            f"ORDER BY articles DESC, duplicate_group LIMIT {TOP_CLUSTERS}")
+        q["cluster_sizes"] = w + (
+            "SELECT size AS articles_in_group, count(*) AS groups FROM (\n"
+            "  SELECT count(*) AS size FROM articles GROUP BY duplicate_group\n) GROUP BY size ORDER BY size")
+    if "date_source" in columns:
+        q["date_sources"] = w + (
+            "SELECT date_source, count(*) AS articles,\n"
+            "  round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS percent\n"
+            "FROM articles GROUP BY date_source ORDER BY articles DESC, date_source")
+        q["date_checks"] = w + (
+            "SELECT count(*) AS articles,\n  count(*) FILTER (WHERE published_at IS NULL) AS undated,\n"
+            "  count(*) FILTER (WHERE published_at > fetched_at) AS dated_after_fetch\nFROM articles")
+    return q
+
+
+def dead_letter_queries(d: str) -> Dict[str, str]:
+    w = _with(d)
+    return {
+        "dead_overview": w + "SELECT count(*) AS dead_letters, count(DISTINCT host) AS hosts FROM dead_letters",
+        "dead_reasons": w + ("SELECT stage, reason, count(*) AS dead_letters FROM dead_letters\n"
+                             "GROUP BY ALL ORDER BY dead_letters DESC, stage, reason"),
+        "dead_hosts": w + ("SELECT host, count(*) AS dead_letters,\n"
+                           "  string_agg(DISTINCT reason, ', ' ORDER BY reason) AS reasons\n"
+                           f"FROM dead_letters GROUP BY host ORDER BY dead_letters DESC, host LIMIT {TOP_HOSTS}"),
+        "dead_days": _with(d, "ranked AS (\n  SELECT host, count(*) AS n FROM dead_letters GROUP BY host\n"
+                              f"  ORDER BY n DESC, host LIMIT {TOP_HOSTS}\n)")
+        + f"SELECT day, {_top_case('host', 'ranked', OTHER)} AS host, count(*) AS dead_letters\n"
+          "FROM dead_letters GROUP BY ALL ORDER BY day, host",
+    }
+
+
+def run_queries(r: str) -> Dict[str, str]:
+    return {
+        "runs": _with(r) + ("SELECT run_id, status, started_at, seconds, articles, dead_letters FROM runs\n"
+                            "ORDER BY started_at, run_id"),
+        "date_counters": _with(r) + (
+            "SELECT key AS counter, sum(CAST(json_extract(content, '$.counters.\"' || key || '\"') AS BIGINT))"
+            " AS total\nFROM runs, unnest(json_keys(content, '$.counters')) AS k(key)\n"
+            "WHERE key LIKE 'dates.%'\nGROUP BY key ORDER BY key"),
+    }
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> List[Dict[str, Any]]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def connect(memory_limit: str = "512MB", threads: int = 2) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads,
+                                 # the report never reads anything but local files
+                                 "autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    return con
+
+
+def collect(output: str, filters: Filters, con: Optional[duckdb.DuckDBPyConnection] = None) -> Results:
+    """Run every query the output supports."""
+    con = con or connect()
+    results = Results()
+    texts: Dict[str, str] = {}
+    if _has_files(os.path.join(output, "articles"), "**/*.parquet"):
+        results.has_articles = True
+        columns = article_columns(con, output)
+        texts.update(article_queries(articles_cte(output, columns, filters), columns))
+        missing = [c for c in ("entities", "topics", "duplicate_group") if c not in columns]
+        if missing:
+            results.notes["schema"] = (f"These articles have no {', '.join(missing)} column(s) (an older schema "
+                                       "version): their sections are empty.")
+    if _has_files(os.path.join(output, "dead_letters"), "**/*.parquet"):
+        results.has_dead_letters = True
+        texts.update(dead_letter_queries(dead_letters_cte(output, filters)))
+    if _has_files(os.path.join(output, "_runs"), "*.json"):
+        results.has_runs = True
+        texts.update(run_queries(runs_cte(output)))
+    for key, sql in texts.items():
+        results.queries[key] = Query(key, sql)
+        results.rows[key] = _fetch(con, sql)
+    return results
