@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime
 import glob
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import duckdb
+
+LOG = logging.getLogger(__name__)
 
 TOP_LANGUAGES = 12  # series in the per-day charts; the rest are summed as "(other)"
 TOP_SOURCES = 10
@@ -25,8 +28,8 @@ EXAMPLES_PER_TOPIC = 5
 OTHER = "(other)"
 
 # The article columns the report reads (never `text`): absent ones (older schema versions) disable their sections.
-ARTICLE_COLUMNS = ("article_id", "url", "final_url", "source_domain", "title", "published_at", "date_source",
-                   "fetched_at", "duplicate_group", "entities", "entity_ids", "topics", "language", "run_id")
+ARTICLE_COLUMNS = ("article_id", "final_url", "source_domain", "title", "published_at", "date_source",
+                   "fetched_at", "duplicate_group", "entities", "entity_ids", "topics", "language")
 
 
 @dataclass(frozen=True)
@@ -91,23 +94,45 @@ def _has_files(folder: str, pattern: str) -> bool:
                                                                          recursive=True))
 
 
-def article_columns(con: duckdb.DuckDBPyConnection, output: str) -> List[str]:
-    source = _parquet(os.path.join(output, "articles"))
+def _parquet(folder: str, union_by_name: bool) -> str:
+    path = os.path.abspath(folder).replace(os.sep, "/")
+    union = ", union_by_name = true" if union_by_name else ""
+    return f"read_parquet({sql_literal(path + '/**/*.parquet')}, hive_partitioning = true{union})"
+
+
+def article_columns(con: duckdb.DuckDBPyConnection, output: str, union_by_name: bool) -> List[str]:
+    source = _parquet(os.path.join(output, "articles"), union_by_name)
     present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     return [c for c in ARTICLE_COLUMNS if c in present]
 
 
-def _parquet(folder: str) -> str:
-    path = os.path.abspath(folder).replace(os.sep, "/")
-    return f"read_parquet({sql_literal(path + '/**/*.parquet')}, hive_partitioning = true, union_by_name = true)"
+@dataclass(frozen=True)
+class Relation:
+    """A base relation (`articles`, `dead_letters`, `runs`): a name and the SELECT that defines it."""
+
+    name: str
+    select: str
+
+    @property
+    def cte(self) -> str:
+        return f"{self.name} AS (\n{self.select}\n)"
 
 
-def articles_cte(output: str, columns: Sequence[str], filters: Filters) -> str:
+def _where(conditions: Sequence[str]) -> str:
+    return "\n  WHERE " + "\n    AND ".join(conditions) if conditions else ""
+
+
+def _day_conditions(filters: Filters) -> List[str]:
     conditions = []
     if filters.since:
         conditions.append(f"day >= DATE {sql_literal(filters.since.isoformat())}")
     if filters.until:
         conditions.append(f"day <= DATE {sql_literal(filters.until.isoformat())}")
+    return conditions
+
+
+def articles_relation(output: str, columns: Sequence[str], filters: Filters, union_by_name: bool) -> Relation:
+    conditions = _day_conditions(filters)
     if filters.languages:
         conditions.append(f"language IN ({', '.join(sql_literal(v) for v in filters.languages)})")
     if filters.topics:
@@ -116,43 +141,41 @@ def articles_cte(output: str, columns: Sequence[str], filters: Filters) -> str:
         wanted = _list_literal([v.lower() for v in filters.entities])
         conditions.append(f"(list_has_any(entity_ids, {_list_literal(filters.entities)}) OR list_has_any("
                           f"list_transform(entities, lambda m: lower(m.entity_name)), {wanted}))")
-    where = "\n  WHERE " + "\n    AND ".join(conditions) if conditions else ""
     # the day an article belongs to: its publication date, or the fetch date when it has none
     day = _day("coalesce(published_at, fetched_at)") if "published_at" in columns else _day("fetched_at")
-    return (f"articles AS (\n  SELECT * FROM (\n    SELECT {', '.join(columns)},\n      {day} AS day\n"
-            f"    FROM {_parquet(os.path.join(output, 'articles'))}\n  ){where}\n)")
+    return Relation("articles", f"  SELECT * FROM (\n    SELECT {', '.join(columns)},\n      {day} AS day\n"
+                                f"    FROM {_parquet(os.path.join(output, 'articles'), union_by_name)}\n  )"
+                                f"{_where(conditions)}")
 
 
-def dead_letters_cte(output: str, filters: Filters) -> str:
-    conditions = []
-    if filters.since:
-        conditions.append(f"day >= DATE {sql_literal(filters.since.isoformat())}")
-    if filters.until:
-        conditions.append(f"day <= DATE {sql_literal(filters.until.isoformat())}")
-    where = "\n  WHERE " + "\n    AND ".join(conditions) if conditions else ""
+def dead_letters_relation(output: str, filters: Filters, union_by_name: bool) -> Relation:
     host = r"lower(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)', 1))"
-    return (f"dead_letters AS (\n  SELECT * FROM (\n"
-            f"    SELECT url, stage, reason, http_status, {_day('failed_at')} AS day,\n"
-            f"      coalesce(nullif({host}, ''), '(not a URL)') AS host\n"
-            f"    FROM {_parquet(os.path.join(output, 'dead_letters'))}\n  ){where}\n)")
+    return Relation("dead_letters", f"  SELECT * FROM (\n"
+                                    f"    SELECT url, stage, reason, http_status, {_day('failed_at')} AS day,\n"
+                                    f"      coalesce(nullif({host}, ''), '(not a URL)') AS host\n"
+                                    f"    FROM {_parquet(os.path.join(output, 'dead_letters'), union_by_name)}\n  )"
+                                    f"{_where(_day_conditions(filters))}")
 
 
-def runs_cte(output: str) -> str:
+def runs_relation(output: str) -> Relation:
     pattern = os.path.abspath(os.path.join(output, "_runs")).replace(os.sep, "/") + "/*.json"
 
     def counter(name: str) -> str:
         return f"coalesce(CAST(json_extract(content, '$.counters.\"{name}\"') AS BIGINT), 0)"
 
-    return (f"runs AS (\n  SELECT json_extract_string(content, '$.run_id') AS run_id,\n"
-            f"    json_extract_string(content, '$.status') AS status,\n"
-            f"    CAST(json_extract_string(content, '$.started_at') AS TIMESTAMPTZ) AS started_at,\n"
-            f"    CAST(json_extract(content, '$.seconds') AS DOUBLE) AS seconds,\n"
-            f"    {counter('articles.written')} AS articles,\n    {counter('dead_letters.written')} AS dead_letters,\n"
-            f"    content\n  FROM read_text({sql_literal(pattern)})\n  WHERE json_valid(content)\n)")
+    return Relation("runs", f"  SELECT json_extract_string(content, '$.run_id') AS run_id,\n"
+                            f"    json_extract_string(content, '$.status') AS status,\n"
+                            f"    CAST(json_extract_string(content, '$.started_at') AS TIMESTAMPTZ) AS started_at,\n"
+                            f"    CAST(json_extract(content, '$.seconds') AS DOUBLE) AS seconds,\n"
+                            f"    {counter('articles.written')} AS articles,\n"
+                            f"    {counter('dead_letters.written')} AS dead_letters,\n"
+                            f"    content\n  FROM read_text({sql_literal(pattern)})\n  WHERE json_valid(content)")
 
 
 def _with(*ctes: str) -> str:
-    return "WITH " + ",\n".join(ctes) + "\n"
+    """A WITH clause of the non-empty CTEs (the base relation is empty when it was materialized beforehand)."""
+    ctes = tuple(c for c in ctes if c)
+    return "WITH " + ",\n".join(ctes) + "\n" if ctes else ""
 
 
 def _top_case(column: str, ranked: str, label: str) -> str:
@@ -267,33 +290,70 @@ def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> List[Dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def connect(memory_limit: str = "512MB", threads: int = 2) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads,
-                                 # the report never reads anything but local files
-                                 "autoinstall_known_extensions": False, "autoload_known_extensions": False})
+def connect(memory_limit: str = "512MB", threads: int = 2,
+            temp_directory: Optional[str] = None) -> duckdb.DuckDBPyConnection:
+    config = {"memory_limit": memory_limit, "threads": threads,
+              # the report never reads anything but local files: no extension may be fetched
+              "autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if temp_directory:
+        config["temp_directory"] = temp_directory  # where DuckDB spills beyond memory_limit
+    con = duckdb.connect(config=config)
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
+def _materialize(con: duckdb.DuckDBPyConnection, relation: Relation) -> None:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {relation.name} AS\n{relation.select}")
+
+
+def _articles(con: duckdb.DuckDBPyConnection, output: str, filters: Filters) -> Tuple[Relation, List[str]]:
+    """Read the articles once. All files normally share one schema; only when they do not (an output holding
+    several schema versions) is the slower union_by_name needed."""
+    for union_by_name in (False, True):
+        columns = article_columns(con, output, union_by_name)
+        relation = articles_relation(output, columns, filters, union_by_name)
+        try:
+            _materialize(con, relation)
+            return relation, columns
+        except duckdb.Error as error:
+            if union_by_name:
+                raise
+            LOG.info("articles: files differ in schema (%s); reading them by column name", error)
+    raise AssertionError("unreachable")
+
+
 def collect(output: str, filters: Filters, con: Optional[duckdb.DuckDBPyConnection] = None) -> Results:
-    """Run every query the output supports."""
+    """Run every query the output supports.
+
+    The base relations are read from the files once into temporary tables; each query then runs on them, as the
+    same text that the page shows minus its base CTE (which defines exactly that table), so a pasted query reads
+    the files itself and gives the same rows."""
     con = con or connect()
     results = Results()
-    texts: Dict[str, str] = {}
+    shown: Dict[str, str] = {}
+    run: Dict[str, str] = {}
     if _has_files(os.path.join(output, "articles"), "**/*.parquet"):
         results.has_articles = True
-        columns = article_columns(con, output)
-        texts.update(article_queries(articles_cte(output, columns, filters), columns))
+        relation, columns = _articles(con, output, filters)
+        shown.update(article_queries(relation.cte, columns))
+        run.update(article_queries("", columns))
         missing = [c for c in ("entities", "topics", "duplicate_group") if c not in columns]
         if missing:
             results.notes["schema"] = (f"These articles have no {', '.join(missing)} column(s) (an older schema "
                                        "version): their sections are empty.")
     if _has_files(os.path.join(output, "dead_letters"), "**/*.parquet"):
         results.has_dead_letters = True
-        texts.update(dead_letter_queries(dead_letters_cte(output, filters)))
+        relation = dead_letters_relation(output, filters, union_by_name=True)  # small: never worth a retry
+        _materialize(con, relation)
+        shown.update(dead_letter_queries(relation.cte))
+        run.update(dead_letter_queries(""))
     if _has_files(os.path.join(output, "_runs"), "*.json"):
         results.has_runs = True
-        texts.update(run_queries(runs_cte(output)))
-    for key, sql in texts.items():
+        relation = runs_relation(output)
+        _materialize(con, relation)
+        shown.update(run_queries(relation.cte))
+        run.update(run_queries(""))
+    for key, sql in shown.items():
         results.queries[key] = Query(key, sql)
-        results.rows[key] = _fetch(con, sql)
+        results.rows[key] = _fetch(con, run[key])
     return results
