@@ -73,6 +73,7 @@ setup(
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
             "moto[server,s3]>=5.1,<6",
             "psutil>=6,<8",
+            "hypothesis>=6.100,<7",
             "playwright>=1.50,<2",  # drives Debian's /usr/bin/chromium; never `playwright install`
         ],
     },
