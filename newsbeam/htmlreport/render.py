@@ -211,7 +211,7 @@ class _Builder:
 
     def clusters(self) -> None:
         s = self.add(Section("clusters", "Near-duplicate clusters", "The largest syndication groups "
-                                                                   "(`duplicate_group`) and the sources that carried "
+                                                                   "(duplicate_group) and the sources that carried "
                                                                    "them."))
         sizes = self.rows("cluster_sizes")
         grouped = sum(r["groups"] * r["articles_in_group"] for r in sizes if r["articles_in_group"] > 1)
@@ -225,9 +225,9 @@ class _Builder:
         self.sql(s, "clusters", "cluster_sizes")
 
     def dates(self) -> None:
-        s = self.add(Section("dates", "Date quality", "Where publication dates came from (`date_source`), how many "
+        s = self.add(Section("dates", "Date quality", "Where publication dates came from (date_source), how many "
                                                      "articles have none, and dates rejected for lying in the "
-                                                     "future (from the runs' `dates.*` counters)."))
+                                                     "future (from the runs' dates.* counters)."))
         checks = (self.rows("date_checks") or [{}])[0]
         counters = {r["counter"]: r["total"] for r in self.rows("date_counters")}
         rejected = sum(v or 0 for k, v in counters.items() if "future" in k)
@@ -261,7 +261,7 @@ class _Builder:
         self.sql(s, "dead_reasons", "dead_days", "dead_hosts")
 
     def runs(self) -> None:
-        s = self.add(Section("runs", "Run history", "Every run manifest in `_runs/` (not narrowed by the filters)."))
+        s = self.add(Section("runs", "Run history", "Every run manifest in _runs/ (not narrowed by the filters)."))
         rows = self.rows("runs")
         if not rows:
             s.empty = "No run manifests."
