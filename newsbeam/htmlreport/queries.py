@@ -290,8 +290,10 @@ def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> List[Dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def connect(memory_limit: str = "512MB", threads: int = 2,
+def connect(memory_limit: str = "512MB", threads: int = 1,
             temp_directory: Optional[str] = None) -> duckdb.DuckDBPyConnection:
+    """One thread: the work is mostly opening many small Parquet files, where a second thread cost 60 % more CPU
+    and twice the memory for little gain (benchmarks/RESULTS.md, "report")."""
     config = {"memory_limit": memory_limit, "threads": threads,
               # the report never reads anything but local files: no extension may be fetched
               "autoinstall_known_extensions": False, "autoload_known_extensions": False}
