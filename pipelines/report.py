@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import logging
 import os
 import sys
-from typing import List
+from typing import List, Optional
 
 
 def _day(value: str) -> datetime.date:
@@ -40,6 +41,18 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entity", action="append", metavar="ID_OR_NAME",
                         help="Only articles mentioning any of these entities, by id (geonames:163843) or "
                              "canonical name (case-insensitive); repeat to give several.")
+
+
+def report_main(argv: Optional[List[str]] = None) -> int:
+    """`newsbeam report ...` with its own parser: the full `newsbeam` parser imports Apache Beam."""
+    parser = argparse.ArgumentParser(
+        prog="newsbeam report", description="Write an offline HTML report with charts of an output folder.")
+    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="Logging level (default WARNING).")
+    add_report_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    return run_report(args)
 
 
 def run_report(args: argparse.Namespace) -> int:
