@@ -137,6 +137,14 @@ def test_only_http_urls_become_links(url, href):
     assert safe_href(url) == href
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.one_of(st.text(max_size=30), st.builds(lambda scheme, rest: f"{scheme}:{rest}", st.sampled_from(
+    ["javascript", "JAVASCRIPT", " javascript", "data", "vbscript", "http", "https", "file"]), st.text(max_size=20))))
+def test_no_link_but_to_http(url):
+    href = safe_href(url)
+    assert href is None or re.match(r"(?i)https?://[^/]", href)
+
+
 # -- the page ----------------------------------------------------------------------------------------------------
 
 @browser
