@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from benchmarks.report_corpus import LANGUAGES_100, Corpus, generate_articles, generate_dead_letters, write_output
 from newsbeam.htmlreport import write_report
-from newsbeam.htmlreport.queries import Filters, collect, connect, sql_literal
+from newsbeam.htmlreport.queries import Filters, collect, connect, grain_for, sql_literal
 from newsbeam.htmlreport.render import safe_href, script_json
 from newsbeam.pipelines.cli import main
 from tests.browser import chromium_missing_reason, visit
@@ -201,15 +201,23 @@ def test_output_with_only_dead_letters(tmp_path):
 
 
 @browser
-def test_a_hundred_languages(tmp_path):
+def test_a_hundred_languages_over_ten_years(tmp_path):
     out = tmp_path / "out"
-    write_output(str(out), Corpus(articles=300, dead_letters=10, runs=2, languages=LANGUAGES_100, days=20,
+    write_output(str(out), Corpus(articles=300, dead_letters=10, runs=2, languages=LANGUAGES_100, days=3650,
                                   text_words=20))
     outcome = write_report(str(out))
-    assert outcome.bytes < 10_000_000
+    assert outcome.bytes < 2_000_000  # charted by month: the page stays small
     page_visit = visit(outcome.path)
     _assert_clean_visit(page_visit)
     assert set(LANGUAGES_100) <= set(page_visit.texts)  # the languages table lists all of them
+    assert "Articles per month by language" in open(outcome.path, encoding="utf-8").read()
+
+
+@pytest.mark.parametrize("days, grain", [(0, "day"), (400, "day"), (401, "week"), (2800, "week"), (2801, "month")])
+def test_long_spans_are_counted_by_week_or_month(days, grain):
+    first = datetime.date(2020, 1, 1)
+    assert grain_for(first, first + datetime.timedelta(days=days)) == grain
+    assert grain_for(None, None) == "day"
 
 
 # -- the command -------------------------------------------------------------------------------------------------

@@ -18,10 +18,18 @@ def _base(rows: Sequence[Dict[str, Any]], title: str) -> Spec:
             "data": {"values": list(rows)}, "config": {"legend": {"labelLimit": 220}, "axis": {"labelLimit": 220}}}
 
 
-def _day_axis() -> Spec:
+TIME_UNITS = {"day": "utcyearmonthdate", "week": "utcyearmonthdate", "month": "utcyearmonth"}
+TITLES = {"day": "day", "week": "week (from Monday)", "month": "month"}
+
+
+def _day_axis(grain: str) -> Spec:
     # days are UTC calendar days: a UTC scale keeps a viewer west of Greenwich from seeing the previous day
-    return {"field": "day", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "day",
+    return {"field": "day", "type": "temporal", "timeUnit": TIME_UNITS[grain], "title": TITLES[grain],
             "scale": {"type": "utc"}}
+
+
+def _day_tooltip(grain: str) -> Spec:
+    return {"field": "day", "type": "temporal", "timeUnit": TIME_UNITS[grain], "title": TITLES[grain]}
 
 
 def _legend_params(series: str) -> List[Spec]:
@@ -29,35 +37,35 @@ def _legend_params(series: str) -> List[Spec]:
             {"name": "zoom", "select": {"type": "interval", "encodings": ["x"]}, "bind": "scales"}]
 
 
-def daily_stacked(rows: Sequence[Dict[str, Any]], series: str, value: str, title: str) -> Spec:
+def daily_stacked(rows: Sequence[Dict[str, Any]], series: str, value: str, title: str, grain: str = "day") -> Spec:
     """Bars per day stacked by `series` (language, source, host, topic)."""
     spec = _base(rows, title)
     spec.update({
         "mark": {"type": "bar", "tooltip": True},
         "params": _legend_params(series),
         "encoding": {
-            "x": _day_axis(),
+            "x": _day_axis(grain),
             "y": {"field": value, "type": "quantitative", "aggregate": "sum", "title": value.replace("_", " ")},
             "color": {"field": series, "type": "nominal", "title": series, "scale": {"scheme": "tableau20"}},
             "opacity": {"condition": {"param": "pick", "value": 1}, "value": 0.15},
-            "tooltip": [{"field": "day", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "day"},
+            "tooltip": [_day_tooltip(grain),
                         {"field": series, "type": "nominal"}, {"field": value, "type": "quantitative"}],
         },
     })
     return spec
 
 
-def daily_lines(rows: Sequence[Dict[str, Any]], series: str, value: str, title: str) -> Spec:
+def daily_lines(rows: Sequence[Dict[str, Any]], series: str, value: str, title: str, grain: str = "day") -> Spec:
     spec = _base(rows, title)
     spec.update({
         "mark": {"type": "line", "point": True, "tooltip": True},
         "params": _legend_params(series),
         "encoding": {
-            "x": _day_axis(),
+            "x": _day_axis(grain),
             "y": {"field": value, "type": "quantitative", "title": value},
             "color": {"field": series, "type": "nominal", "title": series, "scale": {"scheme": "tableau10"}},
             "opacity": {"condition": {"param": "pick", "value": 1}, "value": 0.15},
-            "tooltip": [{"field": "day", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": "day"},
+            "tooltip": [_day_tooltip(grain),
                         {"field": series, "type": "nominal"}, {"field": value, "type": "quantitative"}],
         },
     })

@@ -26,6 +26,7 @@ TOP_PAIRS = 25
 TOP_CLUSTERS = 20
 EXAMPLES_PER_TOPIC = 5
 OTHER = "(other)"
+MAX_DAYS = 400  # longer spans are charted by week, and beyond 7 times that by month
 
 # The article columns the report reads (never `text`): absent ones (older schema versions) disable their sections.
 ARTICLE_COLUMNS = ("article_id", "final_url", "source_domain", "title", "published_at", "date_source",
@@ -70,6 +71,7 @@ class Results:
     has_articles: bool = False
     has_dead_letters: bool = False
     has_runs: bool = False
+    grains: Dict[str, str] = field(default_factory=dict)  # 'articles'/'dead_letters' -> day, week or month
 
 
 def sql_literal(value: str) -> str:
@@ -172,6 +174,20 @@ def runs_relation(output: str) -> Relation:
                             f"    content\n  FROM read_text({sql_literal(pattern)})\n  WHERE json_valid(content)")
 
 
+def grain_for(first: Optional[datetime.date], last: Optional[datetime.date]) -> str:
+    """Days, or weeks or months when the data spans years (old feed items): keeps the charts, and the page, small."""
+    span = (last - first).days if first and last else 0
+    return "day" if span <= MAX_DAYS else "week" if span <= MAX_DAYS * 7 else "month"
+
+
+def _period(grain: str) -> str:
+    return "day" if grain == "day" else f"CAST(date_trunc('{grain}', day) AS DATE)"
+
+
+def _span(con: duckdb.DuckDBPyConnection, table: str) -> Tuple[Optional[datetime.date], Optional[datetime.date]]:
+    return con.execute(f"SELECT min(day), max(day) FROM {table}").fetchone()
+
+
 def _with(*ctes: str) -> str:
     """A WITH clause of the non-empty CTEs (the base relation is empty when it was materialized beforehand)."""
     ctes = tuple(c for c in ctes if c)
@@ -182,7 +198,7 @@ def _top_case(column: str, ranked: str, label: str) -> str:
     return f"CASE WHEN {column} IN (SELECT {column} FROM {ranked}) THEN {column} ELSE '{label}' END"
 
 
-def article_queries(a: str, columns: Sequence[str]) -> Dict[str, str]:
+def article_queries(a: str, columns: Sequence[str], grain: str = "day") -> Dict[str, str]:
     """SQL texts over the `articles` CTE `a`, for the sections whose columns exist."""
     w = _with(a)
     q = {
@@ -193,14 +209,15 @@ def article_queries(a: str, columns: Sequence[str]) -> Dict[str, str]:
                          "ORDER BY articles DESC, language",
         "per_day_language": _with(a, f"ranked AS (\n  SELECT language, count(*) AS n FROM articles GROUP BY language\n"
                                      f"  ORDER BY n DESC, language LIMIT {TOP_LANGUAGES}\n)")
-        + f"SELECT day, {_top_case('language', 'ranked', OTHER)} AS language, count(*) AS articles\n"
-          "FROM articles GROUP BY ALL ORDER BY day, language",
+        + f"SELECT {_period(grain)} AS day, {_top_case('language', 'ranked', OTHER)} AS language,\n"
+          "  count(*) AS articles\nFROM articles GROUP BY ALL ORDER BY 1, 2",
         "sources": w + f"SELECT coalesce(source_domain, '(none)') AS source, count(*) AS articles FROM articles\n"
                        f"GROUP BY ALL ORDER BY articles DESC, source LIMIT {TOP_SOURCES}",
         "per_day_source": _with(a, "ranked AS (\n  SELECT source_domain, count(*) AS n FROM articles"
                                    f" GROUP BY source_domain\n  ORDER BY n DESC, source_domain LIMIT {TOP_SOURCES}\n)")
-        + f"SELECT day, coalesce({_top_case('source_domain', 'ranked', OTHER)}, '(none)') AS source,\n"
-          "  count(*) AS articles\nFROM articles GROUP BY ALL ORDER BY day, source",
+        + f"SELECT {_period(grain)} AS day,\n"
+          f"  coalesce({_top_case('source_domain', 'ranked', OTHER)}, '(none)') AS source,\n"
+          "  count(*) AS articles\nFROM articles GROUP BY ALL ORDER BY 1, 2",
     }
     if "entities" in columns:
         mentions = ("mentions AS (\n  SELECT article_id, language, day, m.entity_id AS entity_id,"
@@ -215,9 +232,9 @@ def article_queries(a: str, columns: Sequence[str]) -> Dict[str, str]:
             f"FROM mentions GROUP BY entity_id ORDER BY mentions DESC, entity_id LIMIT {TOP_ENTITIES}")
         q["entity_days"] = _with(a, mentions, "top AS (\n  SELECT entity_id FROM mentions GROUP BY entity_id\n"
                                               f"  ORDER BY count(*) DESC, entity_id LIMIT {ENTITY_LINES}\n)") + (
-            "SELECT day, min(entity_name) AS name, entity_id, count(*) AS mentions\n"
+            f"SELECT {_period(grain)} AS day, min(entity_name) AS name, entity_id, count(*) AS mentions\n"
             "FROM mentions WHERE entity_id IN (SELECT entity_id FROM top)\n"
-            "GROUP BY day, entity_id ORDER BY day, entity_id")
+            "GROUP BY ALL ORDER BY 1, 3")
     if "entity_ids" in columns and "entities" in columns:
         q["pairs"] = _with(a, "ids AS (SELECT article_id, unnest(entity_ids) AS entity_id FROM articles)",
                            "names AS (\n  SELECT m.entity_id AS entity_id, min(m.entity_name) AS name\n"
@@ -229,8 +246,8 @@ def article_queries(a: str, columns: Sequence[str]) -> Dict[str, str]:
             f"GROUP BY ALL ORDER BY articles DESC, entity_a, entity_b LIMIT {TOP_PAIRS}")
     if "topics" in columns:
         hits = "hits AS (SELECT *, unnest(topics) AS topic FROM articles)"
-        q["topic_days"] = _with(a, hits) + ("SELECT day, topic, count(*) AS articles FROM hits\n"
-                                            "GROUP BY ALL ORDER BY day, topic")
+        q["topic_days"] = _with(a, hits) + (f"SELECT {_period(grain)} AS day, topic, count(*) AS articles\n"
+                                            "FROM hits GROUP BY ALL ORDER BY 1, 2")
         q["topic_examples"] = _with(a, hits) + (
             "SELECT topic, title, final_url AS url, day FROM (\n"
             "  SELECT topic, title, final_url, day, row_number() OVER (\n"
@@ -257,7 +274,7 @@ def article_queries(a: str, columns: Sequence[str]) -> Dict[str, str]:
     return q
 
 
-def dead_letter_queries(d: str) -> Dict[str, str]:
+def dead_letter_queries(d: str, grain: str = "day") -> Dict[str, str]:
     w = _with(d)
     return {
         "dead_overview": w + "SELECT count(*) AS dead_letters, count(DISTINCT host) AS hosts FROM dead_letters",
@@ -268,8 +285,8 @@ def dead_letter_queries(d: str) -> Dict[str, str]:
                            f"FROM dead_letters GROUP BY host ORDER BY dead_letters DESC, host LIMIT {TOP_HOSTS}"),
         "dead_days": _with(d, "ranked AS (\n  SELECT host, count(*) AS n FROM dead_letters GROUP BY host\n"
                               f"  ORDER BY n DESC, host LIMIT {TOP_HOSTS}\n)")
-        + f"SELECT day, {_top_case('host', 'ranked', OTHER)} AS host, count(*) AS dead_letters\n"
-          "FROM dead_letters GROUP BY ALL ORDER BY day, host",
+        + f"SELECT {_period(grain)} AS day, {_top_case('host', 'ranked', OTHER)} AS host,\n"
+          "  count(*) AS dead_letters\nFROM dead_letters GROUP BY ALL ORDER BY 1, 2",
     }
 
 
@@ -337,8 +354,9 @@ def collect(output: str, filters: Filters, con: Optional[duckdb.DuckDBPyConnecti
     if _has_files(os.path.join(output, "articles"), "**/*.parquet"):
         results.has_articles = True
         relation, columns = _articles(con, output, filters)
-        shown.update(article_queries(relation.cte, columns))
-        run.update(article_queries("", columns))
+        grain = results.grains["articles"] = grain_for(*_span(con, "articles"))
+        shown.update(article_queries(relation.cte, columns, grain))
+        run.update(article_queries("", columns, grain))
         missing = [c for c in ("entities", "topics", "duplicate_group") if c not in columns]
         if missing:
             results.notes["schema"] = (f"These articles have no {', '.join(missing)} column(s) (an older schema "
@@ -347,8 +365,9 @@ def collect(output: str, filters: Filters, con: Optional[duckdb.DuckDBPyConnecti
         results.has_dead_letters = True
         relation = dead_letters_relation(output, filters, union_by_name=True)  # small: never worth a retry
         _materialize(con, relation)
-        shown.update(dead_letter_queries(relation.cte))
-        run.update(dead_letter_queries(""))
+        grain = results.grains["dead_letters"] = grain_for(*_span(con, "dead_letters"))
+        shown.update(dead_letter_queries(relation.cte, grain))
+        run.update(dead_letter_queries("", grain))
     if _has_files(os.path.join(output, "_runs"), "*.json"):
         results.has_runs = True
         relation = runs_relation(output)

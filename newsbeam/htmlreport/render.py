@@ -161,10 +161,13 @@ class _Builder:
         if not self.results.has_articles:
             s.empty = "No articles."
             return
+        if self.results.grains.get("articles", "day") != "day":
+            s.intro += f" The articles span years, so they are counted by {self.results.grains['articles']}."
+        grain = self.results.grains.get("articles", "day")
         self.chart(s, "per_day_language", charts.daily_stacked(self.rows("per_day_language"), "language", "articles",
-                                                               "Articles per day by language"))
+                                                               f"Articles per {grain} by language", grain))
         self.chart(s, "per_day_source", charts.daily_stacked(self.rows("per_day_source"), "source", "articles",
-                                                             "Articles per day by source"))
+                                                             f"Articles per {grain} by source", grain))
         s.tables.append(("Languages", _table(self.rows("languages"), ["language", "articles"])))
         s.tables.append(("Top sources", _table(self.rows("sources"), ["source", "articles"])))
         self.sql(s, "per_day_language", "per_day_source", "languages", "sources")
@@ -177,7 +180,9 @@ class _Builder:
             self.sql(s, "entities")
             return
         self.chart(s, "entity_days", charts.daily_lines(self.rows("entity_days"), "name", "mentions",
-                                                        "Daily mentions of the top entities"))
+                                                        f"Mentions of the top entities per "
+                                                        f"{self.results.grains.get('articles', 'day')}",
+                                                        self.results.grains.get("articles", "day")))
         s.tables.append(("Top entities", _table(self.rows("entities"), ["name", "entity_id", "mentions", "articles",
                                                                         "languages", "spellings"])))
         self.sql(s, "entities", "entity_days")
@@ -204,7 +209,8 @@ class _Builder:
             self.sql(s, "topic_days")
             return
         self.chart(s, "topic_days", charts.daily_stacked(self.rows("topic_days"), "topic", "articles",
-                                                         "Topic hits per day"))
+                                                         f"Topic hits per {self.results.grains.get('articles', 'day')}",
+                                                         self.results.grains.get("articles", "day")))
         s.tables.append(("Example headlines", _table(self.rows("topic_examples"), ["topic", "day", "title"],
                                                      links={"title": "url"})))
         self.sql(s, "topic_days", "topic_examples")
@@ -254,8 +260,9 @@ class _Builder:
         reasons = [dict(r, label=f"{r['stage']} · {r['reason']}") for r in self.rows("dead_reasons")]
         self.chart(s, "dead_reasons", charts.ranked_bars(reasons, "label", "dead_letters",
                                                          "Dead letters by stage and reason", color="stage"))
+        grain = self.results.grains.get("dead_letters", "day")
         self.chart(s, "dead_days", charts.daily_stacked(self.rows("dead_days"), "host", "dead_letters",
-                                                        "Dead letters per day by host"))
+                                                        f"Dead letters per {grain} by host", grain))
         s.tables.append(("By reason", _table(self.rows("dead_reasons"), ["stage", "reason", "dead_letters"])))
         s.tables.append(("Top hosts", _table(self.rows("dead_hosts"), ["host", "dead_letters", "reasons"])))
         self.sql(s, "dead_reasons", "dead_days", "dead_hosts")
