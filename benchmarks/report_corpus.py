@@ -28,7 +28,7 @@ UTC = datetime.timezone.utc
 LANGUAGES_100 = (
     "af am ar az be bg bn bs ca cs cy da de el en eo es et eu fa fi fr ga gl gu he hi hr hu hy id is it ja ka kk km kn "
     "ko ku ky la lb lo lt lv mg mk ml mn mr ms mt my ne nl no ny or pa pl ps pt ro ru rw sd si sk sl sm sn so sq sr st "
-    "su sv sw ta te tg th tk tl tr tt ug uk ur uz vi xh yi yo zh zu ha ig ln om qu ti ts"
+    "su sv sw ta te tg th tk tl tr tt ug uk ur uz vi xh yi yo zh zu ha ig ln"
 ).split()
 TOPICS = ("attacks", "detention", "recruitment", "repatriation", "returnees", "defectors", "foreign_fighters")
 REASONS = (("fetch", "http_404"), ("fetch", "http_5xx"), ("fetch", "timeout"), ("fetch", "robots_disallowed"),
