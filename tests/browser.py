@@ -28,9 +28,11 @@ class PageVisit:
     texts: List[str] = field(default_factory=list)  # visible text of every table cell
     pwned: bool = False  # any hostile script ran
     title: str = ""
+    tooltip: str = ""  # with interact=True: the tooltip shown on hovering the first chart's fourth bar
+    faded: int = 0  # with interact=True: bars of the first chart dimmed after clicking its first legend entry
 
 
-def visit(path: str, screenshot: Optional[str] = None, width: int = 1280) -> PageVisit:
+def visit(path: str, screenshot: Optional[str] = None, width: int = 1280, interact: bool = False) -> PageVisit:
     from playwright.sync_api import sync_playwright
 
     result = PageVisit()
@@ -57,6 +59,16 @@ def visit(path: str, screenshot: Optional[str] = None, width: int = 1280) -> Pag
             result.pwned = page.evaluate("() => window.__pwned === true || document.querySelector('.pwned') !== null")
             if screenshot:
                 page.screenshot(path=screenshot, full_page=True)
+            if interact:
+                bars = page.locator(".chart svg .mark-rect path")
+                bars.nth(3).hover()
+                page.wait_for_selector("#vg-tooltip-element.visible", timeout=10_000)
+                result.tooltip = page.inner_text("#vg-tooltip-element")
+                page.locator(".chart svg .role-legend-symbol path").first.click()
+                page.wait_for_timeout(300)
+                result.faded = page.evaluate("""() => [...document.querySelector('.chart')
+                    .querySelectorAll('svg .mark-rect path')]
+                    .filter(p => p.getAttribute('opacity') === '0.15').length""")
         finally:
             context.close()
     return result

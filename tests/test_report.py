@@ -158,8 +158,10 @@ def test_report_renders_offline_in_chromium(corpus_output, tmp_path):
     markup = re.sub(r"<script[^>]*>.*?</script>", "", html, flags=re.S)  # the scripts are checked in the browser
     assert not re.search(r"""src=|<link[^>]+href|@import|url\(""", markup)
     shot = tmp_path / "report.png"
-    page_visit = visit(str(page), screenshot=str(shot))
+    page_visit = visit(str(page), screenshot=str(shot), interact=True)
     _assert_clean_visit(page_visit)
+    assert "articles" in page_visit.tooltip and "language" in page_visit.tooltip  # hover shows the values
+    assert page_visit.faded > 0  # a click on a legend entry dims the other series
     assert len(page_visit.charts) == outcome.charts == 10
     assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
     assert "newsbeam report" in page_visit.title
