@@ -10,6 +10,8 @@ from collections import Counter
 from itertools import combinations
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +19,8 @@ from hypothesis import strategies as st
 from benchmarks.report_corpus import LANGUAGES_100, Corpus, generate_articles, generate_dead_letters, write_output
 from newsbeam.htmlreport import write_report
 from newsbeam.htmlreport.queries import Filters, collect, connect, grain_for, sql_literal
-from newsbeam.htmlreport.render import safe_href, script_json
+from newsbeam.htmlreport.render import render, safe_href, script_json
+from newsbeam.schemas.datasets import ARTICLES_SCHEMA
 from newsbeam.pipelines.cli import main
 from tests.browser import chromium_missing_reason, visit
 
@@ -106,6 +109,34 @@ def test_filters_narrow_the_articles(corpus_output):
                 and {"attacks", "detention"} & set(a["topics"]) and entity["entity_id"] in a["entity_ids"]]
     assert expected, "the filter should select something"
     assert collect(str(out), filters).rows["overview"][0]["articles"] == len(expected)
+
+
+def _write_v1_articles(out, ingest_date, count=5):
+    """Schema version 1 files (no duplicate_group, entities, entity_ids, topics) beside version 2 ones."""
+    v1 = pa.schema([f for f in ARTICLES_SCHEMA if f.name not in ("duplicate_group", "entities", "entity_ids",
+                                                                   "topics")])
+    rows = [{k: v for k, v in r.items() if k in v1.names} | {"schema_version": 1}
+            for r in generate_articles(Corpus(articles=count, seed=99))]
+    folder = out / "articles" / f"ingest_date={ingest_date}" / "language=en"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=v1), folder / "part-v1.parquet")
+
+
+@pytest.mark.parametrize("v1_date", ["2000-01-01", "2099-01-01"])  # the old files sort first, or last
+def test_outputs_mixing_schema_versions(tmp_path, v1_date):
+    write_output(str(tmp_path), Corpus(articles=40, dead_letters=0, runs=0, text_words=5))
+    _write_v1_articles(tmp_path, v1_date)
+    results = collect(str(tmp_path), Filters())
+    assert results.rows["overview"][0]["articles"] == 45
+    assert results.rows["entities"] and not results.notes  # the version 2 columns are not lost
+
+
+def test_schema_version_1_only(tmp_path):
+    _write_v1_articles(tmp_path, "2026-10-01")
+    results = collect(str(tmp_path), Filters())
+    assert results.rows["overview"][0]["articles"] == 5 and "entities" not in results.rows
+    assert "older schema version" in results.notes["schema"]
+    assert "older schema version" in render(results, str(tmp_path), Filters(), bundle="")
 
 
 @settings(max_examples=60, deadline=None)
