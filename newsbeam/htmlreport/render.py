@@ -153,7 +153,7 @@ class _Builder:
                    ("dead letters", cell(d.get("dead_letters", 0))), ("runs", cell(len(self.rows("runs"))))]
         if not (self.results.has_articles or self.results.has_dead_letters or self.results.has_runs):
             s.empty = "This output folder holds no articles, no dead letters and no run manifests yet."
-        self.sql(s, "overview", "dead_overview")
+        self.sql(s, "overview", "dead_overview", "runs")
 
     def intake(self) -> None:
         s = self.add(Section("intake", "What came in", "Articles per day (the publication date, or the fetch date "
