@@ -31,6 +31,7 @@ setup(
         "newsbeam.sample_site": ["site/*", "site/*/*"],
         "newsbeam.entities": ["data/*.yaml"],
         "newsbeam.topics": ["*.yaml"],
+        "newsbeam.htmlreport": ["templates/*.j2"],
     },
     include_package_data=True,
     install_requires=[
@@ -60,17 +61,21 @@ setup(
         "pycountry>=26.2,<27",
         "pyahocorasick>=2.3,<3",
         "PyYAML>=6,<7",
+        # `newsbeam report` and the demo's report: DuckDB aggregates, Vega-Lite's JavaScript inlined offline
+        "duckdb>=2.0,<3",
+        "vl-convert-python>=1.9,<2",
+        "Jinja2>=3.1,<4",
     ],
     extras_require={
         "test": [
             "pytest>=8,<10",
-            "duckdb>=1.1,<3",
             "pandas>=2.2,<4",
             "polars>=1.20,<3",
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
             "moto[server,s3]>=5.1,<6",
             "psutil>=6,<8",
             "hypothesis>=6.100,<7",  # property tests of parsers and file-name ownership
+            "playwright>=1.50,<2",  # drives Debian's /usr/bin/chromium; never `playwright install`
         ],
     },
     entry_points={"console_scripts": ["newsbeam=newsbeam.pipelines.cli:main"]},

@@ -1,4 +1,4 @@
-"""The `newsbeam` command: ingest, demo, inspect."""
+"""The `newsbeam` command: ingest, stream, demo, inspect, report."""
 from __future__ import annotations
 
 import argparse
@@ -10,9 +10,7 @@ from typing import List, Optional
 # Beam warns at import time about optional GCP client libraries; the CLI configures logging itself below.
 logging.getLogger().addHandler(logging.NullHandler())
 
-from newsbeam.pipelines.options import NewsbeamOptions, UsageError  # noqa: E402
-from newsbeam.pipelines.stream import StreamOptions  # noqa: E402
-from newsbeam.pipelines.stream_graph import UnboundedOptions  # noqa: E402
+from newsbeam.pipelines.report import add_report_arguments, report_main, run_report  # noqa: E402
 
 EPILOG = """Any Apache Beam pipeline option passes through, e.g. --runner, --direct_num_workers 2
 --direct_running_mode multi_processing, --setup_file ./setup.py. Without --runner, runs use the local
@@ -24,6 +22,11 @@ file, 3 the run's accounting did not balance (a bug: please report it)."""
 
 
 def _parser() -> argparse.ArgumentParser:
+    # imported here, not at module level: `newsbeam report` runs without Beam (see main)
+    from newsbeam.pipelines.options import NewsbeamOptions
+    from newsbeam.pipelines.stream import StreamOptions
+    from newsbeam.pipelines.stream_graph import UnboundedOptions
+
     parser = argparse.ArgumentParser(
         prog="newsbeam",
         description="Ingest news feeds and article pages into Hive-partitioned Parquet with Apache Beam.",
@@ -69,14 +72,26 @@ def _parser() -> argparse.ArgumentParser:
                                   description="Row counts by date and language, top sources, dead letters by "
                                               "stage and reason, schema versions and the last runs.")
     inspect.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
+
+    report = commands.add_parser("report", help="Write an offline HTML report with charts of an output folder.",
+                                 description="One self-contained HTML page (no network needed to view it): "
+                                             "articles per day, entities, co-mentions, topics, near duplicates, "
+                                             "date quality, dead letters and runs, each with its DuckDB query.")
+    add_report_arguments(report)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["report"]:  # importing Beam for the full parser would cost seconds the report does not need
+        return report_main(argv[1:])
     parser = _parser()
     args, beam_args = parser.parse_known_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    if args.command == "report":
+        if beam_args:
+            parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+        return run_report(args)
     if args.command == "inspect":
         if beam_args:
             parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
@@ -87,6 +102,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         print(summarize(args.output))
         return 0
+    from newsbeam.pipelines.options import UsageError
+
     try:
         if args.command == "demo":
             from newsbeam.pipelines.demo import run_demo, run_stream_demo

@@ -6,6 +6,7 @@ import tempfile
 import time
 from typing import List, Optional
 
+from newsbeam.htmlreport import write_report
 from newsbeam.report import summarize
 from newsbeam.sample_site import SampleSite, article_paths
 from newsbeam.pipelines import ingest
@@ -71,7 +72,13 @@ def run_stream_demo(output: str, duration: float, extra: Optional[List[str]] = N
                           on_cycle=lambda outcome: print(cycle_line(outcome), flush=True))
     print()
     print(summarize(output))
+    _report(output)
     return code
+
+
+def _report(output: str) -> None:
+    outcome = write_report(output)
+    print(f"report: {outcome.path} (open it in a browser; it needs no network)")
 
 
 def run_demo(output: str = DEFAULT_OUTPUT, extra: Optional[List[str]] = None) -> int:
@@ -97,4 +104,5 @@ def run_demo(output: str = DEFAULT_OUTPUT, extra: Optional[List[str]] = None) ->
     print()
     print(summarize(output))
     print(_snippets(output))
+    _report(output)
     return outcome.exit_code

@@ -14,6 +14,7 @@ import pytest
 
 from newsbeam.sample_site import article_paths
 from newsbeam.schemas.datasets import ARTICLES_SCHEMA_VERSION
+from tests.browser import chromium_missing_reason, visit
 
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
               "--connect-timeout", "1"]
@@ -259,6 +260,13 @@ def test_demo_runs_offline_and_inspect_summarizes(tmp_path):
         assert expected in summary.stdout
     assert "most linked entities" in done.stdout  # the demo's own summary shows them too
     assert newsbeam("inspect", str(tmp_path / "nothing")).returncode == 2
+    report = out / "report.html"  # the demo writes the HTML report too: a real output, opened in Chromium
+    assert f"report: {report}" in done.stdout
+    if chromium_missing_reason() is None:
+        page = visit(str(report))
+        assert not (page.console_errors or page.page_errors or page.requests or page.pwned)
+        assert len(page.charts) == 10 and all(c["rendered"] == "yes" and c["marks"] for c in page.charts.values())
+        assert "Syria" in page.texts and "robots_disallowed" in page.texts
 
 
 def test_console_script_and_module_entry_point(site, tmp_path):
