@@ -247,7 +247,7 @@ def test_demo_runs_offline_and_inspect_summarizes(tmp_path):
     out = tmp_path / "demo"
     done = newsbeam("demo", "--output", str(out))
     assert done.returncode == 0, done.stderr
-    assert "run demo: succeeded" in done.stdout and "read_parquet" in done.stdout and "pd.read_parquet" in done.stdout
+    assert "run demo: succeeded" in done.stdout and "read_parquet" in done.stdout and "read_pandas" in done.stdout
     demo_rows = articles_of(out).to_pylist()
     assert {r["language"] for r in demo_rows} == {"en", "fr", "de", "ar"}
     for language in ("en", "fr", "de", "ar"):  # linked entities and topics in every language of the site
