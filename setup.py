@@ -60,6 +60,7 @@ setup(
         "pycountry>=26.2,<27",
         "pyahocorasick>=2.3,<3",
         "PyYAML>=6,<7",
+        "rich>=13,<16",  # the live progress line on a terminal
     ],
     extras_require={
         # querying the output as the README shows (`newsbeam.analysis`, the demo's printed hints)
@@ -70,6 +71,7 @@ setup(
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
             "moto[server,s3]>=5.1,<6",
             "psutil>=6,<8",
+            "hypothesis>=6,<7",
         ],
     },
     entry_points={"console_scripts": ["newsbeam=newsbeam.pipelines.cli:main"]},

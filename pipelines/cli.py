@@ -11,6 +11,7 @@ from typing import List, Optional
 logging.getLogger().addHandler(logging.NullHandler())
 
 from newsbeam.pipelines.options import NewsbeamOptions, UsageError  # noqa: E402
+from newsbeam.pipelines.progress_options import ProgressOptions  # noqa: E402
 from newsbeam.pipelines.stream import StreamOptions  # noqa: E402
 from newsbeam.pipelines.stream_graph import UnboundedOptions  # noqa: E402
 
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     NewsbeamOptions._add_argparse_args(ingest)
+    ProgressOptions._add_argparse_args(ingest)
 
     stream = commands.add_parser(
         "stream", help="Keep polling the feeds and ingest what is new, until stopped.", epilog=EPILOG,
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     NewsbeamOptions._add_argparse_args(stream)
+    ProgressOptions._add_argparse_args(stream)
     StreamOptions._add_argparse_args(stream)
     UnboundedOptions._add_argparse_args(stream)
 
@@ -71,11 +74,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_beam() -> None:
+    """Beam's own INFO lines (type hints, runner stages, worker start-up) drown newsbeam's; DEBUG shows them."""
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     args, beam_args = parser.parse_known_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    if args.log_level != "DEBUG":
+        quiet_beam()
     if args.command == "inspect":
         if beam_args:
             parser.error(f"unrecognized arguments: {' '.join(beam_args)}")

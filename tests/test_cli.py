@@ -111,8 +111,9 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
     assert books["items_unique"] == books["articles_written"] + books["article_dead_letters"]
     assert books["articles_written"] == articles.num_rows
     assert manifest["versions"]["apache-beam"] and manifest["counters"]["items.duplicate"] >= 1
-    assert set(manifest["stage_seconds"]) == {"extract", "language", "entities", "near_duplicates", "write",
-                                              "commit_state"}
+    assert set(manifest["stage_seconds"]) == {"fetch_feeds", "fetch", "extract", "language", "entities",
+                                              "near_duplicates", "write", "commit_state"}
+    assert manifest["stage_seconds"]["fetch"] > 0
 
 
 def test_every_sample_page_is_traceable(site, inputs, tmp_path):
