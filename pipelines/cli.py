@@ -68,8 +68,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="With --stream: how long to run, in seconds (default 40).")
 
     inspect = commands.add_parser("inspect", help="Summarize an output folder.",
-                                  description="Row counts by date and language, top sources, dead letters by "
-                                              "stage and reason, schema versions and the last runs.")
+                                  description="Row counts by date and language, published-date range, "
+                                              "near-duplicate groups, top sources and entities, dead letters by "
+                                              "stage and reason, the top failing hosts, schema versions, the last "
+                                              "runs and those that failed or were interrupted. Exit code 2 for a "
+                                              "folder that is not newsbeam output.")
     inspect.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
     return parser
 
@@ -92,9 +95,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not os.path.isdir(args.output):
             print(f"newsbeam: error: {args.output!r} is not a folder", file=sys.stderr)
             return 2
-        from newsbeam.report import summarize
+        from newsbeam.report import NotAnOutput, summarize
 
-        print(summarize(args.output))
+        try:
+            print(summarize(args.output))
+        except NotAnOutput as exc:
+            print(f"newsbeam: error: {exc}", file=sys.stderr)
+            return 2
         return 0
     try:
         if args.command == "demo":
