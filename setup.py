@@ -7,6 +7,7 @@ from setuptools import find_packages, setup
 
 # Folders at the repository root that install as subpackages of `newsbeam` (DESIGN.md).
 ROOTS = ("pipelines", "transforms", "schemas")
+ANALYSIS = ["duckdb>=2.0,<3", "pandas>=2.2,<4", "polars>=1.20,<3"]
 
 
 def _packages():
@@ -65,12 +66,14 @@ setup(
         "duckdb>=2.0,<3",
         "vl-convert-python>=1.9,<2",
         "Jinja2>=3.1,<4",
+        "rich>=13,<16",  # the live progress line on a terminal
     ],
     extras_require={
+        # querying the output as the README shows (`newsbeam.analysis`, the demo's printed hints)
+        "analysis": ANALYSIS,
         "test": [
             "pytest>=8,<10",
-            "pandas>=2.2,<4",
-            "polars>=1.20,<3",
+            *ANALYSIS,
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
             "moto[server,s3]>=5.1,<6",
             "psutil>=6,<8",

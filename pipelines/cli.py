@@ -24,6 +24,7 @@ file, 3 the run's accounting did not balance (a bug: please report it)."""
 def _parser() -> argparse.ArgumentParser:
     # imported here, not at module level: `newsbeam report` runs without Beam (see main)
     from newsbeam.pipelines.options import NewsbeamOptions
+    from newsbeam.pipelines.progress_options import ProgressOptions
     from newsbeam.pipelines.stream import StreamOptions
     from newsbeam.pipelines.stream_graph import UnboundedOptions
 
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     NewsbeamOptions._add_argparse_args(ingest)
+    ProgressOptions._add_argparse_args(ingest)
 
     stream = commands.add_parser(
         "stream", help="Keep polling the feeds and ingest what is new, until stopped.", epilog=EPILOG,
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     NewsbeamOptions._add_argparse_args(stream)
+    ProgressOptions._add_argparse_args(stream)
     StreamOptions._add_argparse_args(stream)
     UnboundedOptions._add_argparse_args(stream)
 
@@ -69,8 +72,11 @@ def _parser() -> argparse.ArgumentParser:
                       help="With --stream: how long to run, in seconds (default 40).")
 
     inspect = commands.add_parser("inspect", help="Summarize an output folder.",
-                                  description="Row counts by date and language, top sources, dead letters by "
-                                              "stage and reason, schema versions and the last runs.")
+                                  description="Row counts by date and language, published-date range, "
+                                              "near-duplicate groups, top sources and entities, dead letters by "
+                                              "stage and reason, the top failing hosts, schema versions, the last "
+                                              "runs and those that failed or were interrupted. Exit code 2 for a "
+                                              "folder that is not newsbeam output.")
     inspect.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
 
     report = commands.add_parser("report", help="Write an offline HTML report with charts of an output folder.",
@@ -79,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
                                              "date quality, dead letters and runs, each with its DuckDB query.")
     add_report_arguments(report)
     return parser
+
+
+def quiet_beam() -> None:
+    """Beam's own INFO lines (type hints, runner stages, worker start-up) drown newsbeam's; DEBUG shows them."""
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -92,15 +103,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         if beam_args:
             parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
         return run_report(args)
+    if args.log_level != "DEBUG":
+        quiet_beam()
     if args.command == "inspect":
         if beam_args:
             parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
         if not os.path.isdir(args.output):
             print(f"newsbeam: error: {args.output!r} is not a folder", file=sys.stderr)
             return 2
-        from newsbeam.report import summarize
+        from newsbeam.report import NotAnOutput, summarize
 
-        print(summarize(args.output))
+        try:
+            print(summarize(args.output))
+        except NotAnOutput as exc:
+            print(f"newsbeam: error: {exc}", file=sys.stderr)
+            return 2
         return 0
     from newsbeam.pipelines.options import UsageError
 

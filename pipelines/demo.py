@@ -1,9 +1,13 @@
 """The offline demo: serve the bundled sample site on loopback and run the real ingest pipeline against it."""
 from __future__ import annotations
 
+import importlib.util
 import os
+import shlex
+import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from typing import List, Optional
 
 from newsbeam.htmlreport import write_report
@@ -14,6 +18,7 @@ from newsbeam.pipelines.stream import cycle_line, run_stream
 
 DEFAULT_OUTPUT = "newsbeam-demo"
 DEMO_RUN_ID = "demo"
+ANALYSIS_MODULES = ("duckdb", "pandas", "polars")  # the `analysis` extra
 
 
 def demo_argv(site: SampleSite, output: str, url_file: str, extra: List[str]) -> List[str]:
@@ -28,14 +33,44 @@ def demo_argv(site: SampleSite, output: str, url_file: str, extra: List[str]) ->
     ]
 
 
+def _shell_quoted(text: str) -> str:
+    """`text` inside double quotes for a POSIX shell: the SQL's single quotes stay readable."""
+    return '"' + "".join("\\" + c if c in '\\"$`' else c for c in text) + '"'
+
+
+def query_hints(output: str, python: str = sys.executable) -> List[str]:
+    """Shell commands that query `output` with this very interpreter (the one that has newsbeam installed)."""
+    glob = os.path.join(output, "articles", "**", "*.parquet")
+    dead = os.path.join(output, "dead_letters", "**", "*.parquet")
+    interpreter = shlex.quote(python)
+    month_start = datetime.now(timezone.utc).strftime("%Y-%m-01")  # ingest_date compares as an ISO date string
+    codes = [
+        "import duckdb; duckdb.sql(\"SELECT language, count(*) n, round(avg(word_count)) words "
+        f"FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY language ORDER BY n DESC\").show()",
+        "from newsbeam.analysis import read_pandas; df = read_pandas('" + output + "'); "
+        f"print(df[df.ingest_date >= '{month_start}'][['language', 'title', 'published_at', 'date_source']]"
+        ".head(10).to_string())",
+        "import polars as pl; print(pl.scan_parquet('" + glob + "', hive_partitioning=True)"
+        ".group_by('source_domain').len().sort('len', descending=True).collect())",
+        "import duckdb; duckdb.sql(\"SELECT stage, reason, count(*) n "
+        f"FROM read_parquet('{dead}', hive_partitioning=true) GROUP BY ALL ORDER BY n DESC\").show()",
+    ]
+    return [f"{interpreter} -c {_shell_quoted(code)}" for code in codes]
+
+
+def _missing_analysis_modules() -> List[str]:
+    return [name for name in ANALYSIS_MODULES if importlib.util.find_spec(name) is None]
+
+
 def _snippets(output: str) -> str:
-    articles = os.path.join(output, "articles")
-    return f"""
-Query it with DuckDB:
-  python -c "import duckdb; print(duckdb.sql(\\"SELECT language, count(*) n, round(avg(word_count)) words FROM read_parquet('{articles}/**/*.parquet', hive_partitioning=true) GROUP BY language ORDER BY n DESC\\"))"
-or with pandas:
-  python -c "import pandas as pd; df = pd.read_parquet('{articles}'); print(df[['language', 'title', 'published_at', 'date_source']].head(20).to_string())"
-"""
+    duckdb_, pandas_, polars_, dead = query_hints(output)
+    lines = ["", "Query it with DuckDB:", "  " + duckdb_, "with pandas (partition columns as comparable strings):",
+             "  " + pandas_, "with Polars:", "  " + polars_, "and see why things failed:", "  " + dead]
+    missing = _missing_analysis_modules()
+    if missing:
+        lines[1:1] = [f"(first install the analysis extra, {', '.join(missing)} missing: "
+                      f"{shlex.quote(sys.executable)} -m pip install -e '.[analysis]' in the newsbeam repository)"]
+    return "\n".join(lines) + "\n"
 
 
 class LiveFeed:

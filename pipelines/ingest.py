@@ -23,6 +23,7 @@ from newsbeam.runlock import RunLock, hold_run_lock
 from newsbeam.runtime import limit_malloc_arenas
 from newsbeam.state import StateDamaged, check_state
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
+from newsbeam.pipelines.progress_options import ProgressOptions, live_progress, quiet_worker_logs
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
 from newsbeam.transforms.common import DEAD_LETTERS, NAMESPACE
 from newsbeam.transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
@@ -172,9 +173,13 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
         try:
             pipeline = beam.Pipeline(options=options)
             build_pipeline(pipeline, config)
-            result = pipeline.run()
-            result.wait_until_finish()
-            counters = counters_of(result)
+            with quiet_worker_logs(str(standard.runner)), \
+                    live_progress(options.view_as(ProgressOptions).progress, str(standard.runner)) as progress:
+                result = pipeline.run()
+                result.wait_until_finish()
+                counters = counters_of(result)
+                if progress is not None:
+                    progress.stop(counters)
         except Exception as exc:  # the manifest must say the run failed, whatever failed
             LOG.exception("run %s failed", config.run_id)
             error = failure_reason(exc)

@@ -100,7 +100,9 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[ingest.RunOutcome],
                 cycle_started = time.monotonic()
                 run_id = default_run_id(_now())
                 try:
-                        outcome = ingest.run([*argv, "--run-id", run_id], lock=lock)
+                    # the stream reports one line per poll; a progress line per poll would repeat it
+                    quiet = [] if "--progress" in argv else ["--progress", "off"]
+                    outcome = ingest.run([*argv, *quiet, "--run-id", run_id], lock=lock)
                 except UsageError:
                     raise
                 except Exception as exc:  # a cycle that cannot even start is logged; the next poll tries again

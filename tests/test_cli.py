@@ -112,8 +112,9 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
     assert books["items_unique"] == books["articles_written"] + books["article_dead_letters"]
     assert books["articles_written"] == articles.num_rows
     assert manifest["versions"]["apache-beam"] and manifest["counters"]["items.duplicate"] >= 1
-    assert set(manifest["stage_seconds"]) == {"extract", "language", "entities", "near_duplicates", "write",
-                                              "commit_state"}
+    assert set(manifest["stage_seconds"]) == {"fetch_feeds", "fetch", "extract", "language", "entities",
+                                              "near_duplicates", "write", "commit_state"}
+    assert manifest["stage_seconds"]["fetch"] > 0
 
 
 def test_every_sample_page_is_traceable(site, inputs, tmp_path):
@@ -248,7 +249,7 @@ def test_demo_runs_offline_and_inspect_summarizes(tmp_path):
     out = tmp_path / "demo"
     done = newsbeam("demo", "--output", str(out))
     assert done.returncode == 0, done.stderr
-    assert "run demo: succeeded" in done.stdout and "read_parquet" in done.stdout and "pd.read_parquet" in done.stdout
+    assert "run demo: succeeded" in done.stdout and "read_parquet" in done.stdout and "read_pandas" in done.stdout
     demo_rows = articles_of(out).to_pylist()
     assert {r["language"] for r in demo_rows} == {"en", "fr", "de", "ar"}
     for language in ("en", "fr", "de", "ar"):  # linked entities and topics in every language of the site

@@ -1,12 +1,15 @@
 """What the transforms share: metric names, output tags, per-process resources."""
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
-from typing import Callable, TypeVar
+from typing import Callable, Optional, TypeVar
 
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
+
+from newsbeam.progress import PROGRESS_ENV, Heartbeat
 
 NAMESPACE = "newsbeam"
 DEAD_LETTERS = "dead_letters"
@@ -14,8 +17,38 @@ DEAD_LETTERS = "dead_letters"
 T = TypeVar("T")
 
 
-def counter(name: str):
-    return Metrics.counter(NAMESPACE, name)
+# One heartbeat per worker process and progress folder (newsbeam.progress), shared by every counter of the process.
+_HEARTBEATS = shared.Shared()
+
+
+class _Counter:
+    """A Beam counter that also feeds the live progress of a local run, when the driver asked for it."""
+
+    def __init__(self, name: str):
+        self._name = name
+        self._metric = Metrics.counter(NAMESPACE, name)
+        self._folder: Optional[str] = None
+        self._heartbeat: Optional[Heartbeat] = None
+
+    def __getstate__(self):
+        return {"_name": self._name, "_metric": self._metric}  # the heartbeat belongs to the process
+
+    def __setstate__(self, state):
+        self.__init__(state["_name"])
+
+    def inc(self, value: int = 1) -> None:
+        self._metric.inc(value)
+        folder = os.environ.get(PROGRESS_ENV)
+        if not folder:
+            return
+        if folder != self._folder:  # the first count of this run in this process
+            self._heartbeat = acquire_shared(_HEARTBEATS, lambda: Heartbeat(folder), folder)
+            self._folder = folder
+        self._heartbeat.add(self._name, value)
+
+
+def counter(name: str) -> _Counter:
+    return _Counter(name)
 
 
 def acquire_shared(handle: shared.Shared, build: Callable[[], T], key: object) -> T:

@@ -84,6 +84,7 @@ class _ExtractFn(beam.DoFn):
     def __init__(self, settings: ExtractionSettings):
         self._settings = settings
         self._extracted = counter("articles.extracted")
+        self._failed = counter("articles.extract_failed")  # live progress: dead letters before the writer
         self._time = counter("stage_us.extract")
 
     def process(self, page: FetchedPage):
@@ -100,6 +101,7 @@ class _ExtractFn(beam.DoFn):
             self._extracted.inc()
             yield article
             return
+        self._failed.inc()
         item = page.request.context
         yield TaggedOutput(DEAD_LETTERS, DeadLetter(
             url=item.url, feed_url=item.feed_url, stage=reasons.STAGE_EXTRACT, reason=reason, detail=detail,

@@ -1,6 +1,7 @@
 """Polite concurrent fetching as a Beam composite: key by host, group, fetch each host's URLs on lanes."""
 from __future__ import annotations
 
+import time
 from typing import Iterable, Tuple
 
 import apache_beam as beam
@@ -37,6 +38,10 @@ class _FetchHostsFn(beam.DoFn):
         self._fetched = counter(f"{metric_prefix}.fetched")
         self._failed = counter(f"{metric_prefix}.fetch_failed")
         self._hosts = counter(f"{metric_prefix}.hosts")
+        # wall time while this worker has fetches in flight: the manifest's stage_seconds 'fetch' (pages) and
+        # 'fetch_feeds'; per-request times would add up the concurrent lanes
+        self._time = counter("stage_us.fetch" if metric_prefix == "pages" else f"stage_us.fetch_{metric_prefix}")
+        self._started = None
 
     def setup(self):
         # kept as an attribute: Shared holds only a weak reference
@@ -47,11 +52,16 @@ class _FetchHostsFn(beam.DoFn):
                 timestamp=beam.DoFn.TimestampParam):
         _, requests = element
         self._hosts.inc()
+        if self._started is None:
+            self._started = time.perf_counter()
         self._fetcher.submit(list(requests), self._accept, self._check, (window, timestamp))
         yield from self._emit(self._fetcher.ready())
 
     def finish_bundle(self):
         yield from self._emit(self._fetcher.drain())
+        if self._started is not None:
+            self._time.inc(int((time.perf_counter() - self._started) * 1e6))
+            self._started = None
 
     def _emit(self, results):
         for (window, timestamp), outcome in results:
