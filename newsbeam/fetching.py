@@ -100,6 +100,10 @@ class HostGates:
             yield
 
 
+class _BlockedRobots(str):
+    """A robots.txt problem that is a refused address."""
+
+
 class RobotsCache:
     """robots.txt per origin, fetched once per `ttl` seconds (RFC 9309: 4xx allows all, 5xx or unreachable
     disallows all, and a crawler should not cache it for more than a day)."""
@@ -117,7 +121,9 @@ class RobotsCache:
         origin = host_key(url)
         rules, problem = self._rules_for(origin)
         if problem:
-            return FetchError(reasons.ROBOTS_UNREACHABLE, problem)
+            # an origin (or a robots.txt redirect) on a forbidden address is that, not an unreachable robots.txt
+            reason = reasons.BLOCKED_ADDRESS if isinstance(problem, _BlockedRobots) else reasons.ROBOTS_UNREACHABLE
+            return FetchError(reason, problem)
         if rules is not None and not rules.can_fetch(url, self._client.settings.user_agent):
             return FetchError(reasons.ROBOTS_DISALLOWED, f"disallowed by {origin}/robots.txt")
         return None
@@ -153,6 +159,8 @@ class RobotsCache:
             except FetchError as exc:
                 if exc.reason == reasons.TOO_LARGE:
                     return None, None  # an absurd robots.txt is treated as absent, as Google does
+                if exc.reason == reasons.BLOCKED_ADDRESS:
+                    return None, _BlockedRobots(f"robots.txt {url}: {exc.detail}")
                 return None, f"robots.txt unreachable: {exc.reason}: {exc.detail}"
             if answer.status in _REDIRECTS and answer.headers.get("location"):
                 url = urljoin(url, answer.headers["location"])

@@ -39,7 +39,7 @@ _PATH_SAFE = "/:@!$&'()*+,;=%"
 def is_http_url(value: str) -> bool:
     try:
         parts = urlsplit(value)
-        parts.port  # raises on a port that is not a number in range
+        _ = parts.port  # raises on a port that is not a number in range
     except ValueError:
         return False
     return (parts.scheme in ("http", "https") and bool(parts.hostname)
