@@ -246,15 +246,17 @@ class HttpClient:
         check: Optional[ContentCheck] = None,
         max_bytes: Optional[int] = None,
         headers: Tuple[Tuple[str, str], ...] = (),
+        truncate: bool = False,
     ) -> Exchange:
         """One GET without following redirects. Non-2xx answers come back with an empty body.
 
-        The whole exchange, from connecting to the last decoded byte, ends within `deadline` seconds."""
+        The whole exchange, from connecting to the last decoded byte, ends within `deadline` seconds. A body
+        over `max_bytes` is `too_large`, or with `truncate` cut to its first `max_bytes` bytes."""
         self._refuse_literal_address(url)
         deadline = self.settings.deadline
         watch = self._guard.start(deadline)
         try:
-            exchange = self._get(url, accept, check, max_bytes, headers, watch)
+            exchange = self._get(url, accept, check, max_bytes, headers, truncate, watch)
             if watch.fired:  # a shut socket reads as the end of a body without Content-Length: maybe cut short
                 raise FetchError(reasons.TIMEOUT, "deadline", exchange.status)
             return exchange
@@ -266,7 +268,7 @@ class HttpClient:
         finally:
             self._guard.finish(watch)
 
-    def _get(self, url, accept, check, max_bytes, headers, watch: _Watch) -> Exchange:
+    def _get(self, url, accept, check, max_bytes, headers, truncate: bool, watch: _Watch) -> Exchange:
         limit = self.settings.max_bytes if max_bytes is None else max_bytes
         started = time.monotonic()
         try:
@@ -286,12 +288,12 @@ class HttpClient:
                 if refused:
                     raise FetchError(refused, f"content-type {headers.get('content-type')!r}", response.status)
             declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
+            if declared.isdigit() and int(declared) > limit and not truncate:
                 raise FetchError(
                     reasons.TOO_LARGE, f"content-length {declared} > limit {limit}", response.status
                 )
-            body = self._read_body(response, limit, started)
-            complete = True
+            body = self._read_body(response, limit, started, truncate)
+            complete = len(body) < limit or not truncate  # a cut body leaves bytes unread
             return Exchange(url, response.status, headers, body)
         finally:
             if not complete or watch.fired:
@@ -299,7 +301,7 @@ class HttpClient:
                 response.close()
             response.release_conn()
 
-    def _read_body(self, response, limit: int, started: float) -> bytes:
+    def _read_body(self, response, limit: int, started: float, truncate: bool) -> bytes:
         """Streams the body, decoded, failing as soon as it passes the cap or the deadline."""
         chunks = []
         size = 0
@@ -310,6 +312,9 @@ class HttpClient:
                 if not chunk:
                     break
                 size += len(chunk)
+                if size >= limit and truncate:
+                    chunks.append(chunk)
+                    return b"".join(chunks)[:limit]
                 if size > limit:
                     raise FetchError(reasons.TOO_LARGE, f"body passed the limit of {limit} bytes", response.status)
                 if time.monotonic() - started > deadline:
