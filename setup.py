@@ -69,6 +69,7 @@ setup(
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
             "moto[server,s3]>=5.1,<6",
             "psutil>=6,<8",
+            "hypothesis>=6.100,<7",  # property-based tests of the URL, address and robots.txt functions
         ],
     },
     entry_points={"console_scripts": ["newsbeam=newsbeam.pipelines.cli:main"]},
