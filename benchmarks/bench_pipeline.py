@@ -53,7 +53,8 @@ try:
 except ImportError:  # optional: without it, memory is the largest single process (getrusage)
     psutil = None
 
-PIPELINE_FLAGS = ["--host-delay", "0", "--host-concurrency", "8", "--max-connections", "32"]
+PIPELINE_FLAGS = ["--host-delay", "0", "--host-concurrency", "8", "--max-connections", "32",
+                  "--allow-private-addresses"]  # the benchmark server is on 127.0.0.1
 MODES = {
     "multi": ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"],
     "single": ["--direct_num_workers", "1"],

@@ -97,6 +97,7 @@ def latency(args) -> None:
                 idle.append(outcome.seconds)
 
         run_stream(["--feeds", site.url("/live.rss"), "--output", str(output), "--host-delay", "0.05",
+                    "--allow-private-addresses",
                     "--poll-interval", str(args.poll_interval), "--duration", str(args.duration)], on_cycle=on_cycle)
         time.sleep(1)
         stop.set()
@@ -132,6 +133,7 @@ def memory(args) -> None:
     with tempfile.TemporaryDirectory() as folder, SampleSite(routes={"/grow.rss": growing_feed, "/story/*": story_route}) as site:
         started = time.monotonic()
         run_stream(["--feeds", site.url("/grow.rss"), "--output", folder, "--host-delay", "0",
+                    "--allow-private-addresses",
                     "--poll-interval", str(args.poll_interval), "--max-cycles", str(args.cycles)],
                    on_cycle=lambda outcome: samples.append(rss_mb()))
         seconds = time.monotonic() - started

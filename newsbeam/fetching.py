@@ -23,6 +23,7 @@ from protego import Protego
 
 from newsbeam import reasons
 from newsbeam.http import ContentCheck, Exchange, FetchError, FetchSettings, HttpClient
+from newsbeam.robots import PARSE_BYTES, parse_robots, robots_allows
 from newsbeam.urls import host_key, is_http_url
 from newsbeam.schemas.records import FetchedPage, FetchFailure, FetchRequest
 
@@ -31,7 +32,6 @@ LOG = logging.getLogger(__name__)
 FetchOutcome = Union[FetchedPage, FetchFailure]
 _REDIRECTS = (301, 302, 303, 307, 308)
 _RETRY_STATUSES = (429, 500, 502, 503, 504)
-_ROBOTS_MAX_BYTES = 512 * 1024
 
 
 def utcnow() -> datetime:
@@ -100,6 +100,10 @@ class HostGates:
             yield
 
 
+class _BlockedRobots(str):
+    """A robots.txt problem that is a refused address."""
+
+
 class RobotsCache:
     """robots.txt per origin, fetched once per `ttl` seconds (RFC 9309: 4xx allows all, 5xx or unreachable
     disallows all, and a crawler should not cache it for more than a day)."""
@@ -117,8 +121,10 @@ class RobotsCache:
         origin = host_key(url)
         rules, problem = self._rules_for(origin)
         if problem:
-            return FetchError(reasons.ROBOTS_UNREACHABLE, problem)
-        if rules is not None and not rules.can_fetch(url, self._client.settings.user_agent):
+            # an origin (or a robots.txt redirect) on a forbidden address is that, not an unreachable robots.txt
+            reason = reasons.BLOCKED_ADDRESS if isinstance(problem, _BlockedRobots) else reasons.ROBOTS_UNREACHABLE
+            return FetchError(reason, problem)
+        if rules is not None and not robots_allows(rules, url, self._client.settings.user_agent):
             return FetchError(reasons.ROBOTS_DISALLOWED, f"disallowed by {origin}/robots.txt")
         return None
 
@@ -149,16 +155,17 @@ class RobotsCache:
         for _ in range(self._client.settings.max_redirects + 1):
             try:
                 with self._gates.slot(host_key(url)):
-                    answer = self._client.get(url, accept="text/plain", max_bytes=_ROBOTS_MAX_BYTES)
+                    # a longer one is cut, as Google does: ignoring it would allow everything it forbids
+                    answer = self._client.get(url, accept="text/plain", max_bytes=PARSE_BYTES, truncate=True)
             except FetchError as exc:
-                if exc.reason == reasons.TOO_LARGE:
-                    return None, None  # an absurd robots.txt is treated as absent, as Google does
+                if exc.reason == reasons.BLOCKED_ADDRESS:
+                    return None, _BlockedRobots(f"robots.txt {url}: {exc.detail}")
                 return None, f"robots.txt unreachable: {exc.reason}: {exc.detail}"
             if answer.status in _REDIRECTS and answer.headers.get("location"):
                 url = urljoin(url, answer.headers["location"])
                 continue
             if 200 <= answer.status < 300:
-                rules = Protego.parse(answer.body.decode("utf-8", errors="replace"))
+                rules = parse_robots(answer.body)
                 self._gates.set_crawl_delay(origin, rules.crawl_delay(self._client.settings.user_agent))
                 return rules, None
             if 400 <= answer.status < 500 and answer.status != 429:

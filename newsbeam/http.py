@@ -1,16 +1,21 @@
-"""One HTTP exchange at a time, with hard limits: timeouts, a total deadline, a streamed size cap.
+"""One HTTP exchange at a time, with hard limits: timeouts, a total deadline, a streamed size cap, and no
+connection to a private or internal address unless allowed.
 
 No redirects, retries or politeness here (see `newsbeam.fetching`); this module only turns one GET into bytes
 or a `FetchError` with a stable reason code.
 """
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from email.message import Message
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     DecodeError,
@@ -23,6 +28,7 @@ from urllib3.exceptions import (
 )
 
 from newsbeam import __version__, reasons
+from newsbeam.addresses import blocked_kind, literal_address
 
 # Operators should add a contact address with --user-agent, e.g. "newsbeam/0.1 (+mailto:news-team@example.org)".
 DEFAULT_USER_AGENT = f"newsbeam/{__version__}"
@@ -48,6 +54,7 @@ class FetchSettings:
     host_delay: float = 1.0
     crawl_delay_max: float = 30.0  # cap on a robots.txt Crawl-delay
     max_connections: int = 16  # fetch threads per worker process
+    allow_private_addresses: bool = False  # True: loopback, private, link-local ... may be fetched (intranets, tests)
 
 
 class FetchError(Exception):
@@ -87,9 +94,109 @@ class Exchange:
 ContentCheck = Callable[[int, Dict[str, str]], Optional[str]]
 
 
+class BlockedAddressError(NewConnectionError):
+    """The socket's peer is an address the settings forbid; raised before a byte of the request is sent."""
+
+
+class _Watch:
+    """Bounds one exchange in time: when the deadline passes, the sockets it watches are shut down, which ends
+    any blocked read (a status line, header, gzip header or chunk size dripped one byte a second never trips the
+    per-read timeout). Sockets, not connections: http.client detaches the socket from a connection that will
+    close while the response still reads from it."""
+
+    def __init__(self, seconds: float):
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sockets: List[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if not self.fired:
+                return
+        _shut(sock)  # attached after the deadline passed
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        # the plain socket's shutdown, also under TLS: SSLSocket.shutdown would race the reading thread
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+class _Guard:
+    """What the connections of one HttpClient check: the address policy, and the calling thread's `_Watch`."""
+
+    def __init__(self, allow_private: bool):
+        self.allow_private = allow_private
+        self._local = threading.local()
+
+    def start(self, seconds: float) -> _Watch:
+        watch = self._local.watch = _Watch(seconds)
+        return watch
+
+    def finish(self, watch: _Watch) -> None:
+        watch.stop()
+        self._local.watch = None
+
+    def attach(self, sock: Optional[socket.socket]) -> None:
+        watch = getattr(self._local, "watch", None)
+        if watch is not None and sock is not None:
+            watch.attach(sock)
+
+    def admit(self, sock: socket.socket, connection: HTTPConnection) -> None:
+        """Checks the address actually connected to (after DNS, so a rebinding name cannot slip through)."""
+        if self.allow_private:
+            return
+        peer = sock.getpeername()[0]
+        kind = blocked_kind(peer)
+        if kind is not None:
+            sock.close()
+            raise BlockedAddressError(connection, f"refused to connect to {peer} ({kind} address)")
+
+
+class _GuardedConnectionMixin:
+    guard: _Guard  # set on the per-client subclasses
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        self.guard.admit(sock, self)
+        self.guard.attach(sock)  # a new connection, before any TLS handshake
+        return sock
+
+    def request(self, *args, **kwargs):
+        self.guard.attach(self.sock)  # a reused connection (a new one has no socket yet: see _new_conn)
+        return super().request(*args, **kwargs)
+
+
+def _guarded_pool_classes(guard: _Guard) -> Dict[str, type]:
+    http_connection = type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection), {"guard": guard})
+    https_connection = type("GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection), {"guard": guard})
+    return {
+        "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection}),
+        "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_connection}),
+    }
+
+
 def _request_error(exc: HTTPError) -> FetchError:
     """urllib3's error before any response, as a FetchError. Connection problems are retryable."""
     cause = getattr(exc, "reason", None) or exc  # MaxRetryError wraps the cause even with retries=False
+    if isinstance(cause, BlockedAddressError):
+        return FetchError(reasons.BLOCKED_ADDRESS, str(cause).split(": ", 1)[-1])
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2.x, so it is tested first
     if isinstance(cause, (NewConnectionError, ProtocolError)):
         return FetchError(reasons.CONNECTION_ERROR, str(cause), retryable=True)
@@ -115,7 +222,22 @@ class HttpClient:
             retries=False,
             timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
         )
+        self._guard = _Guard(settings.allow_private_addresses)
+        self._pool.pool_classes_by_scheme = _guarded_pool_classes(self._guard)
         self._headers = {"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"}
+
+    def _refuse_literal_address(self, url: str) -> None:
+        """A URL that spells a forbidden address (in any notation) is refused without connecting at all."""
+        if self.settings.allow_private_addresses:
+            return
+        try:
+            host = urllib3.util.parse_url(url).host or ""
+        except LocationParseError:
+            return  # urllib3 reports it when it tries
+        address = literal_address(host)
+        kind = blocked_kind(address) if address is not None else None
+        if kind is not None:
+            raise FetchError(reasons.BLOCKED_ADDRESS, f"refused to connect to {address} ({kind} address)")
 
     def get(
         self,
@@ -124,13 +246,35 @@ class HttpClient:
         check: Optional[ContentCheck] = None,
         max_bytes: Optional[int] = None,
         headers: Tuple[Tuple[str, str], ...] = (),
+        truncate: bool = False,
     ) -> Exchange:
-        """One GET without following redirects. Non-2xx answers come back with an empty body."""
+        """One GET without following redirects. Non-2xx answers come back with an empty body.
+
+        The whole exchange, from connecting to the last decoded byte, ends within `deadline` seconds. A body
+        over `max_bytes` is `too_large`, or with `truncate` cut to its first `max_bytes` bytes."""
+        self._refuse_literal_address(url)
+        deadline = self.settings.deadline
+        watch = self._guard.start(deadline)
+        try:
+            exchange = self._get(url, accept, check, max_bytes, headers, truncate, watch)
+            if watch.fired:  # a shut socket reads as the end of a body without Content-Length: maybe cut short
+                raise FetchError(reasons.TIMEOUT, "deadline", exchange.status)
+            return exchange
+        except Exception as exc:
+            if watch.fired:  # whatever broke when the watchdog shut the socket, the cause is the deadline
+                status = exc.status if isinstance(exc, FetchError) else None
+                raise FetchError(reasons.TIMEOUT, f"total deadline of {deadline}s passed", status) from None
+            raise
+        finally:
+            self._guard.finish(watch)
+
+    def _get(self, url, accept, check, max_bytes, headers, truncate: bool, watch: _Watch) -> Exchange:
         limit = self.settings.max_bytes if max_bytes is None else max_bytes
         started = time.monotonic()
         try:
             response = self._pool.request(
-                "GET", url, headers={**self._headers, "Accept": accept, **dict(headers)}, redirect=False, preload_content=False
+                "GET", url, headers={**self._headers, "Accept": accept, **dict(headers)}, redirect=False,
+                preload_content=False,
             )
         except HTTPError as exc:
             raise _request_error(exc) from None
@@ -144,20 +288,20 @@ class HttpClient:
                 if refused:
                     raise FetchError(refused, f"content-type {headers.get('content-type')!r}", response.status)
             declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
+            if declared.isdigit() and int(declared) > limit and not truncate:
                 raise FetchError(
                     reasons.TOO_LARGE, f"content-length {declared} > limit {limit}", response.status
                 )
-            body = self._read_body(response, limit, started)
-            complete = True
+            body = self._read_body(response, limit, started, truncate)
+            complete = len(body) < limit or not truncate  # a cut body leaves bytes unread
             return Exchange(url, response.status, headers, body)
         finally:
-            if not complete:
+            if not complete or watch.fired:
                 # Unread bytes would poison a pooled connection; closing is cheaper than draining a huge body.
                 response.close()
             response.release_conn()
 
-    def _read_body(self, response, limit: int, started: float) -> bytes:
+    def _read_body(self, response, limit: int, started: float, truncate: bool) -> bytes:
         """Streams the body, decoded, failing as soon as it passes the cap or the deadline."""
         chunks = []
         size = 0
@@ -168,6 +312,9 @@ class HttpClient:
                 if not chunk:
                     break
                 size += len(chunk)
+                if size >= limit and truncate:
+                    chunks.append(chunk)
+                    return b"".join(chunks)[:limit]
                 if size > limit:
                     raise FetchError(reasons.TOO_LARGE, f"body passed the limit of {limit} bytes", response.status)
                 if time.monotonic() - started > deadline:

@@ -16,6 +16,7 @@ DECODE_ERROR = "content_decode_error"
 INVALID_URL = "invalid_url"
 INTERNAL_ERROR = "internal_error"
 HTTP_5XX = "http_5xx"
+BLOCKED_ADDRESS = "blocked_address"  # loopback, private, link-local ... without --allow-private-addresses
 
 # extract stage
 EMPTY_TEXT = "empty_text"

@@ -1,35 +1,149 @@
-"""URL normalisation and the stable ids derived from it (pure functions)."""
+"""URLs: the one fetched, the dedup key (canonical form) and the stable ids derived from it (pure functions).
+
+Two forms on purpose. `fetch_url` is the URL as listed, minus known tracking parameters and the fragment: servers
+differ in what they treat as equivalent (`?1001` vs `?1002`, `;jsessionid=`, `//` in a Wayback URL), so nothing
+else is touched. `canonicalize_url` is only a dedup key: it normalises what RFC 3986 says is equivalent (case of
+scheme and host, default port, percent-encoding of unreserved characters, dot segments) and sorts the query,
+but never drops a parameter that may identify a page.
+"""
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Optional
-from urllib.parse import urldefrag, urlsplit
+from typing import List, Optional, Tuple
+from urllib.parse import quote, quote_from_bytes, unquote_to_bytes, urlsplit, urlunsplit
 
-from courlan import normalize_url
+from courlan.clean import decode_punycode
 from courlan.urlutils import extract_domain
+from urllib3.util import parse_url
 
-_SPACE = re.compile(r"\s")  # the characters str.isspace() accepts, ~10x faster than testing each one
+# Parameters that only say where a click came from, never which page it is. Exact names (lower-case), plus the
+# prefixes below; deliberately narrow: a broad pattern dropped page ids such as `pk_no=1412361`.
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid", "igshid",
+    "igsh", "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "__hstc", "__hssc", "__hsfp", "mkt_tok",
+    "oly_anon_id", "oly_enc_id", "vero_id", "vero_conv", "rb_clickid", "s_cid", "xtor", "at_medium",
+    "at_campaign", "ocid", "ncid", "cmpid", "__twitter_impression", "ref_src", "ref_url", "pk_campaign",
+    "pk_kwd", "pk_source", "pk_medium", "pk_content", "piwik_campaign", "piwik_kwd", "mtm_source",
+    "mtm_medium", "mtm_campaign", "mtm_keyword", "mtm_content", "mtm_cid", "mtm_group", "mtm_placement",
+})
+TRACKING_PREFIXES = ("utm_",)
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# RFC 3986 pchar minus unreserved: kept as they are in a path, so `;jsessionid=` or `//` survive
+_PATH_SAFE = "/:@!$&'()*+,;=%"
+
+# the characters str.isspace() accepts, and control characters; ~10x faster than testing each one
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def is_http_url(value: str) -> bool:
     try:
         parts = urlsplit(value)
-        parts.port  # raises on a port that is not a number in range
+        _ = parts.port  # raises on a port that is not a number in range
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and _SPACE.search(value) is None
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and _SPACE_OR_CONTROL.search(value) is None
+
+
+def is_tracking_param(name: str) -> bool:
+    """`name` is a raw (maybe percent-encoded) query parameter name."""
+    key = unquote_to_bytes(name).decode("utf-8", "replace").strip().lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+
+
+def _split_query(query: str) -> List[str]:
+    return [part for part in query.split("&") if part]
+
+
+def _drop_tracking(query: str) -> Tuple[str, bool]:
+    """The query without tracking parameters, byte for byte otherwise, and whether anything was dropped."""
+    parts = _split_query(query)
+    kept = [part for part in parts if not is_tracking_param(part.split("=", 1)[0])]
+    return "&".join(kept), len(kept) != len(parts)
+
+
+def fetch_url(url: str) -> str:
+    """The URL to request for a listed URL: as listed, minus known tracking parameters and the fragment."""
+    url = url.strip()
+    base, hash_sign, _ = url.partition("#")
+    path_part, question, query = base.partition("?")
+    if not question:
+        return base
+    kept, dropped = _drop_tracking(query)
+    if not dropped:
+        return base
+    return f"{path_part}?{kept}" if kept else path_part
+
+
+def _normalise_escapes(text: str) -> str:
+    """Unreserved characters unescaped (`%7E` -> `~`), other escapes upper-case (`%2f` -> `%2F`)."""
+    def one(match: "re.Match[str]") -> str:
+        byte = int(match.group(1), 16)
+        return chr(byte) if byte in _UNRESERVED else "%" + match.group(1).upper()
+    return _ESCAPE.sub(one, text)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4: what an HTTP client sends for `/a/../b` and `/./b`."""
+    if not path.startswith("/") or "/." not in path:
+        return path
+    return parse_url("http://h" + path).path or "/"
+
+
+def _canonical_path(path: str) -> str:
+    path = quote(_normalise_escapes(path), safe=_PATH_SAFE)
+    return _remove_dot_segments(path) or "/"
+
+
+def _canonical_query_part(part: str) -> Tuple[str, str]:
+    """(sort key, text) for one `name=value` or bare `token`: escapes and `+` made uniform, byte-exact."""
+    def encode(text: str, safe: str) -> str:
+        return quote_from_bytes(unquote_to_bytes(text.replace("+", " ")), safe=safe).replace("%20", "+")
+    if "=" in part:
+        name, value = part.split("=", 1)
+        name, value = encode(name, ""), encode(value, "")
+        return name, f"{name}={value}"
+    token = encode(part, "/")
+    return token, token
+
+
+def _canonical_netloc(parts) -> str:
+    netloc = parts.netloc.rsplit("@", 1)
+    userinfo = netloc[0] + "@" if len(netloc) == 2 else ""
+    host = decode_punycode((parts.hostname or "").rstrip("."))
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        return parts.netloc.lower()
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        host = f"{host}:{port}"
+    return userinfo + host
 
 
 def canonicalize_url(url: str) -> str:
-    """The URL an article is known by: lower-case scheme and host, default port, tracking parameters
-    (utm_*, fbclid, gclid, ...) and the fragment removed, remaining query parameters sorted.
+    """The dedup key of a URL: lower-case scheme and host, default port and fragment removed, escapes of
+    unreserved characters decoded, dot segments resolved, tracking parameters (utm_*, fbclid, gclid, ...)
+    removed and the remaining query parameters sorted (stably, so repeated names keep their order).
 
-    courlan does the normalising; its non-strict mode keeps every parameter it does not recognise as a tracker,
-    so two different stories behind `?id=1` and `?id=2` never merge.
+    Every other parameter is kept, value-less ones (`?1001`, `?news/2024/a`) included, so that two different
+    pages never share a key.
     """
-    normalized = normalize_url(url.strip(), strict=False)
-    return urldefrag(normalized).url
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    query_parts = [_canonical_query_part(part) for part in _split_query(_drop_tracking(parts.query)[0])]
+    query = "&".join(text for _, text in sorted(query_parts, key=lambda item: item[0]))
+    return urlunsplit((scheme, _canonical_netloc(parts), _canonical_path(parts.path), query, ""))
+
+
+def requested_url(url: str) -> str:
+    """The URL exactly as urllib3 will request it (dot segments resolved, invalid characters escaped): robots.txt
+    is checked against this, not against the listed spelling."""
+    return parse_url(url).url
 
 
 def article_id(canonical_url: str) -> str:
@@ -44,8 +158,10 @@ def host_key(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    default = {"http": 80, "https": 443}.get(parts.scheme)
+    default = _DEFAULT_PORTS.get(parts.scheme)
     host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
     return f"{parts.scheme}://{host}" if port in (None, default) else f"{parts.scheme}://{host}:{port}"
 
 

@@ -29,6 +29,7 @@ def demo_argv(site: SampleSite, output: str, url_file: str, extra: List[str]) ->
         "--output", output,
         "--run-id", DEMO_RUN_ID,  # re-running the demo replaces its rows instead of adding to them
         "--host-delay", "0.02",  # our own loopback server: no need to wait a second between requests
+        "--allow-private-addresses",  # ... which serves on 127.0.0.1
         *extra,
     ]
 
@@ -103,6 +104,7 @@ def run_stream_demo(output: str, duration: float, extra: Optional[List[str]] = N
         print(f"serving a live feed at {site.url('/feeds/live.rss')} (one more article every 4 s); "
               f"polling every 5 s for {duration:.0f} s; writing to {output}")
         code = run_stream(["--feeds", site.url("/feeds/live.rss"), "--output", output, "--host-delay", "0.02",
+                           "--allow-private-addresses",
                            "--poll-interval", "5", "--duration", str(duration), *extra],
                           on_cycle=lambda outcome: print(cycle_line(outcome), flush=True))
     print()

@@ -70,6 +70,10 @@ class NewsbeamOptions(PipelineOptions):
                            help="Redirects followed per URL (default 5).")
         fetch.add_argument("--ignore-robots", "--ignore_robots", dest="ignore_robots", action="store_true",
                            default=False, help="Do not obey robots.txt (only for sites you own).")
+        fetch.add_argument("--allow-private-addresses", "--allow_private_addresses", dest="allow_private_addresses",
+                           action="store_true", default=False,
+                           help="Fetch from loopback, private, link-local and other internal addresses (intranets, "
+                                "local tests). By default they are dead letters 'blocked_address'.")
         process = parser.add_argument_group("processing")
         process.add_argument("--min-text-chars", "--min_text_chars", dest="min_text_chars", type=int, default=200,
                              help="Pages with less main text are dead letters 'empty_text' (default 200).")
@@ -205,6 +209,7 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         max_attempts=_positive("max-attempts", options.max_attempts),
         backoff_base=_positive("retry-backoff", options.retry_backoff, 0.0),
         obey_robots=not options.ignore_robots,
+        allow_private_addresses=options.allow_private_addresses,
         host_concurrency=_positive("host-concurrency", options.host_concurrency),
         host_delay=_positive("host-delay", options.host_delay, 0.0),
         max_connections=_positive("max-connections", options.max_connections),

@@ -20,6 +20,7 @@ FAST = FetchSettings(
     retry_after_max=5.0,
     host_delay=0.0,
     max_attempts=3,
+    allow_private_addresses=True,  # the test servers listen on 127.0.0.1
 )
 
 

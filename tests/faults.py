@@ -1,6 +1,7 @@
 """Fault-serving routes for the loopback test site: every way a real server misbehaves that the tests need."""
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Callable, Dict
@@ -122,3 +123,73 @@ def fault_routes() -> Dict[str, Callable]:
         "/faults/garbage.xml": _html(200, b"<rss><chan", "application/rss+xml"),
         "/faults/feed-500.rss": _html(500, b"oops", "text/plain"),
     }
+
+
+# --- slow servers below HTTP: a raw socket, so that any byte of the answer can be dripped ------------------------
+
+def _drip_forever(prefix: bytes, unit: bytes) -> Callable:
+    """Sends `prefix`, then `unit` every `interval` seconds until the client hangs up or the server stops."""
+    def attack(conn: socket.socket, stopping: threading.Event, interval: float) -> None:
+        conn.sendall(prefix)
+        while not stopping.wait(interval):
+            conn.sendall(unit)
+    return attack
+
+
+_GZIP_WITH_NAME = b"\x1f\x8b\x08\x08" + b"\x00\x00\x00\x00" + b"\x00\x03"  # FLG.FNAME set: a zero-ended name follows
+SLOW_ATTACKS = {
+    "status line": _drip_forever(b"H", b"T"),
+    "one long header": _drip_forever(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Padding: ", b"a"),
+    "gzip FNAME": _drip_forever(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n"
+        + _GZIP_WITH_NAME, b"n"),
+    "chunk extension": _drip_forever(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=", b"x"),
+    "chunked body": _drip_forever(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n", b"1\r\n<\r\n"),
+}
+
+
+class RawServer:
+    """`with RawServer(attack) as server:` accepts connections on `host`, reads the request head and hands the
+    socket to `attack(conn, stopping, interval)`: for answers no HTTP server library would send."""
+
+    def __init__(self, attack: Callable, host: str = "127.0.0.1", interval: float = 0.4):
+        self._attack = attack
+        self._interval = interval
+        self.stopping = threading.Event()
+        self.connections = 0
+        self._listener = socket.create_server((host, 0))
+        self._listener.settimeout(0.1)
+        self.base_url = f"http://{host}:{self._listener.getsockname()[1]}"
+
+    def __enter__(self) -> "RawServer":
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.settimeout(5)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    head += data
+                self._attack(conn, self.stopping, self._interval)
+            except OSError:
+                return  # the client hung up, as it should

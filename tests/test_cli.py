@@ -17,7 +17,7 @@ from newsbeam.schemas.datasets import ARTICLES_SCHEMA_VERSION
 from tests.browser import chromium_missing_reason, visit
 
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
-              "--connect-timeout", "1"]
+              "--connect-timeout", "1", "--allow-private-addresses"]
 # Tests about something else skip spaCy's 6 s of model loading per process; the gazetteer still links.
 GAZETTEER_ONLY = ["--entities", "gazetteer"]
 NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli"]

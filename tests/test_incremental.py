@@ -17,7 +17,7 @@ from newsbeam.pipelines import ingest
 from tests.faults import ENGLISH, FRENCH, article_html
 
 FAST = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
-        "--connect-timeout", "1", "--entities", "gazetteer"]
+        "--connect-timeout", "1", "--entities", "gazetteer", "--allow-private-addresses"]
 
 
 def articles(out):

@@ -39,7 +39,7 @@ from newsbeam.pipelines.options import UsageError  # noqa: E402
 from tests.faults import fault_routes  # noqa: E402
 
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
-              "--connect-timeout", "1"]
+              "--connect-timeout", "1", "--allow-private-addresses"]
 FAULT_PATHS = ["/faults/missing.html", "/faults/503-then-200.html", "/faults/redirect-1.html",
                "/faults/image.png", "/faults/wrong-charset.html"]
 KEY_ID, SECRET, REGION = "testing-key-id", "testing-secret", "us-east-1"

@@ -34,7 +34,7 @@ from tests.faults import fault_routes
 
 # The same short limits as tests/test_cli.py, so that the fault routes take seconds.
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
-              "--connect-timeout", "1"]
+              "--connect-timeout", "1", "--allow-private-addresses"]
 FAULT_PATHS = ["/faults/missing.html", "/faults/500.html", "/faults/503-then-200.html", "/faults/hang.html",
                "/faults/redirect-1.html", "/faults/huge.html", "/faults/image.png", "/faults/wrong-charset.html"]
 

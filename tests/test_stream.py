@@ -16,7 +16,7 @@ from newsbeam.pipelines.options import UsageError
 from newsbeam.pipelines.stream import run_stream, status_of
 
 FAST = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
-        "--connect-timeout", "1", "--entities", "gazetteer"]
+        "--connect-timeout", "1", "--entities", "gazetteer", "--allow-private-addresses"]
 PAGES = [p for p in article_paths() if "subscribers" not in p and "abonnes" not in p]
 
 
@@ -46,6 +46,7 @@ def test_new_items_between_polls_are_written_exactly_once(tmp_path):
 def test_politeness_and_robots_carry_over_between_polls(tmp_path):
     with SampleSite() as site:
         run_stream(["--feeds", site.url("/feeds/levant.rss"), "--output", str(tmp_path), "--host-delay", "2.5",
+                    "--allow-private-addresses",
                     "--read-timeout", "2", "--entities", "off", "--poll-interval", "0.1", "--max-cycles", "3"])
         paths = {path for path, _ in site.requests()} - {"/robots.txt"}
         times = sorted(t for path in paths for t in site.request_times(path))

@@ -352,7 +352,8 @@ def test_run_unbounded_with_a_real_periodic_impulse(tmp_path, fetch_context):
         code = run_unbounded(
             ["--feeds", site.url("/live/world.rss"), "--output", str(out), "--runner", "FnApiRunner",
              "--poll-interval", "1", "--max-cycles", "2", "--entities", "gazetteer", "--host-delay", "0",
-             "--connect-timeout", "1", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01"],
+             "--connect-timeout", "1", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
+             "--allow-private-addresses"],
             now=now, allowed_runners=("FnApiRunner",))
         first_poll = site.requests("/live/world.rss")[0][1]
     assert code == 0

@@ -5,18 +5,19 @@ from dataclasses import dataclass
 from typing import Optional
 
 import apache_beam as beam
-
-from newsbeam import reasons
-from newsbeam.extraction import ExtractionSettings
-from newsbeam.fetching import HTML_ACCEPT, html_only
-from newsbeam.http import FetchSettings
-from newsbeam.language import LanguageSettings
 from newsbeam.schemas.records import DeadLetter, FeedItem, FetchFailure, FetchRequest
 from newsbeam.transforms.common import DEAD_LETTERS, counter
 from newsbeam.transforms.entities import EntityStageSettings, TagEntities
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.fetch import FAILURES, FetchUrls
 from newsbeam.transforms.language import DetectLanguage
+
+from newsbeam import reasons
+from newsbeam.extraction import ExtractionSettings
+from newsbeam.fetching import HTML_ACCEPT, html_only
+from newsbeam.http import FetchSettings
+from newsbeam.language import LanguageSettings
+from newsbeam.urls import fetch_url
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ class ProcessArticles(beam.PTransform):
 
         def request(item: FeedItem) -> FetchRequest:
             to_fetch.inc()
-            # the canonical URL is fetched: tracking parameters are not sent back to publishers
-            return FetchRequest(url=item.canonical_url, context=item)
+            # the URL as listed, minus tracking parameters: the canonical form is a dedup key, and servers may
+            # tell apart what it merges (`?1001` and `?1002`, `;jsessionid=`, `//` in a Wayback URL)
+            return FetchRequest(url=fetch_url(item.url), context=item)
 
         fetched = (
             items
