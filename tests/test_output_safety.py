@@ -218,7 +218,7 @@ def test_a_stream_driver_refuses_an_output_with_a_live_run(tmp_path):
 # --- damaged state, and starting the state over ---------------------------------------------------------------------
 
 FAST = ["--host-delay", "0", "--read-timeout", "2", "--deadline", "4", "--retry-backoff", "0.01",
-        "--connect-timeout", "1", "--entities", "gazetteer"]
+        "--connect-timeout", "1", "--entities", "gazetteer", "--allow-private-addresses"]
 
 
 def ingest_run(out, urls, run_id):
