@@ -1,27 +1,34 @@
 """The batch ingestion pipeline: sources -> feed items -> dedup -> core -> partitioned Parquet.
 
-`run(argv)` is what the CLI and the tests call; `python -m newsbeam.pipelines.ingest ...` works too.
+`run(argv)` is what the CLI (`newsbeam ingest ...`) and the tests call.
 """
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Dict, List, Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from newsbeam.extraction import EXTRACTOR_NAME
-from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
 from newsbeam.runtime import limit_malloc_arenas
-from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
+from newsbeam.pipelines.lifecycle import (
+    ACCOUNTING_MISMATCH,
+    NO_INPUT,
+    RunControl,
+    RunManifest,
+    RunOutcome,
+    counters_of,
+    decide,
+    interruptible,
+    stage_seconds,
+)
+from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, build_config
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
-from newsbeam.transforms.common import DEAD_LETTERS, NAMESPACE
+from newsbeam.transforms.common import DEAD_LETTERS
 from newsbeam.transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
 from newsbeam.transforms.core import ProcessArticles
 from newsbeam.transforms.dedup import DeduplicateItems
@@ -33,23 +40,6 @@ LOG = logging.getLogger(__name__)
 
 # The DirectRunner of Beam 2.77 first tries to download the Prism binary; FnApiRunner never touches the network.
 DEFAULT_RUNNER = "FnApiRunner"
-
-EXIT_OK = 0
-EXIT_PIPELINE_FAILED = 1
-EXIT_USAGE = 2
-EXIT_ACCOUNTING = 3
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    run_id: str
-    output: str
-    status: str
-    exit_code: int
-    counters: Dict[str, int]
-    accounting: Optional[Accounting]
-    seconds: float
-    error: Optional[str] = None
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
@@ -109,34 +99,12 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
 
 
-def counters_of(result) -> Dict[str, int]:
-    """newsbeam's counters summed over steps (committed where the runner has them)."""
-    totals: Dict[str, int] = {}
-    for item in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
-        value = item.committed if item.committed is not None else item.attempted
-        totals[item.key.metric.name] = totals.get(item.key.metric.name, 0) + (value or 0)
-    return dict(sorted(totals.items()))
-
-
-def run_manifest(config: IngestConfig, options: PipelineOptions, status: str, **extra) -> Dict:
-    """The manifest `OUT/_runs/<run_id>.json` of a run (batch, or an unbounded job with mode='unbounded')."""
-    return {
-        "run_id": config.run_id,
-        "status": status,
-        "started_at": config.started_at.isoformat(),
-        "ingest_date": config.ingest_date,
-        "output": config.output,
-        "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files)},
-        "options": {key: value for key, value in options.get_all_options(drop_default=True).items()},
-        "versions": library_versions(),
-        **extra,
-    }
-
-
-def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> RunOutcome:
+def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
+        control: Optional[RunControl] = None) -> RunOutcome:
     """Runs one batch ingestion. Raises UsageError before anything starts if the run cannot proceed.
 
-    `now` (default: the clock) is the run's start: retry schedules are judged against it."""
+    `now` (default: the clock) is the run's start: retry schedules are judged against it. `control` (the CLI's)
+    lets a SIGINT/SIGTERM mark this run 'interrupted' (see `lifecycle.supervise`)."""
     options = PipelineOptions(argv)
     standard = options.view_as(StandardOptions)
     if not standard.runner:
@@ -147,11 +115,14 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> Run
     # 'running' manifest come before that
     FileSystems.set_options(options)
     config = build_config(options.view_as(NewsbeamOptions), now=now)
-    path = manifest_path(config.output, config.run_id)
-    try:
-        write_json(path, run_manifest(config, options, "running"))
-    except Exception as exc:
-        raise UsageError(f"cannot write to output {config.output!r}: {exc}") from None
+    manifest = RunManifest(config, options)
+    # the one place that wraps the whole run, manifest included
+    with interruptible(manifest, control):
+        return _execute(options, config, manifest)
+
+
+def _execute(options: PipelineOptions, config: IngestConfig, manifest: RunManifest) -> RunOutcome:
+    manifest.start()
     LOG.info("run %s: %d feed source(s), %d URL file(s) -> %s", config.run_id, len(config.feeds),
              len(config.url_files), config.output)
     started = time.monotonic()
@@ -164,38 +135,29 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None) -> Run
         result.wait_until_finish()
         counters = counters_of(result)
     except Exception as exc:  # the manifest must say the run failed, whatever failed
-        LOG.exception("run %s failed", config.run_id)
+        # the error reaches the manifest and the CLI's one line; the traceback only at DEBUG
+        LOG.debug("run %s failed", config.run_id, exc_info=True)
         error = f"{type(exc).__name__}: {exc}"
     seconds = round(time.monotonic() - started, 3)
-    accounting = account(counters) if error is None else None
-    if error is not None:
-        status, code = "failed", EXIT_PIPELINE_FAILED
-    elif not accounting.balanced or not counters.get("run.committed"):
-        # a runner that reports no counters has not shown that anything balances
-        status, code = "accounting_mismatch", EXIT_ACCOUNTING
-        error = (f"accounting does not balance: {accounting.as_dict()}" if counters.get("run.committed")
-                 else "the runner returned no newsbeam counters: the run's accounting could not be checked")
-        LOG.error("run %s: %s", config.run_id, error)
-    else:
-        status, code = "succeeded", EXIT_OK
-    write_json(path, run_manifest(
-        config, options, status,
-        finished_at=datetime.now(timezone.utc).isoformat(),
+    status, code, accounting, error = decide(counters, error)
+    if status in (ACCOUNTING_MISMATCH, NO_INPUT):
+        LOG.info("run %s: %s", config.run_id, error)  # the outcome carries it; the CLI prints it once
+    manifest.finish(
+        status,
         seconds=seconds,
         counters=counters,
-        stage_seconds={name.split(".", 1)[1]: round(value / 1e6, 3)
-                       for name, value in counters.items() if name.startswith("stage_us.")},
+        stage_seconds=stage_seconds(counters),
         accounting=accounting.as_dict() if accounting else None,
         error=error,
-    ))
+    )
     return RunOutcome(config.run_id, config.output, status, code, counters, accounting, seconds, error)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    from newsbeam.pipelines.cli import main as cli_main
-
-    return cli_main(["ingest", *(sys.argv[1:] if argv is None else argv)])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m newsbeam.pipelines.ingest ...` is `newsbeam ingest ...`; only this entry point reaches the CLI,
+    # the module itself never imports it
+    import sys
+
+    from newsbeam.pipelines.cli import main
+
+    sys.exit(main(["ingest", *sys.argv[1:]]))
