@@ -59,6 +59,8 @@ setup(
         "pycountry>=26.2,<27",
         "pyahocorasick>=2.3,<3",
         "PyYAML>=6,<7",
+        "psutil>=6,<8",  # a stopped run kills its worker processes (pipelines/lifecycle.py)
+        "tomli>=2,<3; python_version < '3.11'",  # --config: tomllib before Python 3.11
     ],
     extras_require={
         "test": [
@@ -68,7 +70,7 @@ setup(
             "polars>=1.20,<3",
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
             "moto[server,s3]>=5.1,<6",
-            "psutil>=6,<8",
+            "ruff>=0.6,<1",  # `ruff check .` in CI (ruff.toml)
         ],
     },
     entry_points={"console_scripts": ["newsbeam=newsbeam.pipelines.cli:main"]},

@@ -130,7 +130,8 @@ class HttpClient:
         started = time.monotonic()
         try:
             response = self._pool.request(
-                "GET", url, headers={**self._headers, "Accept": accept, **dict(headers)}, redirect=False, preload_content=False
+                "GET", url, headers={**self._headers, "Accept": accept, **dict(headers)}, redirect=False,
+                preload_content=False
             )
         except HTTPError as exc:
             raise _request_error(exc) from None

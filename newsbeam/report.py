@@ -61,7 +61,7 @@ def _entity_lines(articles: ds.Dataset) -> List[str]:
             for entity in ranked]
     lines = ["most linked entities (id, name, languages, spellings seen):"]
     lines += _table(rows, ["entity_id", "name", "languages", "spellings"])
-    lines.append("topics: " + ", ".join(f"{t} ({','.join(sorted(l))})" for t, l in sorted(topics.items())))
+    lines.append("topics: " + ", ".join(f"{t} ({','.join(sorted(langs))})" for t, langs in sorted(topics.items())))
     return lines
 
 

@@ -1,12 +1,14 @@
 """URL normalisation and the stable ids derived from it (pure functions)."""
 from __future__ import annotations
 
-import hashlib
-from typing import Optional
 from urllib.parse import urldefrag, urlsplit
 
 from courlan import normalize_url
-from courlan.urlutils import extract_domain
+
+# the ids are part of the output contract, defined with it; re-exported for the library's callers
+from newsbeam.schemas.columns import article_id, registered_domain
+
+__all__ = ["article_id", "canonicalize_url", "host_key", "is_http_url", "registered_domain"]
 
 
 def is_http_url(value: str) -> bool:
@@ -29,11 +31,6 @@ def canonicalize_url(url: str) -> str:
     return urldefrag(normalized).url
 
 
-def article_id(canonical_url: str) -> str:
-    """A stable 32-hex-digit id: the same canonical URL gives the same id on every run and machine."""
-    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
-
-
 def host_key(url: str) -> str:
     """The politeness unit: scheme, host and port (robots.txt is per origin)."""
     parts = urlsplit(url)
@@ -44,12 +41,3 @@ def host_key(url: str) -> str:
     default = {"http": 80, "https": 443}.get(parts.scheme)
     host = (parts.hostname or "").lower()
     return f"{parts.scheme}://{host}" if port in (None, default) else f"{parts.scheme}://{host}:{port}"
-
-
-def registered_domain(url: str) -> Optional[str]:
-    """The registered domain (`news.bbc.co.uk` -> `bbc.co.uk`), from the public-suffix list bundled with `tld`;
-    the bare host for IP addresses and hosts without a public suffix."""
-    domain = extract_domain(url, fast=False)
-    if domain:
-        return domain
-    return urlsplit(url).hostname

@@ -32,7 +32,14 @@ from newsbeam.transforms.common import DEAD_LETTERS
 from newsbeam.transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
 from newsbeam.transforms.core import ProcessArticles
 from newsbeam.transforms.dedup import DeduplicateItems
-from newsbeam.transforms.incremental import CommitState, DropKnownArticles, DueRetries, FeedValidators, NearDuplicates, SkipSeen
+from newsbeam.transforms.incremental import (
+    CommitState,
+    DropKnownArticles,
+    DueRetries,
+    FeedValidators,
+    NearDuplicates,
+    SkipSeen,
+)
 from newsbeam.transforms.sources import VALIDATORS, ReadFeeds, ReadUrlLists
 from newsbeam.transforms.write import WriteDataset
 

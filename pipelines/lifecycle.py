@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from newsbeam.entities.ner import model_versions
 from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
 from newsbeam.pipelines.options import IngestConfig, UsageError
 from newsbeam.transforms.common import NAMESPACE
@@ -137,7 +138,7 @@ class RunManifest:
             "output": config.output,
             "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files)},
             "options": dict(self.options.get_all_options(drop_default=True)),
-            "versions": {**library_versions(), **self.versions},
+            "versions": {**library_versions(), **_model_versions(config), **self.versions},
             **self.extra,
             **extra,
         }
@@ -157,6 +158,14 @@ class RunManifest:
             self.finished = True
             write_json(self.path, self.payload(status, finished_at=_now(), **extra))
             return True
+
+
+def _model_versions(config: IngestConfig) -> Dict[str, List[str]]:
+    """The NER models a run loads (none with --entities gazetteer or off): they decide which names are found."""
+    entities = config.core.entities
+    if entities is None or not entities.tagger.use_ner:
+        return {}
+    return {"ner_models": list(model_versions(entities.tagger.models))}
 
 
 @dataclass

@@ -80,7 +80,7 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
         raise UsageError("--poll-interval must be positive")
     if stream.max_cycles is not None and stream.max_cycles < 1:
         raise UsageError("--max-cycles must be at least 1")
-    if options.view_as(NewsbeamOptions).run_id:
+    if options.view_as(NewsbeamOptions).run_id is not None:
         raise UsageError("--run-id does not apply to stream: every cycle gets its own id")
     config = build_config(options.view_as(NewsbeamOptions))  # fail fast on bad arguments, before the first cycle
     stop = stop or (control.stop if control else threading.Event())
@@ -88,7 +88,8 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
     # Holding the fetch context keeps it alive between cycles: the fetch DoFns of the in-process runner acquire
     # this same object, so per-host delays and robots.txt rules carry over from one poll to the next.
     context = shared_fetch_context(config.core.fetch)
-    status = StreamStatus(state="running", pid=os.getpid(), started_at=_now().isoformat(), updated_at=_now().isoformat())
+    status = StreamStatus(state="running", pid=os.getpid(), started_at=_now().isoformat(),
+                          updated_at=_now().isoformat())
     status_path = FileSystems.join(config.output, STATUS_FOLDER, STATUS_FILE)
     started = time.monotonic()
     consecutive_failures = 0

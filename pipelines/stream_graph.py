@@ -8,8 +8,8 @@ PeriodicImpulse(start = the run's start) ─► OnTimePolls ─┬─► feed so
 ```
 
 `newsbeam stream --runner <streaming runner> ...` calls `run_unbounded`; without such a runner `newsbeam stream`
-keeps using the local polling driver of `newsbeam.pipelines.stream` (one bounded run per poll), because no runner on these
-machines executes an unbounded Python pipeline.
+keeps using the local polling driver of `newsbeam.pipelines.stream` (one bounded run per poll), because no runner on
+these machines executes an unbounded Python pipeline.
 
 Batch-only stages are left out: `DueRetries`, `FeedValidators` and `CommitState` start from `Create([None])` and
 `NearDuplicates` and `CapItems` gather a whole run with `ToList` in the global window, none of which means anything
