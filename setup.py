@@ -70,6 +70,7 @@ setup(
             "polars>=1.20,<3",
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
             "moto[server,s3]>=5.1,<6",
+            "hypothesis>=6,<7",
             "ruff>=0.6,<1",  # `ruff check .` in CI (ruff.toml)
         ],
     },

@@ -137,16 +137,18 @@ def beam_parser() -> argparse.ArgumentParser:
     `PipelineOptions.get_all_options` does."""
     parser = _BeamArgumentParser(allow_abbrev=False, add_help=False)
     for cls in {str(cls): cls for cls in reversed(PipelineOptions.__subclasses__())}.values():
-        cls._add_argparse_args(parser)
+        if not cls.__module__.startswith("newsbeam."):  # newsbeam's own: each command has its own set
+            cls._add_argparse_args(parser)
     return parser
 
 
 def _reject_unknown(parser: argparse.ArgumentParser, extras: List[str], known: Sequence[argparse.Action]) -> None:
     """Beam discards what it cannot parse with a warning, and the run goes on with defaults: not here."""
-    _, unknown = beam_parser().parse_known_args(extras)
+    beam = beam_parser()
+    _, unknown = beam.parse_known_args(extras)
     if not unknown:
         return
-    options = sorted({s for action in known for s in action.option_strings if s.startswith("--")})
+    options = sorted({s for action in [*known, *beam._actions] for s in action.option_strings if s.startswith("--")})
     first = next((arg for arg in unknown if arg.startswith("-")), unknown[0])
     name = first.split("=", 1)[0]
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.6) if name.startswith("-") else []

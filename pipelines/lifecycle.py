@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -119,7 +120,8 @@ class RunManifest:
     config: IngestConfig
     options: PipelineOptions
     extra: Dict[str, Any] = field(default_factory=dict)  # e.g. mode='unbounded'
-    versions: Dict[str, Any] = field(default_factory=dict)  # added to library_versions(), e.g. NER models
+    versions: Dict[str, Any] = field(default_factory=dict)  # added to library_versions()
+    control: Optional["RunControl"] = None  # once it is stopping, any final status is 'interrupted'
     started: bool = False
     finished: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -156,6 +158,10 @@ class RunManifest:
             if self.finished:
                 return False
             self.finished = True
+            if self.control is not None and self.control.stopping is not None:
+                # the run's own ending raced the signal (e.g. it saw its workers die): the signal is the cause
+                name = signal.Signals(self.control.stopping).name
+                status, extra = INTERRUPTED, {**extra, "error": f"interrupted by {name}"}
             write_json(self.path, self.payload(status, finished_at=_now(), **extra))
             return True
 
@@ -175,6 +181,7 @@ class RunControl:
     the run in flight as interrupted (newest first)."""
 
     stop: threading.Event = field(default_factory=threading.Event)
+    stopping: Optional[int] = None  # the signal that stops the run now
     _cleanups: List[Callable[[str], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -203,7 +210,10 @@ class RunControl:
 def interruptible(manifest: RunManifest, control: Optional[RunControl] = None) -> Iterator[RunManifest]:
     """Wraps a run: a signal (through `control`) or an exception escaping the run marks its started manifest
     'interrupted' or 'failed' instead of leaving it 'running'."""
-    remove = control.on_interrupt(lambda reason: manifest.finish(INTERRUPTED, error=reason)) if control else None
+    remove = None
+    if control is not None:
+        manifest.control = control
+        remove = control.on_interrupt(lambda reason: manifest.finish(INTERRUPTED, error=reason))
     try:
         yield manifest
     except BaseException as exc:
@@ -280,8 +290,12 @@ def supervise(work: Callable[[], T], control: RunControl, patient: bool = False,
             control.stop.set()
         elif len(received) > (2 if patient else 1):
             _hard_exit(signal_exit_code(received[0]))  # impatient: do not even wait for the clean-up
+        else:
+            control.stopping = received[0]
+            _quiet()  # what breaks while the run is torn down is no news: the one line below says it all
         wake.set()
 
+    _workers_in_their_own_session()
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         thread = threading.Thread(target=target, name="newsbeam-run", daemon=True)
@@ -297,6 +311,36 @@ def supervise(work: Callable[[], T], control: RunControl, patient: bool = False,
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def _quiet() -> None:
+    logging.disable(logging.CRITICAL)
+    threading.excepthook = lambda args: None
+
+
+def _workers_in_their_own_session() -> None:
+    """Starts the SDK worker processes of --direct_running_mode multi_processing in a session of their own.
+
+    A Ctrl-C goes to the terminal's whole foreground process group: the workers (started through `sh -c`, which
+    unblocks every signal) would each die with a KeyboardInterrupt traceback, and the run would end as 'failed'
+    before the driver could stop it. In their own session only the driver hears the signal; it kills them."""
+    from apache_beam.runners.portability import local_job_service
+
+    if isinstance(local_job_service.subprocess, _OwnSessionSubprocess):
+        return
+    local_job_service.subprocess = _OwnSessionSubprocess()
+
+
+class _OwnSessionSubprocess:
+    """The `subprocess` module as Beam's SubprocessSdkWorker sees it: Popen starts a new session."""
+
+    def __getattr__(self, name):
+        return getattr(subprocess, name)
+
+    @staticmethod
+    def Popen(*args, **kwargs):  # noqa: N802 - the name Beam calls
+        kwargs.setdefault("start_new_session", True)
+        return subprocess.Popen(*args, **kwargs)
 
 
 def _stop_now(control: RunControl, signum: int, announce: Callable[[str], None]) -> None:
