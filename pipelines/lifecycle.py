@@ -48,8 +48,9 @@ STOPPED = "stopped"  # the unbounded job ended at --max-cycles or --duration
 CANCELLED = "cancelled"  # the unbounded job was cancelled by Ctrl-C
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# How long killed worker processes get to go before the driver stops waiting for them.
-_KILL_WAIT_SECONDS = 3.0
+# How long the driver waits to see killed workers gone (SIGKILL cannot be caught; a zombie whose reaper is slow
+# must not hold up the exit).
+_KILL_WAIT_SECONDS = 0.5
 
 T = TypeVar("T")
 
@@ -301,7 +302,7 @@ def supervise(work: Callable[[], T], control: RunControl, patient: bool = False,
         thread = threading.Thread(target=target, name="newsbeam-run", daemon=True)
         thread.start()
         while not done.is_set():
-            wake.wait(1.0)
+            wake.wait(0.1)  # a signal delivered to another thread does not cut the wait short
             wake.clear()
             if len(received) > (1 if patient else 0) and not done.is_set():
                 _stop_now(control, received[0], announce)

@@ -307,3 +307,25 @@ def test_a_second_signal_exits_at_once():
     process.send_signal(signal.SIGINT)
     process.wait(timeout=10)
     assert process.returncode == 130 and time.monotonic() - started < 5
+
+
+def test_stream_a_second_signal_stops_the_poll_in_flight(tmp_path):
+    """The first signal lets the poll in flight finish (tests/test_stream.py); a second one stops it now."""
+    out = tmp_path / "out"
+    with SampleSite() as site:
+        args = [sys.executable, "-m", "newsbeam.pipelines.cli", "stream", "--feeds",
+                site.url("/feeds/subscriptions.opml"), "--entities", "off", "--host-delay", "0.5", "--output", str(out),
+                "--poll-interval", "60"]
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+        _wait_for(process, lambda: len(site.requests()) >= 6)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert process.poll() is None  # finishing the poll
+        seconds, err = _stop(process, signal.SIGTERM, group=False)
+    assert process.returncode == 143 and seconds < 10 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("newsbeam: interrupted by SIGTERM")
+    [manifest] = [json.loads(path.read_text()) for path in (out / "_runs").glob("*.json")]
+    assert manifest["status"] == "interrupted"
+    status = json.loads((out / "_stream" / "status.json").read_text())
+    assert status["state"] == "interrupted" and status["cycles"] == 0
