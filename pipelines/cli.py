@@ -223,9 +223,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     _reject_unknown(subparser, extras, subparser._actions)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     # everything after the command belongs to the pipeline, but for the CLI's own options
-    rest = _without_cli_options(argv[argv.index(args.command) + 1:])
+    rest = _without_cli_options(argv[_find_command(argv) + 1:])
     try:
-        return _run(args, rest)
+        return _run(args, rest, extras)
     except UsageError as exc:
         print(f"newsbeam: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -235,7 +235,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_PIPELINE_FAILED
 
 
-def _run(args: argparse.Namespace, rest: List[str]) -> int:
+def _run(args: argparse.Namespace, rest: List[str], beam_args: List[str]) -> int:
     if args.command == "inspect":
         if not os.path.isdir(args.output):
             raise UsageError(f"{args.output!r} is not a folder")
@@ -246,7 +246,6 @@ def _run(args: argparse.Namespace, rest: List[str]) -> int:
     if args.command == "demo":
         from newsbeam.pipelines.demo import run_demo, run_stream_demo
 
-        beam_args = _without_cli_options(parse_known(args, rest))
         if args.stream:
             return run_stream_demo(args.output, args.duration, beam_args)
         return run_demo(args.output, beam_args)
@@ -268,15 +267,6 @@ def _run(args: argparse.Namespace, rest: List[str]) -> int:
         print(f"newsbeam: {'warning' if outcome.exit_code == EXIT_NO_INPUT else 'error'}: {outcome.error}",
               file=sys.stderr)
     return outcome.exit_code
-
-
-def parse_known(args: argparse.Namespace, rest: List[str]) -> List[str]:
-    """The demo's Beam options: what is left once the demo's own options are taken out."""
-    demo = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    demo.add_argument("--output")
-    demo.add_argument("--stream", action="store_true")
-    demo.add_argument("--duration")
-    return demo.parse_known_args(rest)[1]
 
 
 if __name__ == "__main__":

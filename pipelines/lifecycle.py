@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,8 +34,7 @@ EXIT_PIPELINE_FAILED = 1
 EXIT_USAGE = 2  # bad arguments or config, unreadable inputs, unwritable output, a held lock, damaged state
 EXIT_ACCOUNTING = 3
 EXIT_NO_INPUT = 4
-EXIT_SIGINT = 128 + signal.SIGINT  # 130, the shells' convention for a death by signal
-EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
+# and 128 + the signal's number for a run stopped by SIGINT (130) or SIGTERM (143): see signal_exit_code
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -107,6 +105,7 @@ def stage_seconds(counters: Mapping[str, int]) -> Dict[str, float]:
 
 
 def signal_exit_code(signum: int) -> int:
+    """The shells' convention for a death by signal: 130 for SIGINT, 143 for SIGTERM."""
     return 128 + int(signum)
 
 
@@ -263,9 +262,9 @@ def supervise(work: Callable[[], T], control: RunControl, patient: bool = False,
     signal exits at once with that code. Nothing half-written becomes visible: files are written under hidden
     temporary names and renamed when complete, and the next run reads back what an interrupted run committed.
 
-    The work's thread and everything it starts (fetch threads, worker processes) run with the two signals
-    blocked, so the main thread alone receives them and a Ctrl-C does not reach the workers as tracebacks.
-    Outside the main thread (tests, embedding) `work()` runs directly."""
+    The work's thread and the threads it starts (fetching, Beam's) run with the two signals blocked, so that the
+    main thread receives them; worker processes run in a session of their own (see
+    `_workers_in_their_own_session`). Outside the main thread (tests, embedding) `work()` runs directly."""
     if threading.current_thread() is not threading.main_thread():
         return work()
     received: List[int] = []
@@ -346,9 +345,7 @@ class _OwnSessionSubprocess:
 
 def _stop_now(control: RunControl, signum: int, announce: Callable[[str], None]) -> None:
     name = signal.Signals(signum).name
-    started = time.monotonic()
-    killed = terminate_children()
+    terminate_children()  # first: they fetch and write
     control.interrupt(f"interrupted by {name}")
-    LOG.info("stopped in %.1f s (%d worker process(es) killed)", time.monotonic() - started, killed)
     announce(f"newsbeam: interrupted by {name}: the run is marked 'interrupted'; the next run completes it")
     _hard_exit(signal_exit_code(signum))

@@ -102,7 +102,7 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
         write_json(status_path, asdict(status))
 
     forget = control.on_interrupt(interrupted) if control else (lambda: None)
-    try:
+    try:  # the one place that wraps all the polls
         while not stop.is_set():
             if stream.max_cycles is not None and status.cycles >= stream.max_cycles:
                 break
