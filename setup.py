@@ -67,6 +67,8 @@ setup(
         "vl-convert-python>=1.9,<2",
         "Jinja2>=3.1,<4",
         "rich>=13,<16",  # the live progress line on a terminal
+        "psutil>=6,<8",  # a stopped run kills its worker processes (pipelines/lifecycle.py)
+        "tomli>=2,<3; python_version < '3.11'",  # --config: tomllib before Python 3.11
     ],
     extras_require={
         # querying the output as the README shows (`newsbeam.analysis`, the demo's printed hints)
@@ -76,9 +78,9 @@ setup(
             *ANALYSIS,
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
             "moto[server,s3]>=5.1,<6",
-            "psutil>=6,<8",
             "hypothesis>=6.100,<7",  # property tests of parsers and file-name ownership
             "playwright>=1.50,<2",  # drives Debian's /usr/bin/chromium; never `playwright install`
+            "ruff>=0.6,<1",  # `ruff check .` in CI (ruff.toml)
         ],
     },
     entry_points={"console_scripts": ["newsbeam=newsbeam.pipelines.cli:main"]},

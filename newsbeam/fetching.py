@@ -38,7 +38,8 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def retry_delay(attempt: int, retry_after: Optional[str], settings: FetchSettings, rng: random.Random) -> Optional[float]:
+def retry_delay(attempt: int, retry_after: Optional[str], settings: FetchSettings,
+                rng: random.Random) -> Optional[float]:
     """Seconds to wait before attempt `attempt + 1`, or None to give up (a Retry-After beyond the cap).
 
     Retry-After (seconds or an HTTP date) wins over exponential backoff; backoff gets up to 25 % jitter so

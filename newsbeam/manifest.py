@@ -73,7 +73,8 @@ class Accounting:
         c = self.counters.get
         return {
             "items.in = unique + duplicate": (c("items.in", 0), c("items.unique", 0) + c("items.duplicate", 0)),
-            "items.unique = to_fetch + skipped": (c("items.unique", 0), c("items.to_fetch", 0) + self._sum("items.skipped.")),
+            "items.unique = to_fetch + skipped": (
+                c("items.unique", 0), c("items.to_fetch", 0) + self._sum("items.skipped.")),
             "items.to_fetch = written + dead letters + dropped": (
                 c("items.to_fetch", 0), c("articles.written", 0) + self.article_dead_letters
                 + self._sum("articles.dropped.")),

@@ -118,7 +118,8 @@ def assign_groups(run: Sequence[Fingerprint], prior: PriorBands,
         candidates = {g: n for g, n in prior.hits(current.bands).items() if n >= settings.min_band_hits}
         for earlier, n in shared_bands.get(position, {}).items():
             other = ordered[earlier]
-            if n >= settings.min_band_hits and estimated_jaccard(current.signature, other.signature) >= settings.min_jaccard:
+            if (n >= settings.min_band_hits
+                    and estimated_jaccard(current.signature, other.signature) >= settings.min_jaccard):
                 group = groups[other.article_id]
                 candidates[group] = max(candidates.get(group, 0), n)
         if candidates:

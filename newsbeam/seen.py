@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -59,6 +59,11 @@ def url_key(canonical_url: str) -> int:
     return int.from_bytes(hashlib.blake2b(canonical_url.encode("utf-8"), digest_size=8).digest(), "little")
 
 
+def _append(columns, *values) -> None:
+    for column, value in zip(columns, values):
+        column.append(value)
+
+
 def seen_rows(run_id: str, articles: Optional[pa.Table], dead_letters: Optional[pa.Table]) -> pa.Table:
     """State rows for what one run committed. `articles` needs url, canonical_url, fetched_at; `dead_letters`
     needs url, feed_url, stage, reason, failed_at. An article counts under both its listed and its canonical URL."""
@@ -68,17 +73,17 @@ def seen_rows(run_id: str, articles: Optional[pa.Table], dead_letters: Optional[
     feeds: List[Optional[str]] = []
     why: List[Optional[str]] = []
     when: List[datetime] = []
+    columns = (keys, written, urls, feeds, why, when)
     if articles is not None:
         for row in articles.to_pylist():
             for key in {url_key(canonicalize_url(row["url"])), url_key(row["canonical_url"])}:
-                keys.append(key); written.append(True); urls.append(None); feeds.append(None); why.append(None)
-                when.append(row["fetched_at"])
+                _append(columns, key, True, None, None, None, row["fetched_at"])
     if dead_letters is not None:
         for row in dead_letters.to_pylist():
             if row["stage"] not in reasons.ARTICLE_STAGES:
                 continue
-            keys.append(url_key(canonicalize_url(row["url"]))); written.append(False); urls.append(row["url"])
-            feeds.append(row["feed_url"]); why.append(row["reason"]); when.append(row["failed_at"])
+            _append(columns, url_key(canonicalize_url(row["url"])), False, row["url"], row["feed_url"], row["reason"],
+                    row["failed_at"])
     return pa.table({"key": pa.array(keys, pa.uint64()), "run_id": pa.array([run_id] * len(keys), pa.string()),
                      "written": written, "url": urls, "feed_url": feeds, "reason": why,
                      "at": pa.array(when, pa.timestamp("us", tz="UTC"))}, schema=SEEN_SCHEMA)
@@ -124,13 +129,6 @@ class SeenIndex:
         if i < len(self._keys) and self._keys[i] == np.uint64(key):
             return int(self._status[i])
         return UNKNOWN
-
-    def statuses(self, keys: Sequence[int]) -> np.ndarray:
-        """Vectorised `status` for many keys at once."""
-        wanted = np.asarray(keys, dtype=np.uint64)
-        positions = np.clip(np.searchsorted(self._keys, wanted), 0, max(len(self._keys) - 1, 0))
-        found = (self._keys[positions] == wanted) if len(self._keys) else np.zeros(len(wanted), bool)
-        return np.where(found, self._status[positions] if len(self._keys) else UNKNOWN, UNKNOWN)
 
     def due_retries(self) -> List[Tuple[str, Optional[str], str]]:
         """(url, feed_url, last reason) of every failure due for another try, in URL order."""

@@ -8,14 +8,15 @@ but never drops a parameter that may identify a page.
 """
 from __future__ import annotations
 
-import hashlib
 import re
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 from urllib.parse import quote, quote_from_bytes, unquote_to_bytes, urlsplit, urlunsplit
 
 from courlan.clean import decode_punycode
-from courlan.urlutils import extract_domain
 from urllib3.util import parse_url
+
+# the ids are part of the output contract, defined with it; re-exported for the library's callers
+from newsbeam.schemas.columns import article_id, registered_domain
 
 # Parameters that only say where a click came from, never which page it is. Exact names (lower-case), plus the
 # prefixes below; deliberately narrow: a broad pattern dropped page ids such as `pk_no=1412361`.
@@ -37,6 +38,9 @@ _PATH_SAFE = "/:@!$&'()*+,;=%"
 
 # the characters str.isspace() accepts, and control characters; ~10x faster than testing each one
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+__all__ = ["article_id", "canonicalize_url", "fetch_url", "host_key", "is_http_url", "registered_domain",
+           "requested_url"]
 
 
 def is_http_url(value: str) -> bool:
@@ -146,11 +150,6 @@ def requested_url(url: str) -> str:
     return parse_url(url).url
 
 
-def article_id(canonical_url: str) -> str:
-    """A stable 32-hex-digit id: the same canonical URL gives the same id on every run and machine."""
-    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()[:32]
-
-
 def host_key(url: str) -> str:
     """The politeness unit: scheme, host and port (robots.txt is per origin)."""
     parts = urlsplit(url)
@@ -163,12 +162,3 @@ def host_key(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" if port in (None, default) else f"{parts.scheme}://{host}:{port}"
-
-
-def registered_domain(url: str) -> Optional[str]:
-    """The registered domain (`news.bbc.co.uk` -> `bbc.co.uk`), from the public-suffix list bundled with `tld`;
-    the bare host for IP addresses and hosts without a public suffix."""
-    domain = extract_domain(url, fast=False)
-    if domain:
-        return domain
-    return urlsplit(url).hostname

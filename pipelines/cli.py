@@ -1,28 +1,59 @@
-"""The `newsbeam` command: ingest, stream, demo, inspect, report."""
+"""The `newsbeam` command: ingest, demo, inspect."""
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
 # Beam warns at import time about optional GCP client libraries; the CLI configures logging itself below.
 logging.getLogger().addHandler(logging.NullHandler())
 
-from newsbeam.pipelines.report import add_report_arguments, report_main, run_report  # noqa: E402
+# Apache Beam and the pipeline modules are imported inside the functions that need them: `newsbeam report` and
+# `--version` run without Beam, whose import costs seconds.
+from newsbeam.pipelines import config_file  # noqa: E402
+from newsbeam.pipelines.report import add_report_arguments, report_main  # noqa: E402
+
+LOG = logging.getLogger("newsbeam")
 
 EPILOG = """Any Apache Beam pipeline option passes through, e.g. --runner, --direct_num_workers 2
 --direct_running_mode multi_processing, --setup_file ./setup.py. Without --runner, runs use the local
-FnApiRunner (it never touches the network).
+FnApiRunner (it never touches the network). Unknown options are errors. --config FILE.toml holds any option
+(keyed by its long name without dashes, at the top level or under [ingest] / [stream]); the command line wins.
 
-exit codes: 0 done (dead letters included), 1 the pipeline failed (e.g. disk full), 2 bad arguments,
-unreadable inputs, unwritable output, another live run on the output (OUT/_lock) or a damaged state
-file, 3 the run's accounting did not balance (a bug: please report it)."""
+exit codes:
+  0    done (dead letters included), or nothing new to ingest
+  1    the pipeline failed (e.g. disk full)
+  2    usage: bad arguments or config file, unreadable inputs, unwritable output, a held lock, damaged state
+  3    the run's accounting did not balance (a bug: please report it)
+  4    no input: every source failed or was empty
+  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the run is marked 'interrupted'; the next run completes it"""
+
+COMMANDS = ("ingest", "stream", "demo", "inspect", "report")
+# Options the CLI reads itself; they never reach the pipeline's options.
+CLI_OPTIONS = ("--log-level", "--config")
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _add_cli_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """--log-level and --config, before or after the command: after it, they must not reset what came before."""
+    default = (lambda value: value) if top else (lambda _: argparse.SUPPRESS)
+    parser.add_argument("--log-level", default=default("WARNING"), choices=LOG_LEVELS,
+                        help="Logging level (default WARNING).")
+    parser.add_argument("--config", default=default(None), metavar="FILE",
+                        help="A TOML file of options (see docs/operations.md); the command line wins.")
+
+
+def _subparser(commands, name: str, **kwargs) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 **kwargs)
+    _add_cli_options(parser, top=False)
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
-    # imported here, not at module level: `newsbeam report` runs without Beam (see main)
     from newsbeam.pipelines.options import NewsbeamOptions
     from newsbeam.pipelines.progress_options import ProgressOptions
     from newsbeam.pipelines.stream import StreamOptions
@@ -31,39 +62,42 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsbeam",
         description="Ingest news feeds and article pages into Hive-partitioned Parquet with Apache Beam.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False, epilog=EPILOG,
     )
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="Logging level (default WARNING).")
+    parser.add_argument("--version", action="version", version=version_line())
+    _add_cli_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    ingest = commands.add_parser(
-        "ingest", help="Run one batch ingestion.", epilog=EPILOG,
+    ingest = _subparser(
+        commands, "ingest", help="Run one batch ingestion.", epilog=EPILOG,
+        usage="newsbeam ingest --output DIR (--feeds SOURCE | --urls FILE)... [options]",
         description="Fetch feeds and article URLs, extract text, tag language, write Parquet.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     NewsbeamOptions._add_argparse_args(ingest)
     ProgressOptions._add_argparse_args(ingest)
 
-    stream = commands.add_parser(
-        "stream", help="Keep polling the feeds and ingest what is new, until stopped.", epilog=EPILOG,
+    stream = _subparser(
+        commands, "stream", help="Keep polling the feeds and ingest what is new, until stopped.", epilog=EPILOG,
+        usage="newsbeam stream --output DIR (--feeds SOURCE | --urls FILE)... [options]",
         description="Local streaming: one bounded ingest per poll, with the same transforms and incremental state "
-                    "as `ingest`. SIGINT/SIGTERM finish the poll in flight and exit 0. Progress: one line per poll "
-                    "and OUT/_stream/status.json. With --runner DataflowRunner, FlinkRunner, SparkRunner, "
+                    "as `ingest`. A first SIGINT/SIGTERM finishes the poll in flight and exits 0; a second one "
+                    "stops the poll at once (exit 130/143, its manifest says 'interrupted'). Progress: one line "
+                    "per poll and OUT/_stream/status.json. With --runner DataflowRunner, FlinkRunner, SparkRunner, "
                     "PrismRunner or PortableRunner, the unbounded graph runs on that streaming runner instead "
                     "(PeriodicImpulse, stateful dedup, windowed files).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     NewsbeamOptions._add_argparse_args(stream)
     ProgressOptions._add_argparse_args(stream)
     StreamOptions._add_argparse_args(stream)
     UnboundedOptions._add_argparse_args(stream)
+    for command in (ingest, stream):
+        # required here only: Beam's own parsing of the same options must not exit when it is absent
+        _action(command, "--output").required = True
 
-    demo = commands.add_parser(
-        "demo", help="Run the pipeline offline on the bundled sample site.", epilog=EPILOG,
+    demo = _subparser(
+        commands, "demo", help="Run the pipeline offline on the bundled sample site.", epilog=EPILOG,
         description="Serves the bundled sample news site on 127.0.0.1, runs the real pipeline against it and "
                     "summarizes what it wrote. Needs no network.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--output", default="newsbeam-demo", help="Output folder (default ./newsbeam-demo).")
     demo.add_argument("--stream", action="store_true",
@@ -71,18 +105,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=40.0,
                       help="With --stream: how long to run, in seconds (default 40).")
 
-    inspect = commands.add_parser("inspect", help="Summarize an output folder.",
-                                  description="Row counts by date and language, published-date range, "
-                                              "near-duplicate groups, top sources and entities, dead letters by "
-                                              "stage and reason, the top failing hosts, schema versions, the last "
-                                              "runs and those that failed or were interrupted. Exit code 2 for a "
-                                              "folder that is not newsbeam output.")
+    inspect = _subparser(commands, "inspect", help="Summarize an output folder.",
+                         description="Row counts by date and language, published-date range, near-duplicate "
+                                     "groups, top sources and entities, dead letters by stage and reason, the top "
+                                     "failing hosts, schema versions, the last runs and those that failed or were "
+                                     "interrupted. Exit code 2 for a folder that is not newsbeam output.")
     inspect.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
 
-    report = commands.add_parser("report", help="Write an offline HTML report with charts of an output folder.",
-                                 description="One self-contained HTML page (no network needed to view it): "
-                                             "articles per day, entities, co-mentions, topics, near duplicates, "
-                                             "date quality, dead letters and runs, each with its DuckDB query.")
+    report = _subparser(commands, "report", help="Write an offline HTML report with charts of an output folder.",
+                        description="One self-contained HTML page (no network needed to view it): articles per "
+                                    "day, entities, co-mentions, topics, near duplicates, date quality, dead "
+                                    "letters and runs, each with its DuckDB query.")
     add_report_arguments(report)
     return parser
 
@@ -92,61 +125,176 @@ def quiet_beam() -> None:
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
 
 
+def version_line() -> str:
+    from importlib import metadata
+
+    from newsbeam import __version__
+
+    return (f"newsbeam {__version__} (apache-beam {metadata.version('apache-beam')}, "
+            f"Python {sys.version.split()[0]})")
+
+
+def _action(parser: argparse.ArgumentParser, option: str) -> argparse.Action:
+    return next(action for action in parser._actions if option in action.option_strings)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> Dict[str, argparse.ArgumentParser]:
+    return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction)).choices
+
+
+def beam_parser() -> argparse.ArgumentParser:
+    """Every option Beam itself would parse: the arguments of every PipelineOptions subclass, collected as Beam's
+    `PipelineOptions.get_all_options` does."""
+    from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False, add_help=False)
+    for cls in {str(cls): cls for cls in reversed(PipelineOptions.__subclasses__())}.values():
+        if not cls.__module__.startswith("newsbeam."):  # newsbeam's own: each command has its own set
+            cls._add_argparse_args(parser)
+    return parser
+
+
+def _reject_unknown(parser: argparse.ArgumentParser, extras: List[str], known: Sequence[argparse.Action]) -> None:
+    """Beam discards what it cannot parse with a warning, and the run goes on with defaults: not here."""
+    beam = beam_parser()
+    _, unknown = beam.parse_known_args(extras)
+    if not unknown:
+        return
+    options = sorted({s for action in [*known, *beam._actions] for s in action.option_strings if s.startswith("--")})
+    first = next((arg for arg in unknown if arg.startswith("-")), unknown[0])
+    name = first.split("=", 1)[0]
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6) if name.startswith("-") else []
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+
+
+def _find_command(argv: List[str]) -> Optional[int]:
+    """The position of the command: the first word that is not an option or a top-level option's value."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in COMMANDS:
+            return i
+        i += 2 if arg in CLI_OPTIONS else 1
+    return None
+
+
+def _given(argv: List[str]) -> List[str]:
+    return [arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--")]
+
+
+def _config_path(argv: List[str]) -> Optional[str]:
+    path = None
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+    return path
+
+
+def _without_cli_options(argv: List[str]) -> List[str]:
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in CLI_OPTIONS:
+            skip = True
+        elif not arg.startswith(tuple(f"{option}=" for option in CLI_OPTIONS)):
+            kept.append(arg)
+    return kept
+
+
+def _with_config(parser: argparse.ArgumentParser, argv: List[str]) -> List[str]:
+    """argv with the config file's options inserted right after the command, where the command line's own
+    options (later) win."""
+    position = _find_command(argv)
+    path = _config_path(argv)
+    if path is None or position is None or argv[position] not in config_file.COMMAND_SECTIONS:
+        return argv
+    subparsers = _subparsers(parser)
+    beam_actions = beam_parser()._actions
+    known = {name: config_file.option_index([*subparsers[name]._actions, *beam_actions])
+             for name in config_file.COMMAND_SECTIONS}
+    command = argv[position]
+    try:
+        inserted = config_file.config_argv(config_file.load(path), command, known, _given(argv[position + 1:]))
+    except config_file.ConfigError as exc:
+        parser.error(str(exc))
+    return [*argv[:position + 1], *inserted, *argv[position + 1:]]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["report"]:  # importing Beam for the full parser would cost seconds the report does not need
+    if argv[:1] == ["report"]:  # the full parser imports Beam: seconds the report does not need
         return report_main(argv[1:])
     parser = _parser()
-    args, beam_args = parser.parse_known_args(argv)
+    argv = _with_config(parser, argv)
+    args, extras = parser.parse_known_args(argv)
+    subparser = _subparsers(parser)[args.command]
+    if args.command == "inspect" and extras:
+        subparser.error(f"unrecognized arguments: {' '.join(extras)}")
+    _reject_unknown(subparser, extras, subparser._actions)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    if args.command == "report":
-        if beam_args:
-            parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
-        return run_report(args)
     if args.log_level != "DEBUG":
         quiet_beam()
+    from newsbeam.pipelines.lifecycle import EXIT_PIPELINE_FAILED, EXIT_USAGE
+    from newsbeam.pipelines.options import UsageError
+
+    # everything after the command belongs to the pipeline, but for the CLI's own options
+    rest = _without_cli_options(argv[_find_command(argv) + 1:])
+    try:
+        return _run(args, rest, extras)
+    except UsageError as exc:
+        print(f"newsbeam: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # one line, not a traceback (--log-level DEBUG shows it)
+        LOG.debug("newsbeam %s failed", args.command, exc_info=True)
+        print(f"newsbeam: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_PIPELINE_FAILED
+
+
+def _run(args: argparse.Namespace, rest: List[str], beam_args: List[str]) -> int:
+    from newsbeam.pipelines.lifecycle import EXIT_NO_INPUT, EXIT_OK, EXIT_USAGE, RunControl, supervise
+    from newsbeam.pipelines.options import UsageError
+    from newsbeam.pipelines.report import run_report
+
+    if args.command == "report":
+        return run_report(args)
     if args.command == "inspect":
-        if beam_args:
-            parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
         if not os.path.isdir(args.output):
-            print(f"newsbeam: error: {args.output!r} is not a folder", file=sys.stderr)
-            return 2
+            raise UsageError(f"{args.output!r} is not a folder")
         from newsbeam.report import NotAnOutput, summarize
 
         try:
             print(summarize(args.output))
         except NotAnOutput as exc:
             print(f"newsbeam: error: {exc}", file=sys.stderr)
-            return 2
-        return 0
-    from newsbeam.pipelines.options import UsageError
+            return EXIT_USAGE
+        return EXIT_OK
+    if args.command == "demo":
+        from newsbeam.pipelines.demo import run_demo, run_stream_demo
 
-    try:
-        if args.command == "demo":
-            from newsbeam.pipelines.demo import run_demo, run_stream_demo
+        if args.stream:
+            return run_stream_demo(args.output, args.duration, beam_args)
+        return run_demo(args.output, beam_args)
+    control = RunControl()
+    if args.command == "stream":
+        from newsbeam.pipelines.stream_graph import is_streaming_runner, run_unbounded
 
-            if args.stream:
-                return run_stream_demo(args.output, args.duration, beam_args)
-            return run_demo(args.output, beam_args)
-        if args.command == "stream":
-            rest = argv[argv.index(args.command) + 1:]
-            from newsbeam.pipelines.stream_graph import is_streaming_runner, run_unbounded
+        if is_streaming_runner(rest):
+            return run_unbounded(rest)
+        from newsbeam.pipelines.stream import cycle_line, run_stream
 
-            if is_streaming_runner(rest):
-                return run_unbounded(rest)
-            from newsbeam.pipelines.stream import cycle_line, run_stream
+        return supervise(lambda: run_stream(rest, on_cycle=lambda o: print(cycle_line(o), flush=True),
+                                            control=control), control, patient=True)
+    from newsbeam.pipelines import ingest
 
-            return run_stream(rest, on_cycle=lambda o: print(cycle_line(o), flush=True))
-        from newsbeam.pipelines import ingest
-
-        # everything after the subcommand belongs to the pipeline (the command's own options come before it)
-        outcome = ingest.run(argv[argv.index(args.command) + 1:])
-    except UsageError as exc:
-        print(f"newsbeam: error: {exc}", file=sys.stderr)
-        return 2
+    outcome = supervise(lambda: ingest.run(rest, control=control), control)
     print(f"run {outcome.run_id}: {outcome.status} in {outcome.seconds:.1f} s -> {outcome.output}")
     if outcome.error:
-        print(f"newsbeam: error: {outcome.error}", file=sys.stderr)
+        print(f"newsbeam: {'warning' if outcome.exit_code == EXIT_NO_INPUT else 'error'}: {outcome.error}",
+              file=sys.stderr)
     return outcome.exit_code
 
 

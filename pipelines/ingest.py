@@ -1,35 +1,51 @@
 """The batch ingestion pipeline: sources -> feed items -> dedup -> core -> partitioned Parquet.
 
-`run(argv)` is what the CLI and the tests call; `python -m newsbeam.pipelines.ingest ...` works too.
+`run(argv)` is what the CLI (`newsbeam ingest ...`) and the tests call.
 """
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Dict, List, Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from newsbeam.atomic import failure_reason
 from newsbeam.extraction import EXTRACTOR_NAME
-from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
 from newsbeam.runlock import RunLock, hold_run_lock
 from newsbeam.runtime import limit_malloc_arenas
 from newsbeam.state import StateDamaged, check_state
+from newsbeam.pipelines.lifecycle import (
+    ACCOUNTING_MISMATCH,
+    EXIT_PIPELINE_FAILED,
+    FAILED,
+    NO_INPUT,
+    RunControl,
+    RunManifest,
+    RunOutcome,
+    counters_of,
+    decide,
+    interruptible,
+    stage_seconds,
+)
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.pipelines.progress_options import ProgressOptions, live_progress, quiet_worker_logs
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
-from newsbeam.transforms.common import DEAD_LETTERS, NAMESPACE
+from newsbeam.transforms.common import DEAD_LETTERS
 from newsbeam.transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
 from newsbeam.transforms.core import ProcessArticles
 from newsbeam.transforms.dedup import DeduplicateItems
-from newsbeam.transforms.incremental import CommitState, DropKnownArticles, DueRetries, FeedValidators, NearDuplicates, SkipSeen
+from newsbeam.transforms.incremental import (
+    CommitState,
+    DropKnownArticles,
+    DueRetries,
+    FeedValidators,
+    NearDuplicates,
+    SkipSeen,
+)
 from newsbeam.transforms.sources import VALIDATORS, ReadFeeds, ReadUrlLists
 from newsbeam.transforms.write import WriteDataset
 
@@ -37,23 +53,6 @@ LOG = logging.getLogger(__name__)
 
 # The DirectRunner of Beam 2.77 first tries to download the Prism binary; FnApiRunner never touches the network.
 DEFAULT_RUNNER = "FnApiRunner"
-
-EXIT_OK = 0
-EXIT_PIPELINE_FAILED = 1
-EXIT_USAGE = 2
-EXIT_ACCOUNTING = 3
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    run_id: str
-    output: str
-    status: str
-    exit_code: int
-    counters: Dict[str, int]
-    accounting: Optional[Accounting]
-    seconds: float
-    error: Optional[str] = None
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
@@ -113,37 +112,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
 
 
-def counters_of(result) -> Dict[str, int]:
-    """newsbeam's counters summed over steps (committed where the runner has them)."""
-    totals: Dict[str, int] = {}
-    for item in result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
-        value = item.committed if item.committed is not None else item.attempted
-        totals[item.key.metric.name] = totals.get(item.key.metric.name, 0) + (value or 0)
-    return dict(sorted(totals.items()))
-
-
-def run_manifest(config: IngestConfig, options: PipelineOptions, status: str, **extra) -> Dict:
-    """The manifest `OUT/_runs/<run_id>.json` of a run (batch, or an unbounded job with mode='unbounded')."""
-    return {
-        "run_id": config.run_id,
-        "status": status,
-        "started_at": config.started_at.isoformat(),
-        "ingest_date": config.ingest_date,
-        "output": config.output,
-        "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files)},
-        "options": {key: value for key, value in options.get_all_options(drop_default=True).items()},
-        "versions": library_versions(),
-        **extra,
-    }
-
-
 def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
-        lock: Optional[RunLock] = None) -> RunOutcome:
+        control: Optional[RunControl] = None, lock: Optional[RunLock] = None) -> RunOutcome:
     """Runs one batch ingestion. Raises UsageError before anything starts if the run cannot proceed, e.g. while
     another run writes to the same output.
 
-    `now` (default: the clock) is the run's start: retry schedules are judged against it. `lock`: the output's
-    lock, if the caller already holds it (the stream driver)."""
+    `now` (default: the clock) is the run's start: retry schedules are judged against it. `control` (the CLI's)
+    lets a SIGINT/SIGTERM mark this run 'interrupted' (see `lifecycle.supervise`). `lock`: the output's lock, if
+    the caller already holds it (the stream driver)."""
     options = PipelineOptions(argv)
     standard = options.view_as(StandardOptions)
     if not standard.runner:
@@ -155,69 +131,70 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
     FileSystems.set_options(options)
     config = build_config(options.view_as(NewsbeamOptions), now=now)
     # one live run per output: a concurrent one would write every article again (newsbeam.runlock)
-    with hold_run_lock(config.output, config.run_id, held=lock, error=UsageError):
+    with hold_run_lock(config.output, config.run_id, held=lock, error=UsageError) as held:
+        # a stop ends the process at once (lifecycle._hard_exit): the lock this run took goes with it
+        release = control.on_interrupt(lambda reason: held.release()) if control and lock is None else None
         try:
-            check_state(config.output)
-        except StateDamaged as exc:  # a truncated or foreign state file: say which and how to recover
-            raise UsageError(str(exc)) from None
-        path = manifest_path(config.output, config.run_id)
-        try:
-            write_json(path, run_manifest(config, options, "running"))
-        except Exception as exc:
-            raise UsageError(f"cannot write to output {config.output!r}: {exc}") from None
-        LOG.info("run %s: %d feed source(s), %d URL file(s) -> %s", config.run_id, len(config.feeds),
-                 len(config.url_files), config.output)
-        started = time.monotonic()
-        error = None
-        counters: Dict[str, int] = {}
-        try:
-            pipeline = beam.Pipeline(options=options)
-            build_pipeline(pipeline, config)
-            with quiet_worker_logs(str(standard.runner)), \
-                    live_progress(options.view_as(ProgressOptions).progress, str(standard.runner)) as progress:
-                result = pipeline.run()
-                result.wait_until_finish()
-                counters = counters_of(result)
-                if progress is not None:
-                    progress.stop(counters)
-        except Exception as exc:  # the manifest must say the run failed, whatever failed
-            LOG.exception("run %s failed", config.run_id)
-            error = failure_reason(exc)
-        seconds = round(time.monotonic() - started, 3)
-        accounting = account(counters) if error is None else None
-        if error is not None:
-            status, code = "failed", EXIT_PIPELINE_FAILED
-        elif not accounting.balanced or not counters.get("run.committed"):
-            # a runner that reports no counters has not shown that anything balances
-            status, code = "accounting_mismatch", EXIT_ACCOUNTING
-            error = (f"accounting does not balance: {accounting.as_dict()}" if counters.get("run.committed")
-                     else "the runner returned no newsbeam counters: the run's accounting could not be checked")
-            LOG.error("run %s: %s", config.run_id, error)
-        else:
-            status, code = "succeeded", EXIT_OK
-        try:
-            write_json(path, run_manifest(
-                config, options, status,
-                finished_at=datetime.now(timezone.utc).isoformat(),
-                seconds=seconds,
-                counters=counters,
-                stage_seconds={name.split(".", 1)[1]: round(value / 1e6, 3)
-                               for name, value in counters.items() if name.startswith("stage_us.")},
-                accounting=accounting.as_dict() if accounting else None,
-                error=error,
-            ))
-        except Exception as exc:  # e.g. a full disk: the outcome still says why, and no manifest claims success
-            LOG.error("run %s: cannot update its manifest %s: %s", config.run_id, path, exc)
-            status, code = "failed", code or EXIT_PIPELINE_FAILED
-            error = f"{error + '; ' if error else ''}the manifest {path} still says 'running': {failure_reason(exc)}"
-        return RunOutcome(config.run_id, config.output, status, code, counters, accounting, seconds, error)
+            try:
+                check_state(config.output)
+            except StateDamaged as exc:  # a truncated or foreign state file: say which and how to recover
+                raise UsageError(str(exc)) from None
+            manifest = RunManifest(config, options)
+            # the one place that wraps the whole run, manifest included
+            with interruptible(manifest, control):
+                return _execute(options, config, manifest, str(standard.runner))
+        finally:
+            if release is not None:
+                release()
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    from newsbeam.pipelines.cli import main as cli_main
-
-    return cli_main(["ingest", *(sys.argv[1:] if argv is None else argv)])
+def _execute(options: PipelineOptions, config: IngestConfig, manifest: RunManifest, runner: str) -> RunOutcome:
+    manifest.start()
+    LOG.info("run %s: %d feed source(s), %d URL file(s) -> %s", config.run_id, len(config.feeds),
+             len(config.url_files), config.output)
+    started = time.monotonic()
+    error = None
+    counters: Dict[str, int] = {}
+    try:
+        pipeline = beam.Pipeline(options=options)
+        build_pipeline(pipeline, config)
+        with quiet_worker_logs(runner), \
+                live_progress(options.view_as(ProgressOptions).progress, runner) as progress:
+            result = pipeline.run()
+            result.wait_until_finish()
+            counters = counters_of(result)
+            if progress is not None:
+                progress.stop(counters)
+    except Exception as exc:  # the manifest must say the run failed, whatever failed
+        # the error reaches the manifest and the CLI's one line; the traceback only at DEBUG
+        LOG.debug("run %s failed", config.run_id, exc_info=True)
+        error = failure_reason(exc)
+    seconds = round(time.monotonic() - started, 3)
+    status, code, accounting, error = decide(counters, error)
+    if status in (ACCOUNTING_MISMATCH, NO_INPUT):
+        LOG.info("run %s: %s", config.run_id, error)  # the outcome carries it; the CLI prints it once
+    try:
+        manifest.finish(
+            status,
+            seconds=seconds,
+            counters=counters,
+            stage_seconds=stage_seconds(counters),
+            accounting=accounting.as_dict() if accounting else None,
+            error=error,
+        )
+    except Exception as exc:  # e.g. a full disk: the outcome still says why, and no manifest claims success
+        LOG.error("run %s: cannot update its manifest %s: %s", config.run_id, manifest.path, exc)
+        status, code = FAILED, code or EXIT_PIPELINE_FAILED
+        error = (f"{error + '; ' if error else ''}the manifest {manifest.path} still says 'running': "
+                 f"{failure_reason(exc)}")
+    return RunOutcome(config.run_id, config.output, status, code, counters, accounting, seconds, error)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m newsbeam.pipelines.ingest ...` is `newsbeam ingest ...`; only this entry point reaches the CLI,
+    # the module itself never imports it
+    import sys
+
+    from newsbeam.pipelines.cli import main
+
+    sys.exit(main(["ingest", *sys.argv[1:]]))

@@ -22,7 +22,7 @@ from newsbeam.transforms.core import CoreSettings
 from newsbeam.transforms.entities import EntityStageSettings
 from newsbeam.transforms.incremental import StateSettings
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # with fullmatch: '$' would accept a trailing newline
 
 
 class UsageError(Exception):
@@ -150,6 +150,16 @@ def _require_readable(kind: str, path: str) -> None:
         raise UsageError(f"cannot read {kind} {path!r}: permission denied")
 
 
+def _require_filesystem(output: str) -> None:
+    """An output whose scheme no installed Beam filesystem handles (foo://, or gs:// without the GCP extra)."""
+    if "://" not in output:
+        return
+    try:
+        FileSystems.get_filesystem(output)
+    except Exception as exc:
+        raise UsageError(f"--output {output!r}: {exc}") from None
+
+
 def _positive(name: str, value, minimum=1):
     if value < minimum:
         raise UsageError(f"--{name} must be at least {minimum}, got {value}")
@@ -176,6 +186,7 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
     started_at = now or datetime.now(timezone.utc)
     if not options.output:
         raise UsageError("--output is required")
+    _require_filesystem(options.output)
     feeds: List[str] = []
     for source in options.feeds or []:
         source = source.strip()
@@ -194,8 +205,8 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         url_files.append(path)
     if not feeds and not url_files:
         raise UsageError("no sources given: pass --feeds and/or --urls")
-    run_id = options.run_id or default_run_id(started_at)
-    if not _RUN_ID.match(run_id):
+    run_id = default_run_id(started_at) if options.run_id is None else options.run_id
+    if not _RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit")
     if reserved_run_id(run_id):
         raise UsageError(f"--run-id {run_id!r}: must not end in '-YYYYMMDDTHHMMSSZ' (streaming window file names)")

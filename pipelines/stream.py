@@ -2,8 +2,9 @@
 shared incremental state, until it is stopped.
 
 No runner on a single machine here executes an unbounded Python pipeline (the DirectRunner ignores --streaming,
-Prism cannot be downloaded), so each poll is a batch run: its own run id, manifest and state segment. SIGINT or
-SIGTERM lets the cycle in flight finish and commit, then the driver exits 0.
+Prism cannot be downloaded), so each poll is a batch run: its own run id, manifest and state segment. A first SIGINT
+or SIGTERM lets the cycle in flight finish and commit, then the driver exits 0; a second one stops the cycle in
+flight at once (its manifest says 'interrupted') and exits 130 or 143.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from newsbeam.manifest import write_json
 from newsbeam.runlock import hold_run_lock
 from newsbeam.pipelines import ingest
+from newsbeam.pipelines.lifecycle import EXIT_NO_INPUT, EXIT_OK, EXIT_PIPELINE_FAILED, FAILED, RunControl, RunOutcome
 from newsbeam.pipelines.options import NewsbeamOptions, UsageError, build_config, default_run_id
 from newsbeam.transforms.fetch import shared_fetch_context
 
@@ -48,7 +50,7 @@ class StreamOptions(PipelineOptions):
 class StreamStatus:
     """The heartbeat file `OUT/_stream/status.json`, rewritten after every cycle."""
 
-    state: str  # 'running', 'stopped' or 'failed'
+    state: str  # 'running', 'stopped', 'failed' or 'interrupted'
     pid: int
     started_at: str
     updated_at: str
@@ -67,21 +69,24 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def run_stream(argv: List[str], on_cycle: Optional[Callable[[ingest.RunOutcome], None]] = None,
-               stop: Optional[threading.Event] = None) -> int:
-    """Polls until stopped, `--max-cycles` or `--duration`. Returns the process exit code."""
+def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]] = None,
+               stop: Optional[threading.Event] = None, control: Optional[RunControl] = None) -> int:
+    """Polls until stopped, `--max-cycles` or `--duration`. Returns the process exit code.
+
+    `control` (the CLI's, see `lifecycle.supervise`) carries the stop request and lets a second signal mark the
+    poll in flight and the status file 'interrupted'."""
     options = PipelineOptions(argv)
     stream = options.view_as(StreamOptions)
     if stream.poll_interval <= 0:
         raise UsageError("--poll-interval must be positive")
     if stream.max_cycles is not None and stream.max_cycles < 1:
         raise UsageError("--max-cycles must be at least 1")
-    if options.view_as(NewsbeamOptions).run_id:
+    if options.view_as(NewsbeamOptions).run_id is not None:
         raise UsageError("--run-id does not apply to stream: every cycle gets its own id")
     config = build_config(options.view_as(NewsbeamOptions))  # fail fast on bad arguments, before the first cycle
     # the driver holds the output's lock from its first cycle to its last; each cycle relabels it with its run id
     with hold_run_lock(config.output, f"stream-{default_run_id(_now())}", error=UsageError) as lock:
-        stop = stop or threading.Event()
+        stop = stop or (control.stop if control else threading.Event())
         previous = _install_signal_handlers(stop)
         # Holding the fetch context keeps it alive between cycles: the fetch DoFns of the in-process runner acquire
         # this same object, so per-host delays and robots.txt rules carry over from one poll to the next.
@@ -91,7 +96,18 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[ingest.RunOutcome],
         status_path = FileSystems.join(config.output, STATUS_FOLDER, STATUS_FILE)
         started = time.monotonic()
         consecutive_failures = 0
-        try:
+
+        def interrupted(reason: str) -> None:
+            status.state = "interrupted"
+            status.updated_at = _now().isoformat()
+            status.next_poll_at = None
+            status.recent_errors = (status.recent_errors + [reason])[-5:]
+            write_json(status_path, asdict(status))
+
+        forget = control.on_interrupt(interrupted) if control else (lambda: None)
+        # a stop ends the process at once (lifecycle._hard_exit): release the lock first (cleanups run newest first)
+        forget_lock = control.on_interrupt(lambda reason: lock.release()) if control else (lambda: None)
+        try:  # the one place that wraps all the polls
             while not stop.is_set():
                 if stream.max_cycles is not None and status.cycles >= stream.max_cycles:
                     break
@@ -102,16 +118,15 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[ingest.RunOutcome],
                 try:
                     # the stream reports one line per poll; a progress line per poll would repeat it
                     quiet = [] if "--progress" in argv else ["--progress", "off"]
-                    outcome = ingest.run([*argv, *quiet, "--run-id", run_id], lock=lock)
+                    outcome = ingest.run([*argv, *quiet, "--run-id", run_id], control=control, lock=lock)
                 except UsageError:
                     raise
                 except Exception as exc:  # a cycle that cannot even start is logged; the next poll tries again
                     LOG.exception("cycle %s could not run", run_id)
-                    outcome = ingest.RunOutcome(run_id, config.output, "failed", ingest.EXIT_PIPELINE_FAILED, {},
-                                                None, round(time.monotonic() - cycle_started, 3),
-                                                f"{type(exc).__name__}: {exc}")
+                    outcome = RunOutcome(run_id, config.output, FAILED, EXIT_PIPELINE_FAILED, {}, None,
+                                         round(time.monotonic() - cycle_started, 3), f"{type(exc).__name__}: {exc}")
                 status.cycles += 1
-                consecutive_failures = consecutive_failures + 1 if outcome.exit_code else 0
+                consecutive_failures = consecutive_failures + 1 if _failed(outcome) else 0
                 _record(status, outcome)
                 next_poll = cycle_started + stream.poll_interval
                 status.next_poll_at = datetime.fromtimestamp(time.time() + max(0.0, next_poll - time.monotonic()),
@@ -123,11 +138,13 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[ingest.RunOutcome],
                 if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
                     status.state = "failed"
                     LOG.error("stopping: %d cycles in a row failed", consecutive_failures)
-                    return ingest.EXIT_PIPELINE_FAILED
+                    return EXIT_PIPELINE_FAILED
                 stop.wait(max(0.0, next_poll - time.monotonic()))
             status.state = "stopped"
-            return ingest.EXIT_OK
+            return EXIT_OK
         finally:
+            forget_lock()
+            forget()
             del context
             if status.state == "running":
                 status.state = "failed"
@@ -137,7 +154,7 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[ingest.RunOutcome],
             _restore_signal_handlers(previous)
 
 
-def cycle_line(outcome: ingest.RunOutcome) -> str:
+def cycle_line(outcome: RunOutcome) -> str:
     """One line per poll: what came in, what was written, how long it took."""
     counters = outcome.counters
     line = (f"{_now().strftime('%H:%M:%S')} {outcome.run_id} {outcome.status}: "
@@ -146,16 +163,22 @@ def cycle_line(outcome: ingest.RunOutcome) -> str:
     return line + (f" ({outcome.error})" if outcome.error else "")
 
 
-def _record(status: StreamStatus, outcome: ingest.RunOutcome) -> None:
+def _record(status: StreamStatus, outcome: RunOutcome) -> None:
     status.updated_at = _now().isoformat()
     status.last_run_id = outcome.run_id
     status.last_status = outcome.status
     status.last_cycle_seconds = outcome.seconds
     status.articles_written += outcome.counters.get("articles.written", 0)
     status.dead_letters_written += outcome.counters.get("dead_letters.written", 0)
-    if outcome.exit_code:
+    if _failed(outcome):
         status.failed_cycles += 1
         status.recent_errors = (status.recent_errors + [f"{outcome.run_id}: {outcome.error}"])[-5:]
+
+
+def _failed(outcome: RunOutcome) -> bool:
+    """A poll that found nothing (every feed failed or was empty: exit 4) is not a failed poll: the sources may
+    come back, and the driver must not give up on them."""
+    return outcome.exit_code not in (EXIT_OK, EXIT_NO_INPUT)
 
 
 def _install_signal_handlers(stop: threading.Event):

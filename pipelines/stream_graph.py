@@ -8,8 +8,8 @@ PeriodicImpulse(start = the run's start) ─► OnTimePolls ─┬─► feed so
 ```
 
 `newsbeam stream --runner <streaming runner> ...` calls `run_unbounded`; without such a runner `newsbeam stream`
-keeps using the local polling driver of `newsbeam.pipelines.stream` (one bounded run per poll), because no runner on these
-machines executes an unbounded Python pipeline.
+keeps using the local polling driver of `newsbeam.pipelines.stream` (one bounded run per poll), because no runner on
+these machines executes an unbounded Python pipeline.
 
 Batch-only stages are left out: `DueRetries`, `FeedValidators` and `CommitState` start from `Create([None])` and
 `NearDuplicates` and `CapItems` gather a whole run with `ToList` in the global window, none of which means anything
@@ -19,8 +19,10 @@ when it starts, so the stream skips what batch runs wrote before it started.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Tuple
 
 import apache_beam as beam
@@ -30,8 +32,17 @@ from apache_beam.transforms.window import FixedWindows
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, Duration, Timestamp
 
 from newsbeam.extraction import EXTRACTOR_NAME
-from newsbeam.manifest import manifest_path, write_json
-from newsbeam.pipelines.ingest import EXIT_OK, EXIT_PIPELINE_FAILED, counters_of, run_manifest
+from newsbeam.pipelines.lifecycle import (
+    CANCELLED,
+    EXIT_OK,
+    EXIT_PIPELINE_FAILED,
+    FAILED,
+    STOP_SIGNALS,
+    STOPPED,
+    RunManifest,
+    counters_of,
+    signal_exit_code,
+)
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.pipelines.stream import StreamOptions
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
@@ -190,17 +201,16 @@ def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runne
     stop_at = None
     if stream.max_cycles is not None:
         stop_at = start + Duration(micros=int(stream.max_cycles * stream.poll_interval * 1e6))
-    path = manifest_path(config.output, config.run_id)
-    try:
-        write_json(path, run_manifest(config, options, "running", mode="unbounded"))
-    except Exception as exc:
-        raise UsageError(f"cannot write to output {config.output!r}: {exc}") from None
+    manifest = RunManifest(config, options, extra={"mode": "unbounded"})
+    manifest.start()
     pipeline = beam.Pipeline(options=options)
     build_stream_pipeline(pipeline, config, stream.poll_interval, dedup_ttl=timedelta(days=unbounded.dedup_days),
                           window_seconds=unbounded.window_seconds, stop_at=stop_at)
     started = time.monotonic()
     result = None
-    status = "stopped"
+    status = STOPPED
+    received: List[int] = []
+    previous = _cancel_on_signals(received)
     try:
         result = pipeline.run()
         if stream.duration is not None:
@@ -208,25 +218,38 @@ def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runne
             if not _terminal(state):
                 result.cancel()
         elif runner in DETACHED_RUNNERS and stop_at is None:
+            # the manifest stays 'running' on purpose: the job goes on on the service after this process ends
             LOG.warning("run %s submitted to %s; it runs until cancelled there", config.run_id, runner)
             return EXIT_OK
         else:
             result.wait_until_finish()
-    except KeyboardInterrupt:  # Ctrl-C while waiting: the job must not outlive the command that started it
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while waiting: the job must not outlive the command
         LOG.warning("interrupted: cancelling run %s", config.run_id)
-        status = "cancelled"
+        status = CANCELLED
         if result is not None:
             result.cancel()
     except Exception as exc:
         LOG.exception("unbounded run %s failed", config.run_id)
-        write_json(path, run_manifest(config, options, "failed", mode="unbounded", error=f"{type(exc).__name__}: {exc}",
-                                   finished_at=datetime.now(timezone.utc).isoformat()))
+        manifest.finish(FAILED, error=f"{type(exc).__name__}: {exc}")
         return EXIT_PIPELINE_FAILED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     counters = counters_of(result) if result is not None else {}
-    write_json(path, run_manifest(config, options, status, mode="unbounded", counters=counters,
-                               seconds=round(time.monotonic() - started, 3),
-                               finished_at=datetime.now(timezone.utc).isoformat()))
-    return EXIT_OK
+    manifest.finish(status, counters=counters, seconds=round(time.monotonic() - started, 3))
+    return signal_exit_code(received[0]) if status == CANCELLED and received else EXIT_OK
+
+
+def _cancel_on_signals(received: List[int]) -> Dict:
+    """SIGTERM (what schedulers send) cancels the job like Ctrl-C does; only the main thread may install this."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def interrupt(signum, _frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    return {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
 
 
 def _terminal(state) -> bool:

@@ -10,8 +10,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import pyarrow as pa
 
-from newsbeam.entities import entity_ids
-from newsbeam.urls import article_id, registered_domain
+from newsbeam.schemas.columns import article_id, entity_ids, registered_domain
 from newsbeam.schemas.records import Article, DeadLetter
 
 ARTICLES_SCHEMA_VERSION = 2

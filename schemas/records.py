@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Tuple
 
-from newsbeam.entities import EntityMention
+
+
+@dataclass(frozen=True)
+class EntityMention:
+    """A named entity found in an article's text (made by `newsbeam.entities`)."""
+
+    text: str  # == original_text[start:end]
+    label: str  # PERSON, ORG, GPE, LOC, NORP or EVENT
+    start: int
+    end: int
+    entity_id: Optional[str]  # 'geonames:170794', 'wikidata:Q2429253', 'newsbeam:sdf', or None if not linked
+    entity_name: Optional[str]
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,7 @@ def test_non_numeric_option_is_rejected():
 def test_missing_output_and_unwritable_output(tmp_path):
     (tmp_path / "x.rss").write_text("<rss/>")
     done = newsbeam("ingest", "--feeds", str(tmp_path / "x.rss"))
-    assert done.returncode == 2 and "--output is required" in done.stderr
+    assert done.returncode == 2 and "the following arguments are required: --output" in done.stderr
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     done = newsbeam("ingest", "--feeds", str(tmp_path / "x.rss"), "--output", str(blocker / "out"))

@@ -25,7 +25,8 @@ def page(name):
 
 @pytest.mark.parametrize("body, header, text, source", [
     (FRENCH.encode("utf-8"), "iso-8859-1", FRENCH, "utf-8"),  # header lies, bytes are UTF-8
-    (("<meta charset='iso-8859-1'>" + GERMAN).encode("latin-1"), "utf-8", "<meta charset='iso-8859-1'>" + GERMAN, "meta"),
+    (("<meta charset='iso-8859-1'>" + GERMAN).encode("latin-1"), "utf-8", "<meta charset='iso-8859-1'>" + GERMAN,
+     "meta"),
     (GERMAN.encode("latin-1"), "iso-8859-1", GERMAN, "header"),
     (ARABIC.encode("windows-1256"), "windows-1256", ARABIC, "header"),
     ("\ufeff".encode("utf-8") + FRENCH.encode("utf-8"), None, FRENCH, "bom"),

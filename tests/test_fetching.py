@@ -105,7 +105,8 @@ def test_retry_after_is_honoured(site, fast_settings):
     assert second - first >= 1.0  # the server asked for one second; the backoff alone would be 0.01 s
 
 
-@pytest.mark.parametrize("path, detail", [("/faults/hang.html", "no response headers"), ("/faults/drip.html", "deadline")])
+@pytest.mark.parametrize("path, detail", [("/faults/hang.html", "no response headers"),
+                                          ("/faults/drip.html", "deadline")])
 def test_hanging_servers_time_out_within_the_deadline(site, fast_settings, path, detail):
     started = time.monotonic()
     failure = fetch(site, path, fast_settings)

@@ -47,10 +47,12 @@ def test_second_run_over_unchanged_feeds_fetches_and_writes_nothing(site, tmp_pa
     assert articles(out).num_rows == rows  # and no new rows
     assert second.counters.get("articles.written", 0) == 0
     # every feed was asked with its validators, and answered 304
-    feed_requests = [(p, h) for p, h in site.requests()[mark:] if p.startswith("/feeds/") and p.endswith((".rss", ".atom"))]
+    feed_requests = [(p, h) for p, h in site.requests()[mark:]
+                     if p.startswith("/feeds/") and p.endswith((".rss", ".atom"))]
     assert len(feed_requests) == 4 and all(h.get("If-None-Match") for _, h in feed_requests)
     assert second.counters["feeds.not_modified"] == 4
-    assert not any(h.get("If-None-Match") for p, h in site.requests()[mark:] if p.endswith(".opml"))  # lists: always read
+    # lists: always read
+    assert not any(h.get("If-None-Match") for p, h in site.requests()[mark:] if p.endswith(".opml"))
 
 
 def test_unchanged_body_behind_a_new_etag_is_not_parsed_again(tmp_path):
@@ -142,7 +144,8 @@ def test_syndicated_copies_share_a_duplicate_group_within_and_across_runs(tmp_pa
              "foreign ministry in Berlin said on Wednesday. ") * 3
     pages = {
         "/wire/a.html": article_html("Returnee sentenced", story, 3),
-        "/mirror/b.html": article_html("UPDATED: Returnee sentenced in The Hague", story.replace(" said", " stated"), 3),
+        "/mirror/b.html": article_html("UPDATED: Returnee sentenced in The Hague", story.replace(" said", " stated"),
+                                       3),
         "/wire/other.html": article_html("Repatriation", other, 3),
         "/late/c.html": article_html("Hague returnee gets six years", story + " Reporting by staff.", 3),
     }
@@ -194,15 +197,16 @@ def test_rerunning_a_run_id_replaces_instead_of_skipping(site, tmp_path):
 # --- crash safety ----------------------------------------------------------------------------------------------
 
 def _visible_parquet(out):
-    return [p for p in out.rglob("*.parquet") if not any(part.startswith((".", "_")) for part in p.relative_to(out).parts[:-1])
+    return [p for p in out.rglob("*.parquet")
+            if not any(part.startswith((".", "_")) for part in p.relative_to(out).parts[:-1])
             and not p.name.startswith(".")]
 
 
 @pytest.mark.parametrize("kill_when", ["first_article_file", "while_fetching"])
 def test_a_run_killed_with_sigkill_leaves_no_partial_file_and_the_next_run_completes_it(site, tmp_path, kill_when):
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "newsbeam.pipelines.cli", "ingest", "--feeds", site.url("/feeds/subscriptions.opml"), *FAST,
-            "--output", str(out), "--run-id", "killed", "--buckets", "4"]
+    args = [sys.executable, "-m", "newsbeam.pipelines.cli", "ingest", "--feeds", site.url("/feeds/subscriptions.opml"),
+            *FAST, "--output", str(out), "--run-id", "killed", "--buckets", "4"]
     if kill_when == "while_fetching":
         args += ["--host-delay", "0.05"]  # slow enough to be caught fetching
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -211,7 +215,8 @@ def test_a_run_killed_with_sigkill_leaves_no_partial_file_and_the_next_run_compl
         while time.monotonic() < deadline and process.poll() is None:
             if kill_when == "first_article_file" and list((out / "articles").rglob("part-*.parquet")):
                 break
-            if kill_when == "while_fetching" and len([p for p, _ in site.requests() if p.startswith("/articles/")]) >= 5:
+            fetched = [p for p, _ in site.requests() if p.startswith("/articles/")]
+            if kill_when == "while_fetching" and len(fetched) >= 5:
                 break
             time.sleep(0.005)
         os.killpg(process.pid, signal.SIGKILL)

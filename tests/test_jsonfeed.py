@@ -84,7 +84,8 @@ def test_not_a_json_feed(body):
 
 def test_version_written_last_by_a_writer_that_sorts_keys():
     document = {"version": "https://jsonfeed.org/version/1.1", "title": "Sorted",
-                "items": [{"id": str(i), "url": f"https://a.example/{i}", "content_text": "x" * 100} for i in range(200)]}
+                "items": [{"id": str(i), "url": f"https://a.example/{i}", "content_text": "x" * 100}
+                          for i in range(200)]}
     body = json.dumps(document, sort_keys=True).encode()
     assert body.index(b"version") > 4096 and is_json_feed(body)
     assert len(read_json_feed(body, SRC).items) == 200

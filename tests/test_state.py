@@ -57,13 +57,6 @@ def test_a_later_success_wins_over_earlier_failures():
     assert SeenIndex(rows, T0 + timedelta(days=9)).status(url_key("http://e.org/x")) == WRITTEN
 
 
-def test_vectorised_lookup_matches_scalar_lookup():
-    rows = pa.concat_tables([written("r1", f"http://e.org/{i}") for i in range(50)])
-    index = SeenIndex(rows, T0)
-    keys = [url_key(f"http://e.org/{i}") for i in range(45, 55)]
-    assert list(index.statuses(keys)) == [index.status(k) for k in keys] == [WRITTEN] * 5 + [UNKNOWN] * 5
-
-
 def test_empty_index():
     index = SeenIndex(SEEN_SCHEMA.empty_table(), T0)
     assert len(index) == 0 and index.status(1) == UNKNOWN and index.due_retries() == []

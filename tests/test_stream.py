@@ -59,8 +59,9 @@ def test_politeness_and_robots_carry_over_between_polls(tmp_path):
 def test_sigterm_finishes_the_cycle_and_exits_cleanly(tmp_path):
     live = LiveFeed(PAGES, every=0.5)
     with SampleSite(routes={"/live.rss": live.route}) as site:
-        process = subprocess.Popen([sys.executable, "-m", "newsbeam.pipelines.cli", "stream", "--feeds", site.url("/live.rss"),
-                                    "--output", str(tmp_path), *FAST, "--poll-interval", "1"],
+        process = subprocess.Popen([sys.executable, "-m", "newsbeam.pipelines.cli", "stream",
+                                    "--feeds", site.url("/live.rss"), "--output", str(tmp_path), *FAST,
+                                    "--poll-interval", "1"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + 90

@@ -108,7 +108,8 @@ def test_windowed_writes_put_the_window_start_in_the_file_name(tmp_path):
      | beam.WindowInto(FixedWindows(120))
      | WriteDataset(DEAD_LETTERS, str(tmp_path), run, windowed=True))
     run_and_count(pipeline)
-    names = sorted(str(p.relative_to(tmp_path / "dead_letters")) for p in (tmp_path / "dead_letters").rglob("*.parquet"))
+    folder = tmp_path / "dead_letters"
+    names = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.parquet"))
     assert names == [
         "ingest_date=2026-11-21/part-stream-20261121T235800Z-00000.parquet",
         "ingest_date=2026-11-22/part-stream-20261122T000000Z-00000.parquet",

@@ -49,7 +49,8 @@ class _SeenIndexFn(beam.DoFn):
 
     def setup(self):
         state = self._state
-        self._index = acquire_shared(self._shared, lambda: load_seen(state.output, state.run_id, state.now, state.retry),
+        self._index = acquire_shared(self._shared,
+                                     lambda: load_seen(state.output, state.run_id, state.now, state.retry),
                                      (state.output, state.run_id, state.now))
 
 

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from newsbeam.entities import cache as gazetteer_cache
 from newsbeam.entities import gazetteer as gazetteer_module
 from newsbeam.entities import linking, ner
+from newsbeam.schemas.columns import entity_ids
+from newsbeam.schemas.records import EntityMention
+
+__all__ = ["EntityMention", "EntitySettings", "EntityTagger", "entity_ids"]  # the mention type and its ids column
 
 # Countries of the conflicts this project follows and their neighbours: every GeoNames city of 15,000+ people is
 # matched there. Elsewhere only cities of `min_population`+, so the thousands of small towns whose names are also
@@ -30,16 +34,6 @@ class EntitySettings:
     gazetteer_path: Optional[str] = None  # None: the bundled data/gazetteer.yaml
     # where the built gazetteer is cached: 'auto' ($NEWSBEAM_CACHE_DIR or ~/.cache/newsbeam), a directory, or None
     gazetteer_cache: Optional[str] = gazetteer_cache.AUTO
-
-
-@dataclass(frozen=True)
-class EntityMention:
-    text: str  # == original_text[start:end]
-    label: str  # PERSON, ORG, GPE, LOC, NORP or EVENT
-    start: int
-    end: int
-    entity_id: Optional[str]  # 'geonames:170794', 'wikidata:Q2429253', 'newsbeam:sdf', or None if not linked
-    entity_name: Optional[str]
 
 
 class EntityTagger:
@@ -72,10 +66,6 @@ class EntityTagger:
     @property
     def settings(self) -> EntitySettings:
         return self._settings
-
-    @property
-    def languages_with_model(self) -> Tuple[str, ...]:
-        return tuple(sorted(self._models))
 
     @property
     def gazetteer(self) -> gazetteer_module.Gazetteer:
@@ -113,8 +103,3 @@ def _mention(text: str, linked: linking.Linked) -> EntityMention:
     entity = linked.entity
     return EntityMention(text[linked.start:linked.end], linked.label, linked.start, linked.end,
                          entity.id if entity else None, entity.name if entity else None)
-
-
-def entity_ids(mentions: Iterable[EntityMention]) -> List[str]:
-    """Sorted distinct linked ids, for a flat filter column."""
-    return sorted({mention.entity_id for mention in mentions if mention.entity_id})
