@@ -156,6 +156,7 @@ def read_json_feed(body: bytes, document_url: str, max_items: int = MAX_ITEMS) -
     )
     unusable = [Unusable(value, INVALID_URL, "JSON Feed item without an http(s) url") for value in feed.unusable]
     if feed.ignored:
-        unusable.append(Unusable(document_url, JSON_FEED_TOO_LARGE, f"{feed.ignored} items past the first {max_items} ignored"))
+        unusable.append(Unusable(document_url, JSON_FEED_TOO_LARGE,
+                                 f"{feed.ignored} items past the first {max_items} ignored"))
     return Listing(kind=JSON_FEED, url=document_url, title=feed.title, items=items, unusable=tuple(unusable),
                    complete=not feed.ignored)
