@@ -26,6 +26,7 @@ SOURCE_TEXT = "html:text"
 SOURCE_URL = "url"
 SOURCE_FEED = "feed"
 SOURCE_SITEMAP = "sitemap"
+SOURCE_PDF = "pdf:metadata"  # a PDF's CreationDate
 SOURCE_NONE = "none"
 
 EARLIEST = datetime(1995, 1, 1, tzinfo=timezone.utc)
@@ -68,7 +69,8 @@ def parse_moment(value: Optional[str]) -> Optional[datetime]:
         return None
 
 
-def _found(moment: datetime, source: str, fetched_at: datetime) -> Optional[FoundDate]:
+def checked_date(moment: datetime, source: str, fetched_at: datetime) -> Optional[FoundDate]:
+    """`moment` as a FoundDate, or None when it lies after the fetch or before 1995."""
     offset = moment.utcoffset()
     local_date = moment.date()
     utc = moment.astimezone(timezone.utc) if offset is not None else moment.replace(tzinfo=timezone.utc)
@@ -135,13 +137,13 @@ def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str
         moment = finder(tree)
         if moment is not None:
             # a stated date after the fetch is a clock error; htmldate's guesses then only pick a nearby wrong day
-            found = _found(moment, source, fetched_at)
+            found = checked_date(moment, source, fetched_at)
             if found is not None or moment.year >= EARLIEST.year:
                 return found
     moment = parse_moment(htmldate_value)
     if moment is None:
         return None
-    return _found(moment, _htmldate_source(tree, url, moment.date().isoformat(), fetched_at), fetched_at)
+    return checked_date(moment, _htmldate_source(tree, url, moment.date().isoformat(), fetched_at), fetched_at)
 
 
 def _htmldate_source(tree, url: Optional[str], day: str, fetched_at: datetime) -> str:

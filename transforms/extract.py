@@ -8,6 +8,7 @@ from newsbeam import reasons
 from newsbeam.article import extract_article
 from newsbeam.extraction import EmptyText, ExtractionSettings, NotHtml
 from newsbeam.fetching import utcnow
+from newsbeam.pdf import PdfEncrypted, PdfError, PdfTooLarge
 from newsbeam.schemas.records import DeadLetter, ExtractedArticle, FetchedPage
 from newsbeam.transforms.common import DEAD_LETTERS, counter, timed
 from newsbeam.watchdog import CallTimedOut, Watchdog
@@ -44,6 +45,12 @@ class _ExtractFn(beam.DoFn):
             reason, detail = reasons.EMPTY_TEXT, str(exc)
         except NotHtml as exc:
             reason, detail = reasons.NOT_HTML, str(exc)
+        except PdfEncrypted as exc:
+            reason, detail = reasons.PDF_ENCRYPTED, str(exc)
+        except PdfError as exc:
+            reason, detail = reasons.PDF_ERROR, str(exc)
+        except PdfTooLarge as exc:
+            reason, detail = reasons.TOO_LARGE, str(exc)
         except Exception as exc:  # trafilatura/lxml surprises on hostile markup cost one page, not the run
             reason, detail = reasons.EXTRACTION_ERROR, f"{type(exc).__name__}: {exc}"
         else:
