@@ -8,9 +8,9 @@
   expected output (averaged per page; a second opinion, not a gold standard), and the expected metadata
   (title, byline, publishedTime day).
 
-    python benchmarks/eval_extraction.py                       # both corpora, every page (~5 min)
-    python benchmarks/eval_extraction.py --subset 150          # the CI gate's subset
-    python benchmarks/eval_extraction.py --extractors newsbeam  # only newsbeam
+    python -m benchmarks.eval_extraction                       # both corpora, every page (~5 min)
+    python -m benchmarks.eval_extraction --subset 150          # the CI gate's subset
+    python -m benchmarks.eval_extraction --extractors newsbeam  # only newsbeam
 
 The corpora are read from ../shared/corpora (relative to the repository root) and unpacked once into --work.
 """
@@ -113,10 +113,11 @@ def _read(path: Path) -> str:
     return decode_html(path.read_bytes(), None).text
 
 
-def load_trafilatura_set(top: Path) -> List[SegmentPage]:
+def load_trafilatura_set(top: Path, only: Optional[set] = None) -> List[SegmentPage]:
     data = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
     return [SegmentPage(url, _read(top / "pages" / entry["file"]), tuple(entry.get("with") or ()),
-                        tuple(entry.get("without") or ())) for url, entry in sorted(data.items())]
+                        tuple(entry.get("without") or ())) for url, entry in sorted(data.items())
+            if only is None or url in only]
 
 
 def _visible_text(markup: str) -> str:
@@ -148,7 +149,7 @@ def subset(pages: Sequence, n: Optional[int], key: Callable[[object], str]) -> L
 Result = Tuple[str, Optional[str], Tuple[str, ...], Optional[str]]
 
 
-def newsbeam_extractor(settings: ExtractionSettings = ExtractionSettings()) -> Callable[[str, str], Result]:
+def newsbeam_extractor(settings: ExtractionSettings = ExtractionSettings(timeout=0)) -> Callable[[str, str], Result]:
     def run(html: str, url: str) -> Result:
         try:
             content = extract_page(html, url, settings, FETCHED)
@@ -176,6 +177,8 @@ def trafilatura_fast_extractor(html: str, url: str) -> Result:
 
 EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "newsbeam": newsbeam_extractor(),
+    "newsbeam-precision": newsbeam_extractor(ExtractionSettings(strategy="precision", timeout=0)),
+    "newsbeam-extensive-dates": newsbeam_extractor(ExtractionSettings(date_search_extensive=True, timeout=0)),
     "trafilatura": trafilatura_extractor,
     "trafilatura-fast": trafilatura_fast_extractor,
 }
@@ -246,7 +249,9 @@ def score_readability(pages: Sequence[ReadabilityPage], extractor) -> Score:
 
 def run(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path = CORPORA, out=sys.stdout) -> Dict:
     work.mkdir(parents=True, exist_ok=True)
-    traf = subset(load_trafilatura_set(unpack(corpora / TRAFILATURA_ARCHIVE, work)), n, lambda p: p.url)
+    top = unpack(corpora / TRAFILATURA_ARCHIVE, work)
+    urls = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
+    traf = load_trafilatura_set(top, set(subset(sorted(urls), n, lambda url: url)))
     read = subset(load_readability_set(unpack(corpora / READABILITY_ARCHIVE, work)), n and max(n // 3, 30),
                   lambda p: p.name)
     results: Dict[str, Dict[str, Score]] = {}

@@ -30,6 +30,13 @@ _SPACE = re.compile(r"\s+")
 _BOILERPLATE = re.compile(
     r"cookie|newsletter|subscri|sign up|inbox|consent|privacy|abonn|inscri|partenaires|Datenschutz|Einwilligung|"
     r"anmelden|Abo\b|الاشتراك|النشرة", re.I)
+# short paragraphs of page furniture that extractors let through: share/comment/related bars, copyright lines
+_CHROME = re.compile(
+    r"cookie|newsletter|subscri|sign up|inbox|consent|abonn|inscri|Datenschutz|Einwilligung|anmelden|read more|"
+    r"weiterlesen|lire la suite|comments?\b|kommentar|share|teilen|related|verwandte|copyright|©|all rights reserved|"
+    r"alle rechte", re.I)
+_CHROME_MAX_CHARS = 200  # a longer paragraph that mentions these is prose
+_BOILERPLATE_EVERY_CHARS = 250
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 EXTRACTOR_NAME = f"trafilatura {trafilatura.__version__}"
@@ -44,6 +51,9 @@ class ExtractionSettings:
     # paywalled or teaser page they return the cookie banner or the newsletter box instead (seen on the
     # sample site); without them such a page is an honest `empty_text`
     fallback_extractors: bool = False
+    # 'balanced': standard mode with fallbacks and a chrome filter; 'precision': precision mode, rescued by the
+    # other modes when it keeps almost nothing
+    strategy: str = "balanced"
     include_comments: bool = False
     include_tables: bool = True
     min_text_chars: int = 200  # shorter main text is a teaser, paywall or error page: `empty_text`
@@ -52,6 +62,10 @@ class ExtractionSettings:
     rescue_below_chars: int = 500
     rescue_min_chars: int = 500  # ... and another mode's text must be at least this long to be taken
     timeout: float = 30.0  # seconds per page (in a watchdog process); 0: no limit, extraction in-process
+    # smaller bodies are extracted in the worker itself: a handoff to the watchdog's process costs about as much
+    # as extracting a small page on a loaded machine, and the known pathologies (libxml2's quadratic attribute
+    # parsing) need a megabyte to cost seconds (see docs/extraction.md)
+    timeout_min_bytes: int = 256 * 1024
     max_pdf_pages: int = 200  # a longer PDF is a `too_large` dead letter
 
 
@@ -176,7 +190,18 @@ def _run_mode(tree, url: str, settings: ExtractionSettings, fast: bool, precisio
 
 
 def main_text(tree, url: str, settings: ExtractionSettings) -> str:
-    """The page's main text. Precision mode first; a short result there is not yet proof of an empty page: on
+    """The page's main text (see docs/extraction.md for the measurements behind the choice of strategy)."""
+    if settings.strategy == "precision":
+        return _precision_text(tree, url, settings)
+    # balanced: trafilatura's standard mode with its fallback extractors, short chrome paragraphs dropped; a page
+    # whose text is mostly consent, subscription or newsletter boxes (a teaser) keeps nothing
+    text = "\n".join(line for line in _run_mode(tree, url, settings, fast=False, precision=False).splitlines()
+                     if len(line) > _CHROME_MAX_CHARS or not _CHROME.search(line))
+    return text if len(_prose(text)) >= settings.min_text_chars else ""
+
+
+def _precision_text(tree, url: str, settings: ExtractionSettings) -> str:
+    """Precision mode first; a short result there is not yet proof of an empty page: on
     some ordinary articles precision mode keeps a fragment or nothing. Standard mode then gets a say, and
     trafilatura's fallback extractors after it, each accepted only with a clearly longer text (a teaser page's
     other modes add the site's tagline, newsletter box or cookie banner, never an article's worth of prose)."""
@@ -192,8 +217,10 @@ def main_text(tree, url: str, settings: ExtractionSettings) -> str:
 
 
 def _prose(text: str) -> str:
-    """The paragraphs that do not read like a consent, subscription or newsletter box."""
-    return "\n".join(line for line in text.splitlines() if not _BOILERPLATE.search(line))
+    """The paragraphs that do not read like a consent, subscription or newsletter box (such a box names its
+    subject every few words; an article that mentions privacy once is prose)."""
+    return "\n".join(line for line in text.splitlines()
+                     if len(_BOILERPLATE.findall(line)) * _BOILERPLATE_EVERY_CHARS < len(line))
 
 
 def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: datetime) -> PageContent:

@@ -30,7 +30,7 @@ class _ExtractFn(beam.DoFn):
             self._watchdog.close()
 
     def _extract(self, page: FetchedPage) -> ExtractedArticle:
-        if self._watchdog is None:
+        if self._watchdog is None or len(page.body) < self._settings.timeout_min_bytes:
             return extract_article(page, self._settings)
         return self._watchdog.call(page, self._settings)
 
