@@ -19,8 +19,8 @@ from newsbeam.extraction import (
     word_count,
 )
 from newsbeam.pdf import PDF_TYPES, extract_pdf, is_pdf
-from newsbeam.urls import canonicalize_url, is_http_url, registered_domain
 from newsbeam.schemas.records import ExtractedArticle, FetchedPage
+from newsbeam.urls import canonicalize_url, is_http_url, registered_domain
 
 # A feed date this far after the fetch is a publisher's clock or time-zone error, not a publication date.
 _FEED_DATE_SLACK = timedelta(hours=1)

@@ -8,16 +8,17 @@ before 1995, is no date.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Iterator, Optional
+from typing import Optional
 
 from htmldate.core import examine_header
 from htmldate.extractors import extract_url_date, json_search
 from htmldate.utils import Extractor as DateOptions
 from lxml.etree import XPath
+
+from newsbeam.jsonld import article_objects
 
 # date_source values (a column analysts filter on: add values, never rename them)
 SOURCE_JSON_LD = "html:json-ld"
@@ -30,7 +31,6 @@ SOURCE_PDF = "pdf:metadata"  # a PDF's CreationDate
 SOURCE_NONE = "none"
 
 EARLIEST = datetime(1995, 1, 1, tzinfo=timezone.utc)
-_LD_JSON = XPath('//script[@type="application/ld+json"]/text()')
 # lower-cased property/name/itemprop values that state the first publication (never the modification)
 _PUBLISHED_NAMES = (
     "article:published_time", "og:article:published_time", "og:published_time", "datepublished",
@@ -40,7 +40,6 @@ _PUBLISHED_NAMES = (
 )
 _META = XPath("//meta[@content]")
 _TIME = XPath('//time[@datetime][@itemprop="datePublished" or @pubdate]/@datetime')
-_ARTICLE_TYPE = re.compile(r"(Article|Posting|Report|Blog|NewsArticle|WebPage|Review)$", re.I)
 _LEADING_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})([T ][0-9:.,]+)?\s*(Z|[+-]\d{2}:?\d{2})?")
 
 
@@ -85,34 +84,12 @@ def checked_date(moment: datetime, source: str, fetched_at: datetime) -> Optiona
     return FoundDate(utc, local_date, minutes, source)
 
 
-def _ld_objects(node) -> Iterator[dict]:
-    if isinstance(node, list):
-        for item in node:
-            yield from _ld_objects(item)
-    elif isinstance(node, dict):
-        yield node
-        for key in ("@graph", "mainEntity", "mainEntityOfPage"):
-            if isinstance(node.get(key), (list, dict)):
-                yield from _ld_objects(node[key])
-
-
-def _is_article(node: dict) -> bool:
-    kinds = node.get("@type")
-    kinds = kinds if isinstance(kinds, list) else [kinds]
-    return any(isinstance(kind, str) and _ARTICLE_TYPE.search(kind) for kind in kinds)
-
-
 def json_ld_published(tree) -> Optional[datetime]:
-    for script in _LD_JSON(tree):
-        try:
-            data = json.loads(script.strip())
-        except ValueError:
-            continue
-        for node in _ld_objects(data):
-            if _is_article(node) and isinstance(node.get("datePublished"), str):
-                moment = parse_moment(node["datePublished"])
-                if moment is not None:
-                    return moment
+    for node in article_objects(tree):
+        if isinstance(node.get("datePublished"), str):
+            moment = parse_moment(node["datePublished"])
+            if moment is not None:
+                return moment
     return None
 
 

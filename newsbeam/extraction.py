@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from html import unescape
 from typing import Optional, Tuple
 
 import trafilatura
@@ -18,6 +19,7 @@ from trafilatura.utils import load_html
 
 from newsbeam import dates
 from newsbeam.dates import find_publication_date
+from newsbeam.jsonld import article_objects
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -37,6 +39,7 @@ _CHROME = re.compile(
     r"alle rechte", re.I)
 _CHROME_MAX_CHARS = 200  # a longer paragraph that mentions these is prose
 _BOILERPLATE_EVERY_CHARS = 250
+_BODY_CHECK_BELOW = 100  # paragraphs shorter than this must appear in the page's JSON-LD articleBody, if any
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 EXTRACTOR_NAME = f"trafilatura {trafilatura.__version__}"
@@ -195,9 +198,23 @@ def main_text(tree, url: str, settings: ExtractionSettings) -> str:
         return _precision_text(tree, url, settings)
     # balanced: trafilatura's standard mode with its fallback extractors, short chrome paragraphs dropped; a page
     # whose text is mostly consent, subscription or newsletter boxes (a teaser) keeps nothing
-    text = "\n".join(line for line in _run_mode(tree, url, settings, fast=False, precision=False).splitlines()
-                     if len(line) > _CHROME_MAX_CHARS or not _CHROME.search(line))
+    lines = [line for line in _run_mode(tree, url, settings, fast=False, precision=False).splitlines()
+             if len(line) > _CHROME_MAX_CHARS or not _CHROME.search(line)]
+    body = _article_body(tree)
+    if body:
+        # the publisher's own articleBody is a second opinion on the short paragraphs
+        lines = [line for line in lines if len(line) >= _BODY_CHECK_BELOW or _SPACE.sub(" ", line)[:60] in body]
+    text = "\n".join(lines)
     return text if len(_prose(text)) >= settings.min_text_chars else ""
+
+
+def _article_body(tree) -> Optional[str]:
+    """JSON-LD `articleBody` when a page states one of some length, whitespace folded."""
+    for node in article_objects(tree):
+        body = node.get("articleBody")
+        if isinstance(body, str) and len(body) >= 500:
+            return _SPACE.sub(" ", unescape(body))
+    return None
 
 
 def _precision_text(tree, url: str, settings: ExtractionSettings) -> str:
