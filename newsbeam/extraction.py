@@ -42,6 +42,7 @@ _BOILERPLATE_EVERY_CHARS = 250
 _BODY_CHECK_BELOW = 100  # paragraphs shorter than this must appear in the page's JSON-LD articleBody, if any
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
+STRATEGIES = ("balanced", "precision")
 EXTRACTOR_NAME = f"trafilatura {trafilatura.__version__}"
 
 
@@ -70,6 +71,10 @@ class ExtractionSettings:
     # parsing) need a megabyte to cost seconds (see docs/extraction.md)
     timeout_min_bytes: int = 256 * 1024
     max_pdf_pages: int = 200  # a longer PDF is a `too_large` dead letter
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown extraction strategy {self.strategy!r}; one of {', '.join(STRATEGIES)}")
 
 
 @dataclass(frozen=True)

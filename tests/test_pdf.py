@@ -124,3 +124,28 @@ def test_words_hyphenated_across_lines_are_joined(head, tail):
 @given(st.text(max_size=30))
 def test_parse_pdf_date_never_raises(value):
     assert parse_pdf_date(value) is None or isinstance(parse_pdf_date(value), datetime)
+
+
+def test_pdf_responses_go_through_the_pipeline_as_articles_or_dead_letters():
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from newsbeam.sample_site import SampleSite
+    from newsbeam.transforms.common import DEAD_LETTERS
+    from newsbeam.transforms.core import CoreSettings, ProcessArticles
+    from tests.conftest import FAST
+    from tests.faults import _html
+    from tests.pipeline_helpers import fnapi_pipeline
+
+    routes = {"/docs/report.pdf": _html(200, pdf_samples.text_pdf(), "application/pdf"),
+              "/docs/locked.pdf": _html(200, pdf_samples.encrypted_pdf(), "application/pdf")}
+    with SampleSite(routes=routes) as site:
+        items = [FeedItem(url=site.url(p), canonical_url=site.url(p)) for p in routes]
+        pipeline = fnapi_pipeline()
+        result = pipeline | beam.Create(items) | ProcessArticles(CoreSettings(fetch=FAST))
+        assert_that(result["articles"] | beam.Map(lambda a: (a.extracted.page_count, a.extracted.content_type,
+                                                             a.language)),
+                    equal_to([(3, "application/pdf", "en")]), label="Articles")
+        assert_that(result[DEAD_LETTERS] | beam.Map(lambda d: (d.url.rsplit("/", 1)[-1], d.reason)),
+                    equal_to([("locked.pdf", reasons.PDF_ENCRYPTED)]), label="DeadLetters")
+        pipeline.run().wait_until_finish()
