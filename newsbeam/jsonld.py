@@ -8,6 +8,8 @@ from typing import Iterator, List
 from lxml.etree import XPath
 
 _LD_JSON = XPath('//script[@type="application/ld+json"]/text()')
+# XHTML-era pages wrap script bodies in CDATA sections or HTML comments
+_WRAPPER = re.compile(r"^\s*(<!\[CDATA\[|<!--)|(\]\]>|-->)\s*$")
 _ARTICLE_TYPE = re.compile(r"(Article|Posting|Report|Blog|NewsArticle|WebPage|Review)$", re.I)
 
 
@@ -34,7 +36,7 @@ def article_objects(tree) -> List[dict]:
     found = []
     for script in _LD_JSON(tree):
         try:
-            data = json.loads(script.strip())
+            data = json.loads(_WRAPPER.sub("", script))
         except ValueError:
             continue
         found += [node for node in _walk(data) if is_article(node)]

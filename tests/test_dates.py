@@ -106,3 +106,26 @@ def test_found_dates_are_never_after_the_fetch(value):
     tree = load_html(html(f'<meta property="article:published_time" content="{value}">'))
     result = find_publication_date(tree, None, None, FETCHED)
     assert result is None or (result.published_at <= FETCHED and result.source == "html:meta")
+
+
+def test_json_ld_wrapped_in_cdata_is_read():
+    ld = ('<script type="application/ld+json">\n<![CDATA[\n{"@context": "http://schema.org", "@type": "NewsArticle", '
+          '"datePublished": "2015-10-15T02:19:15.607Z"}\n]]>\n</script>')
+    page = found(ld + '<meta property="article:published_time" content="2015-12-11T14:28:34Z">')
+    assert page.published_local_date == date(2015, 10, 15) and page.date_source == "html:json-ld"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["@type", "@graph", "datePublished", "articleBody", "mainEntity", "x"]),
+                        inner, max_size=4), max_leaves=12))
+def test_any_json_ld_is_read_without_raising(data):
+    import json
+
+    from newsbeam.jsonld import article_objects
+
+    script = json.dumps(data).replace("<", "\\u003c")
+    tree = load_html(html(f'<script type="application/ld+json">{script}</script>'))
+    assert all(isinstance(node, dict) for node in article_objects(tree))
+    find_publication_date(tree, None, None, FETCHED)
