@@ -247,6 +247,39 @@ def score_readability(pages: Sequence[ReadabilityPage], extractor) -> Score:
     return score
 
 
+def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout) -> Dict[str, Counter]:
+    """Publication day against Readability's `publishedTime`, without text extraction: newsbeam (extensive search
+    off and on) and plain htmldate `find_date` (fast and extensive), on the pages that state a time."""
+    from htmldate import find_date
+    from trafilatura.metadata import extract_metadata
+    from trafilatura.utils import load_html
+
+    from newsbeam.dates import find_publication_date
+    from newsbeam.extraction import _date_params
+
+    pages = [p for p in load_readability_set(unpack(corpora / READABILITY_ARCHIVE, work))
+             if p.metadata.get("publishedTime")]
+    figures: Dict[str, Counter] = {}
+    for name in ("newsbeam", "newsbeam-extensive", "htmldate-fast", "htmldate-extensive"):
+        counts = figures[name] = Counter()
+        for page in pages:
+            url, expected = f"http://fakehost/{page.name}/", page.metadata["publishedTime"][:10]
+            tree = load_html(page.html)
+            if name.startswith("newsbeam"):
+                settings = ExtractionSettings(date_search_extensive=name.endswith("extensive"), timeout=0)
+                meta = extract_metadata(tree, url, _date_params(settings, FETCHED), not settings.date_search_extensive)
+                found = find_publication_date(tree, meta.url or url, meta.date, FETCHED)
+                day = found.local_date.isoformat() if found else None
+            else:
+                day = find_date(tree, extensive_search=name.endswith("extensive"), original_date=True, url=url)
+            counts["pages"] += 1
+            counts["found"] += day is not None
+            counts["right"] += day == expected
+        print(f"{name:20} day right {counts['right']}/{counts['pages']} "
+              f"({counts['right'] / counts['pages']:.3f}), dated {counts['found']}/{counts['pages']}", file=out)
+    return figures
+
+
 def run(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path = CORPORA, out=sys.stdout) -> Dict:
     work.mkdir(parents=True, exist_ok=True)
     top = unpack(corpora / TRAFILATURA_ARCHIVE, work)
@@ -283,9 +316,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--corpora", type=Path, default=CORPORA)
     parser.add_argument("--subset", type=int, default=None, help="only this many pages of the trafilatura set "
                         "(and a third as many Readability pages), chosen by crc32")
+    parser.add_argument("--dates-only", action="store_true", help="only the publication-day figures")
     parser.add_argument("--extractors", nargs="+", default=["newsbeam", "trafilatura", "trafilatura-fast"],
                         choices=sorted(EXTRACTORS))
     args = parser.parse_args(argv)
+    if args.dates_only:
+        date_figures(args.work, args.corpora)
+        return 0
     run(args.work, args.extractors, args.subset, args.corpora)
     return 0
 
