@@ -11,17 +11,9 @@ from newsbeam.sample_site import SITE_DIR
 from newsbeam.schemas.records import ExtractedArticle, FeedItem, FetchedPage, FetchRequest
 from newsbeam.transforms.extract import _ExtractFn
 from newsbeam.watchdog import CallTimedOut, Watchdog
+from tests.watchdog_helpers import fail, nap
 
 FETCHED = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
-
-
-def nap(seconds):
-    time.sleep(seconds)
-    return seconds
-
-
-def fail():
-    raise ValueError("inside the child")
 
 
 def quadratic_page(attributes: int) -> bytes:
