@@ -247,6 +247,26 @@ def score_readability(pages: Sequence[ReadabilityPage], extractor) -> Score:
     return score
 
 
+def cost(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path = CORPORA,
+         out=sys.stdout) -> Dict[str, float]:
+    """Seconds per page of each extractor, interleaved page by page (a shared machine's load then weighs on all
+    alike), on the trafilatura set; the ratios to `trafilatura-fast` are what to compare."""
+    top = unpack(corpora / TRAFILATURA_ARCHIVE, work)
+    urls = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
+    pages = load_trafilatura_set(top, set(subset(sorted(urls), n, lambda url: url)))
+    spent = Counter()
+    for page in pages:
+        for name in extractors:
+            started = time.perf_counter()
+            EXTRACTORS[name](page.html, page.url)
+            spent[name] += time.perf_counter() - started
+    base = spent.get("trafilatura-fast")
+    for name in extractors:
+        ratio = f", {spent[name] / base:.2f} x trafilatura-fast" if base else ""
+        print(f"{name:24} {1000 * spent[name] / len(pages):7.1f} ms/page{ratio}", file=out)
+    return {name: spent[name] / len(pages) for name in extractors}
+
+
 def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout) -> Dict[str, Counter]:
     """Publication day against Readability's `publishedTime`, without text extraction: newsbeam (extensive search
     off and on) and plain htmldate `find_date` (fast and extensive), on the pages that state a time."""
@@ -267,7 +287,8 @@ def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout) -> Dict[st
             tree = load_html(page.html)
             if name.startswith("newsbeam"):
                 settings = ExtractionSettings(date_search_extensive=name.endswith("extensive"), timeout=0)
-                meta = extract_metadata(tree, url, _date_params(settings, FETCHED), not settings.date_search_extensive)
+                meta = extract_metadata(tree, url, _date_params(settings, FETCHED),
+                                              settings.date_search_extensive)
                 found = find_publication_date(tree, meta.url or url, meta.date, FETCHED)
                 day = found.local_date.isoformat() if found else None
             else:
@@ -317,9 +338,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--subset", type=int, default=None, help="only this many pages of the trafilatura set "
                         "(and a third as many Readability pages), chosen by crc32")
     parser.add_argument("--dates-only", action="store_true", help="only the publication-day figures")
+    parser.add_argument("--cost", action="store_true", help="only the time per page, extractors interleaved")
     parser.add_argument("--extractors", nargs="+", default=["newsbeam", "trafilatura", "trafilatura-fast"],
                         choices=sorted(EXTRACTORS))
     args = parser.parse_args(argv)
+    if args.cost:
+        cost(args.work, args.extractors, args.subset, args.corpora)
+        return 0
     if args.dates_only:
         date_figures(args.work, args.corpora)
         return 0

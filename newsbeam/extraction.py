@@ -252,7 +252,8 @@ def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: 
         raise EmptyText("not parseable as HTML")
     stated = _CANONICAL_LINK(tree)
     # metadata on its own: a page whose text extraction fails still has its title and date
-    metadata = extract_metadata(tree, url, _date_params(settings, fetched_at), not settings.date_search_extensive)
+    metadata = extract_metadata(tree, url, _date_params(settings, fetched_at),
+                                settings.date_search_extensive)
     found = find_publication_date(tree, metadata.url or url, metadata.date, fetched_at)
     text = main_text(tree, url, settings)
     if len(text) < settings.min_text_chars:
