@@ -178,6 +178,8 @@ def trafilatura_fast_extractor(html: str, url: str) -> Result:
 EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "newsbeam": newsbeam_extractor(),
     "newsbeam-precision": newsbeam_extractor(ExtractionSettings(strategy="precision", timeout=0)),
+    # before the extraction work: precision mode alone, no rescue of short texts
+    "newsbeam-former": newsbeam_extractor(ExtractionSettings(strategy="precision", rescue_below_chars=0, timeout=0)),
     "newsbeam-extensive-dates": newsbeam_extractor(ExtractionSettings(date_search_extensive=True, timeout=0)),
     "trafilatura": trafilatura_extractor,
     "trafilatura-fast": trafilatura_fast_extractor,
