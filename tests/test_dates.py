@@ -129,3 +129,21 @@ def test_any_json_ld_is_read_without_raising(data):
     tree = load_html(html(f'<script type="application/ld+json">{script}</script>'))
     assert all(isinstance(node, dict) for node in article_objects(tree))
     find_publication_date(tree, None, None, FETCHED)
+
+
+def test_a_feed_date_is_never_after_the_fetch_either():
+    from newsbeam.article import extract_article
+    from newsbeam.schemas.records import FeedItem, FetchedPage, FetchRequest
+
+    def article(feed_date):
+        item = FeedItem(url="http://example.org/a", canonical_url="http://example.org/a", published_at=feed_date)
+        page = FetchedPage(request=FetchRequest(url=item.url, context=item), final_url=item.url, status=200,
+                           content_type="text/html", header_charset="utf-8", body=html().encode(),
+                           fetched_at=FETCHED, attempts=1)
+        return extract_article(page, ExtractionSettings(timeout=0))
+
+    clock_skew = article(FETCHED + timedelta(minutes=20))  # the publisher's clock runs a little ahead
+    assert clock_skew.published_at == FETCHED and clock_skew.date_source == "feed"
+    assert clock_skew.published_local_date == FETCHED.date() and clock_skew.published_utc_offset_minutes is None
+    future = article(FETCHED + timedelta(days=2))
+    assert future.published_at is None and future.date_source == "none"
