@@ -175,6 +175,14 @@ def trafilatura_fast_extractor(html: str, url: str) -> Result:
     return text, None, (), None
 
 
+def trafilatura_fast_metadata_extractor(html: str, url: str) -> Result:
+    """trafilatura's fast mode with its metadata: what a pipeline that needs title, authors and date pays."""
+    document = trafilatura.bare_extraction(html, url=url, with_metadata=True, fast=True)
+    if document is None:
+        return "", None, (), None
+    return document.text or "", document.title, (), document.date[:10] if document.date else None
+
+
 EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "newsbeam": newsbeam_extractor(),
     "newsbeam-precision": newsbeam_extractor(ExtractionSettings(strategy="precision", timeout=0)),
@@ -183,6 +191,7 @@ EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "newsbeam-extensive-dates": newsbeam_extractor(ExtractionSettings(date_search_extensive=True, timeout=0)),
     "trafilatura": trafilatura_extractor,
     "trafilatura-fast": trafilatura_fast_extractor,
+    "trafilatura-fast-metadata": trafilatura_fast_metadata_extractor,
 }
 
 
