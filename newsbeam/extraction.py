@@ -6,14 +6,20 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime
+from html import unescape
 from typing import Optional, Tuple
 
 import trafilatura
 from charset_normalizer import from_bytes
 from lxml.etree import XPath
+from trafilatura.metadata import extract_metadata
 from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
+
+from newsbeam import dates
+from newsbeam.dates import find_publication_date
+from newsbeam.jsonld import article_objects
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -22,8 +28,21 @@ _CANONICAL_LINK = XPath(
     "//link[contains(concat(' ', normalize-space(translate(@rel, 'CANONICAL', 'canonical')), ' '), ' canonical ')]"
     "/@href")
 _SPACE = re.compile(r"\s+")
+# paragraphs of consent banners, subscription walls and newsletter boxes (the languages of our sources)
+_BOILERPLATE = re.compile(
+    r"cookie|newsletter|subscri|sign up|inbox|consent|privacy|abonn|inscri|partenaires|Datenschutz|Einwilligung|"
+    r"anmelden|Abo\b|الاشتراك|النشرة", re.I)
+# short paragraphs of page furniture that extractors let through: share/comment/related bars, copyright lines
+_CHROME = re.compile(
+    r"cookie|newsletter|subscri|sign up|inbox|consent|abonn|inscri|Datenschutz|Einwilligung|anmelden|read more|"
+    r"weiterlesen|lire la suite|comments?\b|kommentar|share|teilen|related|verwandte|copyright|©|all rights reserved|"
+    r"alle rechte", re.I)
+_CHROME_MAX_CHARS = 200  # a longer paragraph that mentions these is prose
+_BOILERPLATE_EVERY_CHARS = 250
+_BODY_CHECK_BELOW = 100  # paragraphs shorter than this must appear in the page's JSON-LD articleBody, if any
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
+STRATEGIES = ("balanced", "precision")
 EXTRACTOR_NAME = f"trafilatura {trafilatura.__version__}"
 
 
@@ -36,10 +55,26 @@ class ExtractionSettings:
     # paywalled or teaser page they return the cookie banner or the newsletter box instead (seen on the
     # sample site); without them such a page is an honest `empty_text`
     fallback_extractors: bool = False
+    # 'balanced': standard mode with fallbacks and a chrome filter; 'precision': precision mode, rescued by the
+    # other modes when it keeps almost nothing
+    strategy: str = "balanced"
     include_comments: bool = False
     include_tables: bool = True
     min_text_chars: int = 200  # shorter main text is a teaser, paywall or error page: `empty_text`
     date_search_extensive: bool = False  # guessing dates from free text is how wrong dates get in
+    # a precision-mode text shorter than this is checked against the other modes (see `main_text`)
+    rescue_below_chars: int = 500
+    rescue_min_chars: int = 500  # ... and another mode's text must be at least this long to be taken
+    timeout: float = 30.0  # seconds per page (in a watchdog process); 0: no limit, extraction in-process
+    # smaller bodies are extracted in the worker itself: a handoff to the watchdog's process costs about as much
+    # as extracting a small page on a loaded machine, and the known pathologies (libxml2's quadratic attribute
+    # parsing) need a megabyte to cost seconds (see docs/extraction.md)
+    timeout_min_bytes: int = 256 * 1024
+    max_pdf_pages: int = 200  # a longer PDF is a `too_large` dead letter
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown extraction strategy {self.strategy!r}; one of {', '.join(STRATEGIES)}")
 
 
 @dataclass(frozen=True)
@@ -54,7 +89,10 @@ class PageContent:
     canonical_url: Optional[str]  # <link rel=canonical>, as the page states it (maybe relative)
     title: Optional[str]
     authors: Tuple[str, ...]
-    published_at: Optional[datetime]
+    published_at: Optional[datetime]  # UTC
+    published_local_date: Optional[date]  # the publisher's day, before conversion to UTC
+    published_utc_offset_minutes: Optional[int]  # None when the page states no offset
+    date_source: str  # see newsbeam.dates
     sitename: Optional[str]
     description: Optional[str]
     tags: Tuple[str, ...]
@@ -142,54 +180,96 @@ def _split_names(value: Optional[str]) -> Tuple[str, ...]:
     return tuple(seen)
 
 
-def _parse_date(value: Optional[str]) -> Optional[datetime]:
-    if not value:
-        return None
-    for pattern in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"):
-        try:
-            moment = datetime.strptime(value, pattern)
-        except ValueError:
-            continue
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc)
+def _date_params(settings: ExtractionSettings, fetched_at: datetime) -> dict:
+    return {
+        "original_date": True,
+        "extensive_search": settings.date_search_extensive,
+        "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+        # a date after the fetch is wrong by definition
+        "max_date": fetched_at.strftime("%Y-%m-%d"),
+    }
+
+
+def _run_mode(tree, url: str, settings: ExtractionSettings, fast: bool, precision: bool) -> str:
+    options = Extractor(output_format="python", fast=fast, precision=precision, comments=settings.include_comments,
+                        tables=settings.include_tables, with_metadata=False, url=url)
+    document = trafilatura.bare_extraction(tree, options=options)
+    return normalize_paragraphs(document.text) if document is not None and document.text else ""
+
+
+def main_text(tree, url: str, settings: ExtractionSettings) -> str:
+    """The page's main text (see docs/extraction.md for the measurements behind the choice of strategy)."""
+    if settings.strategy == "precision":
+        return _precision_text(tree, url, settings)
+    # balanced: trafilatura's standard mode with its fallback extractors, short chrome paragraphs dropped; a page
+    # whose text is mostly consent, subscription or newsletter boxes (a teaser) keeps nothing
+    lines = [line for line in _run_mode(tree, url, settings, fast=False, precision=False).splitlines()
+             if len(line) > _CHROME_MAX_CHARS or not _CHROME.search(line)]
+    body = _article_body(tree)
+    if body:
+        # the publisher's own articleBody is a second opinion on the short paragraphs
+        lines = [line for line in lines if len(line) >= _BODY_CHECK_BELOW or _SPACE.sub(" ", line)[:60] in body]
+    text = "\n".join(lines)
+    return text if len(_prose(text)) >= settings.min_text_chars else ""
+
+
+def _article_body(tree) -> Optional[str]:
+    """JSON-LD `articleBody` when a page states one of some length, whitespace folded."""
+    for node in article_objects(tree):
+        body = node.get("articleBody")
+        if isinstance(body, str) and len(body) >= 500:
+            return _SPACE.sub(" ", unescape(body))
     return None
+
+
+def _precision_text(tree, url: str, settings: ExtractionSettings) -> str:
+    """Precision mode first; a short result there is not yet proof of an empty page: on
+    some ordinary articles precision mode keeps a fragment or nothing. Standard mode then gets a say, and
+    trafilatura's fallback extractors after it, each accepted only with a clearly longer text (a teaser page's
+    other modes add the site's tagline, newsletter box or cookie banner, never an article's worth of prose)."""
+    text = _run_mode(tree, url, settings, fast=not settings.fallback_extractors, precision=settings.favor_precision)
+    if len(text) >= settings.rescue_below_chars:
+        return text
+    accept = max(settings.rescue_min_chars, settings.min_text_chars, 2 * len(text))
+    for fast in (True, False):
+        other = _run_mode(tree, url, settings, fast=fast, precision=False)
+        if len(other) >= accept and len(_prose(other)) >= accept:
+            return other
+    return text
+
+
+def _prose(text: str) -> str:
+    """The paragraphs that do not read like a consent, subscription or newsletter box (such a box names its
+    subject every few words; an article that mentions privacy once is prose)."""
+    return "\n".join(line for line in text.splitlines()
+                     if len(_BOILERPLATE.findall(line)) * _BOILERPLATE_EVERY_CHARS < len(line))
 
 
 def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: datetime) -> PageContent:
     """Main text and metadata of one page; raises `EmptyText` when there is no usable text."""
-    options = Extractor(
-        output_format="python",
-        fast=not settings.fallback_extractors,
-        precision=settings.favor_precision,
-        comments=settings.include_comments,
-        tables=settings.include_tables,
-        with_metadata=True,
-        url=url,
-        date_params={
-            "original_date": True,
-            "extensive_search": settings.date_search_extensive,
-            "outputformat": "%Y-%m-%dT%H:%M:%S%z",
-            # a date after the fetch is wrong by definition
-            "max_date": fetched_at.strftime("%Y-%m-%d"),
-        },
-    )
     tree = load_html(html)
     if tree is None:
         raise EmptyText("not parseable as HTML")
     stated = _CANONICAL_LINK(tree)
-    document = trafilatura.bare_extraction(tree, options=options)
-    text = normalize_paragraphs(document.text) if document is not None and document.text else ""
+    # metadata on its own: a page whose text extraction fails still has its title and date
+    metadata = extract_metadata(tree, url, _date_params(settings, fetched_at),
+                                settings.date_search_extensive)
+    found = find_publication_date(tree, metadata.url or url, metadata.date, fetched_at)
+    text = main_text(tree, url, settings)
     if len(text) < settings.min_text_chars:
-        raise EmptyText(f"{len(text)} characters of main text (minimum {settings.min_text_chars})")
-    tags = tuple(dict.fromkeys(t.strip() for t in (document.categories or []) + (document.tags or []) if t.strip()))
+        dated = f"; published {found.local_date.isoformat()}" if found else ""
+        raise EmptyText(f"{len(text)} characters of main text (minimum {settings.min_text_chars}){dated}")
+    tags = tuple(dict.fromkeys(t.strip() for t in (metadata.categories or []) + (metadata.tags or []) if t.strip()))
     return PageContent(
         canonical_url=stated[0].strip() if stated and stated[0].strip() else None,
-        title=(document.title or None),
-        authors=_split_names(document.author),
-        published_at=_parse_date(document.date),
-        sitename=document.sitename or None,
-        description=document.description or None,
+        title=(metadata.title or None),
+        authors=_split_names(metadata.author),
+        published_at=found.published_at if found else None,
+        published_local_date=found.local_date if found else None,
+        published_utc_offset_minutes=found.utc_offset_minutes if found else None,
+        date_source=found.source if found else dates.SOURCE_NONE,
+        sitename=metadata.sitename or None,
+        description=metadata.description or None,
         tags=tags,
         text=text,
     )

@@ -275,17 +275,18 @@ class PoliteFetcher:
             time.sleep(delay)
 
 
-HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,application/pdf;q=0.8,*/*;q=0.1"
 FEED_ACCEPT = (
     "application/rss+xml,application/atom+xml,application/rdf+xml;q=0.9,application/xml;q=0.9,"
     "text/xml;q=0.9,text/x-opml;q=0.9,text/plain;q=0.5,*/*;q=0.1"
 )
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "application/pdf")  # PDF: extracted as a document
 _NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
 
 
 def html_only(status: int, headers: Dict[str, str]) -> Optional[str]:
-    """Refuse a declared non-HTML body before downloading it; an undeclared type is sniffed after extraction."""
+    """Refuse a declared body that is neither HTML nor PDF before downloading it; an undeclared type is sniffed
+    after extraction."""
     declared = (headers.get("content-type") or "").split(";")[0].strip().lower()
     return None if not declared or declared in _HTML_TYPES else reasons.NOT_HTML
 

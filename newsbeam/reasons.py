@@ -21,6 +21,10 @@ BLOCKED_ADDRESS = "blocked_address"  # loopback, private, link-local ... without
 # extract stage
 EMPTY_TEXT = "empty_text"
 EXTRACTION_ERROR = "extraction_error"
+EXTRACTION_TIMEOUT = "extraction_timeout"  # over --extract-timeout (hostile or pathological markup)
+PDF_ENCRYPTED = "pdf_encrypted"
+PDF_ERROR = "pdf_error"  # unreadable or truncated PDF
+# TOO_LARGE (above) also: a PDF of more than --max-pdf-pages pages
 
 # dedup stage (after extraction, when a page names its canonical URL)
 DUPLICATE_CANONICAL = "duplicate_canonical"  # another listing in this run is the same page

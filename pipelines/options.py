@@ -77,6 +77,11 @@ class NewsbeamOptions(PipelineOptions):
         process = parser.add_argument_group("processing")
         process.add_argument("--min-text-chars", "--min_text_chars", dest="min_text_chars", type=int, default=200,
                              help="Pages with less main text are dead letters 'empty_text' (default 200).")
+        process.add_argument("--extract-timeout", "--extract_timeout", dest="extract_timeout", type=float,
+                             default=30.0, help="Seconds of extraction per page; a page over it is a dead letter "
+                                                "'extraction_timeout' (default 30; 0: no limit).")
+        process.add_argument("--max-pdf-pages", "--max_pdf_pages", dest="max_pdf_pages", type=int, default=200,
+                             help="PDF documents with more pages are dead letters 'too_large' (default 200).")
         process.add_argument("--entities", choices=["ner", "gazetteer", "off"], default="ner",
                              help="Entity tagging: 'ner' (spaCy NER for English and French, gazetteer linking in "
                                   "every language; the default), 'gazetteer' (linking only, about twice as fast), "
@@ -238,7 +243,9 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         entities = EntityStageSettings(tagger=EntitySettings(use_ner=options.entities == "ner"), topics_path=topics)
     core = CoreSettings(
         fetch=fetch,
-        extraction=ExtractionSettings(min_text_chars=_positive("min-text-chars", options.min_text_chars, 0)),
+        extraction=ExtractionSettings(min_text_chars=_positive("min-text-chars", options.min_text_chars, 0),
+                                      timeout=_positive("extract-timeout", options.extract_timeout, 0.0),
+                                      max_pdf_pages=_positive("max-pdf-pages", options.max_pdf_pages)),
         language=LanguageSettings(),
         entities=entities,
     )

@@ -13,7 +13,7 @@ import pyarrow as pa
 from newsbeam.schemas.columns import article_id, entity_ids, registered_domain
 from newsbeam.schemas.records import Article, DeadLetter
 
-ARTICLES_SCHEMA_VERSION = 2
+ARTICLES_SCHEMA_VERSION = 3  # v3: published_local_date, published_utc_offset_minutes, page_count
 DEAD_LETTERS_SCHEMA_VERSION = 1
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -59,6 +59,10 @@ ARTICLES_SCHEMA = pa.schema(
         pa.field("extractor", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("schema_version", pa.int16(), nullable=False),
+        # --- v3 (extraction): the publisher's own day and UTC offset of `published_at`; pages of a PDF
+        pa.field("published_local_date", pa.date32()),
+        pa.field("published_utc_offset_minutes", pa.int16()),
+        pa.field("page_count", pa.int32()),
     ],
     metadata={"newsbeam.dataset": "articles", "newsbeam.schema_version": str(ARTICLES_SCHEMA_VERSION)},
 )
@@ -144,6 +148,10 @@ def _article_row(article: Article, run: RunContext) -> Dict[str, Any]:
         "extractor": run.extractor,
         "run_id": run.run_id,
         "schema_version": ARTICLES_SCHEMA_VERSION,
+        # --- v3 (extraction)
+        "published_local_date": ex.published_local_date,
+        "published_utc_offset_minutes": ex.published_utc_offset_minutes,
+        "page_count": ex.page_count,
     }
 
 

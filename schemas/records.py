@@ -5,7 +5,7 @@ One record type per stage boundary; the Parquet row shape lives in `newsbeam.sch
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Optional, Tuple
 
 
@@ -129,13 +129,17 @@ class ExtractedArticle:
     title: Optional[str]
     authors: Tuple[str, ...]
     published_at: Optional[datetime]
-    date_source: str  # 'html', 'feed' or 'none'
+    date_source: str  # 'html:json-ld', 'html:meta', 'html:text', 'url', 'feed', 'none' (newsbeam.dates)
     sitename: Optional[str]
     description: Optional[str]
     tags: Tuple[str, ...]
     text: str
     word_count: int
     content_hash: str
+    # --- articles schema v3 (extraction): the publisher's day and offset, PDF page count
+    published_local_date: Optional[date] = None
+    published_utc_offset_minutes: Optional[int] = None
+    page_count: Optional[int] = None  # PDF documents only
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def test_every_sample_page_is_traceable(site, inputs, tmp_path):
     for row in rows:
         assert row["fetched_at"] and row["final_url"].startswith(site.base_url) and row["canonical_url"]
         assert row["extractor"].startswith("trafilatura ") and row["schema_version"] == ARTICLES_SCHEMA_VERSION
-        assert row["date_source"] in ("html", "feed", "none")
+        assert row["date_source"] in ("html:json-ld", "html:meta", "html:text", "url", "feed", "none")
         assert (row["published_at"] is None) == (row["date_source"] == "none")
         assert row["word_count"] > 100 and len(row["content_hash"]) == 64
     redirected = next(r for r in rows if r["url"].endswith("/faults/redirect-1.html"))

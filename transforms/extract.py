@@ -1,83 +1,17 @@
 """Fetched pages to extracted articles (trafilatura), with dead letters for pages without usable text."""
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Optional
-from urllib.parse import urljoin
-
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
 
 from newsbeam import reasons
-from newsbeam.extraction import (
-    EmptyText,
-    ExtractionSettings,
-    NotHtml,
-    content_hash,
-    decode_html,
-    extract_page,
-    word_count,
-)
+from newsbeam.article import extract_article
+from newsbeam.extraction import EmptyText, ExtractionSettings, NotHtml
 from newsbeam.fetching import utcnow
-from newsbeam.urls import canonicalize_url, is_http_url, registered_domain
+from newsbeam.pdf import PdfEncrypted, PdfError, PdfTooLarge
 from newsbeam.schemas.records import DeadLetter, ExtractedArticle, FetchedPage
 from newsbeam.transforms.common import DEAD_LETTERS, counter, timed
-
-# A feed date this far after the fetch is a publisher's clock or time-zone error, not a publication date.
-_FEED_DATE_SLACK = timedelta(hours=1)
-
-
-def looks_like_html(text: str) -> bool:
-    head = text[:2048].lstrip().lower()
-    return head.startswith("<") and ("<html" in head or "<!doctype html" in head or "<head" in head
-                                     or "<body" in head or "<p" in head or "<div" in head)
-
-
-def page_canonical_url(stated: Optional[str], final_url: str, listed_canonical: str) -> str:
-    """The page's own canonical URL when it stays on the same site (a cross-site canonical is how syndicated and
-    scraped copies point at the original: those stay separate articles, grouped as near duplicates instead)."""
-    if not stated:
-        return listed_canonical
-    absolute = urljoin(final_url, stated)
-    if not is_http_url(absolute) or registered_domain(absolute) != registered_domain(final_url):
-        return listed_canonical
-    return canonicalize_url(absolute)
-
-
-def extract_article(page: FetchedPage, settings: ExtractionSettings) -> ExtractedArticle:
-    """Raises EmptyText (no usable text) or NotHtml; pure apart from trafilatura."""
-    item = page.request.context
-    decoded = decode_html(page.body, page.header_charset)
-    if page.content_type is None and not looks_like_html(decoded.text):
-        raise NotHtml("undeclared content type and the body is not HTML")
-    content = extract_page(decoded.text, page.final_url, settings, page.fetched_at)
-    published_at, date_source = content.published_at, "html"
-    if published_at is None:
-        feed_date = item.published_at
-        if feed_date is not None and feed_date <= page.fetched_at + _FEED_DATE_SLACK:
-            published_at, date_source = feed_date, "feed"
-        else:
-            date_source = "none"
-    return ExtractedArticle(
-        item=item,
-        final_url=page.final_url,
-        canonical_url=page_canonical_url(content.canonical_url, page.final_url, item.canonical_url),
-        http_status=page.status,
-        content_type=page.content_type,
-        encoding=decoded.encoding,
-        fetched_at=page.fetched_at,
-        attempts=page.attempts,
-        title=content.title or item.title,
-        authors=content.authors,
-        published_at=published_at,
-        date_source=date_source,
-        sitename=content.sitename,
-        description=content.description or None,
-        tags=content.tags,
-        text=content.text,
-        word_count=word_count(content.text),
-        content_hash=content_hash(content.text),
-    )
+from newsbeam.watchdog import CallTimedOut, Watchdog
 
 
 class _ExtractFn(beam.DoFn):
@@ -85,16 +19,39 @@ class _ExtractFn(beam.DoFn):
         self._settings = settings
         self._extracted = counter("articles.extracted")
         self._failed = counter("articles.extract_failed")  # live progress: dead letters before the writer
+        self._timeouts = counter("articles.extraction_timeouts")
         self._time = counter("stage_us.extract")
+
+    def setup(self):
+        # a page is given `timeout` seconds in a child process; 0 runs it here, unguarded
+        self._watchdog = Watchdog(extract_article, self._settings.timeout) if self._settings.timeout else None
+
+    def teardown(self):
+        if getattr(self, "_watchdog", None) is not None:
+            self._watchdog.close()
+
+    def _extract(self, page: FetchedPage) -> ExtractedArticle:
+        if self._watchdog is None or len(page.body) < self._settings.timeout_min_bytes:
+            return extract_article(page, self._settings)
+        return self._watchdog.call(page, self._settings)
 
     def process(self, page: FetchedPage):
         try:
             with timed(self._time):
-                article = extract_article(page, self._settings)
+                article = self._extract(page)
+        except CallTimedOut as exc:
+            self._timeouts.inc()
+            reason, detail = reasons.EXTRACTION_TIMEOUT, f"extraction stopped: {exc} (--extract-timeout)"
         except EmptyText as exc:
             reason, detail = reasons.EMPTY_TEXT, str(exc)
         except NotHtml as exc:
             reason, detail = reasons.NOT_HTML, str(exc)
+        except PdfEncrypted as exc:
+            reason, detail = reasons.PDF_ENCRYPTED, str(exc)
+        except PdfError as exc:
+            reason, detail = reasons.PDF_ERROR, str(exc)
+        except PdfTooLarge as exc:
+            reason, detail = reasons.TOO_LARGE, str(exc)
         except Exception as exc:  # trafilatura/lxml surprises on hostile markup cost one page, not the run
             reason, detail = reasons.EXTRACTION_ERROR, f"{type(exc).__name__}: {exc}"
         else:

@@ -1,0 +1,135 @@
+"""Publication dates from HTML pages, with the publisher's UTC offset and where the date came from (pure).
+
+Order of trust: the page's JSON-LD `datePublished` of an article-like object, then publication meta tags
+(`article:published_time` and kin) and `<time itemprop=datePublished>`: both state a full timestamp, usually with
+its offset, which is kept. Then htmldate's search (the value trafilatura's metadata carries), labelled by the step of
+htmldate that finds that day: `url`, `html:meta`, `html:json-ld`, else `html:text`. A date after the fetch, or
+before 1995, is no date.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Optional
+
+from htmldate.core import examine_header
+from htmldate.extractors import extract_url_date, json_search
+from htmldate.utils import Extractor as DateOptions
+from lxml.etree import XPath
+
+from newsbeam.jsonld import article_objects
+
+# date_source values (a column analysts filter on: add values, never rename them)
+SOURCE_JSON_LD = "html:json-ld"
+SOURCE_META = "html:meta"
+SOURCE_TEXT = "html:text"
+SOURCE_URL = "url"
+SOURCE_FEED = "feed"
+SOURCE_SITEMAP = "sitemap"
+SOURCE_PDF = "pdf:metadata"  # a PDF's CreationDate
+SOURCE_NONE = "none"
+
+EARLIEST = datetime(1995, 1, 1, tzinfo=timezone.utc)
+# lower-cased property/name/itemprop values that state the first publication (never the modification)
+_PUBLISHED_NAMES = (
+    "article:published_time", "og:article:published_time", "og:published_time", "datepublished",
+    "article.published", "published_time", "publishdate", "publish-date", "publish_date", "pubdate",
+    "dc.date.issued", "dcterms.issued", "dcterms.created", "sailthru.date", "parsely-pub-date",
+    "cxenseparse:recs:publishtime", "date.published", "original-publish-date", "article_date_original",
+)
+_META = XPath("//meta[@content]")
+_TIME = XPath('//time[@datetime][@itemprop="datePublished" or @pubdate]/@datetime')
+_LEADING_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})([T ][0-9:.,]+)?\s*(Z|[+-]\d{2}:?\d{2})?")
+
+
+@dataclass(frozen=True)
+class FoundDate:
+    published_at: datetime  # UTC; a value without offset is taken as UTC
+    local_date: date  # the day as the publisher stated it (before conversion to UTC)
+    utc_offset_minutes: Optional[int]  # the publisher's offset; None when the value carried none
+    source: str
+
+
+def parse_moment(value: Optional[str]) -> Optional[datetime]:
+    """An ISO-8601-like timestamp or date, aware when it states an offset, naive when not; None if unreadable."""
+    if not value:
+        return None
+    match = _LEADING_DATE.match(value)
+    if not match:
+        return None
+    day, clock, zone = match.group(1), (match.group(2) or " ")[1:].strip().replace(",", "."), match.group(3)
+    text = day + ("T" + clock if clock else "")
+    if zone and clock:
+        text += "+00:00" if zone == "Z" else zone
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def checked_date(moment: datetime, source: str, fetched_at: datetime) -> Optional[FoundDate]:
+    """`moment` as a FoundDate, or None when it lies after the fetch or before 1995."""
+    offset = moment.utcoffset()
+    local_date = moment.date()
+    utc = moment.astimezone(timezone.utc) if offset is not None else moment.replace(tzinfo=timezone.utc)
+    if utc > fetched_at:
+        # a wall-clock time without offset may be ahead of UTC: keep its day when that day has begun somewhere
+        if offset is not None or local_date > (fetched_at + timedelta(hours=14)).date():
+            return None
+        utc = min(datetime(local_date.year, local_date.month, local_date.day, tzinfo=timezone.utc), fetched_at)
+    if utc < EARLIEST:
+        return None
+    minutes = int(offset.total_seconds() // 60) if offset is not None else None
+    return FoundDate(utc, local_date, minutes, source)
+
+
+def json_ld_published(tree) -> Optional[datetime]:
+    for node in article_objects(tree):
+        if isinstance(node.get("datePublished"), str):
+            moment = parse_moment(node["datePublished"])
+            if moment is not None:
+                return moment
+    return None
+
+
+def meta_published(tree) -> Optional[datetime]:
+    for element in _META(tree):
+        key = (element.get("property") or element.get("name") or element.get("itemprop") or "").strip().lower()
+        if key in _PUBLISHED_NAMES:
+            moment = parse_moment(element.get("content"))
+            if moment is not None:
+                return moment
+    for value in _TIME(tree):
+        moment = parse_moment(value)
+        if moment is not None:
+            return moment
+    return None
+
+
+def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str],
+                          fetched_at: datetime) -> Optional[FoundDate]:
+    """The page's publication date; `htmldate_value` is htmldate's answer (trafilatura's metadata), the fallback."""
+    for finder, source in ((json_ld_published, SOURCE_JSON_LD), (meta_published, SOURCE_META)):
+        moment = finder(tree)
+        if moment is not None:
+            # a stated date after the fetch is a clock error; htmldate's guesses then only pick a nearby wrong day
+            found = checked_date(moment, source, fetched_at)
+            if found is not None or moment.year >= EARLIEST.year:
+                return found
+    moment = parse_moment(htmldate_value)
+    if moment is None:
+        return None
+    return checked_date(moment, _htmldate_source(tree, url, moment.date().isoformat(), fetched_at), fetched_at)
+
+
+def _htmldate_source(tree, url: Optional[str], day: str, fetched_at: datetime) -> str:
+    """Which of htmldate's steps gives `day`, in its own order: URL, meta tags, JSON, else the page's text."""
+    options = DateOptions(False, fetched_at.replace(tzinfo=None), EARLIEST.replace(tzinfo=None), True, "%Y-%m-%d")
+    if url and extract_url_date(url, options) == day:
+        return SOURCE_URL
+    if examine_header(tree, options) == day:
+        return SOURCE_META
+    if json_search(tree, options) == day:
+        return SOURCE_JSON_LD
+    return SOURCE_TEXT

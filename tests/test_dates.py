@@ -1,0 +1,149 @@
+"""Publication dates: the publisher's day and offset are kept, offset-less dates are read, a date never lies after
+the fetch, and `date_source` says where it came from."""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from trafilatura.utils import load_html
+
+from newsbeam.dates import find_publication_date, parse_moment
+from newsbeam.extraction import ExtractionSettings, extract_page
+
+FETCHED = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+BODY = "<p>" + "The council met on Tuesday evening and agreed the budget after a long debate. " * 8 + "</p>"
+
+
+def html(head="", body=BODY):
+    return f"<html><head><title>Budget</title>{head}</head><body><article><h1>Budget</h1>{body}</article></body></html>"
+
+
+def found(head="", body=BODY, url="http://example.org/news/budget", fetched=FETCHED):
+    return extract_page(html(head, body), url, ExtractionSettings(timeout=0), fetched)
+
+
+def test_the_publishers_day_and_offset_are_kept():
+    page = found('<meta property="article:published_time" content="2020-08-15T20:53:00-04:00">')
+    assert page.published_at == datetime(2020, 8, 16, 0, 53, tzinfo=timezone.utc)  # UTC moves to the 16th
+    assert page.published_local_date == date(2020, 8, 15)  # the publisher's day stays the 15th
+    assert page.published_utc_offset_minutes == -240
+    assert page.date_source == "html:meta"
+
+
+def test_json_ld_date_published_wins_and_says_so():
+    ld = ('<script type="application/ld+json">{"@context": "https://schema.org", "@graph": [{"@type": "WebSite", '
+          '"datePublished": "2001-01-01"}, {"@type": "NewsArticle", "datePublished": "2023-03-04T09:15:00+09:00", '
+          '"dateModified": "2023-05-01T00:00:00+09:00"}]}</script>')
+    page = found(ld + '<meta property="article:published_time" content="2023-03-05T00:00:00Z">')
+    assert page.published_local_date == date(2023, 3, 4) and page.published_utc_offset_minutes == 540
+    assert page.published_at == datetime(2023, 3, 4, 0, 15, tzinfo=timezone.utc)
+    assert page.date_source == "html:json-ld"
+
+
+def test_dates_without_offset_are_read_not_dropped():
+    page = found('<meta name="date" content="2020-07-05">')
+    assert page.published_at == datetime(2020, 7, 5, tzinfo=timezone.utc)
+    assert page.published_local_date == date(2020, 7, 5) and page.published_utc_offset_minutes is None
+
+
+def test_a_date_in_the_text_or_the_url_is_labelled_so():
+    in_text = found(body=BODY + "<p class='date'>Published on 12 March 2019</p>", url="http://example.org/a")
+    assert in_text.published_local_date == date(2019, 3, 12) and in_text.date_source == "html:text"
+    in_url = found(url="http://example.org/2018/06/21/budget.html")
+    assert in_url.published_local_date == date(2018, 6, 21) and in_url.date_source == "url"
+
+
+def test_no_date_is_none():
+    page = found(url="http://example.org/a")
+    assert page.published_at is None and page.date_source == "none" and page.published_local_date is None
+
+
+@pytest.mark.parametrize("head", [
+    '<meta property="article:published_time" content="2026-11-21T13:00:00Z">',  # an hour after the fetch
+    '<meta property="article:published_time" content="2026-12-24T00:00:00+02:00">',
+    '<script type="application/ld+json">{"@type": "Article", "datePublished": "2027-01-01"}</script>',
+])
+def test_never_a_date_after_the_fetch(head):
+    page = found(head, url="http://example.org/a")
+    assert page.published_at is None or page.published_at <= FETCHED
+
+
+def test_a_wall_clock_time_ahead_of_utc_keeps_its_day_not_its_hour():
+    # 18:00 in Tokyo is 09:00 UTC: fetched at 12:00 UTC, the day is right, the hour cannot be placed
+    page = found('<meta property="article:published_time" content="2026-11-21T18:00:00">', url="http://example.org/a")
+    assert page.published_local_date == date(2026, 11, 21)
+    assert page.published_at <= FETCHED
+
+
+def test_the_date_survives_an_empty_page_as_detail():
+    from newsbeam.extraction import EmptyText
+
+    with pytest.raises(EmptyText, match="published 2020-07-05"):
+        found('<meta name="date" content="2020-07-05">', body="<p>Subscribe.</p>")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.datetimes(min_value=datetime(1995, 1, 2), max_value=datetime(2030, 1, 1)),
+       st.integers(min_value=-12 * 60, max_value=14 * 60), st.sampled_from(["T", " "]), st.booleans())
+def test_parse_moment_reads_iso_timestamps(moment, minutes, separator, colon):
+    moment = moment.replace(microsecond=0, tzinfo=timezone(timedelta(minutes=minutes)))
+    sign, magnitude = ("-" if minutes < 0 else "+"), abs(minutes)
+    zone = f"{sign}{magnitude // 60:02d}{':' if colon else ''}{magnitude % 60:02d}"
+    text = moment.strftime(f"%Y-%m-%d{separator}%H:%M:%S") + zone
+    assert parse_moment(text) == moment and parse_moment(text).utcoffset() == moment.utcoffset()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=40))
+def test_parse_moment_never_raises(value):
+    result = parse_moment(value)
+    assert result is None or isinstance(result, datetime)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet="0123456789-:TZ+ ", max_size=30))
+def test_found_dates_are_never_after_the_fetch(value):
+    tree = load_html(html(f'<meta property="article:published_time" content="{value}">'))
+    result = find_publication_date(tree, None, None, FETCHED)
+    assert result is None or (result.published_at <= FETCHED and result.source == "html:meta")
+
+
+def test_json_ld_wrapped_in_cdata_is_read():
+    ld = ('<script type="application/ld+json">\n<![CDATA[\n{"@context": "http://schema.org", "@type": "NewsArticle", '
+          '"datePublished": "2015-10-15T02:19:15.607Z"}\n]]>\n</script>')
+    page = found(ld + '<meta property="article:published_time" content="2015-12-11T14:28:34Z">')
+    assert page.published_local_date == date(2015, 10, 15) and page.date_source == "html:json-ld"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["@type", "@graph", "datePublished", "articleBody", "mainEntity", "x"]),
+                        inner, max_size=4), max_leaves=12))
+def test_any_json_ld_is_read_without_raising(data):
+    import json
+
+    from newsbeam.jsonld import article_objects
+
+    script = json.dumps(data).replace("<", "\\u003c")
+    tree = load_html(html(f'<script type="application/ld+json">{script}</script>'))
+    assert all(isinstance(node, dict) for node in article_objects(tree))
+    find_publication_date(tree, None, None, FETCHED)
+
+
+def test_a_feed_date_is_never_after_the_fetch_either():
+    from newsbeam.article import extract_article
+    from newsbeam.schemas.records import FeedItem, FetchedPage, FetchRequest
+
+    def article(feed_date):
+        item = FeedItem(url="http://example.org/a", canonical_url="http://example.org/a", published_at=feed_date)
+        page = FetchedPage(request=FetchRequest(url=item.url, context=item), final_url=item.url, status=200,
+                           content_type="text/html", header_charset="utf-8", body=html().encode(),
+                           fetched_at=FETCHED, attempts=1)
+        return extract_article(page, ExtractionSettings(timeout=0))
+
+    clock_skew = article(FETCHED + timedelta(minutes=20))  # the publisher's clock runs a little ahead
+    assert clock_skew.published_at == FETCHED and clock_skew.date_source == "feed"
+    assert clock_skew.published_local_date == FETCHED.date() and clock_skew.published_utc_offset_minutes is None
+    future = article(FETCHED + timedelta(days=2))
+    assert future.published_at is None and future.date_source == "none"
