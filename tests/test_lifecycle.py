@@ -25,7 +25,7 @@ from newsbeam.pipelines.options import NewsbeamOptions, build_config
 from newsbeam.sample_site import SampleSite
 
 FAST = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
-        "--connect-timeout", "1", "--entities", "off"]
+        "--connect-timeout", "1", "--entities", "off", "--allow-private-addresses"]
 BALANCED = {"run.committed": 1, "items.in": 3, "items.unique": 3, "items.to_fetch": 3, "articles.written": 3}
 
 
@@ -211,7 +211,7 @@ def _rows(out, dataset):
 
 def _start(site, out, *extra):
     args = [sys.executable, "-m", "newsbeam.pipelines.cli", "ingest", "--feeds", site.url("/feeds/subscriptions.opml"),
-            "--entities", "off", "--output", str(out), "--run-id", "stopped", *extra]
+            "--entities", "off", "--output", str(out), "--run-id", "stopped", "--allow-private-addresses", *extra]
     # a session of its own: a signal to its process group is what a terminal's Ctrl-C sends
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -330,7 +330,7 @@ def test_stream_a_second_signal_stops_the_poll_in_flight(tmp_path):
     with SampleSite() as site:
         args = [sys.executable, "-m", "newsbeam.pipelines.cli", "stream", "--feeds",
                 site.url("/feeds/subscriptions.opml"), "--entities", "off", "--host-delay", "0.5", "--output", str(out),
-                "--poll-interval", "60"]
+                "--poll-interval", "60", "--allow-private-addresses"]
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    start_new_session=True)
         _wait_for(process, lambda: len(site.requests()) >= 6)
