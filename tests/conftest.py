@@ -66,3 +66,13 @@ def fast_settings():
 @pytest.fixture
 def settings_with():
     return lambda **changes: replace(FAST, **changes)
+
+
+@pytest.fixture
+def restore_logging():
+    """cli.main configures the root logger: give it back as it was."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -20,18 +20,6 @@ def _known():
 KNOWN = _known()
 
 
-@pytest.fixture
-def restore_logging():
-    """cli.main configures the root logger: give it back as it was."""
-    import logging
-
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 def _parsed(argv, command="ingest"):
     parser = argparse.ArgumentParser()
     NewsbeamOptions._add_argparse_args(parser)

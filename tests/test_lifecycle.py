@@ -29,16 +29,6 @@ FAST = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-
 BALANCED = {"run.committed": 1, "items.in": 3, "items.unique": 3, "items.to_fetch": 3, "articles.written": 3}
 
 
-@pytest.fixture
-def restore_logging():
-    """cli.main configures the root logger: give it back as it was."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 # ------------------------------------------------------------------------------------------------ the decision
 
 @pytest.mark.parametrize("counters, error, expected", [

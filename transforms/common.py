@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Callable, Optional, TypeVar
 
 from apache_beam.metrics import Metrics
+from apache_beam.pvalue import TaggedOutput
 from apache_beam.utils import shared
 
 from newsbeam.progress import PROGRESS_ENV, Heartbeat
@@ -79,3 +80,13 @@ def timed(stage_counter):
         yield
     finally:
         stage_counter.inc(int((time.perf_counter() - started) * 1e6))
+
+
+def emit_url_list(outcome, counters: CounterSet):
+    """What a DoFn yields for a read URL list (`source_core.url_file_outcome`): its counts go to `counters`, its
+    dead letters to the dead-letter tag, its items to the main output. Batch and streaming share it."""
+    for name, value in outcome.counts:
+        counters.inc(name, value)
+    for dead in outcome.dead_letters:
+        yield TaggedOutput(DEAD_LETTERS, dead)
+    yield from outcome.items

@@ -21,7 +21,7 @@ from newsbeam.source_core import (
 )
 from newsbeam.urls import is_http_url
 from newsbeam.schemas.records import FeedDocument, FeedFetch, FetchRequest
-from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
+from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter, emit_url_list
 from newsbeam.transforms.fetch import FAILURES, FetchUrls
 
 LOG = logging.getLogger(__name__)
@@ -146,12 +146,7 @@ class _UrlFileFn(beam.DoFn):
         if isinstance(body, str):
             yield TaggedOutput(DEAD_LETTERS, unreadable_dead_letter(path, body, utcnow()))
             return
-        outcome = url_file_outcome(path, body, utcnow())
-        for name, value in outcome.counts:
-            self._counters.inc(name, value)
-        for dead in outcome.dead_letters:
-            yield TaggedOutput(DEAD_LETTERS, dead)
-        yield from outcome.items
+        yield from emit_url_list(url_file_outcome(path, body, utcnow()), self._counters)
 
 
 class ReadUrlLists(beam.PTransform):

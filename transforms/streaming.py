@@ -43,7 +43,7 @@ from newsbeam.source_core import (
 )
 from newsbeam.urls import is_http_url
 from newsbeam.schemas.records import DeadLetter, FeedFetch, FeedItem, FeedValidator, FetchFailure, FetchRequest
-from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
+from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter, emit_url_list
 from newsbeam.transforms.fetch import shared_fetch_context
 
 LISTED = "listed"
@@ -320,12 +320,7 @@ class _PollUrlFileFn(beam.DoFn):
             self._unchanged.inc()
             return
         body_sha256.write(digest)
-        outcome = url_file_outcome(path, body, utcnow())
-        for name, value in outcome.counts:
-            self._counters.inc(name, value)
-        for dead in outcome.dead_letters:
-            yield TaggedOutput(DEAD_LETTERS, dead)
-        yield from outcome.items
+        yield from emit_url_list(url_file_outcome(path, body, utcnow()), self._counters)
 
     @on_timer(FORGET)
     def on_forget(self, body_sha256=beam.DoFn.StateParam(BODY_HASH)):

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Callable, Optional
+from typing import BinaryIO, Callable, Optional
 
 LOG = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def cache_key(options) -> str:
     return digest.hexdigest()[:32]
 
 
-def _trusted(path: Path) -> bool:
+def trusted(path: Path) -> bool:
     """Ours, and in a directory only we can write to (so nobody else could have planted it)."""
     if not hasattr(os, "getuid"):
         return True
@@ -81,6 +81,24 @@ def _trusted(path: Path) -> bool:
     return True
 
 
+def write_private(path: Path, write: Callable[[BinaryIO], None], what: str) -> None:
+    """Writes a cache file through `write(stream)` in a directory only this user can open (created 0700), under a
+    temporary name renamed into place: a concurrent reader sees the old state or the whole file. A cache that
+    cannot be written is logged, never raised."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                write(out)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    except OSError as error:
+        LOG.info("%s not written to %s: %s", what, path.parent, error)
+
+
 def load_or_build(options, build: Callable[[], object], directory: Optional[Path]):
     """The gazetteer for `options`: from `directory` when a valid file is there, else built (and stored)."""
     if directory is None:
@@ -88,23 +106,12 @@ def load_or_build(options, build: Callable[[], object], directory: Optional[Path
     path = directory / f"gazetteer-{cache_key(options)}.pickle"
     try:
         if path.exists():
-            if _trusted(path):
+            if trusted(path):
                 with path.open("rb") as handle:
                     return pickle.load(handle)
             LOG.warning("gazetteer cache %s: not owned by this user or writable by others; ignored", path)
     except Exception as error:  # a truncated or foreign file: rebuild and replace it
         LOG.warning("gazetteer cache %s unreadable (%s: %s); rebuilding", path, type(error).__name__, error)
     gazetteer = build()
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".gazetteer-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                pickle.dump(gazetteer, out, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)  # atomic: a concurrent reader sees the old state or the whole file
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-    except OSError as error:
-        LOG.info("gazetteer cache not written to %s: %s", directory, error)
+    write_private(path, lambda out: pickle.dump(gazetteer, out, protocol=pickle.HIGHEST_PROTOCOL), "gazetteer cache")
     return gazetteer

@@ -8,13 +8,11 @@ nobody else can write is used: its contents run in the analyst's browser.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-from newsbeam.entities.cache import AUTO, _trusted, resolve_directory
+from newsbeam.entities.cache import AUTO, resolve_directory, trusted, write_private
 
 LOG = logging.getLogger(__name__)
 
@@ -32,21 +30,10 @@ def javascript_bundle(directory: Optional[Path] = None) -> str:
         return _build()
     path = directory / f"vega-bundle-{metadata.version('vl-convert-python')}.js"
     try:
-        if path.exists() and _trusted(path):
+        if path.exists() and trusted(path):
             return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         LOG.warning("chart bundle cache %s unreadable (%s); rebuilding", path, error)
     bundle = _build()
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".vega-bundle-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(bundle)
-            os.replace(temporary, path)  # atomic for a concurrent reader
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-    except OSError as error:
-        LOG.info("chart bundle cache not written to %s: %s", directory, error)
+    write_private(path, lambda out: out.write(bundle.encode("utf-8")), "chart bundle cache")
     return bundle
