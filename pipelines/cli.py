@@ -142,21 +142,29 @@ def _subparsers(parser: argparse.ArgumentParser) -> Dict[str, argparse.ArgumentP
     return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction)).choices
 
 
-def beam_parser() -> argparse.ArgumentParser:
+def beam_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     """Every option Beam itself would parse: the arguments of every PipelineOptions subclass, collected as Beam's
-    `PipelineOptions.get_all_options` does."""
+    `PipelineOptions.get_all_options` does. newsbeam's own options belong to each command's parser, except for
+    `demo`, which passes the ingest options it is given on to its run (e.g. `--entities gazetteer`)."""
     from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
     parser = _BeamArgumentParser(allow_abbrev=False, add_help=False)
     for cls in {str(cls): cls for cls in reversed(PipelineOptions.__subclasses__())}.values():
-        if not cls.__module__.startswith("newsbeam."):  # newsbeam's own: each command has its own set
+        if not cls.__module__.startswith("newsbeam."):
+            cls._add_argparse_args(parser)
+    if command == "demo":
+        from newsbeam.pipelines.options import NewsbeamOptions
+        from newsbeam.pipelines.progress_options import ProgressOptions
+
+        for cls in (NewsbeamOptions, ProgressOptions):
             cls._add_argparse_args(parser)
     return parser
 
 
-def _reject_unknown(parser: argparse.ArgumentParser, extras: List[str], known: Sequence[argparse.Action]) -> None:
+def _reject_unknown(parser: argparse.ArgumentParser, extras: List[str], known: Sequence[argparse.Action],
+                    command: Optional[str] = None) -> None:
     """Beam discards what it cannot parse with a warning, and the run goes on with defaults: not here."""
-    beam = beam_parser()
+    beam = beam_parser(command)
     _, unknown = beam.parse_known_args(extras)
     if not unknown:
         return
@@ -234,7 +242,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     subparser = _subparsers(parser)[args.command]
     if args.command == "inspect" and extras:
         subparser.error(f"unrecognized arguments: {' '.join(extras)}")
-    _reject_unknown(subparser, extras, subparser._actions)
+    _reject_unknown(subparser, extras, subparser._actions, args.command)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     if args.log_level != "DEBUG":
         quiet_beam()
