@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Dict, List, Optional
 
@@ -21,6 +21,7 @@ from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
 from newsbeam.runlock import RunLock, hold_run_lock
 from newsbeam.runtime import limit_malloc_arenas
+from newsbeam.site_discovery import run_discovery
 from newsbeam.state import StateDamaged, check_state
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
@@ -62,11 +63,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     feed_items = [pipeline | "RetryDue" >> DueRetries(state)]
     dead_letters = []
     validators = []
-    if config.feeds:
+    if config.source_dead_letters:
+        dead_letters.append(pipeline | "DiscoveryDeadLetters" >> beam.Create(list(config.source_dead_letters)))
+    if config.feeds or config.sitemaps:
         feeds = (
             pipeline
             | "FeedSources" >> beam.Create(list(config.feeds))
-            | "ReadFeeds" >> ReadFeeds(config.core.fetch, validators=pipeline | "KnownFeeds" >> FeedValidators(state))
+            | "ReadFeeds" >> ReadFeeds(config.core.fetch, validators=pipeline | "KnownFeeds" >> FeedValidators(state),
+                                       since=config.window.since, sitemaps=config.sitemaps)
         )
         feed_items.append(feeds["items"])
         dead_letters.append(feeds[DEAD_LETTERS])
@@ -112,6 +116,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
 
 
+def with_discovery(config: IngestConfig) -> IngestConfig:
+    """`--sites` resolved: the feeds and sitemaps found (or recorded by an earlier run) become sources."""
+    found = run_discovery(config.sites, config.output, config.core.fetch, config.started_at, config.rediscover_days)
+    return replace(config, feeds=tuple(dict.fromkeys(config.feeds + found.feeds)),
+                   sitemaps=tuple(url for url in found.sitemaps if url not in config.feeds),
+                   source_dead_letters=found.dead_letters, discovery=found.record)
+
+
 def counters_of(result) -> Dict[str, int]:
     """newsbeam's counters summed over steps (committed where the runner has them)."""
     totals: Dict[str, int] = {}
@@ -129,7 +141,9 @@ def run_manifest(config: IngestConfig, options: PipelineOptions, status: str, **
         "started_at": config.started_at.isoformat(),
         "ingest_date": config.ingest_date,
         "output": config.output,
-        "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files)},
+        "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files),
+                    **({"sites": config.sites, "sitemaps": list(config.sitemaps), "discovered": config.discovery}
+                       if config.sites else {})},
         "options": {key: value for key, value in options.get_all_options(drop_default=True).items()},
         "versions": library_versions(),
         **extra,
@@ -159,6 +173,8 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
             check_state(config.output)
         except StateDamaged as exc:  # a truncated or foreign state file: say which and how to recover
             raise UsageError(str(exc)) from None
+        if config.sites:
+            config = with_discovery(config)
         path = manifest_path(config.output, config.run_id)
         try:
             write_json(path, run_manifest(config, options, "running"))
