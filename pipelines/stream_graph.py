@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -31,7 +31,7 @@ from apache_beam.utils.timestamp import MAX_TIMESTAMP, Duration, Timestamp
 
 from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.manifest import manifest_path, write_json
-from newsbeam.pipelines.ingest import EXIT_OK, EXIT_PIPELINE_FAILED, counters_of, run_manifest
+from newsbeam.pipelines.ingest import EXIT_OK, EXIT_PIPELINE_FAILED, counters_of, run_manifest, with_discovery
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.pipelines.stream import StreamOptions
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
@@ -115,11 +115,13 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
     polls = impulses | "OnTimePolls" >> OnTimePolls(windows)
     run = RunContext(run_id=config.run_id, ingest_date=config.ingest_date, extractor=EXTRACTOR_NAME)
     items, poll_dead_letters = [], []
-    if config.feeds:
+    if config.feeds or config.sitemaps:
+        # a sitemap found by discovery carries its (empty) chain of indexes: plain text there is a text sitemap
+        given = [(source, "") for source in config.feeds] + [(url, ()) for url in config.sitemaps]
         feeds = (
             polls
-            | "FeedSources" >> beam.FlatMap(lambda _, sources: [(source, "") for source in sources],
-                                            list(config.feeds)).with_output_types(Tuple[str, str])
+            | "FeedSources" >> beam.FlatMap(lambda _, sources: list(sources), given).with_output_types(
+                Tuple[str, Any])
             | "PollFeeds" >> PollFeeds(config.core.fetch, feed_state_ttl, given=config.feeds)
         )
         items.append(feeds["items"])
@@ -186,6 +188,8 @@ def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runne
     config = build_config(options.view_as(NewsbeamOptions), now=now)
     if config.backfill:
         raise UsageError("--since, --until and --max-articles apply to batch runs only")
+    if config.sites:  # discovered once, when the job starts (a long job is restarted to rediscover)
+        config = with_discovery(config)
     start = poll_start(config)
     stop_at = None
     if stream.max_cycles is not None:
