@@ -122,8 +122,9 @@ def run_discovery(sites_source: str, output: str, settings: FetchSettings, now: 
             datetime.fromisoformat(known.discovered_at), now, rediscover_days)
         if not fresh:
             known = discover_site(home, fetcher, now)
-            recorded[home] = known
-            changed = True
+            if known.feeds or known.sitemaps:  # a site down today is tried again next run, not in a week
+                recorded[home] = known
+                changed = True
         record[home] = {**known.as_dict(), "discovered_this_run": not fresh}
         if not known.feeds and not known.sitemaps:
             dead.append(DeadLetter(url=home, feed_url=None, stage=reasons.STAGE_SOURCE,

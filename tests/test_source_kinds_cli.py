@@ -67,24 +67,23 @@ def test_a_50000_url_sitemap_and_an_index_of_100_sitemaps(kinds_site, tmp_path):
     print(f"50,000-URL sitemap + index of 100: {seconds:.1f} s, peak RSS of a child {peak_mb:.0f} MB")
 
 
-def test_sites_discovery_is_recorded_and_reused(kinds_site, tmp_path):
+def test_sites_discovery_in_the_stream_driver_is_recorded_and_reused(kinds_site, tmp_path):
+    """`stream` runs one batch run per poll: the first discovers and records, the second polls what was recorded."""
     site, out = kinds_site, tmp_path / "out"
     sites = tmp_path / "sites.txt"
     sites.write_text(f"# homepages\n{site.base_url}/\nnot a site!\n")
-    args = ["--sites", str(sites), "--max-articles", "0", *FAST_FLAGS, "--output", str(out)]
-    done = newsbeam("ingest", *args, "--run-id", "d1")
+    done = newsbeam("stream", "--sites", str(sites), "--max-articles", "0", "--max-cycles", "2", "--poll-interval",
+                    "0.1", *FAST_FLAGS, "--output", str(out))
     assert done.returncode == 0, done.stderr[-3000:]
-    found = manifest(out, "d1")["sources"]["discovered"][f"{site.base_url}/"]
+    first, second = sorted((out / "_runs").glob("*.json"))
+    found = json.loads(first.read_text())["sources"]["discovered"][f"{site.base_url}/"]
     assert found["feeds"] == [site.url("/kinds/feed.json"), site.url("/feeds/world.rss")]  # no comments feed
     assert found["sitemaps"] == [site.url("/kinds/news-sitemap.xml")] and found["discovered_this_run"]
-    counters = manifest(out, "d1")["counters"]
+    counters = json.loads(first.read_text())["counters"]
     assert counters["feeds.json_feeds"] == 1 and counters["sitemaps.read"] == 1
-    assert ("source", "invalid_url", "", None) in dead_letters(out, site.base_url)
+    again = json.loads(second.read_text())["sources"]["discovered"][f"{site.base_url}/"]
+    assert not again["discovered_this_run"] and again["feeds"] == found["feeds"]
+    assert len(site.requests("/")) == 1  # the second poll went to the recorded sources directly
+    assert [row[:3] for row in dead_letters(out, site.base_url)].count(("source", "invalid_url", "")) == 2
     state = json.loads((out / "_state" / "discovery" / "sites.json").read_text())
     assert list(state["sites"]) == [f"{site.base_url}/"]
-    homepage_fetches = len(site.requests("/"))
-    done = newsbeam("ingest", *args, "--run-id", "d2")
-    assert done.returncode == 0, done.stderr[-3000:]
-    again = manifest(out, "d2")["sources"]["discovered"][f"{site.base_url}/"]
-    assert not again["discovered_this_run"] and again["feeds"] == found["feeds"]
-    assert len(site.requests("/")) == homepage_fetches  # polled directly: the homepage is not fetched again
