@@ -50,3 +50,13 @@ def test_a_site_with_nothing_to_read_and_a_bad_line_are_dead_letters(tmp_path):
         ("discovery_nothing_found", f"{site.base_url}/"), ("invalid_url", None)]
     assert found.feeds == () and found.sitemaps == ()
     assert load_record(str(tmp_path)) == {}  # not recorded: a site down today is tried again at the next run
+
+
+def test_sites_given_as_a_url_are_fetched_politely(tmp_path):
+    routes = {**kinds_routes(), "/sites.txt": lambda h: h.send_body(
+        200, f"{h.server.site.base_url}/\n".encode(), "text/plain")}
+    with SampleSite(routes=routes) as site:
+        found = run_discovery(site.url("/sites.txt"), str(tmp_path), FAST, NOW, 7)
+        assert found.sitemaps == (site.url("/kinds/news-sitemap.xml"),)
+        missing = run_discovery(site.url("/nope.txt"), str(tmp_path / "other"), FAST, NOW, 7)
+    assert [(d.reason, d.url) for d in missing.dead_letters] == [("source_unreadable", site.url("/nope.txt"))]

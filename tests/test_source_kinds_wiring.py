@@ -99,3 +99,37 @@ def test_read_source_never_raises_and_url_is_a_url_the_source_or_null(body, comp
         for rejected in contents.rejected:
             assert rejected.url is None or rejected.url == source or is_http_url(rejected.url)
         assert all(is_http_url(item.url) for item in contents.items)
+
+
+def test_a_language_hint_is_an_iso_639_1_code_or_nothing():
+    from newsbeam.language import language_from_hint
+
+    assert [language_from_hint(h) for h in ("FR", "zh-cn", "pt-BR", None, "", "english", "1a")] == [
+        "fr", "zh", "pt", None, None, None, None]
+
+
+def test_since_skips_the_sitemaps_an_index_dates_before_it(tmp_path):
+    """Batch ReadFeeds over loopback: an index's sitemaps whose lastmod is before --since are not fetched."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from newsbeam.sample_site import SampleSite
+    from newsbeam.transforms.sources import ReadFeeds
+    from tests.kinds_routes import EN, SITEMAPS, _serve, kinds_routes, urlset
+    from tests.pipeline_helpers import fnapi_pipeline, run_and_count
+
+    routes = {**kinds_routes(),
+              "/old.xml": _serve(lambda b: urlset(b, EN[2:]), "application/xml"),
+              "/dated-index.xml": _serve(lambda b: (
+                  f'<sitemapindex xmlns="{SITEMAPS}"><sitemap><loc>{b}/kinds/sitemap.xml</loc><lastmod>2026-11-25'
+                  f'</lastmod></sitemap><sitemap><loc>{b}/old.xml</loc><lastmod>2026-10-01</lastmod></sitemap>'
+                  '</sitemapindex>').encode(), "application/xml")}
+    with SampleSite(routes=routes) as site:
+        pipeline = fnapi_pipeline()
+        read = pipeline | beam.Create([site.url("/dated-index.xml")]) | ReadFeeds(
+            FAST, since=datetime(2026, 11, 1, tzinfo=timezone.utc))
+        base = site.base_url
+        assert_that(read["items"] | beam.Map(lambda i: i.url.replace(base, "")), equal_to(EN[:2]))
+        counters = run_and_count(pipeline)
+        assert not site.requests("/old.xml")
+    assert counters["sitemaps.not_modified"] == 1 and counters["sitemaps.planned"] == 1
