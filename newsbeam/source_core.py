@@ -156,11 +156,12 @@ class SitemapPlan:
 
 
 def plan_sitemaps(indexes, budget: int, since: Optional[datetime], now: datetime, validators=None,
-                  limits: PlanLimits = PlanLimits()) -> SitemapPlan:
+                  limits: PlanLimits = PlanLimits(), given: frozenset = frozenset()) -> SitemapPlan:
     """The sitemaps to fetch next for one site's indexes [(SitemapVisit, sub-sitemaps)], planned in parent-URL order
     (deterministic) against the site's remaining `budget`: requests, dead letters (loops, too deep) and counts
-    (`sitemaps.not_modified`: lastmod before --since; `sitemaps.over_budget`)."""
-    requests, dead, seen = [], [], frozenset()
+    (`sitemaps.not_modified`: lastmod before --since; `sitemaps.over_budget`). Sitemaps whose canonical URL is in
+    `given` are read as given sources already: not again."""
+    requests, dead, seen = [], [], frozenset(given)
     not_modified = over_budget = 0
     for parent, children in sorted(indexes, key=lambda pair: pair[0].url):
         plan = plan_index(parent, children, budget, since=since, seen=seen, limits=limits)

@@ -32,7 +32,7 @@ def dead_letters(out, base):
 def test_json_feed_and_every_sitemap_kind_end_to_end(kinds_site, tmp_path):
     site, out = kinds_site, tmp_path / "out"
     done = newsbeam("ingest", "--feeds", site.url("/kinds/feed.json"), "--feeds", site.url("/kinds/index.xml"),
-                    "--max-articles", "2", *FAST_FLAGS, *GAZETTEER_ONLY, "--output", str(out), "--run-id", "k1")
+                    "--feeds", site.url("/kinds/sitemap.xml"), "--max-articles", "2", *FAST_FLAGS, *GAZETTEER_ONLY, "--output", str(out), "--run-id", "k1")
     assert done.returncode == 0, done.stderr[-3000:]
     counters = manifest(out, "k1")["counters"]
     # JSON Feed 2, sitemap.xml 2, news 2, gzip 2, text sitemap 1: 9 items, 6 distinct articles
@@ -49,6 +49,7 @@ def test_json_feed_and_every_sitemap_kind_end_to_end(kinds_site, tmp_path):
         ("feed", "sitemap_loop", "/kinds/index.xml", "/kinds/index.xml"),
     ]
     assert len(site.requests("/kinds/index.xml")) == 1  # the loop is not fetched again
+    assert len(site.requests("/kinds/sitemap.xml")) == 1  # given and listed by the index: read once, as given
 
 
 def test_a_50000_url_sitemap_and_an_index_of_100_sitemaps(kinds_site, tmp_path):

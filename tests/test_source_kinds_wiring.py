@@ -77,6 +77,9 @@ def test_an_index_is_read_afresh_and_its_sitemaps_planned_with_a_per_site_budget
     assert all(r.context.as_sitemap and r.context.sitemap_chain for r in plan.requests)
     assert [(d.reason, d.url) for d in plan.dead_letters] == [("sitemap_loop", "http://e.org/i2.xml")]
     assert dict(plan.counts)["sitemaps.over_budget"] == 2
+    # a sitemap also given directly (or discovered) is read as such, not a second time
+    again = plan_sitemaps([first], 4, None, NOW, given=frozenset({"http://e.org/a0.xml"}))
+    assert [r.url for r in again.requests] == ["http://e.org/a1.xml", "http://e.org/a2.xml"]
 
 
 def test_a_listed_sitemap_knows_its_chain_and_site():

@@ -100,9 +100,10 @@ class _PlanSitemapsFn(beam.DoFn):
         self._max = max_per_site
         self._counters = CounterSet()
 
-    def process(self, element, used, validators=None):
+    def process(self, element, used, given, validators=None):
         site, indexes = element
-        plan = plan_sitemaps(list(indexes), self._max - used.get(site, 0), self._since, utcnow(), validators)
+        plan = plan_sitemaps(list(indexes), self._max - used.get(site, 0), self._since, utcnow(), validators,
+                             given=frozenset(given))
         for name, value in plan.counts:
             self._counters.inc(name, value)
         for dead in plan.dead_letters:
@@ -157,7 +158,7 @@ class ReadFeeds(beam.PTransform):
             | "ReadGiven" >> beam.ParDo(_ReadDocumentFn()).with_outputs(
                 LISTED, DEAD_LETTERS, VALIDATORS, SITEMAPS, main="items")
         )
-        given_sources = sources | "GivenSourceKeys" >> beam.Map(lambda source: (source_key(source), True))
+        given_sources = tagged | "GivenSourceKeys" >> beam.Map(lambda source: (source_key(source[0]), True))
         listed_fetched = (
             given[LISTED]
             | "DistinctListedFeeds" >> beam.Distinct()
@@ -192,7 +193,8 @@ class ReadFeeds(beam.PTransform):
                 | f"GroupIndexesBySite{level}" >> beam.GroupByKey()
                 | f"PlanSitemaps{level}" >> beam.ParDo(
                     _PlanSitemapsFn(self._since, self._max_per_site), used=beam.pvalue.AsDict(used),
-                    validators=known).with_outputs(DEAD_LETTERS, main="requests")
+                    given=beam.pvalue.AsDict(given_sources), validators=known).with_outputs(
+                    DEAD_LETTERS, main="requests")
             )
             dead_letters.append(planned[DEAD_LETTERS])
             if level > self._max_depth:
