@@ -32,7 +32,8 @@ def dead_letters(out, base):
 def test_json_feed_and_every_sitemap_kind_end_to_end(kinds_site, tmp_path):
     site, out = kinds_site, tmp_path / "out"
     done = newsbeam("ingest", "--feeds", site.url("/kinds/feed.json"), "--feeds", site.url("/kinds/index.xml"),
-                    "--feeds", site.url("/kinds/sitemap.xml"), "--max-articles", "2", *FAST_FLAGS, *GAZETTEER_ONLY, "--output", str(out), "--run-id", "k1")
+                    "--feeds", site.url("/kinds/sitemap.xml"), "--max-articles", "2", *FAST_FLAGS, *GAZETTEER_ONLY,
+                    "--output", str(out), "--run-id", "k1")
     assert done.returncode == 0, done.stderr[-3000:]
     counters = manifest(out, "k1")["counters"]
     # JSON Feed 2, sitemap.xml 2, news 2, gzip 2, text sitemap 1: 9 items, 6 distinct articles
