@@ -27,6 +27,7 @@ from newsbeam.fetching import FEED_ACCEPT, FetchContext, PoliteFetcher, feed_lik
 from newsbeam.http import FetchSettings
 from newsbeam.manifest import write_json
 from newsbeam.schemas.records import DeadLetter, FetchFailure, FetchRequest
+from newsbeam.sitemaps import sitemap_kind
 from newsbeam.source_core import read_path
 from newsbeam.urls import is_http_url
 
@@ -87,13 +88,14 @@ def _get(fetcher: PoliteFetcher, url: str, accept: str, check=None) -> Optional[
 def discover_site(homepage: str, fetcher: PoliteFetcher, now: datetime,
                   limits: DiscoveryLimits = DiscoveryLimits()) -> SiteSources:
     """Fetches robots.txt and the homepage, and, when robots.txt names no sitemap, probes the conventional
-    locations: only those that answer are kept (a 404 there is expected, not an error)."""
+    locations: only those that answer with a sitemap are kept (a 404 there is expected, not an error, and many
+    sites answer any path with an HTML page)."""
     robots = _get(fetcher, robots_url(homepage), "text/plain,*/*;q=0.1")
     html = _get(fetcher, homepage, HTML_ACCEPT)
     found = discover(homepage, html, robots, limits)
     sitemaps = [source.url for source in found.sitemaps]
     if found.fallback:
-        sitemaps = [url for url in sitemaps if _get(fetcher, url, FEED_ACCEPT, feed_like) is not None]
+        sitemaps = [url for url in sitemaps if sitemap_kind(_get(fetcher, url, FEED_ACCEPT, feed_like) or b"")]
     return SiteSources(homepage, now.isoformat(), tuple(source.url for source in found.feeds), tuple(sitemaps))
 
 

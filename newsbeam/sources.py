@@ -1,4 +1,5 @@
-"""Source documents: feeds, OPML lists and URL lists, read into feed items and listed URLs (pure functions).
+"""Source documents: feeds, JSON Feeds, sitemaps, OPML lists and URL lists, read into feed items, listed URLs and
+sub-sitemaps (pure functions).
 
 `read_source` is the one entry point, the same for batch and streaming. It never raises: whatever goes wrong in
 one document becomes that document's dead letter, so one bad feed cannot stop a run. No parsing library is ever

@@ -30,12 +30,14 @@ def test_discovery_records_reuses_and_rediscovers_after_the_given_days(tmp_path)
 
 def test_fallback_sitemaps_are_probed_and_a_404_is_not_an_error(tmp_path):
     routes = {**kinds_routes(), "/robots.txt": _no_sitemap_robots,
-              "/sitemap.xml": kinds_routes()["/kinds/sitemap.xml"]}
+              "/sitemap.xml": kinds_routes()["/kinds/sitemap.xml"],
+              # a "soft 404": any path answers 200 with a page, which is not a sitemap
+              "/sitemap_index.xml": lambda h: h.send_body(200, b"<html><body>Home</body></html>", "text/html")}
     with SampleSite(routes=routes) as site:
         sites = tmp_path / "sites.txt"
         sites.write_text(f"{site.base_url}/\n")
         found = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
-        assert found.sitemaps == (site.url("/sitemap.xml"),)  # /sitemap_index.xml answered 404: left out
+        assert found.sitemaps == (site.url("/sitemap.xml"),)  # /sitemap_index.xml answered a page: left out
         assert found.dead_letters == ()
 
 
