@@ -80,6 +80,10 @@ def is_streaming_runner(argv: List[str]) -> bool:
     return requested_runner(argv) in STREAMING_RUNNERS
 
 
+def _at_first_poll(_, dead_letters, first: Timestamp, timestamp=beam.DoFn.TimestampParam):
+    return dead_letters if timestamp == first else []
+
+
 def poll_start(config: IngestConfig) -> Timestamp:
     """The first impulse: the run's start, to the whole second, so that window starts (in file names) are too."""
     return Timestamp(seconds=int(config.started_at.timestamp()))
@@ -126,6 +130,9 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
         )
         items.append(feeds["items"])
         poll_dead_letters.append(feeds[DEAD_LETTERS])
+    if config.source_dead_letters:  # what discovery could not use: reported with the first poll, once
+        poll_dead_letters.append(polls | "DiscoveryDeadLetters" >> beam.FlatMap(
+            _at_first_poll, list(config.source_dead_letters), start))
     if config.url_files:
         listed = (
             polls

@@ -29,7 +29,7 @@ from newsbeam.sample_site import SampleSite
 from newsbeam.urls import canonicalize_url
 from newsbeam.pipelines.options import IngestConfig, UsageError
 from newsbeam.pipelines.stream_graph import build_stream_pipeline, is_streaming_runner, poll_windows, run_unbounded
-from newsbeam.schemas.records import FeedItem
+from newsbeam.schemas.records import DeadLetter, FeedItem
 from tests.conftest import FAST
 from tests.faults import fault_routes
 from tests.pipeline_helpers import run_and_count
@@ -379,8 +379,11 @@ def test_unbounded_graph_reads_json_feeds_sitemap_indexes_and_discovered_sitemap
 
     out = tmp_path / "out"
     with SampleSite(routes={**fault_routes(), **kinds_routes()}) as site:
+        bad_site = DeadLetter(url=None, stage="source", reason="invalid_url", detail="a line of sites.txt is not a "
+                              "site: 'x y'", failed_at=T0)  # found by discovery before the job started
         config = replace(config_for(out, [site.url("/kinds/feed.json"), site.url("/kinds/index.xml")]),
-                         sitemaps=(site.url("/kinds/links.txt"),))  # a discovered sitemap: text is a sitemap
+                         sitemaps=(site.url("/kinds/links.txt"),),  # a discovered sitemap: text is a sitemap
+                         source_dead_letters=(bad_site,))
         polls = (BeamTestStream().add_elements([poll("poll-1", 0)]).advance_watermark_to(S0 + 60)
                  .add_elements([poll("poll-2", 60)]).advance_watermark_to_infinity())
         pipeline = streaming_pipeline()
@@ -393,5 +396,6 @@ def test_unbounded_graph_reads_json_feeds_sitemap_indexes_and_discovered_sitemap
     assert sorted((r["reason"], (r["url"] or "").replace(base, "")) for r in dead) == [
         # once per poll path, not per poll: the JSON Feed's item, and links.txt's bad line both as the discovered
         # sitemap and as listed by the nested index (two sources that are the same document)
-        ("invalid_url", ""), ("invalid_url", ""), ("invalid_url", ""), ("sitemap_loop", "/kinds/index.xml")]
+        ("invalid_url", ""), ("invalid_url", ""), ("invalid_url", ""), ("invalid_url", ""),  # + the --sites line
+        ("sitemap_loop", "/kinds/index.xml")]
     assert counters["sitemaps.indexes"] == 2 and counters["feeds.json_feeds"] == 1
