@@ -28,7 +28,7 @@ from newsbeam.http import FetchSettings
 from newsbeam.manifest import write_json
 from newsbeam.schemas.records import DeadLetter, FetchFailure, FetchRequest
 from newsbeam.sitemaps import sitemap_kind
-from newsbeam.source_core import read_path
+from newsbeam.source_core import SOURCE_MAX_BYTES, read_path
 from newsbeam.urls import is_http_url
 
 LOG = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ def _read_sites_source(source: str, fetcher: PoliteFetcher) -> bytes | str:
     return read_path(source)
 
 
-def _get(fetcher: PoliteFetcher, url: str, accept: str, check=None) -> Optional[bytes]:
-    fetched = fetcher.fetch(FetchRequest(url=url, context=None), accept, check)
+def _get(fetcher: PoliteFetcher, url: str, accept: str, check=None, max_bytes: Optional[int] = None) -> Optional[bytes]:
+    fetched = fetcher.fetch(FetchRequest(url=url, context=None, max_bytes=max_bytes), accept, check)
     return None if isinstance(fetched, FetchFailure) else fetched.body
 
 
@@ -95,7 +95,8 @@ def discover_site(homepage: str, fetcher: PoliteFetcher, now: datetime,
     found = discover(homepage, html, robots, limits)
     sitemaps = [source.url for source in found.sitemaps]
     if found.fallback:
-        sitemaps = [url for url in sitemaps if sitemap_kind(_get(fetcher, url, FEED_ACCEPT, feed_like) or b"")]
+        sitemaps = [url for url in sitemaps
+                    if sitemap_kind(_get(fetcher, url, FEED_ACCEPT, feed_like, SOURCE_MAX_BYTES) or b"")]
     return SiteSources(homepage, now.isoformat(), tuple(source.url for source in found.feeds), tuple(sitemaps))
 
 

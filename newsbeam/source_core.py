@@ -19,12 +19,23 @@ from newsbeam import reasons
 from newsbeam.feedstate import body_hash, conditional_headers
 from newsbeam.listings import SubSitemap
 from newsbeam.sitemap_plan import PlanLimits, SitemapVisit, plan_index
-from newsbeam.sources import JSON, SITEMAP, Rejected, bad_line_detail, read_source, sniff, url_list_lines
+from newsbeam.sources import (
+    JSON,
+    MAX_INFLATED_BYTES,
+    SITEMAP,
+    Rejected,
+    bad_line_detail,
+    read_source,
+    sniff,
+    url_list_lines,
+)
 from newsbeam.urls import canonicalize_url, host_key, is_http_url
 from newsbeam.schemas.records import DeadLetter, FeedDocument, FeedFetch, FeedItem, FeedValidator, FetchedPage, \
     FetchFailure, FetchRequest
 
 Counts = Tuple[Tuple[str, int], ...]
+# the body cap of a source fetch (FetchRequest.max_bytes): sitemaps may be 50 MB, more than --max-bytes (pages)
+SOURCE_MAX_BYTES = MAX_INFLATED_BYTES
 
 
 @dataclass(frozen=True)
@@ -183,7 +194,7 @@ def sitemap_request(visit: SitemapVisit, validators=None) -> FetchRequest:
     previous = validators.get(visit.url) if validators else None
     return FetchRequest(url=visit.url, context=FeedFetch(depth=1, previous=previous,
                                                          sitemap_chain=visit.ancestors, as_sitemap=True),
-                        headers=conditional_headers(previous) if previous else ())
+                        headers=conditional_headers(previous) if previous else (), max_bytes=SOURCE_MAX_BYTES)
 
 
 def url_file_outcome(path: str, body: bytes, now: datetime) -> SourceOutcome:

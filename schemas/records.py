@@ -73,6 +73,7 @@ class FetchRequest:
     url: str
     context: object  # FeedItem for articles, FeedFetch for feed sources
     headers: Tuple[Tuple[str, str], ...] = ()  # extra request headers (conditional GET)
+    max_bytes: Optional[int] = None  # a larger body cap for this fetch (sources: 50 MB) than --max-bytes
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from newsbeam.sitemap_plan import root_visit
 from newsbeam.source_core import plan_sitemaps, read_document, visit_of
 from newsbeam.sources import JSON, SITEMAP, read_source
 from newsbeam.schemas.records import FeedDocument
-from newsbeam.transforms.sources import source_fetch_settings
 from newsbeam.urls import is_http_url
 from tests.conftest import FAST
 
@@ -88,8 +87,28 @@ def test_a_listed_sitemap_knows_its_chain_and_site():
     assert (visit.depth, visit.site, visit.ancestors) == (1, "http://e.org", ("http://e.org/index.xml",))
 
 
-def test_source_fetches_allow_a_50_mb_sitemap():
-    assert source_fetch_settings(FAST).max_bytes == 50 * 1024 * 1024
+def test_source_fetches_allow_a_50_mb_sitemap_without_a_second_fetch_context():
+    """The larger cap travels with the request: the settings (and so the shared fetch context: per-host gates,
+    robots.txt cache) stay the same for sources and articles."""
+    from dataclasses import replace
+
+    from newsbeam.fetching import FEED_ACCEPT, FetchContext, PoliteFetcher, feed_like
+    from newsbeam.sample_site import SampleSite
+    from newsbeam.schemas.records import FetchFailure, FetchRequest
+    from newsbeam.transforms.sources import feed_request
+    from tests.kinds_routes import kinds_routes
+
+    assert feed_request("http://e.org/s.xml", 0, None).max_bytes == 50 * 1024 * 1024
+    settings = replace(FAST, max_bytes=1000)
+    with SampleSite(routes=kinds_routes()) as site:
+        context = FetchContext(settings)
+        fetcher = PoliteFetcher(context.client, context.gates, context.robots)
+        page = fetcher.fetch(FetchRequest(site.url("/big/part-1.xml"), None), FEED_ACCEPT, feed_like)
+        assert isinstance(page, FetchFailure) and page.reason == "too_large"
+        page = fetcher.fetch(FetchRequest(site.url("/big/part-1.xml"), None, max_bytes=100), FEED_ACCEPT, feed_like)
+        assert isinstance(page, FetchFailure)  # a request never lowers --max-bytes
+        page = fetcher.fetch(feed_request(site.url("/big/part-1.xml"), 0, None), FEED_ACCEPT, feed_like)
+        assert not isinstance(page, FetchFailure) and len(page.body) > 1000
 
 
 @settings(max_examples=60, deadline=None)

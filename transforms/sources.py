@@ -3,7 +3,6 @@ subscription lists one level, follow sitemap indexes down to their depth limit."
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime
 from typing import Optional, Tuple
 
@@ -25,7 +24,7 @@ from newsbeam.source_core import (
     unreadable_dead_letter,
     url_file_outcome,
 )
-from newsbeam.sources import MAX_INFLATED_BYTES
+from newsbeam.source_core import SOURCE_MAX_BYTES
 from newsbeam.urls import is_http_url
 from newsbeam.schemas.records import FeedDocument, FeedFetch, FetchRequest
 from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
@@ -42,13 +41,7 @@ def feed_request(url: str, depth: int, validators, as_sitemap: bool = False) -> 
     """A conditional GET when an earlier run recorded validators for this feed."""
     previous = validators.get(url) if validators else None
     return FetchRequest(url=url, context=FeedFetch(depth=depth, previous=previous, as_sitemap=as_sitemap),
-                        headers=conditional_headers(previous) if previous else ())
-
-
-def source_fetch_settings(settings: FetchSettings) -> FetchSettings:
-    """Source documents may be sitemaps, which the protocol allows up to 50 MB: a smaller --max-bytes (meant for
-    article pages) is raised to that for them."""
-    return replace(settings, max_bytes=max(settings.max_bytes, MAX_INFLATED_BYTES))
+                        headers=conditional_headers(previous) if previous else (), max_bytes=SOURCE_MAX_BYTES)
 
 
 class _OpenSourceFn(beam.DoFn):
@@ -136,7 +129,7 @@ class ReadFeeds(beam.PTransform):
                  sitemaps: Tuple[str, ...] = (), max_depth: int = MAX_DEPTH,
                  max_sitemaps_per_site: int = MAX_SITEMAPS_PER_SITE):
         super().__init__()
-        self._settings = source_fetch_settings(settings)
+        self._settings = settings
         self._validators = validators
         self._since = since
         self._sitemaps = tuple(sitemaps)

@@ -32,6 +32,7 @@ from newsbeam.fetching import FEED_ACCEPT, PoliteFetcher, feed_like, utcnow
 from newsbeam.http import FetchSettings
 from newsbeam.sitemap_plan import MAX_DEPTH, MAX_SITEMAPS_PER_SITE
 from newsbeam.source_core import (
+    SOURCE_MAX_BYTES,
     document_from_page,
     document_from_path,
     fetch_failure_dead_letter,
@@ -218,7 +219,8 @@ class _PollFeedFn(beam.DoFn):
             validator = previous.validator
             request = FetchRequest(url=source, context=FeedFetch(depth=self._depth, previous=validator,
                                                                  sitemap_chain=chain or (), as_sitemap=as_sitemap),
-                                   headers=conditional_headers(validator) if validator else ())
+                                   headers=conditional_headers(validator) if validator else (),
+                                   max_bytes=SOURCE_MAX_BYTES)
             fetched = self._fetcher.fetch(request, FEED_ACCEPT, feed_like)
             if isinstance(fetched, FetchFailure):
                 self._counters.inc("feeds.fetch_failed")
