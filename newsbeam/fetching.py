@@ -197,7 +197,8 @@ class PoliteFetcher:
                     refusal = self._robots.check(url)
                     if refusal is not None:
                         raise refusal
-                answer, used = self._get_with_retries(url, accept, check, request.headers)
+                answer, used = self._get_with_retries(url, accept, check, request.headers,
+                                                      _body_cap(request, self._settings))
                 attempts += used
                 if answer.status in _REDIRECTS:
                     location = answer.headers.get("location")
@@ -246,7 +247,8 @@ class PoliteFetcher:
             )
 
     def _get_with_retries(self, url: str, accept: str, check: Optional[ContentCheck],
-                          headers: Tuple[Tuple[str, str], ...]) -> Tuple[Exchange, int]:
+                          headers: Tuple[Tuple[str, str], ...],
+                          max_bytes: Optional[int] = None) -> Tuple[Exchange, int]:
         origin = host_key(url)
         attempt = 0
         while True:
@@ -254,7 +256,7 @@ class PoliteFetcher:
             retry_after = None
             try:
                 with self._gates.slot(origin):
-                    answer = self._client.get(url, accept=accept, check=check, headers=headers)
+                    answer = self._client.get(url, accept=accept, check=check, headers=headers, max_bytes=max_bytes)
                 if answer.status not in _RETRY_STATUSES:
                     return answer, attempt
                 error = FetchError(reasons.http_reason(answer.status), f"HTTP {answer.status}", answer.status)
@@ -273,6 +275,11 @@ class PoliteFetcher:
                 error.detail = f"{error.detail}; Retry-After {retry_after!r} beyond {self._settings.retry_after_max}s"
                 raise error
             time.sleep(delay)
+
+
+def _body_cap(request: FetchRequest, settings: FetchSettings) -> Optional[int]:
+    """A request may allow a larger body than --max-bytes (a 50 MB sitemap), never a smaller one."""
+    return None if request.max_bytes is None else max(request.max_bytes, settings.max_bytes)
 
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,application/pdf;q=0.8,*/*;q=0.1"

@@ -151,6 +151,7 @@ def read_json_feed(body: bytes, document_url: str, max_items: int = MAX_ITEMS) -
             guid=item.id,
             published_at=item.published_at,
             summary=item.summary,
+            language_hint=item.language.lower() if item.language else None,
         )
         for item in feed.items
     )

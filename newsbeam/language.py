@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
@@ -41,6 +41,15 @@ class LanguageDetector:
         if best.prob < self._settings.min_probability:
             return UNDETERMINED, round(best.prob, 4)
         return iso639_1(best.lang), round(best.prob, 4)
+
+
+def language_from_hint(hint: Optional[str]) -> Optional[str]:
+    """The ISO 639-1 code of a listing's language hint (a Google News sitemap's `news:language`, a JSON Feed's
+    `language`: 'en', 'zh-cn', 'pt-BR'), or None when it is not one. Used only when detection is undetermined."""
+    if not hint:
+        return None
+    code = iso639_1(hint.strip())
+    return code if len(code) == 2 and code.isascii() and code.isalpha() else None
 
 
 def iso639_1(code: str) -> str:

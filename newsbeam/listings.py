@@ -10,16 +10,17 @@ from datetime import datetime
 
 from newsbeam.schemas.records import FeedItem
 
-# proposed dead-letter reason codes (stage 'feed'); see docs/source-kinds.md
-SITEMAP_PARSE_ERROR = "sitemap_parse_error"  # not a sitemap, refused DTD, or nothing readable before an XML error
-SITEMAP_TRUNCATED = "sitemap_truncated"  # an XML or gzip error after some entries: those entries are kept
-SITEMAP_TOO_LARGE = "sitemap_too_large"  # over the inflated-size or entry cap: the entries before the cap are kept
-SITEMAP_DEPTH = "sitemap_depth"  # a sitemap index nested deeper than allowed
-SITEMAP_LOOP = "sitemap_loop"  # a sitemap index that lists itself or an ancestor
-SITEMAP_BUDGET = "sitemap_budget"  # a site's sub-sitemaps over the per-run budget
-JSON_FEED_PARSE_ERROR = "json_feed_parse_error"  # not JSON, not a JSON Feed object, or over the size cap
-JSON_FEED_TOO_LARGE = "json_feed_too_large"  # more items than the cap: the first ones are kept
-INVALID_URL = "invalid_url"  # the same code `newsbeam.reasons.INVALID_URL` has
+# dead-letter reason codes (stage 'feed'), defined with the others in newsbeam.reasons
+from newsbeam.reasons import (  # noqa: E402,F401 (re-exported for the parsers)
+    INVALID_URL,
+    JSON_FEED_PARSE_ERROR,
+    JSON_FEED_TOO_LARGE,
+    SITEMAP_DEPTH,
+    SITEMAP_LOOP,
+    SITEMAP_PARSE_ERROR,
+    SITEMAP_TOO_LARGE,
+    SITEMAP_TRUNCATED,
+)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,14 @@ NESTED_LIST_IGNORED = "nested_list_ignored"
 NO_ARTICLE_LINK = "no_article_link"  # a feed entry with no http(s) link to an article (enclosure only, guid only)
 FEED_ENTITY_EXPANSION = "feed_entity_expansion"  # internal DTD entities that would blow the document up
 FEED_READER_ERROR = "feed_reader_error"  # the reading code failed on this document (a bug to report)
+SITEMAP_PARSE_ERROR = "sitemap_parse_error"  # not a sitemap, refused DTD, or nothing readable before an XML error
+SITEMAP_TRUNCATED = "sitemap_truncated"  # an XML or gzip error after some entries: those entries are kept
+SITEMAP_TOO_LARGE = "sitemap_too_large"  # over the inflated-size or entry cap: the entries before the cap are kept
+SITEMAP_DEPTH = "sitemap_depth"  # a sitemap index nested deeper than allowed
+SITEMAP_LOOP = "sitemap_loop"  # a sitemap index that lists itself or an ancestor
+JSON_FEED_PARSE_ERROR = "json_feed_parse_error"  # not JSON, not a JSON Feed object, or over the size cap
+JSON_FEED_TOO_LARGE = "json_feed_too_large"  # more items than the cap: the first ones are kept
+DISCOVERY_NOTHING_FOUND = "discovery_nothing_found"  # a --sites homepage with no feed and no sitemap
 
 # stages
 STAGE_SOURCE = "source"

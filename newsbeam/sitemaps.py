@@ -402,4 +402,6 @@ def entry_item(entry: SitemapEntry, sitemap_url: str) -> FeedItem:
         feed_title=entry.publication_name,
         title=entry.title,
         published_at=entry.published_at,
+        language_hint=entry.language,
+        keywords=entry.keywords,
     )

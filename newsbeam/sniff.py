@@ -20,17 +20,20 @@ FEED = "feed"
 OPML = "opml"
 URL_LIST = "url_list"
 HTML = "html"
-JSON = "json"
+JSON = "json"  # JSON Feed, or other JSON (refused)
+SITEMAP = "sitemap"  # an XML sitemap: urlset (Google News ones too) or sitemapindex
 UNKNOWN = "unknown"
 
-# Root element (local name, lower case) -> kind. A new XML kind (sitemaps: `urlset`, `sitemapindex`) is one more
-# entry here plus a reader in `newsbeam.sources.READERS`.
+# Root element (local name, lower case) -> kind. A new XML kind is one more entry here plus a reader in
+# `newsbeam.sources.READERS`.
 ROOT_KINDS: Dict[str, str] = {
     "rss": FEED,
     "rdf": FEED,
     "feed": FEED,
     "channel": FEED,  # CDF and some RSS 0.9x without the <rss> wrapper
     "opml": OPML,
+    "urlset": SITEMAP,
+    "sitemapindex": SITEMAP,
     "html": HTML,
     "head": HTML,
     "body": HTML,

@@ -1,4 +1,5 @@
-"""Source documents: feeds, OPML lists and URL lists, read into feed items and listed URLs (pure functions).
+"""Source documents: feeds, JSON Feeds, sitemaps, OPML lists and URL lists, read into feed items, listed URLs and
+sub-sitemaps (pure functions).
 
 `read_source` is the one entry point, the same for batch and streaming. It never raises: whatever goes wrong in
 one document becomes that document's dead letter, so one bad feed cannot stop a run. No parsing library is ever
@@ -9,6 +10,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
@@ -19,11 +21,15 @@ import feedparser
 import listparser
 
 from newsbeam import reasons
+from newsbeam.jsonfeed import is_json_feed
+from newsbeam.listings import Listing, SubSitemap
+from newsbeam.sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
 from newsbeam.sniff import (  # noqa: F401 (the kinds are part of this module's interface)
     FEED,
     HTML,
     JSON,
     OPML,
+    SITEMAP,
     UNKNOWN,
     URL_LIST,
     ROOT_KINDS,
@@ -33,18 +39,23 @@ from newsbeam.sniff import (  # noqa: F401 (the kinds are part of this module's 
     repair_character_references,
     sniff,
 )
+from newsbeam.source_kinds import read_listing
 from newsbeam.urls import canonicalize_url, is_http_url
 from newsbeam.schemas.records import FeedItem
 
 LOG = logging.getLogger(__name__)
 NOT_A_FEED = reasons.feed_reason(reasons.NOT_A_FEED)  # 'feed_not_a_feed'
+TOO_LARGE = reasons.feed_reason(reasons.TOO_LARGE)  # 'feed_too_large'
+ITEM_KINDS = (FEED, JSON, SITEMAP)  # kinds whose documents list articles (JSON: a JSON Feed)
+MAX_INFLATED_BYTES = SITEMAP_MAX_BYTES  # a gzip-compressed source document inflates to at most this
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
 class Rejected:
     """Something in a source document that becomes a dead letter."""
 
-    url: str
+    url: Optional[str]  # a URL or the source's path; None when what was rejected is not a URL (it is in detail)
     feed_url: Optional[str]
     stage: str
     reason: str
@@ -53,16 +64,26 @@ class Rejected:
 
 @dataclass(frozen=True)
 class SourceContents:
-    kind: str  # FEED, OPML, URL_LIST, HTML, JSON or UNKNOWN
-    read: bool = False  # a feed that parsed (items or none), or a subscription list that was expanded
-    items: Tuple[FeedItem, ...] = ()  # a feed's entries with an http(s) article link
+    kind: str  # FEED, OPML, URL_LIST, SITEMAP, HTML, JSON (a JSON Feed when read) or UNKNOWN
+    read: bool = False  # a feed or sitemap that parsed (items or none), or a subscription list that was expanded
+    items: Tuple[FeedItem, ...] = ()  # a feed's or sitemap's entries with an http(s) article link
     listed: Tuple[str, ...] = ()  # a subscription list's http(s) feed URLs
     rejected: Tuple[Rejected, ...] = ()
+    sitemaps: Tuple[SubSitemap, ...] = ()  # a sitemap index's sitemaps (followed by their own depth rule)
+
+    @property
+    def sitemap_index(self) -> bool:
+        return self.read and self.kind == SITEMAP and bool(self.sitemaps)
+
+    @property
+    def lists_articles(self) -> bool:
+        """A feed, JSON Feed or urlset that was read (a validator is worth keeping for it)."""
+        return self.read and self.kind in ITEM_KINDS and not self.sitemaps
 
     @property
     def empty_feed(self) -> bool:
         """A feed without entries (not an error: a quiet feed). A read feed's rejections are its entries."""
-        return self.read and self.kind == FEED and not self.items and not self.rejected
+        return self.lists_articles and not self.items and not self.rejected
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -96,8 +117,12 @@ def parse_url_list(body: bytes) -> List[str]:
 
 
 def bad_line(source: str, line: ListLine) -> Rejected:
-    return Rejected(line.text, None, reasons.STAGE_SOURCE, reasons.INVALID_URL,
-                    f"line {line.number} of {source} is not an http(s) URL")
+    """The `url` column only ever holds a URL: the line as written goes into the detail."""
+    return Rejected(None, None, reasons.STAGE_SOURCE, reasons.INVALID_URL, bad_line_detail(source, line))
+
+
+def bad_line_detail(source: str, line: ListLine) -> str:
+    return f"line {line.number} of {source} is not an http(s) URL: {line.text[:2048]!r}"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -234,6 +259,7 @@ class SourceRef:
     content_type: Optional[str]
     depth: int  # 0: given by the user; 1: listed in a subscription list
     base_url: Optional[str]  # the URL it was finally fetched from (relative links resolve against it)
+    as_sitemap: bool = False  # reached as a sitemap (index, robots.txt, discovery): plain text is a text sitemap
 
 
 def _feed_dead(ref: SourceRef, reason: str, detail: str) -> Rejected:
@@ -281,7 +307,8 @@ def _read_opml(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
     if ref.depth > 0:
         return _nested(OPML, ref)
     subscriptions = parse_opml(body)
-    rejected = [Rejected(url, url, reasons.STAGE_SOURCE, reasons.INVALID_URL, f"listed in {ref.source}")
+    rejected = [Rejected(None, None, reasons.STAGE_SOURCE, reasons.INVALID_URL,
+                         f"xmlUrl {url[:2048]!r} listed in {ref.source} is not an http(s) URL")
                 for url in subscriptions.feeds if not is_http_url(url)]
     rejected += [Rejected(url, url, reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED,
                           f"an outline of type include/link/source in {ref.source}: lists inside lists are not "
@@ -291,6 +318,8 @@ def _read_opml(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
 
 
 def _read_url_list(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    if ref.as_sitemap:  # a text sitemap looks exactly like a list of feed URLs: how it was reached decides
+        return _from_listing(read_listing(body, ref.source, as_sitemap=True), SITEMAP, ref)
     lines = url_list_lines(sniffed.text)
     if not any(line.is_url for line in lines):
         return _read_unknown(body, sniffed, ref)
@@ -308,10 +337,34 @@ def _read_html(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
 
 
 def _read_json(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
-    return SourceContents(JSON, rejected=(_feed_dead(ref, NOT_A_FEED, "a JSON document (JSON Feed is not read)"),))
+    if not is_json_feed(body):
+        return SourceContents(JSON, rejected=(_feed_dead(
+            ref, NOT_A_FEED, "a JSON document that is not a JSON Feed (no jsonfeed.org version)"),))
+    return _from_listing(read_listing(body, ref.source), JSON, ref)
+
+
+def _read_sitemap(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    return _from_listing(read_listing(body, ref.source), SITEMAP, ref)
+
+
+def _from_listing(listing: Listing, kind: str, ref: SourceRef) -> SourceContents:
+    """A sitemap's or JSON Feed's `Listing` as source contents. An unusable entry's value is a URL, the
+    listing's own URL, or what was written instead of a URL (then `url` is None and the value is in the detail)."""
+    rejected = []
+    for unusable in listing.unusable:
+        if unusable.value == ref.source or is_http_url(unusable.value):
+            rejected.append(Rejected(unusable.value, ref.source, reasons.STAGE_FEED, unusable.reason,
+                                     unusable.detail))
+        else:
+            rejected.append(Rejected(None, ref.source, reasons.STAGE_FEED, unusable.reason,
+                                     f"{unusable.value[:2048]!r}: {unusable.detail}"))
+    return SourceContents(kind, read=listing.read, items=listing.items, rejected=tuple(rejected),
+                          sitemaps=listing.sources)
 
 
 def _read_unknown(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    if ref.as_sitemap:
+        return _from_listing(read_listing(body, ref.source, as_sitemap=True), SITEMAP, ref)
     text = sniffed.text.strip("\x00 \t\r\n")
     what = "an empty document" if not text else "no element" if text.startswith("<") else "no markup and no URL"
     return SourceContents(UNKNOWN, rejected=(_feed_dead(
@@ -327,6 +380,7 @@ READERS: Dict[str, Reader] = {
     URL_LIST: _read_url_list,
     HTML: _read_html,
     JSON: _read_json,
+    SITEMAP: _read_sitemap,
     UNKNOWN: _read_unknown,
 }
 
@@ -335,16 +389,39 @@ def classify_document(body: bytes, content_type: Optional[str] = None) -> str:
     return sniff(body, content_type).kind
 
 
+class _TooLarge(ValueError):
+    pass
+
+
+def gunzip_bounded(body: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes:
+    """A gzip file's content, at most `limit` bytes (a gzip bomb raises `_TooLarge`). A truncated file gives what
+    precedes the cut (the parser then reports the truncation); a corrupt one raises zlib.error."""
+    inflater = zlib.decompressobj(wbits=31)
+    data = inflater.decompress(body, limit + 1)
+    if len(data) > limit:
+        raise _TooLarge(f"inflates to more than {limit} bytes")
+    return data
+
+
 def read_source(body: bytes, source: str, content_type: Optional[str] = None, depth: int = 0,
-                base_url: Optional[str] = None) -> SourceContents:
+                base_url: Optional[str] = None, as_sitemap: bool = False) -> SourceContents:
     """What a source document holds, the same for batch and streaming. Never raises.
 
     `depth` 0: given by the user, so a subscription list is expanded; deeper: listed in a list, where a list is
     reported, not followed (a loop of lists cannot run forever). `base_url` (default: `source` when it is a URL)
-    resolves relative item links."""
-    ref = SourceRef(source, content_type, depth, base_url or (source if is_http_url(source) else None))
+    resolves relative item links. `as_sitemap`: reached as a sitemap, so plain text is a text sitemap. A gzip file
+    (recognised by its magic bytes, whatever its name) is inflated, bounded, first."""
+    ref = SourceRef(source, content_type, depth, base_url or (source if is_http_url(source) else None), as_sitemap)
     kind = UNKNOWN
     try:
+        if body[:2] == _GZIP_MAGIC:
+            try:
+                body = gunzip_bounded(body)
+            except _TooLarge as exc:
+                return SourceContents(UNKNOWN, rejected=(_feed_dead(ref, TOO_LARGE, f"gzip file {exc}"),))
+            except zlib.error as exc:
+                return SourceContents(UNKNOWN, rejected=(_feed_dead(
+                    ref, reasons.FEED_PARSE_ERROR, f"not a readable gzip file: {exc}"),))
         sniffed = sniff(body, content_type)
         kind = sniffed.kind
         if kind in (FEED, OPML):

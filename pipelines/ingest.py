@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Dict, List, Optional
 
@@ -17,6 +18,7 @@ from newsbeam.atomic import failure_reason
 from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.runlock import RunLock, hold_run_lock
 from newsbeam.runtime import limit_malloc_arenas
+from newsbeam.site_discovery import run_discovery
 from newsbeam.state import StateDamaged, check_state
 from newsbeam.pipelines.lifecycle import (
     ACCOUNTING_MISMATCH,
@@ -62,11 +64,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     feed_items = [pipeline | "RetryDue" >> DueRetries(state)]
     dead_letters = []
     validators = []
-    if config.feeds:
+    if config.source_dead_letters:
+        dead_letters.append(pipeline | "DiscoveryDeadLetters" >> beam.Create(list(config.source_dead_letters)))
+    if config.feeds or config.sitemaps:
         feeds = (
             pipeline
             | "FeedSources" >> beam.Create(list(config.feeds))
-            | "ReadFeeds" >> ReadFeeds(config.core.fetch, validators=pipeline | "KnownFeeds" >> FeedValidators(state))
+            | "ReadFeeds" >> ReadFeeds(config.core.fetch, validators=pipeline | "KnownFeeds" >> FeedValidators(state),
+                                       since=config.window.since, sitemaps=config.sitemaps)
         )
         feed_items.append(feeds["items"])
         dead_letters.append(feeds[DEAD_LETTERS])
@@ -112,6 +117,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
 
 
+def with_discovery(config: IngestConfig) -> IngestConfig:
+    """`--sites` resolved: the feeds and sitemaps found (or recorded by an earlier run) become sources."""
+    found = run_discovery(config.sites, config.output, config.core.fetch, config.started_at, config.rediscover_days)
+    return replace(config, feeds=tuple(dict.fromkeys(config.feeds + found.feeds)),
+                   sitemaps=tuple(url for url in found.sitemaps if url not in config.feeds),
+                   source_dead_letters=found.dead_letters, discovery=found.record)
+
+
 def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
         control: Optional[RunControl] = None, lock: Optional[RunLock] = None) -> RunOutcome:
     """Runs one batch ingestion. Raises UsageError before anything starts if the run cannot proceed, e.g. while
@@ -139,6 +152,8 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
                 check_state(config.output)
             except StateDamaged as exc:  # a truncated or foreign state file: say which and how to recover
                 raise UsageError(str(exc)) from None
+            if config.sites:
+                config = with_discovery(config)
             manifest = RunManifest(config, options)
             # the one place that wraps the whole run, manifest included
             with interruptible(manifest, control):

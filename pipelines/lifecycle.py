@@ -138,7 +138,9 @@ class RunManifest:
             "started_at": config.started_at.isoformat(),
             "ingest_date": config.ingest_date,
             "output": config.output,
-            "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files)},
+            "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files),
+                        **({"sites": config.sites, "sitemaps": list(config.sitemaps), "discovered": config.discovery}
+                           if config.sites else {})},
             "options": dict(self.options.get_all_options(drop_default=True)),
             "versions": {**library_versions(), **_model_versions(config), **self.versions},
             **self.extra,

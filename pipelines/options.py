@@ -38,6 +38,13 @@ class NewsbeamOptions(PipelineOptions):
                                 "list (file or URL; nested outlines count) or a text file of feed URLs.")
         group.add_argument("--urls", action="append", default=None, metavar="FILE",
                            help="Repeatable. A text file of article URLs, one per line ('#' starts a comment).")
+        group.add_argument("--sites", default=None, metavar="FILE_OR_URL",
+                           help="A text file (or URL) of site homepages or host names, one a line: their feeds "
+                                "(<link rel=alternate>) and sitemaps (robots.txt, /sitemap.xml) are found and read; "
+                                "what was found is kept in OUT/_state/discovery/ and polled directly next time.")
+        group.add_argument("--rediscover-days", "--rediscover_days", dest="rediscover_days", type=float, default=7.0,
+                           help="Look for a --sites homepage's feeds and sitemaps again after this many days "
+                                "(default 7).")
         group.add_argument("--output", default=None, metavar="DIR",
                            help="Output root (local path, gs://, s3://): articles/, dead_letters/, _runs/.")
         group.add_argument("--run-id", "--run_id", dest="run_id", default=None,
@@ -117,6 +124,11 @@ class IngestConfig:
     window: Window = Window()
     max_articles: Optional[int] = None
     near_dup_window: timedelta = timedelta(days=30)
+    sites: Optional[str] = None  # --sites: resolved into `feeds` and `sitemaps` by discovery when the run starts
+    rediscover_days: float = 7.0
+    sitemaps: Tuple[str, ...] = ()  # sources known to be sitemaps (found by discovery)
+    source_dead_letters: Tuple = ()  # DeadLetters found before the pipeline (discovery)
+    discovery: Optional[dict] = None  # what discovery found, for the manifest
 
     @property
     def backfill(self) -> bool:
@@ -208,8 +220,13 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         path = _local_or_remote(path)
         _require_readable("URL list", path)
         url_files.append(path)
-    if not feeds and not url_files:
-        raise UsageError("no sources given: pass --feeds and/or --urls")
+    sites = None
+    if options.sites:
+        sites = options.sites.strip() if is_http_url(options.sites.strip()) else _local_or_remote(options.sites)
+        if not is_http_url(sites):
+            _require_readable("sites file", sites)
+    if not feeds and not url_files and not sites:
+        raise UsageError("no sources given: pass --feeds, --urls and/or --sites")
     run_id = default_run_id(started_at) if options.run_id is None else options.run_id
     if not _RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit")
@@ -266,4 +283,6 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         window=window,
         max_articles=max_articles,
         near_dup_window=timedelta(days=_positive("near-dup-days", options.near_dup_days, 0.0)),
+        sites=sites,
+        rediscover_days=_positive("rediscover-days", options.rediscover_days, 0.0),
     )

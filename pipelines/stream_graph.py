@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -43,6 +43,7 @@ from newsbeam.pipelines.lifecycle import (
     counters_of,
     signal_exit_code,
 )
+from newsbeam.pipelines.ingest import with_discovery
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.pipelines.stream import StreamOptions
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
@@ -91,6 +92,10 @@ def is_streaming_runner(argv: List[str]) -> bool:
     return requested_runner(argv) in STREAMING_RUNNERS
 
 
+def _at_first_poll(_, dead_letters, first: Timestamp, timestamp=beam.DoFn.TimestampParam):
+    return dead_letters if timestamp == first else []
+
+
 def poll_start(config: IngestConfig) -> Timestamp:
     """The first impulse: the run's start, to the whole second, so that window starts (in file names) are too."""
     return Timestamp(seconds=int(config.started_at.timestamp()))
@@ -126,15 +131,20 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
     polls = impulses | "OnTimePolls" >> OnTimePolls(windows)
     run = RunContext(run_id=config.run_id, ingest_date=config.ingest_date, extractor=EXTRACTOR_NAME)
     items, poll_dead_letters = [], []
-    if config.feeds:
+    if config.feeds or config.sitemaps:
+        # a sitemap found by discovery carries its (empty) chain of indexes: plain text there is a text sitemap
+        given = [(source, "") for source in config.feeds] + [(url, ()) for url in config.sitemaps]
         feeds = (
             polls
-            | "FeedSources" >> beam.FlatMap(lambda _, sources: [(source, "") for source in sources],
-                                            list(config.feeds)).with_output_types(Tuple[str, str])
+            | "FeedSources" >> beam.FlatMap(lambda _, sources: list(sources), given).with_output_types(
+                Tuple[str, Any])
             | "PollFeeds" >> PollFeeds(config.core.fetch, feed_state_ttl, given=config.feeds)
         )
         items.append(feeds["items"])
         poll_dead_letters.append(feeds[DEAD_LETTERS])
+    if config.source_dead_letters:  # what discovery could not use: reported with the first poll, once
+        poll_dead_letters.append(polls | "DiscoveryDeadLetters" >> beam.FlatMap(
+            _at_first_poll, list(config.source_dead_letters), start))
     if config.url_files:
         listed = (
             polls
@@ -197,6 +207,8 @@ def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runne
     config = build_config(options.view_as(NewsbeamOptions), now=now)
     if config.backfill:
         raise UsageError("--since, --until and --max-articles apply to batch runs only")
+    if config.sites:  # discovered once, when the job starts (a long job is restarted to rediscover)
+        config = with_discovery(config)
     start = poll_start(config)
     stop_at = None
     if stream.max_cycles is not None:

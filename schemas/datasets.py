@@ -14,7 +14,7 @@ from newsbeam.schemas.columns import article_id, entity_ids, registered_domain
 from newsbeam.schemas.records import Article, DeadLetter
 
 ARTICLES_SCHEMA_VERSION = 3  # v3: published_local_date, published_utc_offset_minutes, page_count
-DEAD_LETTERS_SCHEMA_VERSION = 1
+DEAD_LETTERS_SCHEMA_VERSION = 2  # 2: url nullable (an invalid list line has no URL)
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -69,7 +69,7 @@ ARTICLES_SCHEMA = pa.schema(
 
 DEAD_LETTERS_SCHEMA = pa.schema(
     [
-        pa.field("url", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
         pa.field("feed_url", pa.string()),
         pa.field("stage", pa.string(), nullable=False),
         pa.field("reason", pa.string(), nullable=False),
@@ -187,8 +187,8 @@ DEAD_LETTERS = DatasetSpec(
     partition_columns=("ingest_date",),
     to_row=_dead_letter_row,
     partition_values=lambda dead, run: (run.ingest_date,),
-    sort_key=lambda row: (row["stage"], row["url"], row["reason"]),
-    bucket_key=lambda dead: dead.url,
+    sort_key=lambda row: (row["stage"], row["url"] or "", row["reason"], row["detail"]),
+    bucket_key=lambda dead: dead.url or dead.detail,
     row_metrics=lambda row: (
         "dead_letters.written",
         f"dead_letters.written.{row['stage']}",

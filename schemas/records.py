@@ -34,6 +34,9 @@ class FeedItem:
     guid: Optional[str] = None
     published_at: Optional[datetime] = None
     summary: Optional[str] = None
+    # hints a listing gives about the article (Google News sitemaps, JSON Feed 1.1): not facts about the page
+    language_hint: Optional[str] = None  # lower-case language code as listed, e.g. 'en', 'zh-cn'
+    keywords: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,10 @@ class FeedValidator:
 class FeedFetch:
     """The context of a feed source fetch."""
 
-    depth: int  # 0: given by the user; 1: listed in a subscription list
+    depth: int  # 0: given by the user; 1: listed in a subscription list or a sitemap index
     previous: Optional[FeedValidator] = None
+    sitemap_chain: Tuple[str, ...] = ()  # canonical URLs of the sitemap indexes that led here, outermost first
+    as_sitemap: bool = False  # reached as a sitemap (an index, robots.txt, discovery): plain text is a text sitemap
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class FeedDocument:
     previous: Optional[FeedValidator] = None  # what the last run saw
     not_modified: bool = False  # the server answered 304 to a conditional GET
     base_url: Optional[str] = None  # where it was finally fetched from: relative item links resolve against it
+    sitemap_chain: Tuple[str, ...] = ()  # as in FeedFetch
+    as_sitemap: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class FetchRequest:
     url: str
     context: object  # FeedItem for articles, FeedFetch for feed sources
     headers: Tuple[Tuple[str, str], ...] = ()  # extra request headers (conditional GET)
+    max_bytes: Optional[int] = None  # a larger body cap for this fetch (sources: 50 MB) than --max-bytes
 
 
 @dataclass(frozen=True)
@@ -158,7 +166,7 @@ class Article:
 class DeadLetter:
     """An element that could not become an article, with where and why."""
 
-    url: str
+    url: Optional[str]  # a URL or path, or None (an invalid line of a list: the line is in `detail`)
     stage: str
     reason: str
     detail: str

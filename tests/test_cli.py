@@ -77,7 +77,7 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
     assert by_language == {"en": 9 + 2, "fr": 7 + 1, "de": 9, "ar": 6}
 
     dead = dead_letters_of(out).to_pylist()
-    reasons = sorted((d["stage"], d["reason"], d["url"].replace(site.base_url, "")) for d in dead)
+    reasons = sorted((d["stage"], d["reason"], (d["url"] or "").replace(site.base_url, "")) for d in dead)
     expected = sorted(
         [("fetch", reason, path) for path, reason in FAULT_URLS.items() if reason]
         + [("fetch", "robots_disallowed", "/private/en-internal-memo.html"),
@@ -85,7 +85,7 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
            ("extract", "empty_text", "/articles/en-subscribers-only.html"),
            ("extract", "empty_text", "/articles/fr-reserve-abonnes.html"),
            ("feed", "feed_not_a_feed", "/feeds/empty-garbage.xml"),
-           ("source", "invalid_url", "not-a-url")])
+           ("source", "invalid_url", "")])
     assert reasons == expected
     assert not site.requests("/private/en-internal-memo.html")  # robots.txt obeyed: never requested
     assert all(d["run_id"] == "r1" and d["failed_at"] is not None and d["detail"] for d in dead)

@@ -336,11 +336,12 @@ def test_url_list_lines_one_by_one():
     contents = read_source(body, "feeds.txt")
     assert contents.kind == URL_LIST and contents.listed == ("http://e.org/a.xml", "http://e.org/b.xml#frag")
     assert [(r.url, r.reason, r.detail) for r in contents.rejected] == [
-        ("not a url", reasons.INVALID_URL, "line 2 of feeds.txt is not an http(s) URL")]
+        (None, reasons.INVALID_URL, "line 2 of feeds.txt is not an http(s) URL: 'not a url'")]
     # --urls files: the same lines, the same dead letters
     outcome = url_file_outcome("urls.txt", body, NOW)
     assert [i.url for i in outcome.items] == ["http://e.org/a.xml", "http://e.org/b.xml#frag"]
-    assert [d.detail for d in outcome.dead_letters] == ["line 2 of urls.txt is not an http(s) URL"]
+    assert [(d.url, d.detail) for d in outcome.dead_letters] == [
+        (None, "line 2 of urls.txt is not an http(s) URL: 'not a url'")]
 
 
 FEED_WITH_A_LINKLESS_ENTRY = rss(item("<title>no link</title>", link="") + item("<title>ok</title>"))
@@ -354,7 +355,7 @@ FEED_WITH_A_LINKLESS_ENTRY = rss(item("<title>no link</title>", link="") + item(
                                                                      "http://e.org/other.xml"], []),
     (b"<opml version='2.0'><body><outline xmlUrl='http://e.org/f.xml'/><outline xmlUrl='ftp://e.org/g'/>"
      b"</body></opml>", 0, True, [], ["http://e.org/f.xml"],
-     [("ftp://e.org/g", "ftp://e.org/g", reasons.STAGE_SOURCE, reasons.INVALID_URL)]),
+     [(None, None, reasons.STAGE_SOURCE, reasons.INVALID_URL)]),
     (b"http://e.org/feed.xml\n", 1, False, [], [],
      [("src", "src", reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED)]),
     (b"just some words", 0, False, [], [], [("src", "src", reasons.STAGE_FEED, "feed_not_a_feed")]),

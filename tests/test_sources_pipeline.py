@@ -30,7 +30,7 @@ def sources_site():
 
 
 def keys(dead_letters, base):
-    return dead_letters | "Keys" >> beam.Map(lambda d: (d.stage, d.reason, d.url.replace(base, ""), d.detail))
+    return dead_letters | "Keys" >> beam.Map(lambda d: (d.stage, d.reason, (d.url or "").replace(base, ""), d.detail))
 
 
 def test_batch_reads_every_source_kind_once(sources_site, tmp_path):
@@ -48,7 +48,7 @@ def test_batch_reads_every_source_kind_once(sources_site, tmp_path):
                 equal_to([site.url("/news/a.html"), "http://other.example/b.html"]), label="RelativeLinks")
     assert_that(read["items"] | beam.combiners.Count.Globally(), equal_to([19 + 2]), label="Items")
     assert_that(keys(read[DEAD_LETTERS], site.base_url), equal_to([
-        ("source", "invalid_url", "not a feed url", f"line 2 of {listing} is not an http(s) URL"),
+        ("source", "invalid_url", "", f"line 2 of {listing} is not an http(s) URL: 'not a feed url'"),
         ("source", "nested_list_ignored", "/feeds/subscriptions.opml",
          f"an outline of type include/link/source in {opml}: lists inside lists are not followed; give it with "
          "--feeds"),
@@ -67,7 +67,7 @@ def test_url_lists_report_each_bad_line(tmp_path):
     assert_that(read["items"] | beam.Map(lambda i: i.url), equal_to(["http://e.org/a", "http://e.org/b#part"]),
                 label="Items")
     assert_that(read[DEAD_LETTERS] | beam.Map(lambda d: (d.reason, d.url, d.detail)),
-                equal_to([("invalid_url", "not a url", f"line 2 of {listing} is not an http(s) URL")]),
+                equal_to([("invalid_url", None, f"line 2 of {listing} is not an http(s) URL: 'not a url'")]),
                 label="DeadLetters")
     run_and_count(pipeline)
 

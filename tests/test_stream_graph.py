@@ -6,6 +6,7 @@ the polls' times; the feeds and articles come from the sample site on 127.0.0.1,
 tries to reach another address.
 """
 import hashlib
+from dataclasses import replace
 import os
 import socket
 import threading
@@ -28,7 +29,7 @@ from newsbeam.sample_site import SampleSite
 from newsbeam.urls import canonicalize_url
 from newsbeam.pipelines.options import IngestConfig, UsageError
 from newsbeam.pipelines.stream_graph import build_stream_pipeline, is_streaming_runner, poll_windows, run_unbounded
-from newsbeam.schemas.records import FeedItem
+from newsbeam.schemas.records import DeadLetter, FeedItem
 from tests.conftest import FAST
 from tests.faults import fault_routes
 from tests.pipeline_helpers import run_and_count
@@ -230,10 +231,10 @@ def test_unbounded_graph_polls_dedups_and_writes_one_file_set_per_window(tmp_pat
     # line of the URL file once each, although they were polled four times
     dead = ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table(
         columns=["url", "stage", "reason", "ingest_date"]).to_pylist()
-    assert sorted((r["ingest_date"], r["stage"], r["reason"], r["url"].replace(base, "")) for r in dead) == [
+    assert sorted((r["ingest_date"], r["stage"], r["reason"], (r["url"] or "").replace(base, "")) for r in dead) == [
         ("2026-11-21", "feed", "feed_not_a_feed", "/feeds/empty-garbage.xml"),
         ("2026-11-21", "fetch", "http_404", MISSING),
-        ("2026-11-21", "source", "invalid_url", "not a url"),
+        ("2026-11-21", "source", "invalid_url", ""),
         ("2026-11-21", "source", "nested_list_ignored", "/live/nested.txt"),
         ("2026-11-22", "fetch", "http_404", GONE),
     ]
@@ -370,3 +371,32 @@ def test_run_unbounded_with_a_real_periodic_impulse(tmp_path, fetch_context):
     table = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table().to_pylist()
     assert {row["url"].replace(site.base_url, "") for row in table} == {A}
     assert manifest["counters"]["articles.written"] == len(table)
+
+
+def test_unbounded_graph_reads_json_feeds_sitemap_indexes_and_discovered_sitemaps(tmp_path, fetch_context):
+    """The same source kinds as batch (tests/test_source_kinds_cli.py), polled twice: the index's sitemaps (a nested
+    index, gzip, a text sitemap) are read through the sitemap levels; the second poll finds nothing new."""
+    from tests.kinds_routes import EN, FR, kinds_routes
+
+    out = tmp_path / "out"
+    with SampleSite(routes={**fault_routes(), **kinds_routes()}) as site:
+        bad_site = DeadLetter(url=None, stage="source", reason="invalid_url", detail="a line of sites.txt is not a "
+                              "site: 'x y'", failed_at=T0)  # found by discovery before the job started
+        config = replace(config_for(out, [site.url("/kinds/feed.json"), site.url("/kinds/index.xml")]),
+                         sitemaps=(site.url("/kinds/links.txt"),),  # a discovered sitemap: text is a sitemap
+                         source_dead_letters=(bad_site,))
+        polls = (BeamTestStream().add_elements([poll("poll-1", 0)]).advance_watermark_to(S0 + 60)
+                 .add_elements([poll("poll-2", 60)]).advance_watermark_to_infinity())
+        pipeline = streaming_pipeline()
+        build_stream_pipeline(pipeline, config, poll_interval=60, impulses=pipeline | "Polls" >> polls)
+        counters = run_and_count(pipeline)
+        base = site.base_url
+    rows = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table(columns=["url"]).to_pylist()
+    assert sorted(r["url"].replace(base, "") for r in rows) == sorted(EN + FR)
+    dead = ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table().to_pylist()
+    assert sorted((r["reason"], (r["url"] or "").replace(base, "")) for r in dead) == [
+        # once per poll path, not per poll: the JSON Feed's item, and links.txt's bad line both as the discovered
+        # sitemap and as listed by the nested index (two sources that are the same document)
+        ("invalid_url", ""), ("invalid_url", ""), ("invalid_url", ""), ("invalid_url", ""),  # + the --sites line
+        ("sitemap_loop", "/kinds/index.xml")]
+    assert counters["sitemaps.indexes"] == 2 and counters["feeds.json_feeds"] == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.utils import shared
 
-from newsbeam.language import LanguageDetector, LanguageSettings
+from newsbeam.language import UNDETERMINED, LanguageDetector, LanguageSettings, language_from_hint
 from newsbeam.schemas.records import Article, ExtractedArticle
 from newsbeam.transforms.common import acquire_shared, counter, timed
 
@@ -14,6 +14,7 @@ class _DetectLanguageFn(beam.DoFn):
         self._settings = settings
         self._shared = shared.Shared()
         self._undetermined = counter("language.und")
+        self._from_hint = counter("language.from_hint")
         self._time = counter("stage_us.language")
 
     def setup(self):
@@ -22,8 +23,14 @@ class _DetectLanguageFn(beam.DoFn):
     def process(self, article: ExtractedArticle):
         with timed(self._time):
             language, score = self._detector.detect(article.text)
-        if language == "und":
-            self._undetermined.inc()
+        if language == UNDETERMINED:
+            # the listing's hint (news sitemap, JSON Feed) stands in for a text too short or mixed to tell
+            hinted = language_from_hint(article.item.language_hint)
+            if hinted is not None:
+                language = hinted
+                self._from_hint.inc()
+            else:
+                self._undetermined.inc()
         yield Article(extracted=article, language=language, language_score=score)
 
 

@@ -30,11 +30,14 @@ from newsbeam import reasons
 from newsbeam.feedstate import body_hash, conditional_headers
 from newsbeam.fetching import FEED_ACCEPT, PoliteFetcher, feed_like, utcnow
 from newsbeam.http import FetchSettings
+from newsbeam.sitemap_plan import MAX_DEPTH, MAX_SITEMAPS_PER_SITE
 from newsbeam.source_core import (
+    SOURCE_MAX_BYTES,
     document_from_page,
     document_from_path,
     fetch_failure_dead_letter,
     given_keys,
+    plan_sitemaps,
     read_document,
     read_path,
     source_key,
@@ -47,6 +50,7 @@ from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter, emit_u
 from newsbeam.transforms.fetch import shared_fetch_context
 
 LISTED = "listed"
+SITEMAPS = "sitemaps"
 CLOCK_KEY = "clock"
 DEFAULT_DEDUP_TTL = timedelta(days=30)
 DEFAULT_FEED_STATE_TTL = timedelta(days=7)
@@ -156,6 +160,7 @@ class FeedPollState:
     listed: Tuple[str, ...] = ()  # a subscription list's feeds, polled again while the list is unchanged
     failing: Optional[str] = None  # the reason already reported for a source that keeps failing the same way
     polled_at: Optional[int] = None  # micros of the impulse that last polled it: one poll per impulse
+    sitemaps: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()  # an index's planned sitemaps (URL, chain), polled again
 
 
 class _PollFeedFn(beam.DoFn):
@@ -184,9 +189,11 @@ class _PollFeedFn(beam.DoFn):
         self._context = shared_fetch_context(self._settings)
         self._fetcher = PoliteFetcher(self._context.client, self._context.gates, self._context.robots)
 
-    def process(self, element: Tuple[str, str], timestamp=beam.DoFn.TimestampParam,
+    def process(self, element: Tuple[str, Any], timestamp=beam.DoFn.TimestampParam,
                 feed_state=beam.DoFn.StateParam(FEED_STATE), forget=beam.DoFn.TimerParam(FORGET)):
-        source, _listed_in = element
+        # the value: '' or the list it was listed in, for a feed; for a sitemap, the tuple of indexes above it
+        source, meta = element
+        chain = meta if isinstance(meta, tuple) else None
         previous: FeedPollState = feed_state.read() or FeedPollState()
         if previous.polled_at == timestamp.micros:  # listed twice, or by two lists: this poll already saw it
             self._repeats.inc()
@@ -194,7 +201,7 @@ class _PollFeedFn(beam.DoFn):
         forget.set(timestamp + self._forget_after)
         self._polls.inc()
         outputs = []
-        state = self._poll(source, previous, outputs)
+        state = self._poll(source, previous, outputs, chain)
         feed_state.write(replace(state, polled_at=timestamp.micros))
         yield from outputs
 
@@ -203,13 +210,17 @@ class _PollFeedFn(beam.DoFn):
         feed_state.clear()
         self._forgotten.inc()
 
-    def _poll(self, source: str, previous: FeedPollState, out: list) -> FeedPollState:
+    def _poll(self, source: str, previous: FeedPollState, out: list, chain=None) -> FeedPollState:
         """Reads or fetches `source`; appends the outputs to `out` and returns the new state. What the bytes come
-        to is decided by the source core (`read_document`), as in batch."""
+        to is decided by the source core (`read_document`), as in batch. `chain` (not None): a sitemap, under
+        these indexes."""
+        as_sitemap = chain is not None
         if is_http_url(source):
             validator = previous.validator
-            request = FetchRequest(url=source, context=FeedFetch(depth=self._depth, previous=validator),
-                                   headers=conditional_headers(validator) if validator else ())
+            request = FetchRequest(url=source, context=FeedFetch(depth=self._depth, previous=validator,
+                                                                 sitemap_chain=chain or (), as_sitemap=as_sitemap),
+                                   headers=conditional_headers(validator) if validator else (),
+                                   max_bytes=SOURCE_MAX_BYTES)
             fetched = self._fetcher.fetch(request, FEED_ACCEPT, feed_like)
             if isinstance(fetched, FetchFailure):
                 self._counters.inc("feeds.fetch_failed")
@@ -223,7 +234,8 @@ class _PollFeedFn(beam.DoFn):
                                      unreadable_dead_letter(source, body, utcnow()))
             self._counters.inc("sources.read")
             # a path's validator is its body hash: the same bytes at the next poll are not read again
-            document = document_from_path(source, body, self._depth, utcnow(), previous.validator, remember=True)
+            document = document_from_path(source, body, self._depth, utcnow(), previous.validator, remember=True,
+                                          as_sitemap=as_sitemap)
         outcome = read_document(document, utcnow())
         for name, value in outcome.counts:
             self._counters.inc(name, value)
@@ -233,7 +245,14 @@ class _PollFeedFn(beam.DoFn):
             return replace(previous, validator=document.validator, failing=None)
         # the validator is kept even when the body is unusable: the same bytes give the same dead letter, once
         out.extend(outcome.items)
-        state = FeedPollState(validator=document.validator, listed=outcome.listed)
+        planned = ()
+        if outcome.index is not None:  # an index is planned on its own here (the budget is per index)
+            plan = plan_sitemaps([(outcome.index, outcome.sitemaps)], MAX_SITEMAPS_PER_SITE, None, utcnow())
+            for name, value in plan.counts:
+                self._counters.inc(name, value)
+            out.extend(TaggedOutput(DEAD_LETTERS, dead) for dead in plan.dead_letters)
+            planned = tuple((request.url, request.context.sitemap_chain) for request in plan.requests)
+        state = FeedPollState(validator=document.validator, listed=outcome.listed, sitemaps=planned)
         self._relist(state, source, out)
         return state
 
@@ -248,6 +267,7 @@ class _PollFeedFn(beam.DoFn):
         return replace(previous, failing=reason)
 
     def _relist(self, previous: FeedPollState, source: str, out: list) -> None:
+        out.extend(TaggedOutput(SITEMAPS, pair) for pair in previous.sitemaps)
         for url in previous.listed:
             if source_key(url) in self._given:  # polled as a given source already
                 self._counters.inc("sources.listed_also_given")
@@ -273,19 +293,34 @@ class PollFeeds(beam.PTransform):
     def expand(self, sources):
         given = (
             sources
-            | "KeyBySource" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, str])
+            | "KeyBySource" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, Any])
             | "PollGiven" >> beam.ParDo(_PollFeedFn(self._settings, 0, self._forget_after, self._given)).with_outputs(
-                LISTED, DEAD_LETTERS, main="items")
+                LISTED, DEAD_LETTERS, SITEMAPS, main="items")
         )
         listed = (
             given[LISTED]
-            | "KeyByListedFeed" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, str])
+            | "KeyByListedFeed" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, Any])
             | "PollListed" >> beam.ParDo(_PollFeedFn(self._settings, 1, self._forget_after, self._given)).with_outputs(
-                LISTED, DEAD_LETTERS, main="items")
+                LISTED, DEAD_LETTERS, SITEMAPS, main="items")
         )
-        items = (given.items, listed.items) | "FeedItems" >> beam.Flatten()
-        dead_letters = (given[DEAD_LETTERS], listed[DEAD_LETTERS]) | "FeedDeadLetters" >> beam.Flatten()
-        return {"items": items, DEAD_LETTERS: dead_letters}
+        items = [given.items, listed.items]
+        dead_letters = [given[DEAD_LETTERS], listed[DEAD_LETTERS]]
+        # sitemaps listed by indexes: one keyed step per level (a graph has no cycles; the depth is bounded)
+        pending = (given[SITEMAPS], listed[SITEMAPS]) | "IndexedSitemaps0" >> beam.Flatten()
+        for level in range(1, MAX_DEPTH + 1):
+            polled = (
+                pending
+                | f"KeyBySitemap{level}" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(
+                    Tuple[str, Any])
+                | f"PollSitemaps{level}" >> beam.ParDo(
+                    _PollFeedFn(self._settings, 1, self._forget_after, self._given)).with_outputs(
+                    LISTED, DEAD_LETTERS, SITEMAPS, main="items")
+            )
+            items.append(polled.items)
+            dead_letters.append(polled[DEAD_LETTERS])
+            pending = polled[SITEMAPS]
+        return {"items": items | "FeedItems" >> beam.Flatten(),
+                DEAD_LETTERS: dead_letters | "FeedDeadLetters" >> beam.Flatten()}
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,64 @@
+"""`--sites` discovery against the loopback site, in process: what is found, recorded, reused and rediscovered."""
+from datetime import datetime, timedelta, timezone
+
+from newsbeam.sample_site import SampleSite
+from newsbeam.site_discovery import load_record, run_discovery
+from tests.conftest import FAST
+from tests.kinds_routes import kinds_routes
+
+NOW = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)
+
+
+def _no_sitemap_robots(handler):
+    handler.send_body(200, b"User-agent: *\nDisallow:\n", "text/plain")
+
+
+def test_discovery_records_reuses_and_rediscovers_after_the_given_days(tmp_path):
+    with SampleSite(routes=kinds_routes()) as site:
+        sites = tmp_path / "sites.txt"
+        sites.write_text(f"{site.base_url}\n")  # no path: the homepage is '/'
+        first = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
+        assert first.feeds == (site.url("/kinds/feed.json"), site.url("/feeds/world.rss"))
+        assert first.sitemaps == (site.url("/kinds/news-sitemap.xml"),) and first.dead_letters == ()
+        assert load_record(str(tmp_path))[f"{site.base_url}/"].feeds == first.feeds
+        fetched = len(site.requests("/"))
+        again = run_discovery(str(sites), str(tmp_path), FAST, NOW + timedelta(days=6), 7)
+        assert again.feeds == first.feeds and len(site.requests("/")) == fetched
+        later = run_discovery(str(sites), str(tmp_path), FAST, NOW + timedelta(days=8), 7)
+        assert later.record[f"{site.base_url}/"]["discovered_this_run"] and len(site.requests("/")) == fetched + 1
+
+
+def test_fallback_sitemaps_are_probed_and_a_404_is_not_an_error(tmp_path):
+    routes = {**kinds_routes(), "/robots.txt": _no_sitemap_robots,
+              "/sitemap.xml": kinds_routes()["/kinds/sitemap.xml"],
+              # a "soft 404": any path answers 200 with a page, which is not a sitemap
+              "/sitemap_index.xml": lambda h: h.send_body(200, b"<html><body>Home</body></html>", "text/html")}
+    with SampleSite(routes=routes) as site:
+        sites = tmp_path / "sites.txt"
+        sites.write_text(f"{site.base_url}/\n")
+        found = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
+        assert found.sitemaps == (site.url("/sitemap.xml"),)  # /sitemap_index.xml answered a page: left out
+        assert found.dead_letters == ()
+
+
+def test_a_site_with_nothing_to_read_and_a_bad_line_are_dead_letters(tmp_path):
+    routes = {"/": lambda h: h.send_body(200, b"<html><body>no feeds</body></html>", "text/html"),
+              "/robots.txt": _no_sitemap_robots}
+    with SampleSite(routes=routes) as site:
+        sites = tmp_path / "sites.txt"
+        sites.write_text(f"{site.base_url}/\nhttp://\n")
+        found = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
+    assert sorted((d.reason, d.url) for d in found.dead_letters) == [
+        ("discovery_nothing_found", f"{site.base_url}/"), ("invalid_url", None)]
+    assert found.feeds == () and found.sitemaps == ()
+    assert load_record(str(tmp_path)) == {}  # not recorded: a site down today is tried again at the next run
+
+
+def test_sites_given_as_a_url_are_fetched_politely(tmp_path):
+    routes = {**kinds_routes(), "/sites.txt": lambda h: h.send_body(
+        200, f"{h.server.site.base_url}/\n".encode(), "text/plain")}
+    with SampleSite(routes=routes) as site:
+        found = run_discovery(site.url("/sites.txt"), str(tmp_path), FAST, NOW, 7)
+        assert found.sitemaps == (site.url("/kinds/news-sitemap.xml"),)
+        missing = run_discovery(site.url("/nope.txt"), str(tmp_path / "other"), FAST, NOW, 7)
+    assert [(d.reason, d.url) for d in missing.dead_letters] == [("source_unreadable", site.url("/nope.txt"))]
