@@ -26,6 +26,7 @@ class CoreSettings:
     extraction: ExtractionSettings = ExtractionSettings()
     language: LanguageSettings = LanguageSettings()
     entities: Optional[EntityStageSettings] = EntityStageSettings()  # None: no entity stage
+    redistribute: bool = True  # reshuffle fetched pages so that extraction does not follow the hosts
 
 
 def fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
@@ -59,7 +60,12 @@ class ProcessArticles(beam.PTransform):
             | "ToRequests" >> beam.Map(request)
             | "Fetch" >> FetchUrls(self._settings.fetch, HTML_ACCEPT, html_only, "pages")
         )
-        extracted = fetched.pages | "Extract" >> ExtractArticles(self._settings.extraction)
+        pages = fetched.pages
+        if self._settings.redistribute:
+            # fetching is grouped by host (politeness) and a runner gives each group to one worker: without this
+            # a one-site run would extract on one core
+            pages = pages | "Redistribute" >> beam.Reshuffle()
+        extracted = pages | "Extract" >> ExtractArticles(self._settings.extraction)
         articles = extracted.articles | "Language" >> DetectLanguage(self._settings.language)
         if self._settings.entities is not None:
             articles = articles | "Entities" >> TagEntities(self._settings.entities)
