@@ -3,7 +3,7 @@ import os
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from newsbeam.sample_site import SITE_DIR
@@ -18,9 +18,9 @@ def _extracting_pid(_article) -> int:
     return os.getpid()
 
 
-def _two_worker_pipeline() -> TestPipeline:
+def _two_worker_pipeline() -> test_pipeline.TestPipeline:
     options = PipelineOptions(["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"])
-    return TestPipeline(runner="FnApiRunner", options=options)
+    return test_pipeline.TestPipeline(runner="FnApiRunner", options=options)
 
 
 def test_one_host_run_extracts_on_both_workers(site):
@@ -35,3 +35,23 @@ def test_one_host_run_extracts_on_both_workers(site):
     counters = run_and_count(pipeline)
     assert counters["pages.hosts"] == 1
     assert counters["articles.extracted"] + counters.get("articles.extract_failed", 0) == len(urls)
+
+
+def test_spooled_redistribution_gives_back_every_page_unchanged(tmp_path):
+    from datetime import datetime, timezone
+
+    from newsbeam.schemas.records import FetchedPage, FetchRequest
+    from newsbeam.transforms.spool import RedistributePages
+    from tests.pipeline_helpers import fnapi_pipeline
+
+    fetched_at = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    pages = [FetchedPage(request=FetchRequest(url=f"http://a.example/{n}", context=None),
+                         final_url=f"http://a.example/{n}", status=200, content_type="text/html",
+                         header_charset=None, body=f"<p>page {n}</p>".encode() * 500, fetched_at=fetched_at, attempts=1)
+             for n in range(20)]
+    spool = tmp_path / "spool"
+    pipeline = fnapi_pipeline()
+    assert_that(pipeline | beam.Create(pages) | RedistributePages(str(spool)), equal_to(pages))
+    counters = run_and_count(pipeline)
+    assert len(list(spool.iterdir())) == 20  # what crossed the barrier were paths; the caller removes the files
+    assert 0 < counters["spool.bytes"] < sum(len(p.body) for p in pages)

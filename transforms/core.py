@@ -11,6 +11,7 @@ from newsbeam.transforms.entities import EntityStageSettings, TagEntities
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.fetch import FAILURES, FetchUrls
 from newsbeam.transforms.language import DetectLanguage
+from newsbeam.transforms.spool import RedistributePages
 
 from newsbeam import reasons
 from newsbeam.extraction import ExtractionSettings
@@ -27,6 +28,7 @@ class CoreSettings:
     language: LanguageSettings = LanguageSettings()
     entities: Optional[EntityStageSettings] = EntityStageSettings()  # None: no entity stage
     redistribute: bool = True  # reshuffle fetched pages so that extraction does not follow the hosts
+    spool_dir: Optional[str] = None  # local directory the redistributed pages' bodies wait in (transforms/spool)
 
 
 def fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
@@ -64,7 +66,7 @@ class ProcessArticles(beam.PTransform):
         if self._settings.redistribute:
             # fetching is grouped by host (politeness) and a runner gives each group to one worker: without this
             # a one-site run would extract on one core
-            pages = pages | "Redistribute" >> beam.Reshuffle()
+            pages = pages | "Redistribute" >> RedistributePages(self._settings.spool_dir)
         extracted = pages | "Extract" >> ExtractArticles(self._settings.extraction)
         articles = extracted.articles | "Language" >> DetectLanguage(self._settings.language)
         if self._settings.entities is not None:
