@@ -59,9 +59,27 @@ MODES = {
     "multi": ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"],
     "single": ["--direct_num_workers", "1"],
 }
+EXTRA_FLAGS: List[str] = []  # --pipeline-flags: added to every run
 
 
 # ---------------------------------------------------------------------------------------------- corpus + server
+
+def real_pages(count: int, directory: Path, corpora: Path) -> List[str]:
+    """The trafilatura evaluation set's real pages (mean ~170 KB of HTML), repeated under distinct URLs
+    (`/r<copy>/...`, the server strips the prefix) until there are `count`; returns the URL paths."""
+    import tarfile
+
+    bodies = {}
+    with tarfile.open(corpora / "trafilatura-eval.tar.xz", "r|xz") as archive:  # a stream: xz cannot seek back
+        for member in archive:
+            if member.isfile() and member.name.endswith(".html"):
+                bodies[member.name] = archive.extractfile(member).read()
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(sorted(bodies)):
+        (directory / f"eval-{index}.html").write_bytes(bodies[name])
+    return [f"/r{n // len(bodies)}/eval-{n % len(bodies)}.html" if n >= len(bodies) else
+            f"/eval-{n}.html" for n in range(count)]
+
 
 def generate_pages(count: int, directory: Path) -> List[str]:
     templates, pools = corpus.load_templates()
@@ -355,7 +373,7 @@ def run_pipeline(mode: str, urls_file: Path, workdir: Path, page_server: PageSer
     out = workdir / f"out-{mode}"
     shutil.rmtree(out, ignore_errors=True)
     argv = ["--urls", str(urls_file), "--output", str(out), "--run-id", f"bench-{mode}", *PIPELINE_FLAGS,
-            *MODES[mode]]
+            *EXTRA_FLAGS, *MODES[mode]]
     result_file = workdir / f"result-{mode}.json"
     command = [sys.executable, str(Path(__file__).resolve()), "_child", json.dumps(argv), str(result_file)]
     profile_file = None
@@ -524,8 +542,10 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
     add("")
     add(f"newsbeam pipeline benchmark: {pages} pages, {args.hosts} host(s), latency {args.latency_ms:g} ms, "
         f"{os.cpu_count()} cores, python {sys.version.split()[0]}")
-    add(f"corpus: {setup['bytes'] / pages / 1024:.1f} KB of HTML a page on average; generated in "
-        f"{setup['generate']:.1f} s")
+    add(f"corpus: {args.corpus}, {setup['files']} distinct files, {setup['bytes'] / setup['files'] / 1024:.1f} KB of HTML a page on average; "
+        f"prepared in {setup['generate']:.1f} s; extra flags {' '.join(EXTRA_FLAGS) or 'none'}; runs: "
+        + "; ".join(f"{name} = {' '.join(flags)}" for name, flags in MODES.items()))
+    add(f"load average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     if floor:
         add(f"floor: measured on {floor['loop']['pages']} of the pages (fetched once beforehand in "
             f"{setup.get('prefetch', 0):.1f} s); entity tagger {setup.get('floor_entities')}; set-up (not timed): "
@@ -690,6 +710,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--pages", type=int, default=1000, help="article pages to generate and ingest")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="server delay before each answer")
     parser.add_argument("--hosts", type=int, default=8, help="origins (loopback ports) the pages are spread over")
+    parser.add_argument("--corpus", choices=("synthetic", "trafilatura-eval"), default="synthetic",
+                        help="synthetic: pages built from the sample site (~13 KB); trafilatura-eval: the 990 real "
+                             "pages of trafilatura's evaluation set (~170 KB), repeated under distinct URLs to "
+                             "reach --pages (needs the shared corpora; NEWSBEAM_CORPORA overrides where)")
+    parser.add_argument("--pipeline-flags", default="", metavar="FLAGS",
+                        help="extra ingest flags for every run, e.g. '--entities off'")
+    parser.add_argument("--compare", action="append", default=[], metavar="LABEL=FLAGS",
+                        help="one more run, labelled LABEL: the multi mode plus FLAGS (e.g. "
+                             "'base=--redistribute off'), so a lever and its baseline are measured in one run; "
+                             "repeatable")
     parser.add_argument("--modes", default=None,
                         help="pipeline runs, comma-separated: multi, single (default: both up to 2000 pages, "
                              "multi only above, to stay within ~10 minutes on 2 cores)")
@@ -712,6 +742,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.modes is None:
         args.modes = "multi,single" if args.pages <= 2000 else "multi"
     modes = [m for m in args.modes.split(",") if m]
+    EXTRA_FLAGS[:] = args.pipeline_flags.split()
+    for spec in args.compare:
+        label, _, flags = spec.partition("=")
+        if not label or label in MODES:
+            parser.error(f"--compare {spec!r}: give a new LABEL=FLAGS")
+        MODES[label] = MODES["multi"] + flags.split()
+        modes.insert(0, label)
     for mode in modes:
         if mode not in MODES:
             parser.error(f"unknown mode {mode!r}")
@@ -727,9 +764,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     started = time.perf_counter()
     page_dir = workdir / "pages"
     shutil.rmtree(page_dir, ignore_errors=True)
-    paths = generate_pages(args.pages, page_dir)
+    if args.corpus == "synthetic":
+        paths = generate_pages(args.pages, page_dir)
+    else:
+        corpora = Path(os.environ.get("NEWSBEAM_CORPORA") or REPO.parent / "shared" / "corpora")
+        if not (corpora / "trafilatura-eval.tar.xz").exists():
+            corpora = Path("/work/shared/corpora")  # from a worktree
+        paths = real_pages(args.pages, page_dir, corpora)
     setup["generate"] = time.perf_counter() - started
-    setup["bytes"] = sum(f.stat().st_size for f in page_dir.rglob("*.html"))
+    files = list(page_dir.rglob("*.html"))
+    setup["bytes"], setup["files"] = sum(f.stat().st_size for f in files), len(files)
     page_server = PageServer(page_dir, args.hosts, args.latency_ms)
     runs, floor, profiled = [], None, None
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,7 +70,10 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
 
 
-def _handler(pages: Dict[Tuple[int, str], Tuple[bytes, bytes]], latency: float, stats: _Stats):
+_COPY = re.compile(r"^/r\d+")
+
+
+def _handler(pages: Dict[Tuple[int, str], Tuple[bytes, bytes, str]], latency: float, stats: _Stats):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -86,14 +90,16 @@ def _handler(pages: Dict[Tuple[int, str], Tuple[bytes, bytes]], latency: float, 
                 if path == "/robots.txt":
                     status, body, encoded, content_type = 200, ROBOTS, False, "text/plain; charset=utf-8"
                 else:
-                    entry = pages.get((self.server.server_address[1], path))
+                    port = self.server.server_address[1]
+                    # /r<copy>/...: the same page under another URL (real pages repeated to reach a page count)
+                    entry = pages.get((port, path)) or pages.get((port, _COPY.sub("", path, count=1)))
                     if entry is None:
                         status, body, encoded, content_type = 404, b"not found", False, "text/plain"
                     else:
                         page = True
-                        plain, compressed = entry
+                        plain, compressed, content_type = entry
                         encoded = "gzip" in (self.headers.get("Accept-Encoding") or "")
-                        status, body, content_type = 200, compressed if encoded else plain, "text/html; charset=utf-8"
+                        status, body = 200, compressed if encoded else plain
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
@@ -114,14 +120,24 @@ def serve(page_dir: str, hosts: int, latency_ms: float, conn) -> None:
     servers: List[_Server] = [_Server(("127.0.0.1", 0), BaseHTTPRequestHandler) for _ in range(hosts)]
     ports = [s.server_address[1] for s in servers]
     base_urls = [f"http://127.0.0.1:{port}" for port in ports]
-    pages: Dict[Tuple[int, str], Tuple[bytes, bytes]] = {}
+    pages: Dict[Tuple[int, str], Tuple[bytes, bytes, str]] = {}
     root = Path(page_dir)
     for file in sorted(root.rglob("*.html")):
         relative = "/" + file.relative_to(root).as_posix()
         number = int(file.stem.rsplit("-", 1)[1])
         host = number % hosts
-        plain = file.read_text(encoding="utf-8").replace("{{BASE_URL}}", base_urls[host]).encode("utf-8")
-        pages[(ports[host], relative)] = (plain, gzip.compress(plain, compresslevel=6, mtime=0))
+        raw = file.read_bytes()
+        try:
+            raw.decode("utf-8")
+            content_type = "text/html; charset=utf-8"
+        except UnicodeDecodeError:  # a real page in another encoding: let its own <meta charset> speak
+            content_type = "text/html"
+        plain = raw.replace(b"{{BASE_URL}}", base_urls[host].encode())
+        entry = (plain, gzip.compress(plain, compresslevel=6, mtime=0), content_type)
+        pages[(ports[host], relative)] = entry
+        if b"{{BASE_URL}}" not in raw:  # served from any origin, so that its copies can be spread over hosts
+            for port in ports:
+                pages.setdefault((port, relative), entry)
     stats = _Stats()
     handler = _handler(pages, latency_ms / 1000.0, stats)
     threads = []

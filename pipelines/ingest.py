@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Dict, List, Optional
@@ -156,11 +159,25 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
                 config = with_discovery(config)
             manifest = RunManifest(config, options)
             # the one place that wraps the whole run, manifest included
-            with interruptible(manifest, control):
-                return _execute(options, config, manifest, str(standard.runner))
+            with interruptible(manifest, control), _page_spool(config, str(standard.runner)) as spooled:
+                return _execute(options, spooled, manifest, str(standard.runner))
         finally:
             if release is not None:
                 release()
+
+
+@contextmanager
+def _page_spool(config: IngestConfig, runner: str):
+    """The local runner's workers share this machine's disk: pages redistributed after fetching wait there
+    (removed at the end of the run), not in the runner's memory. Other runners shuffle them themselves."""
+    chosen = config.core.spool_dir
+    if runner != DEFAULT_RUNNER or not config.core.redistribute or chosen == "off":
+        yield replace(config, core=replace(config.core, spool_dir=None))
+        return
+    if chosen:
+        os.makedirs(chosen, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="newsbeam-spool-", dir=chosen) as directory:
+        yield replace(config, core=replace(config.core, spool_dir=directory))
 
 
 def _execute(options: PipelineOptions, config: IngestConfig, manifest: RunManifest, runner: str) -> RunOutcome:

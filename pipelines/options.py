@@ -96,6 +96,14 @@ class NewsbeamOptions(PipelineOptions):
         process.add_argument("--topics", default=None, metavar="FILE",
                              help="Topic watchlists (YAML); default: the bundled watchlists for foreign fighters, "
                                   "defectors, returnees, repatriation, detention, recruitment and attacks.")
+        process.add_argument("--redistribute", choices=["on", "off"], default="on",
+                             help="Spread fetched pages over every worker before extraction (default on), so that "
+                                  "CPU work uses every core however few hosts a run has; 'off' keeps each host's "
+                                  "pages on the worker that fetched them (the old behaviour, for comparison).")
+        process.add_argument("--spool-dir", "--spool_dir", dest="spool_dir", default=None, metavar="DIR",
+                             help="Local runner: where redistributed pages wait, compressed, between fetching and "
+                                  "extraction (default: a temporary directory under $TMPDIR, removed at the end "
+                                  "of the run); 'off' keeps them in memory.")
         process.add_argument("--buckets", type=int, default=1,
                              help="Parquet files per partition and run (default 1); raise for very large runs.")
         backfill = parser.add_argument_group("backfill and incremental state")
@@ -265,6 +273,8 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
                                       max_pdf_pages=_positive("max-pdf-pages", options.max_pdf_pages)),
         language=LanguageSettings(),
         entities=entities,
+        redistribute=options.redistribute == "on",
+        spool_dir=options.spool_dir,
     )
     window = Window(parse_moment("since", options.since), parse_moment("until", options.until, end_of_day=True))
     if window.since and window.until and window.since >= window.until:

@@ -11,6 +11,7 @@ from newsbeam.transforms.entities import EntityStageSettings, TagEntities
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.fetch import FAILURES, FetchUrls
 from newsbeam.transforms.language import DetectLanguage
+from newsbeam.transforms.spool import RedistributePages
 
 from newsbeam import reasons
 from newsbeam.extraction import ExtractionSettings
@@ -26,6 +27,8 @@ class CoreSettings:
     extraction: ExtractionSettings = ExtractionSettings()
     language: LanguageSettings = LanguageSettings()
     entities: Optional[EntityStageSettings] = EntityStageSettings()  # None: no entity stage
+    redistribute: bool = True  # reshuffle fetched pages so that extraction does not follow the hosts
+    spool_dir: Optional[str] = None  # local directory the redistributed pages' bodies wait in (transforms/spool)
 
 
 def fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
@@ -59,7 +62,12 @@ class ProcessArticles(beam.PTransform):
             | "ToRequests" >> beam.Map(request)
             | "Fetch" >> FetchUrls(self._settings.fetch, HTML_ACCEPT, html_only, "pages")
         )
-        extracted = fetched.pages | "Extract" >> ExtractArticles(self._settings.extraction)
+        pages = fetched.pages
+        if self._settings.redistribute:
+            # fetching is grouped by host (politeness) and a runner gives each group to one worker: without this
+            # a one-site run would extract on one core
+            pages = pages | "Redistribute" >> RedistributePages(self._settings.spool_dir)
+        extracted = pages | "Extract" >> ExtractArticles(self._settings.extraction)
         articles = extracted.articles | "Language" >> DetectLanguage(self._settings.language)
         if self._settings.entities is not None:
             articles = articles | "Entities" >> TagEntities(self._settings.entities)

@@ -40,12 +40,14 @@ class _TagBatchFn(beam.DoFn):
         self._linked = counter("entities.linked")
         self._topics_matched = counter("topics.matched")
         self._time = counter("stage_us.entities")
+        self._batches = counter("entities.batches")  # articles tagged / this = the mean nlp.pipe batch
 
     def setup(self):
         self._tagger = shared_tagger(self._settings.tagger)
         self._topics = shared_topics(self._settings.topics_path)
 
     def process(self, batch: List[Article]):
+        self._batches.inc()
         with timed(self._time):
             mentions = self._tagger.tag_many([(a.extracted.text, a.language) for a in batch])
             topics = [self._topics.match(a.extracted.text) for a in batch]
