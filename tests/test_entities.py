@@ -1,5 +1,4 @@
 import pickle
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,16 +17,9 @@ ISLAMIC_STATE = "wikidata:Q2429253"
 
 
 @pytest.fixture(scope="module")
-def built():
-    """One tagger with both models for the whole module; its build time is what `tag` is compared with."""
-    started = time.perf_counter()
-    tagger = EntityTagger()
-    return tagger, time.perf_counter() - started
-
-
-@pytest.fixture(scope="module")
-def tagger(built):
-    return built[0]
+def tagger():
+    """One tagger with both models for the whole module (load and tagging times: benchmarks/bench_entities.py)."""
+    return EntityTagger()
 
 
 def ids(tagger, text, language="und"):
@@ -217,18 +209,6 @@ def test_a_language_without_a_model_gets_the_gazetteer_only(tagger, language):
 
 def test_regional_language_tags_use_the_model(tagger):
     assert any(m.entity_id is None for m in tagger.tag("Judge Helen Carter spoke.", "en-GB"))
-
-
-def test_building_is_slow_once_and_tagging_is_fast(built):
-    tagger, build_seconds = built
-    text = "Three women who travelled to Raqqa were flown back to Belgium from the al-Hol camp. " * 20
-    tagger.tag(text, "en")  # warm-up
-    started = time.perf_counter()
-    for _ in range(5):
-        tagger.tag(text, "en")
-    per_call = (time.perf_counter() - started) / 5
-    print(f"\nbuild {build_seconds:.2f} s, tag of a {len(text.split())}-word text {per_call * 1000:.1f} ms")
-    assert per_call < build_seconds / 20
 
 
 def test_tag_many_batches_and_agrees_with_tag(tagger):
