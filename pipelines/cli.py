@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
                                   description="Row counts by date and language, top sources, dead letters by "
                                               "stage and reason, schema versions and the last runs.")
     inspect.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
+
+    show = commands.add_parser("show", help="Print one article's row, or with --raw its archived HTTP response.")
+    show.add_argument("article_id", metavar="ARTICLE_ID")
+    show.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
+    show.add_argument("--raw", action="store_true", help="Print the HTTP response kept in OUT/warc (docs/archive.md).")
     return parser
 
 
@@ -86,6 +91,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
         print(summarize(args.output))
         return 0
+    if args.command == "show":
+        return _show(args)
     try:
         if args.command == "demo":
             from newsbeam.pipelines.demo import run_demo, run_stream_demo
@@ -113,6 +120,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     if outcome.error:
         print(f"newsbeam: error: {outcome.error}", file=sys.stderr)
     return outcome.exit_code
+
+
+def _show(args) -> int:
+    from newsbeam.show import describe, find_article, raw_response
+
+    row = find_article(args.output, args.article_id)
+    if row is None:
+        print(f"newsbeam: error: no article {args.article_id!r} in {args.output!r}", file=sys.stderr)
+        return 2
+    if not args.raw:
+        print(describe(row))
+        return 0
+    try:
+        data = raw_response(args.output, row)
+    except LookupError as exc:
+        print(f"newsbeam: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    return 0
 
 
 if __name__ == "__main__":

@@ -21,7 +21,16 @@ from newsbeam.manifest import Accounting, account, library_versions, manifest_pa
 from newsbeam.runtime import limit_malloc_arenas
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
+from newsbeam.transforms.archive import (
+    ArchiveResponses,
+    AttachPointers,
+    article_pointer,
+    dead_letter_pointer,
+    with_article_pointer,
+    with_dead_letter_pointer,
+)
 from newsbeam.transforms.common import DEAD_LETTERS, NAMESPACE
+from newsbeam.transforms.fetch import EXCHANGES
 from newsbeam.transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
 from newsbeam.transforms.core import ProcessArticles
 from newsbeam.transforms.dedup import DeduplicateItems
@@ -59,15 +68,18 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     feed_items = [pipeline | "RetryDue" >> DueRetries(state)]
     dead_letters = []
     validators = []
+    exchanges = []
     if config.feeds:
         feeds = (
             pipeline
             | "FeedSources" >> beam.Create(list(config.feeds))
-            | "ReadFeeds" >> ReadFeeds(config.core.fetch, validators=pipeline | "KnownFeeds" >> FeedValidators(state))
+            | "ReadFeeds" >> ReadFeeds(config.core.fetch, validators=pipeline | "KnownFeeds" >> FeedValidators(state),
+                                       archive=config.archive == "all")
         )
         feed_items.append(feeds["items"])
         dead_letters.append(feeds[DEAD_LETTERS])
         validators.append(feeds[VALIDATORS])
+        exchanges.append(feeds[EXCHANGES])
     if config.url_files:
         listed = (
             pipeline
@@ -88,18 +100,24 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
         items = items | "CapItems" >> CapItems(config.max_articles)
     core = items | "Core" >> ProcessArticles(config.core)
     dead_letters.append(core[DEAD_LETTERS])
+    exchanges.append(core[EXCHANGES])
     known = core["articles"] | "DropKnownArticles" >> DropKnownArticles(state)
     dead_letters.append(known[DEAD_LETTERS])
     articles = known.articles
     if config.window.active:
         articles = articles | "ArticlesInWindow" >> ArticlesInWindow(config.window)
     near = articles | "NearDuplicates" >> NearDuplicates(state)
-    article_files = near["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, config.output, run, config.buckets)
-    dead_letter_files = (
-        dead_letters
-        | "AllDeadLetters" >> beam.Flatten()
-        | "WriteDeadLetters" >> WriteDataset(DEAD_LETTERS_DATASET, config.output, run, config.buckets)
-    )
+    articles, dead_letters = near["articles"], dead_letters | "AllDeadLetters" >> beam.Flatten()
+    # without archiving, the (empty) archive step still removes what an earlier attempt of the run archived
+    pointers = exchanges | "AllExchanges" >> beam.Flatten() | "Archive" >> ArchiveResponses(config.output, run,
+                                                                                              config.buckets)
+    if config.archive != "off":
+        articles = articles | "ArticlePointers" >> AttachPointers(pointers, article_pointer, with_article_pointer)
+        dead_letters = dead_letters | "DeadLetterPointers" >> AttachPointers(
+            pointers, dead_letter_pointer, with_dead_letter_pointer)
+    article_files = articles | "WriteArticles" >> WriteDataset(ARTICLES, config.output, run, config.buckets)
+    dead_letter_files = dead_letters | "WriteDeadLetters" >> WriteDataset(
+        DEAD_LETTERS_DATASET, config.output, run, config.buckets)
     no_validators = pipeline | "NoValidators" >> beam.Create([])
     {
         "article_files": article_files,

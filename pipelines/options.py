@@ -42,6 +42,9 @@ class NewsbeamOptions(PipelineOptions):
         group.add_argument("--run-id", "--run_id", dest="run_id", default=None,
                            help="Names the run; a re-run with the same id replaces its files. "
                                 "Default: a fresh id from the UTC start time.")
+        group.add_argument("--archive", choices=["all", "articles", "off"], default="all",
+                           help="Keep every HTTP response as received in OUT/warc/ (WARC 1.1): 'all' (default), "
+                                "'articles' (article pages only, not feeds), 'off'. See docs/archive.md.")
         fetch = parser.add_argument_group("fetching")
         fetch.add_argument("--host-concurrency", "--host_concurrency", dest="host_concurrency", type=int, default=2,
                            help="Requests in flight per host (default 2).")
@@ -107,6 +110,7 @@ class IngestConfig:
     window: Window = Window()
     max_articles: Optional[int] = None
     near_dup_window: timedelta = timedelta(days=30)
+    archive: str = "all"  # all | articles | off
 
     @property
     def backfill(self) -> bool:
@@ -222,6 +226,7 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         extraction=ExtractionSettings(min_text_chars=_positive("min-text-chars", options.min_text_chars, 0)),
         language=LanguageSettings(),
         entities=entities,
+        archive=options.archive != "off",
     )
     window = Window(parse_moment("since", options.since), parse_moment("until", options.until, end_of_day=True))
     if window.since and window.until and window.since >= window.until:
@@ -240,4 +245,5 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         window=window,
         max_articles=max_articles,
         near_dup_window=timedelta(days=_positive("near-dup-days", options.near_dup_days, 0.0)),
+        archive=options.archive,
     )

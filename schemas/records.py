@@ -68,6 +68,17 @@ class FetchRequest:
 
 
 @dataclass(frozen=True)
+class WarcPointer:
+    """Where a response is archived: the WARC-Record-ID of its response record and, once the archive is written,
+    the file (relative to the output root) and the byte range of that gzip member."""
+
+    record_id: str
+    filename: Optional[str] = None
+    offset: Optional[int] = None
+    length: Optional[int] = None
+
+
+@dataclass(frozen=True)
 class FetchedPage:
     """A successful HTTP exchange: 2xx after redirects, body within the size cap."""
 
@@ -82,6 +93,8 @@ class FetchedPage:
     redirects: Tuple[str, ...] = ()
     etag: Optional[str] = None
     last_modified: Optional[str] = None
+    exchanges: Tuple[object, ...] = ()  # newsbeam.http.RawExchange of every response on the way (archive)
+    warc: Optional[WarcPointer] = None
 
     @property
     def not_modified(self) -> bool:
@@ -99,6 +112,8 @@ class FetchFailure:
     http_status: Optional[int] = None
     attempts: int = 0
     final_url: Optional[str] = None
+    exchanges: Tuple[object, ...] = ()  # newsbeam.http.RawExchange of every response on the way (archive)
+    warc: Optional[WarcPointer] = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,7 @@ class ExtractedArticle:
     text: str
     word_count: int
     content_hash: str
+    warc: Optional[WarcPointer] = None  # the archived response it was extracted from
 
 
 @dataclass(frozen=True)
@@ -149,4 +165,4 @@ class DeadLetter:
     feed_url: Optional[str] = None
     http_status: Optional[int] = None
     attempts: int = 0
-
+    warc: Optional[WarcPointer] = None  # the archived response, when there was one

@@ -11,11 +11,12 @@ from newsbeam.extraction import ExtractionSettings
 from newsbeam.fetching import HTML_ACCEPT, html_only
 from newsbeam.http import FetchSettings
 from newsbeam.language import LanguageSettings
+from newsbeam.warc import ROLE_ARTICLE
 from newsbeam.schemas.records import DeadLetter, FeedItem, FetchFailure, FetchRequest
 from newsbeam.transforms.common import DEAD_LETTERS, counter
 from newsbeam.transforms.entities import EntityStageSettings, TagEntities
 from newsbeam.transforms.extract import ExtractArticles
-from newsbeam.transforms.fetch import FAILURES, FetchUrls
+from newsbeam.transforms.fetch import EXCHANGES, FAILURES, FetchUrls
 from newsbeam.transforms.language import DetectLanguage
 
 
@@ -25,6 +26,7 @@ class CoreSettings:
     extraction: ExtractionSettings = ExtractionSettings()
     language: LanguageSettings = LanguageSettings()
     entities: Optional[EntityStageSettings] = EntityStageSettings()  # None: no entity stage
+    archive: bool = False  # article responses go to the `exchanges` output, for the WARC archive
 
 
 def fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
@@ -32,13 +34,14 @@ def fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
     return DeadLetter(
         url=item.url, feed_url=item.feed_url, stage=reasons.STAGE_FETCH, reason=failure.reason,
         detail=failure.detail, failed_at=failure.failed_at, http_status=failure.http_status,
-        attempts=failure.attempts)
+        attempts=failure.attempts, warc=failure.warc)
 
 
 class ProcessArticles(beam.PTransform):
-    """FeedItem (one per canonical URL) -> {'articles': Article, 'dead_letters': DeadLetter}.
+    """FeedItem (one per canonical URL) -> {'articles': Article, 'dead_letters': DeadLetter, 'exchanges':
+    newsbeam.warc.ArchiveEntry (empty unless archiving)}.
 
-    Each input ends as exactly one of the two."""
+    Each input ends as exactly one article or dead letter."""
 
     def __init__(self, settings: CoreSettings):
         super().__init__()
@@ -55,7 +58,8 @@ class ProcessArticles(beam.PTransform):
         fetched = (
             items
             | "ToRequests" >> beam.Map(request)
-            | "Fetch" >> FetchUrls(self._settings.fetch, HTML_ACCEPT, html_only, "pages")
+            | "Fetch" >> FetchUrls(self._settings.fetch, HTML_ACCEPT, html_only, "pages",
+                                   archive_role=ROLE_ARTICLE if self._settings.archive else None)
         )
         extracted = fetched.pages | "Extract" >> ExtractArticles(self._settings.extraction)
         articles = extracted.articles | "Language" >> DetectLanguage(self._settings.language)
@@ -65,4 +69,4 @@ class ProcessArticles(beam.PTransform):
             fetched[FAILURES] | "FetchDeadLetters" >> beam.Map(fetch_dead_letter),
             extracted[DEAD_LETTERS],
         ) | "CoreDeadLetters" >> beam.Flatten()
-        return {"articles": articles, DEAD_LETTERS: dead_letters}
+        return {"articles": articles, DEAD_LETTERS: dead_letters, EXCHANGES: fetched[EXCHANGES]}

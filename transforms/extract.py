@@ -77,6 +77,7 @@ def extract_article(page: FetchedPage, settings: ExtractionSettings) -> Extracte
         text=content.text,
         word_count=word_count(content.text),
         content_hash=content_hash(content.text),
+        warc=page.warc,
     )
 
 
@@ -103,7 +104,7 @@ class _ExtractFn(beam.DoFn):
         item = page.request.context
         yield TaggedOutput(DEAD_LETTERS, DeadLetter(
             url=item.url, feed_url=item.feed_url, stage=reasons.STAGE_EXTRACT, reason=reason, detail=detail,
-            failed_at=utcnow(), http_status=page.status, attempts=page.attempts))
+            failed_at=utcnow(), http_status=page.status, attempts=page.attempts, warc=page.warc))
 
 
 class ExtractArticles(beam.PTransform):

@@ -14,6 +14,7 @@ from newsbeam.fetching import FEED_ACCEPT, feed_like, utcnow
 from newsbeam.http import FetchSettings
 from newsbeam.sources import FEED, Rejected, read_source
 from newsbeam.urls import canonicalize_url, is_http_url
+from newsbeam.warc import ROLE_FEED
 from newsbeam.schemas.records import (
     DeadLetter,
     FeedDocument,
@@ -25,7 +26,7 @@ from newsbeam.schemas.records import (
     FetchRequest,
 )
 from newsbeam.transforms.common import DEAD_LETTERS, counter
-from newsbeam.transforms.fetch import FAILURES, FetchUrls
+from newsbeam.transforms.fetch import EXCHANGES, FAILURES, FetchUrls
 
 LOG = logging.getLogger(__name__)
 TO_FETCH = "to_fetch"
@@ -89,6 +90,7 @@ def _feed_fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
         failed_at=failure.failed_at,
         http_status=failure.http_status,
         attempts=failure.attempts,
+        warc=failure.warc,
     )
 
 
@@ -143,16 +145,18 @@ class ReadFeeds(beam.PTransform):
     `validators`, if given, is a PCollection of (feed URL, FeedValidator) from earlier runs: those feeds are
     fetched with a conditional GET."""
 
-    def __init__(self, settings: FetchSettings, validators=None):
+    def __init__(self, settings: FetchSettings, validators=None, archive: bool = False):
         super().__init__()
         self._settings = settings
         self._validators = validators
+        self._archive_role = ROLE_FEED if archive else None
 
     def expand(self, sources):
         known = beam.pvalue.AsDict(self._validators) if self._validators is not None else None
         opened = sources | "OpenSources" >> beam.ParDo(_OpenSourceFn(), validators=known).with_outputs(
             TO_FETCH, DEAD_LETTERS, main="documents")
-        fetched = opened[TO_FETCH] | "FetchSources" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds")
+        fetched = opened[TO_FETCH] | "FetchSources" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds",
+                                                                       self._archive_role)
         given = (
             (opened.documents, fetched.pages | "SourcePagesAsDocuments" >> beam.Map(_document_from_page))
             | "GivenDocuments" >> beam.Flatten()
@@ -163,7 +167,7 @@ class ReadFeeds(beam.PTransform):
             given[LISTED]
             | "DistinctListedFeeds" >> beam.Distinct()
             | "ListedFeedRequests" >> beam.Map(feed_request, 1, known)
-            | "FetchListedFeeds" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds")
+            | "FetchListedFeeds" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds", self._archive_role)
         )
         listed = (
             listed_fetched.pages
@@ -180,7 +184,8 @@ class ReadFeeds(beam.PTransform):
             listed_fetched[FAILURES] | "ListedFetchDeadLetters" >> beam.Map(_feed_fetch_dead_letter),
             listed[DEAD_LETTERS],
         ) | "FeedDeadLetters" >> beam.Flatten()
-        return {"items": items, DEAD_LETTERS: dead_letters, VALIDATORS: validators}
+        exchanges = (fetched[EXCHANGES], listed_fetched[EXCHANGES]) | "FeedExchanges" >> beam.Flatten()
+        return {"items": items, DEAD_LETTERS: dead_letters, VALIDATORS: validators, EXCHANGES: exchanges}
 
 
 def url_line(path: str, line: str) -> Union[FeedItem, DeadLetter, None]:

@@ -82,6 +82,25 @@ def write_parquet(path: str, rows: Iterable[Dict[str, Any]], schema: pa.Schema) 
     return count
 
 
+def commit_file(temporary: str, final: str) -> None:
+    """Moves a finished temporary file into place, replacing an earlier attempt's file."""
+    if FileSystems.exists(final):
+        FileSystems.delete([final])  # not every filesystem's rename replaces an existing object
+    FileSystems.rename([temporary], [final])
+
+
+def delete_stale(patterns: List[str], keep: Iterable[str]) -> List[str]:
+    """Deletes the files matching `patterns` that are not in `keep` (a run's files it did not write again, and
+    its stray temporary files); returns their paths."""
+    keep = set(keep)
+    stale = []
+    for result in FileSystems.match(patterns):
+        stale.extend(meta.path for meta in result.metadata_list if meta.path not in keep)
+    if stale:
+        FileSystems.delete(stale)
+    return stale
+
+
 class _KeyRowsFn(beam.DoFn):
     def __init__(self, spec: DatasetSpec, run: RunContext, buckets: int):
         self._spec = spec
@@ -121,9 +140,7 @@ class _WriteFileFn(beam.DoFn):
         outcomes: Counter = Counter()
         with timed(self._time):
             rows = write_parquet(temporary, self._unpacked(ordered, outcomes), self._spec.schema)
-            if FileSystems.exists(final):
-                FileSystems.delete([final])  # not every filesystem's rename replaces an existing object
-            FileSystems.rename([temporary], [final])
+            commit_file(temporary, final)
         self._files.inc()
         self._rows.inc(rows)
         for name, value in outcomes.items():  # counted once the file is in place
@@ -154,12 +171,9 @@ class _FinalizeFn(beam.DoFn):
         tag = window_tag(window)
         prefix = f"part-{self._run.run_id}-{tag}-" if tag else f"part-{self._run.run_id}-"
         patterns = [f"{base}/{depth}{prefix}*.parquet", f"{base}/{depth}.{prefix}*.inprogress"]
-        stale = []
-        for result in FileSystems.match(patterns):
-            stale.extend(meta.path for meta in result.metadata_list if meta.path not in keep)
+        stale = delete_stale(patterns, keep)
         if stale:
-            LOG.info("removing %d stale file(s) of run %s from %s", len(stale), self._run.run_id, base)
-            FileSystems.delete(stale)
+            LOG.info("removed %d stale file(s) of run %s from %s", len(stale), self._run.run_id, base)
             self._deleted.inc(len(stale))
         yield from sorted(keep)
 

@@ -1,0 +1,147 @@
+"""The WARC archive: raw bytes as received, pointers in rows, warcio check/index, `show --raw`, idempotent re-runs."""
+import gzip
+import json
+import subprocess
+import sys
+from io import BytesIO
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from newsbeam.fetching import FetchContext, PoliteFetcher, html_only
+from newsbeam.http import FetchError, HttpClient
+from newsbeam.sample_site import SampleSite
+from newsbeam.schemas.records import FeedItem, FetchRequest
+from newsbeam.warc import entry_of, write_entries
+from tests.faults import fault_routes
+
+FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
+              "--connect-timeout", "1", "--entities", "gazetteer"]
+NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli"]
+WARCIO = [sys.executable, "-m", "warcio.cli"]
+URLS = ["/faults/missing.html", "/faults/huge.html", "/faults/redirect-1.html", "/faults/503-then-200.html"]
+
+
+def newsbeam(*args, timeout=300):
+    return subprocess.run([*NEWSBEAM, *args], capture_output=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory):
+    """One archived loopback run of the sample site (feeds, articles, faults), shared by this module's tests."""
+    root = tmp_path_factory.mktemp("archived")
+    with SampleSite(routes=fault_routes()) as site:
+        urls = root / "urls.txt"
+        urls.write_text("".join(site.url(p) + "\n" for p in URLS))
+        out = root / "out"
+        args = ["ingest", "--feeds", site.url("/feeds/subscriptions.opml"), "--urls", str(urls), *FAST_FLAGS,
+                "--output", str(out), "--run-id", "r1"]
+        done = newsbeam(*args)
+        assert done.returncode == 0, done.stderr.decode()
+        yield {"out": out, "site": site, "args": args, "root": root}
+
+
+def rows(out, dataset):
+    return ds.dataset(out / dataset, format="parquet", partitioning="hive").to_table().to_pylist()
+
+
+def warc_files(out):
+    return sorted((out / "warc").glob("ingest_date=*/*.warc.gz"))
+
+
+def records(source):
+    """(WARC headers, HTTP headers, decoded payload) of every record of a file path or stream."""
+    handle = open(source, "rb") if isinstance(source, Path) else source
+    with handle:
+        return [(r.rec_headers, r.http_headers, r.content_stream().read()) for r in ArchiveIterator(handle)]
+
+
+def test_client_keeps_the_bytes_as_received(site, fast_settings):
+    client = HttpClient(fast_settings)
+    answer = client.get(site.url("/articles/en-hague-court-ruling.html"))
+    assert answer.raw.headers and dict(answer.raw.headers)["Content-Encoding"] == "gzip"
+    assert gzip.decompress(answer.raw.body) == answer.body and answer.raw.truncated is None
+    with pytest.raises(FetchError) as failed:
+        HttpClient(fast_settings.__class__(**{**fast_settings.__dict__, "max_bytes": 1000})).get(
+            site.url("/faults/huge.html"), check=html_only)
+    assert failed.value.raw.truncated == "length"
+
+
+def test_fetch_result_carries_every_exchange_and_writes_valid_warc(site, fast_settings, tmp_path):
+    fetcher = PoliteFetcher(*(lambda c: (c.client, c.gates, c.robots))(FetchContext(fast_settings)))
+    item = FeedItem(url=site.url("/faults/redirect-1.html"), canonical_url=site.url("/faults/redirect-1.html"))
+    page = fetcher.fetch(FetchRequest(item.url, item), "text/html", html_only)
+    statuses = [raw.status for raw in page.exchanges]
+    assert statuses[0] == 200 and statuses[-1] == 200 and any(300 <= s < 400 for s in statuses)  # robots, hops
+    path = tmp_path / "t.warc.gz"
+    with open(path, "wb") as handle:
+        pointers = list(write_entries(handle, path.name, "t", [entry_of(page, "article")]))
+    ((record_id, offset, length),) = pointers
+    ((headers, _, body),) = records(BytesIO(path.read_bytes()[offset:offset + length]))
+    assert headers["WARC-Record-ID"] == record_id and body == page.body
+    assert subprocess.run([*WARCIO, "check", str(path)], capture_output=True).returncode == 0
+
+
+def test_every_response_is_archived_and_pointed_to(archived):
+    out = archived["out"]
+    (path,) = warc_files(out)
+    assert path.parent.name.startswith("ingest_date=") and path.name == "r1-00000.warc.gz"
+    checked = subprocess.run([*WARCIO, "check", "-v", str(path)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+    index = [json.loads(line) for line in
+             subprocess.run([*WARCIO, "index", str(path)], capture_output=True, text=True, check=True).stdout.split("\n")
+             if line]
+    types = [entry["warc-type"] for entry in index]
+    assert types[0] == "warcinfo" and types.count("request") == types.count("response")
+    targets = {entry.get("warc-target-uri", "") for entry in index}
+    assert any(t.endswith("/robots.txt") for t in targets) and any(t.endswith(".opml") for t in targets)
+    assert any(t.endswith(".rss") for t in targets)
+
+    articles = rows(out, "articles")
+    assert articles and all(r["warc_filename"] == "warc/" + path.relative_to(out / "warc").as_posix() for r in articles)
+    dead = {r["url"].rsplit("/", 1)[1]: r for r in rows(out, "dead_letters")}
+    for name in ("missing.html", "huge.html", "en-subscribers-only.html", "en-missing-page.html"):
+        assert dead[name]["warc_record_id"], name
+    assert dead["en-internal-memo.html"]["warc_record_id"] is None  # robots.txt forbade it: never requested
+
+    data = path.read_bytes()
+    for row in [*articles, dead["huge.html"], dead["missing.html"], dead["en-subscribers-only.html"]]:
+        member = data[row["warc_record_offset"]:row["warc_record_offset"] + row["warc_record_length"]]
+        (record,) = list(ArchiveIterator(BytesIO(member)))
+        assert record.rec_headers["WARC-Type"] == "response"
+        assert record.rec_headers["WARC-Record-ID"] == row["warc_record_id"]
+        assert record.rec_headers["WARC-Target-URI"] in (row.get("final_url"), row["url"])
+    huge = list(ArchiveIterator(BytesIO(data[dead["huge.html"]["warc_record_offset"]:])))[0]
+    assert huge.rec_headers["WARC-Truncated"] == "length"
+    assert huge.http_headers.get_statuscode() == "200"
+
+    metadata = [json.loads(body) for headers, _, body in records(path) if headers["WARC-Type"] == "metadata"]
+    by_url = {m["url"]: m for m in metadata if m["role"] == "article"}
+    sample = next(m for m in by_url.values() if m["feed_url"])
+    assert sample["run_id"] == "r1" and sample["canonical_url"] and sample["outcome"] == "fetched"
+    assert {m["outcome"] for m in metadata} >= {"fetched", "http_404", "too_large"}
+    manifest = json.loads((out / "_runs" / "r1.json").read_text())
+    assert manifest["accounting"]["checks"]["warc.entries = entries_written"]["left"] == len(metadata)
+
+
+def test_show_raw_prints_the_archived_response(archived):
+    out = archived["out"]
+    row = next(r for r in rows(out, "articles") if r["url"].endswith("en-hague-court-ruling.html"))
+    shown = newsbeam("show", row["article_id"], "--raw", str(out))
+    assert shown.returncode == 0, shown.stderr
+    head, _, body = shown.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Content-Type: text/html" in head
+    assert body == (Path(__file__).parents[1] / "newsbeam/sample_site/site/articles/en-hague-court-ruling.html"
+                    ).read_bytes().replace(b"{{BASE_URL}}", archived["site"].base_url.encode())
+    assert newsbeam("show", "no-such-id", "--raw", str(out)).returncode == 2
+
+
+def test_rerun_replaces_and_archive_off_writes_nothing(archived):
+    out = archived["out"]
+    before = warc_files(out)
+    rerun = newsbeam(*archived["args"][:-2], "--run-id", "r1", "--archive", "off", "--max-articles", "3")
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert not warc_files(out) and before  # the re-run of r1 archived nothing, so r1's old file went
+    assert all(r["warc_filename"] is None for r in rows(out, "articles"))

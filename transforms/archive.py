@@ -1,0 +1,161 @@
+"""The WARC archive as a Beam composite: raw responses -> `OUT/warc/ingest_date=D/<run_id>-<bucket>.warc.gz`, and
+the pointers (file, offset, length) joined into the article and dead-letter rows.
+
+Written like the Parquet datasets (newsbeam.transforms.write): keyed by bucket with crc32, grouped, one file per
+bucket to a hidden temporary name through FileSystems, renamed into place, then this run's stale files deleted.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Iterable, List, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import TaggedOutput
+
+from newsbeam.packing import pack, unpack
+from newsbeam.warc import warc_file_name, write_entries
+from newsbeam.schemas.datasets import RunContext
+from newsbeam.schemas.records import Article, DeadLetter, WarcPointer
+from newsbeam.transforms.common import counter, timed
+from newsbeam.transforms.write import bucket_of, commit_file, delete_stale
+
+WARC_FOLDER = "warc"
+_FILES = "files"
+
+
+def warc_folder(run: RunContext) -> str:
+    return f"{WARC_FOLDER}/ingest_date={run.ingest_date}"
+
+
+class _WriteWarcFn(beam.DoFn):
+    def __init__(self, root: str, run: RunContext):
+        self._root = root
+        self._run = run
+        self._files = counter("warc.files")
+        self._written = counter("warc.entries_written")
+        self._bytes = counter("warc.bytes")
+        self._records = counter("warc.records")
+        self._time = counter("warc.write_us")
+
+    def process(self, element: Tuple[int, Iterable[bytes]]):
+        bucket, packed = element
+        # the same responses give the same file, whatever the grouping order
+        entries = sorted((unpack(data) for data in packed),
+                         key=lambda e: (e.url, e.exchanges[0].requested_at if e.exchanges else None, e.role))
+        name = warc_file_name(self._run.run_id, bucket)
+        relative = f"{warc_folder(self._run)}/{name}"
+        directory = FileSystems.join(self._root, warc_folder(self._run))
+        final = FileSystems.join(directory, name)
+        temporary = FileSystems.join(directory, f".{name}.{uuid.uuid4().hex}.inprogress")
+        pointers: List[Tuple[str, WarcPointer]] = []
+        with timed(self._time):
+            with FileSystems.create(temporary, mime_type="application/warc",
+                                    compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                for record_id, offset, length in write_entries(handle, name, self._run.run_id, entries):
+                    pointers.append((record_id, WarcPointer(record_id, relative, offset, length)))
+            commit_file(temporary, final)
+        size = FileSystems.match([final])[0].metadata_list[0].size_in_bytes
+        self._files.inc()
+        self._written.inc(len(entries))
+        self._bytes.inc(size)
+        self._records.inc(sum(2 * len(e.exchanges) + 1 for e in entries) + 1)
+        yield TaggedOutput(_FILES, final)
+        yield from pointers
+
+
+class _FinalizeWarcFn(beam.DoFn):
+    def __init__(self, root: str, run: RunContext):
+        self._root = root
+        self._run = run
+        self._deleted = counter("warc.stale_files_deleted")
+
+    def process(self, written: List[str]):
+        base = FileSystems.join(self._root, WARC_FOLDER)
+        # the bucket digits keep run 'r1' from matching the files of run 'r1-b'
+        name = f"{self._run.run_id}-[0-9][0-9][0-9][0-9][0-9].warc.gz"
+        stale = delete_stale([f"{base}/*/{name}", f"{base}/*/.{name}.*.inprogress"], written)
+        self._deleted.inc(len(stale))
+        yield from sorted(written)
+
+
+class ArchiveResponses(beam.PTransform):
+    """newsbeam.warc.ArchiveEntry -> (record id, WarcPointer) of every archived final response."""
+
+    def __init__(self, root: str, run: RunContext, buckets: int = 1):
+        super().__init__()
+        self._root = root
+        self._run = run
+        self._buckets = buckets
+
+    def expand(self, entries):
+        buckets = self._buckets
+        written = (
+            entries
+            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), pack(e))).with_output_types(
+                Tuple[int, bytes])
+            | "GroupByFile" >> beam.GroupByKey()
+            | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run)).with_outputs(_FILES, main="pointers")
+        )
+        _ = (written[_FILES]
+             | "CollectWritten" >> beam.combiners.ToList()
+             | "Finalize" >> beam.ParDo(_FinalizeWarcFn(self._root, self._run)))
+        return written.pointers
+
+
+def article_pointer(article: Article) -> Optional[WarcPointer]:
+    return article.extracted.warc
+
+
+def with_article_pointer(article: Article, found: WarcPointer) -> Article:
+    return replace(article, extracted=replace(article.extracted, warc=found))
+
+
+def dead_letter_pointer(dead: DeadLetter) -> Optional[WarcPointer]:
+    return dead.warc
+
+
+def with_dead_letter_pointer(dead: DeadLetter, found: WarcPointer) -> DeadLetter:
+    return replace(dead, warc=found)
+
+
+class _JoinFn(beam.DoFn):
+    def __init__(self, attach):
+        self._attach = attach
+        self._missing = counter("warc.pointers_missing")
+
+    def process(self, element):
+        _, joined = element
+        found = list(joined["pointers"])
+        for data in joined["rows"]:
+            row = unpack(data)
+            if found:
+                yield self._attach(row, found[0])
+            else:  # cannot happen while every entry is written; counted so that it would show
+                self._missing.inc()
+                yield row
+
+
+class AttachPointers(beam.PTransform):
+    """Rows (articles or dead letters) whose WarcPointer has only its record id get the file, offset and length
+    of that record; rows without a pointer pass through."""
+
+    def __init__(self, pointers, get, attach):
+        super().__init__()
+        self._pointers = pointers
+        self._get = get
+        self._attach = attach
+
+    def expand(self, rows):
+        get = self._get
+        split = rows | "HasPointer" >> beam.Partition(lambda row, _: 0 if get(row) is not None else 1, 2)
+        keyed = split[0] | "KeyByRecord" >> beam.Map(lambda row: (get(row).record_id, pack(row))).with_output_types(
+            Tuple[str, bytes])
+        joined = (
+            {"rows": keyed, "pointers": self._pointers}
+            | "Join" >> beam.CoGroupByKey()
+            | "Attach" >> beam.ParDo(_JoinFn(self._attach))
+        )
+        return (joined, split[1]) | "Rows" >> beam.Flatten()
