@@ -29,6 +29,7 @@ SEEN_CANONICAL = "seen_canonical"  # an earlier run wrote this page under its ca
 FEED_PARSE_ERROR = "feed_parse_error"
 SOURCE_UNREADABLE = "source_unreadable"
 NESTED_LIST_IGNORED = "nested_list_ignored"
+WARC_DAMAGED = "warc_damaged"  # a WARC/ARC record that cannot be read; reading goes on with the next file
 
 # stages
 STAGE_SOURCE = "source"

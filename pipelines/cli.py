@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
                                               "stage and reason, schema versions and the last runs.")
     inspect.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
 
+    reprocess = commands.add_parser(
+        "reprocess", help="Re-extract archived pages with today's code and settings, without network.", epilog=EPILOG,
+        description="Reads OUT/warc of an earlier output and runs extraction, language, entities and near-duplicate "
+                    "grouping again as a new run (docs/archive.md).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    from newsbeam.pipelines.reprocess import add_arguments
+
+    add_arguments(reprocess)
+
     show = commands.add_parser("show", help="Print one article's row, or with --raw its archived HTTP response.")
     show.add_argument("article_id", metavar="ARTICLE_ID")
     show.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
@@ -109,10 +118,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             from newsbeam.pipelines.stream import cycle_line, run_stream
 
             return run_stream(rest, on_cycle=lambda o: print(cycle_line(o), flush=True))
-        from newsbeam.pipelines import ingest
+        if args.command == "reprocess":
+            from newsbeam.pipelines import reprocess
 
-        # everything after the subcommand belongs to the pipeline (the command's own options come before it)
-        outcome = ingest.run(argv[argv.index(args.command) + 1:])
+            outcome = reprocess.run(argv[argv.index(args.command) + 1:])
+        else:
+            from newsbeam.pipelines import ingest
+
+            # everything after the subcommand belongs to the pipeline (the command's own options come before it)
+            outcome = ingest.run(argv[argv.index(args.command) + 1:])
     except UsageError as exc:
         print(f"newsbeam: error: {exc}", file=sys.stderr)
         return 2

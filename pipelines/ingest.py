@@ -32,10 +32,11 @@ from newsbeam.transforms.archive import (
 from newsbeam.transforms.common import DEAD_LETTERS, NAMESPACE
 from newsbeam.transforms.fetch import EXCHANGES
 from newsbeam.transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
-from newsbeam.transforms.core import ProcessArticles
+from newsbeam.transforms.core import ProcessArticles, ProcessPages
 from newsbeam.transforms.dedup import DeduplicateItems
 from newsbeam.transforms.incremental import CommitState, DropKnownArticles, DueRetries, FeedValidators, NearDuplicates, SkipSeen
 from newsbeam.transforms.sources import VALIDATORS, ReadFeeds, ReadUrlLists
+from newsbeam.transforms.warc_input import PagesFromWarc
 from newsbeam.transforms.write import WriteDataset
 
 LOG = logging.getLogger(__name__)
@@ -101,7 +102,13 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     core = items | "Core" >> ProcessArticles(config.core)
     dead_letters.append(core[DEAD_LETTERS])
     exchanges.append(core[EXCHANGES])
-    known = core["articles"] | "DropKnownArticles" >> DropKnownArticles(state)
+    extracted = [core["articles"]]
+    if config.warc_files:
+        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc()
+        from_warc = archived["pages"] | "WarcCore" >> ProcessPages(config.core)
+        extracted.append(from_warc["articles"])
+        dead_letters.extend([archived[DEAD_LETTERS], from_warc[DEAD_LETTERS]])
+    known = extracted | "AllExtracted" >> beam.Flatten() | "DropKnownArticles" >> DropKnownArticles(state)
     dead_letters.append(known[DEAD_LETTERS])
     articles = known.articles
     if config.window.active:
@@ -144,7 +151,8 @@ def run_manifest(config: IngestConfig, options: PipelineOptions, status: str, **
         "started_at": config.started_at.isoformat(),
         "ingest_date": config.ingest_date,
         "output": config.output,
-        "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files)},
+        "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files),
+                    "warc": [path for path, _ in config.warc_files]},
         "options": {key: value for key, value in options.get_all_options(drop_default=True).items()},
         "versions": library_versions(),
         **extra,

@@ -42,6 +42,10 @@ class NewsbeamOptions(PipelineOptions):
         group.add_argument("--run-id", "--run_id", dest="run_id", default=None,
                            help="Names the run; a re-run with the same id replaces its files. "
                                 "Default: a fresh id from the UTC start time.")
+        group.add_argument("--warc", action="append", default=None, metavar="PATH_OR_GLOB",
+                           help="Repeatable. WARC/ARC files (.warc, .warc.gz, .arc.gz; local, gs://, s3://; globs "
+                                "such as crawl-data/CC-NEWS/2024/05/*.warc.gz) whose HTML responses are extracted "
+                                "like fetched pages.")
         group.add_argument("--archive", choices=["all", "articles", "off"], default="all",
                            help="Keep every HTTP response as received in OUT/warc/ (WARC 1.1): 'all' (default), "
                                 "'articles' (article pages only, not feeds), 'off'. See docs/archive.md.")
@@ -111,6 +115,7 @@ class IngestConfig:
     max_articles: Optional[int] = None
     near_dup_window: timedelta = timedelta(days=30)
     archive: str = "all"  # all | articles | off
+    warc_files: Tuple[Tuple[str, int], ...] = ()  # (path, size) of --warc input files
 
     @property
     def backfill(self) -> bool:
@@ -191,8 +196,9 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         path = _local_or_remote(path)
         _require_readable("URL list", path)
         url_files.append(path)
-    if not feeds and not url_files:
-        raise UsageError("no sources given: pass --feeds and/or --urls")
+    warc_files = _warc_inputs(options.warc or [])
+    if not feeds and not url_files and not warc_files:
+        raise UsageError("no sources given: pass --feeds, --urls and/or --warc")
     run_id = options.run_id or default_run_id(started_at)
     if not _RUN_ID.match(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit")
@@ -246,4 +252,24 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         max_articles=max_articles,
         near_dup_window=timedelta(days=_positive("near-dup-days", options.near_dup_days, 0.0)),
         archive=options.archive,
+        warc_files=warc_files,
     )
+
+
+_WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+
+
+def _warc_inputs(patterns: List[str]) -> Tuple[Tuple[str, int], ...]:
+    """(path, size) of the files each --warc pattern matches; a pattern matching none is a usage error."""
+    found = {}
+    for pattern in patterns:
+        pattern = _local_or_remote(pattern.strip())
+        try:
+            metadata = FileSystems.match([pattern])[0].metadata_list
+        except Exception as exc:  # unreachable bucket, bad scheme
+            raise UsageError(f"--warc {pattern!r}: {exc}") from None
+        matched = [meta for meta in metadata if meta.path.endswith(_WARC_SUFFIXES)]
+        if not matched:
+            raise UsageError(f"--warc {pattern!r} matches no .warc, .warc.gz, .arc or .arc.gz file")
+        found.update((meta.path, meta.size_in_bytes) for meta in matched)
+    return tuple(sorted(found.items()))

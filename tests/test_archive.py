@@ -90,9 +90,8 @@ def test_every_response_is_archived_and_pointed_to(archived):
     assert path.parent.name.startswith("ingest_date=") and path.name == "r1-00000.warc.gz"
     checked = subprocess.run([*WARCIO, "check", "-v", str(path)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout
-    index = [json.loads(line) for line in
-             subprocess.run([*WARCIO, "index", str(path)], capture_output=True, text=True, check=True).stdout.split("\n")
-             if line]
+    indexed = subprocess.run([*WARCIO, "index", str(path)], capture_output=True, text=True, check=True).stdout
+    index = [json.loads(line) for line in indexed.split("\n") if line]
     types = [entry["warc-type"] for entry in index]
     assert types[0] == "warcinfo" and types.count("request") == types.count("response")
     targets = {entry.get("warc-target-uri", "") for entry in index}
@@ -136,6 +135,27 @@ def test_show_raw_prints_the_archived_response(archived):
     assert body == (Path(__file__).parents[1] / "newsbeam/sample_site/site/articles/en-hague-court-ruling.html"
                     ).read_bytes().replace(b"{{BASE_URL}}", archived["site"].base_url.encode())
     assert newsbeam("show", "no-such-id", "--raw", str(out)).returncode == 2
+
+
+def test_reprocess_offline_gives_the_same_articles(archived):
+    out, site = archived["out"], archived["site"]
+    again = archived["root"] / "again"
+    served = len(site.requests())
+    refused = newsbeam("reprocess", "--from", str(out), "--output", str(out), "--entities", "gazetteer")
+    assert refused.returncode == 2 and b"--replace" in refused.stderr
+    done = newsbeam("reprocess", "--from", str(out), "--output", str(again), "--entities", "gazetteer",
+                    "--new-run-id", "rp1", "--run-id", "r1")
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(site.requests()) == served  # no network: nothing was asked of the site
+    before = {r["article_id"]: r["text"] for r in rows(out, "articles")}
+    after = {r["article_id"]: r for r in rows(again, "articles")}
+    assert {k: r["text"] for k, r in after.items()} == before
+    assert all(r["warc_filename"].startswith(str(out / "warc")) and r["run_id"] == "rp1" for r in after.values())
+    dead = sorted((r["stage"], r["reason"]) for r in rows(again, "dead_letters"))
+    assert ("fetch", "http_404") in dead and ("fetch", "too_large") in dead and ("extract", "empty_text") in dead
+    manifest = json.loads((again / "_runs" / "rp1.json").read_text())
+    assert manifest["status"] == "succeeded" and manifest["sources"]["runs"] == ["r1"]
+    assert manifest["sources"]["source_runs"]["r1"]["extractor"]
 
 
 def test_rerun_replaces_and_archive_off_writes_nothing(archived):

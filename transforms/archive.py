@@ -150,7 +150,9 @@ class AttachPointers(beam.PTransform):
 
     def expand(self, rows):
         get = self._get
-        split = rows | "HasPointer" >> beam.Partition(lambda row, _: 0 if get(row) is not None else 1, 2)
+        # pages read from WARC input already point to their record; only pointers of this run's archive are joined
+        split = rows | "HasPointer" >> beam.Partition(
+            lambda row, _: 0 if get(row) is not None and get(row).filename is None else 1, 2)
         keyed = split[0] | "KeyByRecord" >> beam.Map(lambda row: (get(row).record_id, pack(row))).with_output_types(
             Tuple[str, bytes])
         joined = (

@@ -61,12 +61,25 @@ class ProcessArticles(beam.PTransform):
             | "Fetch" >> FetchUrls(self._settings.fetch, HTML_ACCEPT, html_only, "pages",
                                    archive_role=ROLE_ARTICLE if self._settings.archive else None)
         )
-        extracted = fetched.pages | "Extract" >> ExtractArticles(self._settings.extraction)
+        processed = fetched.pages | "Pages" >> ProcessPages(self._settings)
+        dead_letters = (
+            fetched[FAILURES] | "FetchDeadLetters" >> beam.Map(fetch_dead_letter),
+            processed[DEAD_LETTERS],
+        ) | "CoreDeadLetters" >> beam.Flatten()
+        return {"articles": processed["articles"], DEAD_LETTERS: dead_letters, EXCHANGES: fetched[EXCHANGES]}
+
+
+class ProcessPages(beam.PTransform):
+    """FetchedPage -> {'articles': Article, 'dead_letters': DeadLetter}: extract -> language -> entities. The part
+    of the core after fetching, shared with the pipelines that read pages from WARC files."""
+
+    def __init__(self, settings: CoreSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, pages):
+        extracted = pages | "Extract" >> ExtractArticles(self._settings.extraction)
         articles = extracted.articles | "Language" >> DetectLanguage(self._settings.language)
         if self._settings.entities is not None:
             articles = articles | "Entities" >> TagEntities(self._settings.entities)
-        dead_letters = (
-            fetched[FAILURES] | "FetchDeadLetters" >> beam.Map(fetch_dead_letter),
-            extracted[DEAD_LETTERS],
-        ) | "CoreDeadLetters" >> beam.Flatten()
-        return {"articles": articles, DEAD_LETTERS: dead_letters, EXCHANGES: fetched[EXCHANGES]}
+        return {"articles": articles, DEAD_LETTERS: extracted[DEAD_LETTERS]}
