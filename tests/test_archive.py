@@ -1,6 +1,7 @@
 """The WARC archive: raw bytes as received, pointers in rows, warcio check/index, `show --raw`, idempotent re-runs."""
 import gzip
 import json
+import re
 import subprocess
 import sys
 from io import BytesIO
@@ -81,6 +82,8 @@ def test_fetch_result_carries_every_exchange_and_writes_valid_warc(site, fast_se
     ((record_id, offset, length),) = pointers
     ((headers, _, body),) = records(BytesIO(path.read_bytes()[offset:offset + length]))
     assert headers["WARC-Record-ID"] == record_id and body == page.body
+    # WARC 1.1 dates are UTC with a Z (warcio writes '+00:00Z' from an aware datetime)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", headers["WARC-Date"])
     assert subprocess.run([*WARCIO, "check", str(path)], capture_output=True).returncode == 0
 
 
@@ -157,6 +160,14 @@ def test_reprocess_offline_gives_the_same_articles(archived):
     assert manifest["status"] == "succeeded" and manifest["sources"]["runs"] == ["r1"]
     assert manifest["sources"]["source_runs"]["r1"]["extractor"]
 
+    replaced = newsbeam("reprocess", "--from", str(out), "--output", str(out), "--replace", "--entities", "gazetteer",
+                        "--new-run-id", "rp2", "--run-id", "r1")
+    assert replaced.returncode == 0, replaced.stderr.decode()
+    now = rows(out, "articles")
+    assert len(now) == len({r["article_id"] for r in now}) and {r["article_id"] for r in now} == set(before)
+    assert {r["run_id"] for r in now} <= {"rp2", "r1"} and sum(r["run_id"] == "rp2" for r in now) >= len(now) - 2
+    assert json.loads((out / "_runs" / "rp2.json").read_text())["counters"]["articles.replaced_older_rows"] > 0
+
 
 def test_rerun_replaces_and_archive_off_writes_nothing(archived):
     out = archived["out"]
@@ -164,4 +175,4 @@ def test_rerun_replaces_and_archive_off_writes_nothing(archived):
     rerun = newsbeam(*archived["args"][:-2], "--run-id", "r1", "--archive", "off", "--max-articles", "3")
     assert rerun.returncode == 0, rerun.stderr.decode()
     assert not warc_files(out) and before  # the re-run of r1 archived nothing, so r1's old file went
-    assert all(r["warc_filename"] is None for r in rows(out, "articles"))
+    assert all(r["warc_filename"] is None for r in rows(out, "articles") if r["run_id"] == "r1")
