@@ -183,7 +183,9 @@ class HttpClient:
                 exc.raw = as_received(b"".join(raw), _TRUNCATED.get(exc.reason, "unspecified"))
                 raise
             complete = True
-            return Exchange(url, response.status, headers, body, as_received(b"".join(raw), None))
+            # without a content coding the bytes as received are the body: one copy, not two
+            received = body if _decoder(headers.get("content-encoding", "")) is None else b"".join(raw)
+            return Exchange(url, response.status, headers, body, as_received(received, None))
         finally:
             if not complete:
                 # Unread bytes would poison a pooled connection; closing is cheaper than draining a huge body.
@@ -251,14 +253,18 @@ def _decoder(content_encoding: str) -> Optional[Callable[[bytes, bool], bytes]]:
     if coding == "deflate":
         # RFC 9110 says zlib-wrapped, some servers send raw deflate: try the first, fall back to the second
         state: list = []
+        head = [b""]  # the first bytes, until the two of a zlib header have come
 
         def inflate(data: bytes, last: bool) -> bytes:
             if not state:
-                if not data:
+                head[0] += data
+                if len(head[0]) < 2 and not last:
                     return b""
+                data = head[0]
                 try:
                     state.append(zlib.decompressobj())
-                    return state[0].decompress(data)
+                    out = state[0].decompress(data)
+                    return out + state[0].flush() if last else out
                 except zlib.error:
                     state[:] = [zlib.decompressobj(-zlib.MAX_WBITS)]
             out = state[0].decompress(data) if data else b""

@@ -6,6 +6,7 @@ bucket to a hidden temporary name through FileSystems, renamed into place, then 
 """
 from __future__ import annotations
 
+import pickle
 import uuid
 from dataclasses import replace
 from typing import Iterable, List, Optional, Tuple
@@ -16,7 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
 from newsbeam.packing import pack, unpack
-from newsbeam.warc import warc_file_name, write_entries
+from newsbeam.warc import WarcFileWriter, warc_file_name
 from newsbeam.schemas.datasets import RunContext
 from newsbeam.schemas.records import Article, DeadLetter, WarcPointer
 from newsbeam.transforms.common import counter, timed
@@ -43,7 +44,7 @@ class _WriteWarcFn(beam.DoFn):
     def process(self, element: Tuple[int, Iterable[bytes]]):
         bucket, packed = element
         # the same responses give the same file, whatever the grouping order
-        entries = sorted((unpack(data) for data in packed),
+        entries = sorted((pickle.loads(data) for data in packed),
                          key=lambda e: (e.url, e.exchanges[0].requested_at if e.exchanges else None, e.role))
         name = warc_file_name(self._run.run_id, bucket)
         relative = f"{warc_folder(self._run)}/{name}"
@@ -54,14 +55,17 @@ class _WriteWarcFn(beam.DoFn):
         with timed(self._time):
             with FileSystems.create(temporary, mime_type="application/warc",
                                     compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-                for record_id, offset, length in write_entries(handle, name, self._run.run_id, entries):
-                    pointers.append((record_id, WarcPointer(record_id, relative, offset, length)))
+                writer = WarcFileWriter(handle, name, self._run.run_id)
+                for entry in entries:
+                    where = writer.write_entry(entry)
+                    if where is not None:
+                        pointers.append((entry.final_record_id,
+                                         WarcPointer(entry.final_record_id, relative, where[0], where[1])))
             commit_file(temporary, final)
-        size = FileSystems.match([final])[0].metadata_list[0].size_in_bytes
         self._files.inc()
         self._written.inc(len(entries))
-        self._bytes.inc(size)
-        self._records.inc(sum(2 * len(e.exchanges) + 1 for e in entries) + 1)
+        self._bytes.inc(writer.offset)
+        self._records.inc(writer.records)
         yield TaggedOutput(_FILES, final)
         yield from pointers
 
@@ -94,8 +98,9 @@ class ArchiveResponses(beam.PTransform):
         buckets = self._buckets
         written = (
             entries
-            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), pack(e))).with_output_types(
-                Tuple[int, bytes])
+            # pickled, not packed: the raw bodies are mostly gzip already, zlib would only spend CPU on them
+            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), pickle.dumps(e, pickle.HIGHEST_PROTOCOL))
+                                      ).with_output_types(Tuple[int, bytes])
             | "GroupByFile" >> beam.GroupByKey()
             | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run)).with_outputs(_FILES, main="pointers")
         )
