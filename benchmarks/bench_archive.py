@@ -1,6 +1,6 @@
 """What the WARC archive costs, and how fast `--warc` input runs, on loopback only.
 
-    .venv/bin/python benchmarks/bench_archive.py --pages 400 --repeats 3
+    .venv/bin/python benchmarks/bench_archive.py --pages 1000 --repeats 4 --wait-quiet 30
 
 One run:
 1. generates N pages and serves them (bench_pipeline's corpus and server, 8 origins, no latency);
@@ -57,6 +57,10 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--warc-input-only", action="store_true",
+                        help="One archived run (to have an archive), then only the floor and the --warc input run.")
+    parser.add_argument("--wait-quiet", type=float, default=0.0,
+                        help="Wait up to this many seconds for an idle machine before each measurement.")
     args = parser.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-archive-"))
     page_dir = workdir / "pages"
@@ -68,9 +72,10 @@ def main() -> int:
         urls_file.write_text("\n".join(urls) + "\n")
         runs: Dict[str, List[Dict]] = {"off": [], "all": []}
         for repeat in range(args.repeats):
-            for archive in ("off", "all"):
+            for archive in (("all",) if args.warc_input_only else ("off", "all")):
                 out = workdir / f"out-{archive}"
                 shutil.rmtree(out, ignore_errors=True)
+                bench_pipeline._quiet(args.wait_quiet)
                 child = run_child(["--urls", str(urls_file), "--output", str(out), "--run-id", f"b{repeat}",
                                    "--archive", archive, *FLAGS, "--direct_num_workers", "1"], workdir, archive)
                 child["articles"] = child["counters"].get("articles.written", 0)
@@ -78,9 +83,11 @@ def main() -> int:
                 child["parquet_bytes"] = size_of(out / "articles", ".parquet")
                 runs[archive].append(child)
         pages = bench_pipeline.fetch_once(urls)
+        bench_pipeline._quiet(args.wait_quiet)
         floor = bench_pipeline.measure_floor(pages, os.cpu_count() or 2, with_entities=False)
         warc_out = workdir / "out-warc-input"
         shutil.rmtree(warc_out, ignore_errors=True)
+        bench_pipeline._quiet(args.wait_quiet)
         warc_in = run_child(["--warc", str(workdir / "out-all" / "warc" / "*" / "*.warc.gz"), "--output",
                              str(warc_out), "--run-id", "w", *FLAGS, "--direct_num_workers", "2",
                              "--direct_running_mode", "multi_processing"], workdir, "warc-input")
@@ -97,6 +104,8 @@ def report(args, runs, floor, warc_in) -> str:
     def least_cpu(archive):
         return min(r["cpu_run"] / max(1, r["articles"]) for r in runs[archive])
 
+    if not runs["off"]:  # --warc-input-only
+        runs["off"] = runs["all"]
     off, on = best("off"), best("all")
     rate = {name: r["articles"] / r["seconds"] for name, r in (("off", off), ("all", on))}
     lines = [f"pages: {args.pages}, repeats: {args.repeats} (best of each), entities off, 1 in-process worker", "",

@@ -167,6 +167,16 @@ def test_show_raw_prints_the_archived_response(archived):
                     ).read_bytes().replace(b"{{BASE_URL}}", archived["site"].base_url.encode())
     assert newsbeam("show", "no-such-id", "--raw", str(out)).returncode == 2
 
+    # the three-line snippet of docs/archive.md does the same with warcio
+    docs = (Path(__file__).parents[1] / "docs" / "archive.md").read_text()
+    snippet = docs.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(snippet.strip().splitlines()) == 3
+    pointer = {key: row[key] for key in ("warc_filename", "warc_record_offset")}
+    printed = subprocess.run([sys.executable, "-c", f"OUT = {str(out)!r}\nrow = {pointer!r}\n" + snippet],
+                             capture_output=True, text=True)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.rstrip("\n") == body.decode().rstrip("\n")
+
 
 def test_reprocess_offline_gives_the_same_articles(archived):
     out, site = archived["out"], archived["site"]

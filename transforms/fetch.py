@@ -63,7 +63,8 @@ class _FetchHostsFn(beam.DoFn):
         for (window, timestamp), outcome in results:
             if self._archive_role and outcome.exchanges:
                 self._entries.inc()
-                yield TaggedOutput(EXCHANGES, WindowedValue(entry_of(outcome, self._archive_role), timestamp, (window,)))
+                entry = entry_of(outcome, self._archive_role)
+                yield TaggedOutput(EXCHANGES, WindowedValue(entry, timestamp, (window,)))
                 final = final_exchange(outcome)
                 outcome = replace(outcome, exchanges=(), warc=WarcPointer(final.record_id) if final else None)
             elif outcome.exchanges:

@@ -19,7 +19,6 @@ from newsbeam import reasons
 from newsbeam.fetching import utcnow
 from newsbeam.warc import (
     ROLE_ARTICLE,
-    ArchivedOutcome,
     ArchivedResponse,
     DamagedRecord,
     OtherRecord,
@@ -189,4 +188,6 @@ class PagesFromWarc(beam.PTransform):
         fn = _ReprocessPagesFn() if self._reprocess else _InputPagesFn()
         pages = read.records | "ToPages" >> beam.ParDo(fn).with_outputs(DEAD_LETTERS, main="pages")
         dead = (read[DEAD_LETTERS], pages[DEAD_LETTERS]) | "WarcDeadLetters" >> beam.Flatten()
-        return {"pages": pages.pages, DEAD_LETTERS: dead}
+        # reading is cheap and extraction is not: without this, one file (or range) is extracted by one worker
+        shared = pages.pages | "SharePages" >> beam.Reshuffle()
+        return {"pages": shared, DEAD_LETTERS: dead}
