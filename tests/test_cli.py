@@ -112,7 +112,7 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
     assert books["articles_written"] == articles.num_rows
     assert manifest["versions"]["apache-beam"] and manifest["counters"]["items.duplicate"] >= 1
     assert set(manifest["stage_seconds"]) == {"extract", "language", "entities", "near_duplicates", "write",
-                                              "commit_state"}
+                                              "commit_state", "archive"}
 
 
 def test_every_sample_page_is_traceable(site, inputs, tmp_path):

@@ -39,7 +39,7 @@ class _WriteWarcFn(beam.DoFn):
         self._written = counter("warc.entries_written")
         self._bytes = counter("warc.bytes")
         self._records = counter("warc.records")
-        self._time = counter("warc.write_us")
+        self._time = counter("stage_us.archive")
 
     def process(self, element: Tuple[int, Iterable[bytes]]):
         bucket, packed = element
