@@ -44,7 +44,7 @@ from newsbeam.transforms.archive import (
     with_article_pointer,
     with_dead_letter_pointer,
 )
-from newsbeam.transforms.common import DEAD_LETTERS
+from newsbeam.transforms.common import DEAD_LETTERS, counter
 from newsbeam.transforms.fetch import EXCHANGES
 from newsbeam.transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
 from newsbeam.transforms.core import ProcessArticles, ProcessPages
@@ -77,6 +77,9 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     exchanges = []
     if config.source_dead_letters:
         dead_letters.append(pipeline | "DiscoveryDeadLetters" >> beam.Create(list(config.source_dead_letters)))
+    if config.discovery_archive:  # the responses --sites discovery received before the pipeline
+        exchanges.append(pipeline | "DiscoveryResponses" >> beam.Create(list(config.discovery_archive))
+                         | "CountDiscoveryEntries" >> beam.ParDo(_CountEntriesFn()))
     if config.feeds or config.sitemaps:
         feeds = (
             pipeline
@@ -142,12 +145,25 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
 
 
+class _CountEntriesFn(beam.DoFn):
+    """Counts archive entries made outside FetchUrls (which counts its own) in `warc.entries`."""
+
+    def __init__(self):
+        self._entries = counter("warc.entries")
+
+    def process(self, entry):
+        self._entries.inc()
+        yield entry
+
+
 def with_discovery(config: IngestConfig) -> IngestConfig:
     """`--sites` resolved: the feeds and sitemaps found (or recorded by an earlier run) become sources."""
-    found = run_discovery(config.sites, config.output, config.core.fetch, config.started_at, config.rediscover_days)
+    found = run_discovery(config.sites, config.output, config.core.fetch, config.started_at, config.rediscover_days,
+                          archive=config.archive == "all")
     return replace(config, feeds=tuple(dict.fromkeys(config.feeds + found.feeds)),
                    sitemaps=tuple(url for url in found.sitemaps if url not in config.feeds),
-                   source_dead_letters=found.dead_letters, discovery=found.record)
+                   source_dead_letters=found.dead_letters, discovery=found.record,
+                   discovery_archive=found.archive)
 
 
 def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,

@@ -136,6 +136,7 @@ class IngestConfig:
     sitemaps: Tuple[str, ...] = ()  # sources known to be sitemaps (found by discovery)
     source_dead_letters: Tuple = ()  # DeadLetters found before the pipeline (discovery)
     discovery: Optional[dict] = None  # what discovery found, for the manifest
+    discovery_archive: Tuple = ()  # newsbeam.warc.ArchiveEntry of discovery's responses (with --archive all)
     archive: str = "all"  # all | articles | off
     warc_files: Tuple[Tuple[str, int], ...] = ()  # (path, size) of --warc input files
 
