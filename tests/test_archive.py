@@ -71,6 +71,18 @@ def test_client_keeps_the_bytes_as_received(site, fast_settings):
         HttpClient(fast_settings.__class__(**{**fast_settings.__dict__, "max_bytes": 1000})).get(
             site.url("/faults/huge.html"), check=html_only)
     assert failed.value.raw.truncated == "length"
+    # a body cut to the cap on purpose (robots.txt) is archived as received so far, marked as cut
+    cut = client.get(site.url("/faults/huge.html"), max_bytes=1000, truncate=True)
+    assert len(cut.body) == 1000 and cut.raw.truncated == "length" and cut.raw.body[:1000] == cut.body
+
+
+def test_the_deadline_watchdog_keeps_what_arrived_for_the_archive(site, fast_settings):
+    """The total deadline (watchdog) and the archive together: the error carries the response, marked 'time'."""
+    slow = HttpClient(fast_settings.__class__(**{**fast_settings.__dict__, "deadline": 0.5, "read_timeout": 5.0}))
+    with pytest.raises(FetchError) as failed:
+        slow.get(site.url("/faults/drip.html"))
+    assert failed.value.reason == "timeout"
+    assert failed.value.raw is not None and failed.value.raw.truncated == "time"
 
 
 @settings(max_examples=60, deadline=None)
