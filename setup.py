@@ -49,6 +49,7 @@ setup(
         "courlan>=1.4,<1.5",
         "htmldate>=1.11,<1.12",
         "protego>=0.7,<0.8",
+        "warcio>=1.7.4,<2",
         "listparser>=0.20,<0.21",
         "urllib3>=2.2,<3",
         "charset-normalizer>=3.4,<4",

@@ -88,6 +88,7 @@ def _pdf_article(page: FetchedPage, settings: ExtractionSettings) -> ExtractedAr
         published_local_date=local_date,
         published_utc_offset_minutes=offset,
         page_count=content.page_count,
+        warc=page.warc,
     )
 
 
@@ -125,4 +126,5 @@ def extract_article(page: FetchedPage, settings: ExtractionSettings) -> Extracte
         content_hash=content_hash(content.text),
         published_local_date=local_date,
         published_utc_offset_minutes=offset,
+        warc=page.warc,
     )

@@ -22,7 +22,7 @@ from urllib.parse import urljoin
 from protego import Protego
 
 from newsbeam import reasons
-from newsbeam.http import ContentCheck, Exchange, FetchError, FetchSettings, HttpClient
+from newsbeam.http import ContentCheck, Exchange, FetchError, FetchSettings, HttpClient, RawExchange
 from newsbeam.robots import PARSE_BYTES, parse_robots, robots_allows
 from newsbeam.urls import host_key, is_http_url
 from newsbeam.schemas.records import FetchedPage, FetchFailure, FetchRequest
@@ -116,6 +116,13 @@ class RobotsCache:
         self._lock = threading.Lock()
         self._origin_locks: Dict[str, threading.Lock] = {}
         self._rules: Dict[str, Tuple[float, Optional[Protego], Optional[str]]] = {}
+        self._exchanges: List[RawExchange] = []  # robots.txt responses not yet handed to a fetch result
+
+    def take_exchanges(self) -> Tuple[RawExchange, ...]:
+        """The robots.txt responses received since the last call (each is handed out once, for the archive)."""
+        with self._lock:
+            taken, self._exchanges = tuple(self._exchanges), []
+        return taken
 
     def check(self, url: str) -> Optional[FetchError]:
         """None when `url` may be fetched, else the error that explains why not."""
@@ -158,7 +165,9 @@ class RobotsCache:
                 with self._gates.slot(host_key(url)):
                     # a longer one is cut, as Google does: ignoring it would allow everything it forbids
                     answer = self._client.get(url, accept="text/plain", max_bytes=PARSE_BYTES, truncate=True)
+                self._keep(answer.raw)
             except FetchError as exc:
+                self._keep(exc.raw)
                 if exc.reason == reasons.BLOCKED_ADDRESS:
                     return None, _BlockedRobots(f"robots.txt {url}: {exc.detail}")
                 return None, f"robots.txt unreachable: {exc.reason}: {exc.detail}"
@@ -173,6 +182,11 @@ class RobotsCache:
                 return None, None
             return None, f"robots.txt answered HTTP {answer.status}"
         return None, "robots.txt redirected too often"
+
+    def _keep(self, raw: Optional[RawExchange]) -> None:
+        if raw is not None:
+            with self._lock:
+                self._exchanges.append(raw)
 
 
 class PoliteFetcher:
@@ -189,15 +203,17 @@ class PoliteFetcher:
         attempts = 0
         url = request.url
         redirects: List[str] = []
+        exchanges: List[RawExchange] = []  # every response on the way, for the archive
         try:
             for _ in range(self._settings.max_redirects + 1):
                 if not is_http_url(url):
                     raise FetchError(reasons.INVALID_URL if not redirects else reasons.BAD_REDIRECT, url)
                 if self._robots is not None:
                     refusal = self._robots.check(url)
+                    exchanges.extend(self._robots.take_exchanges())
                     if refusal is not None:
                         raise refusal
-                answer, used = self._get_with_retries(url, accept, check, request.headers,
+                answer, used = self._get_with_retries(url, accept, check, request.headers, exchanges,
                                                       _body_cap(request, self._settings))
                 attempts += used
                 if answer.status in _REDIRECTS:
@@ -223,6 +239,7 @@ class PoliteFetcher:
                     etag=answer.headers.get("etag"),
                     last_modified=answer.headers.get("last-modified"),
                     content_location=answer.headers.get("content-location"),
+                    exchanges=tuple(exchanges),
                 )
             raise FetchError(reasons.TOO_MANY_REDIRECTS, f"more than {self._settings.max_redirects} redirects")
         except FetchError as exc:
@@ -234,6 +251,7 @@ class PoliteFetcher:
                 http_status=exc.status,
                 attempts=attempts + exc.attempts,
                 final_url=url,
+                exchanges=tuple(exchanges),
             )
         except Exception as exc:  # a bug or a library surprise must cost one URL, not the run
             LOG.exception("unexpected error fetching %s", request.url)
@@ -244,10 +262,11 @@ class PoliteFetcher:
                 failed_at=utcnow(),
                 attempts=attempts,
                 final_url=url,
+                exchanges=tuple(exchanges),
             )
 
     def _get_with_retries(self, url: str, accept: str, check: Optional[ContentCheck],
-                          headers: Tuple[Tuple[str, str], ...],
+                          headers: Tuple[Tuple[str, str], ...], exchanges: List[RawExchange],
                           max_bytes: Optional[int] = None) -> Tuple[Exchange, int]:
         origin = host_key(url)
         attempt = 0
@@ -257,12 +276,16 @@ class PoliteFetcher:
             try:
                 with self._gates.slot(origin):
                     answer = self._client.get(url, accept=accept, check=check, headers=headers, max_bytes=max_bytes)
+                if answer.raw is not None:
+                    exchanges.append(answer.raw)
                 if answer.status not in _RETRY_STATUSES:
                     return answer, attempt
                 error = FetchError(reasons.http_reason(answer.status), f"HTTP {answer.status}", answer.status)
                 retry_after = answer.headers.get("retry-after")
             except FetchError as exc:
                 exc.attempts = attempt
+                if exc.raw is not None:
+                    exchanges.append(exc.raw)
                 if not exc.retryable:
                     raise
                 error = exc

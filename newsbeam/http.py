@@ -9,7 +9,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from dataclasses import dataclass
+import uuid
+import zlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from email.message import Message
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -65,6 +68,24 @@ class FetchError(Exception):
         self.status = status
         self.retryable = retryable
         self.attempts = 0  # HTTP attempts spent before giving up; set by the retry loop
+        self.raw: Optional["RawExchange"] = None  # the response as received, when one came (for the WARC archive)
+
+
+@dataclass(frozen=True)
+class RawExchange:
+    """One request and its response as they went over the wire, for the WARC archive: headers in their order and
+    case, the body before content decoding. `truncated` is a WARC-Truncated value when the body is incomplete."""
+
+    url: str
+    request_headers: Tuple[Tuple[str, str], ...]
+    requested_at: datetime
+    status: int
+    reason: str
+    http_version: str
+    headers: Tuple[Tuple[str, str], ...]
+    body: bytes
+    truncated: Optional[str] = None  # 'length', 'time', 'disconnect', 'unspecified'
+    record_id: str = field(default_factory=lambda: f"<urn:uuid:{uuid.uuid4()}>")
 
 
 @dataclass(frozen=True)
@@ -73,6 +94,7 @@ class Exchange:
     status: int
     headers: Dict[str, str]  # lower-case names
     body: bytes
+    raw: Optional[RawExchange] = None
 
     @property
     def content_type(self) -> Optional[str]:
@@ -258,12 +280,17 @@ class HttpClient:
         try:
             exchange = self._get(url, accept, check, max_bytes, headers, truncate, watch)
             if watch.fired:  # a shut socket reads as the end of a body without Content-Length: maybe cut short
-                raise FetchError(reasons.TIMEOUT, "deadline", exchange.status)
+                error = FetchError(reasons.TIMEOUT, "deadline", exchange.status)
+                error.raw = replace(exchange.raw, truncated="time") if exchange.raw is not None else None
+                raise error
             return exchange
         except Exception as exc:
             if watch.fired:  # whatever broke when the watchdog shut the socket, the cause is the deadline
                 status = exc.status if isinstance(exc, FetchError) else None
-                raise FetchError(reasons.TIMEOUT, f"total deadline of {deadline}s passed", status) from None
+                error = FetchError(reasons.TIMEOUT, f"total deadline of {deadline}s passed", status)
+                raw = getattr(exc, "raw", None)  # the bytes received before the deadline stay archived
+                error.raw = replace(raw, truncated="time") if raw is not None else None
+                raise error from None
             raise
         finally:
             self._guard.finish(watch)
@@ -271,45 +298,65 @@ class HttpClient:
     def _get(self, url, accept, check, max_bytes, headers, truncate: bool, watch: _Watch) -> Exchange:
         limit = self.settings.max_bytes if max_bytes is None else max_bytes
         started = time.monotonic()
+        sent = {**self._headers, "Accept": accept, **dict(headers)}
+        requested_at = datetime.now(timezone.utc)
         try:
-            response = self._pool.request(
-                "GET", url, headers={**self._headers, "Accept": accept, **dict(headers)}, redirect=False,
-                preload_content=False,
-            )
+            response = self._pool.request("GET", url, headers=sent, redirect=False, preload_content=False)
         except HTTPError as exc:
             raise _request_error(exc) from None
         complete = False
+        raw: List[bytes] = []
+
+        def as_received(body: bytes, truncated: Optional[str]) -> RawExchange:
+            return RawExchange(url, tuple(sent.items()), requested_at, response.status, response.reason or "",
+                               _http_version(response.version), tuple(response.headers.items()), body, truncated)
+
         try:
             headers = {name.lower(): value for name, value in response.headers.items()}
             if not 200 <= response.status < 300:
-                return Exchange(url, response.status, headers, b"")
-            if check is not None:
-                refused = check(response.status, headers)
-                if refused:
-                    raise FetchError(refused, f"content-type {headers.get('content-type')!r}", response.status)
-            declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit and not truncate:
-                raise FetchError(
-                    reasons.TOO_LARGE, f"content-length {declared} > limit {limit}", response.status
-                )
-            body = self._read_body(response, limit, started, truncate)
-            complete = len(body) < limit or not truncate  # a cut body leaves bytes unread
-            return Exchange(url, response.status, headers, body)
+                # the body of an error page is not read (see docs/archive.md)
+                return Exchange(url, response.status, headers, b"", as_received(b"", "unspecified"))
+            try:
+                if check is not None:
+                    refused = check(response.status, headers)
+                    if refused:
+                        raise FetchError(refused, f"content-type {headers.get('content-type')!r}", response.status)
+                declared = headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > limit and not truncate:
+                    raise FetchError(
+                        reasons.TOO_LARGE, f"content-length {declared} > limit {limit}", response.status
+                    )
+                body = self._read_body(response, limit, started, truncate, raw)
+            except FetchError as exc:
+                exc.raw = as_received(b"".join(raw), _TRUNCATED.get(exc.reason, "unspecified"))
+                raise
+            cut = truncate and len(body) >= limit
+            complete = not cut  # a cut body leaves bytes unread
+            # without a content coding the bytes as received are the body: one copy, not two
+            plain = _decoder(headers.get("content-encoding", "")) is None and not cut
+            received = body if plain else b"".join(raw)
+            return Exchange(url, response.status, headers, body, as_received(received, "length" if cut else None))
         finally:
             if not complete or watch.fired:
                 # Unread bytes would poison a pooled connection; closing is cheaper than draining a huge body.
                 response.close()
             response.release_conn()
 
-    def _read_body(self, response, limit: int, started: float, truncate: bool) -> bytes:
-        """Streams the body, decoded, failing as soon as it passes the cap or the deadline."""
+    def _read_body(self, response, limit: int, started: float, truncate: bool, raw: List[bytes]) -> bytes:
+        """Streams the body, decoded, failing as soon as it passes the cap or the deadline (with `truncate`, cut to
+        the cap instead). The bytes as received are appended to `raw`."""
         chunks = []
         size = 0
         deadline = self.settings.deadline
+        decoder = _decoder(response.headers.get("content-encoding", ""))
         try:
             while True:
-                chunk = response.read1(_CHUNK)
+                received = response.read1(_CHUNK, decode_content=False)
+                raw.append(received)
+                chunk = decoder(received, not received) if decoder else received
                 if not chunk:
+                    if received:
+                        continue
                     break
                 size += len(chunk)
                 if size >= limit and truncate:
@@ -322,8 +369,59 @@ class HttpClient:
                 chunks.append(chunk)
         except ReadTimeoutError:
             raise FetchError(reasons.TIMEOUT, f"read timeout after {size} bytes", response.status) from None
-        except DecodeError as exc:
+        except (DecodeError, zlib.error) as exc:
             raise FetchError(reasons.DECODE_ERROR, str(exc), response.status) from None
         except ProtocolError as exc:
             raise FetchError(reasons.CONNECTION_ERROR, f"after {size} bytes: {exc}", response.status) from None
         return b"".join(chunks)
+
+
+# WARC-Truncated value for a body cut short by each failure
+_TRUNCATED = {reasons.TOO_LARGE: "length", reasons.TIMEOUT: "time", reasons.CONNECTION_ERROR: "disconnect"}
+
+
+def _http_version(version: int) -> str:
+    return {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}.get(version, "HTTP/1.1")
+
+
+def _decoder(content_encoding: str) -> Optional[Callable[[bytes, bool], bytes]]:
+    """A decoder for a gzip or deflate body read raw (so that the archive keeps the bytes as received); None for
+    identity and for codings not asked for, which stay as they came, as urllib3 leaves them."""
+    coding = content_encoding.strip().lower()
+    if coding in ("gzip", "x-gzip"):
+        state = [zlib.decompressobj(16 + zlib.MAX_WBITS)]
+
+        def gunzip(data: bytes, last: bool) -> bytes:
+            out = []
+            while data:
+                out.append(state[0].decompress(data))
+                data = state[0].unused_data  # a further gzip member follows
+                if data:
+                    state[0] = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            if last:
+                out.append(state[0].flush())
+            return b"".join(out)
+
+        return gunzip
+    if coding == "deflate":
+        # RFC 9110 says zlib-wrapped, some servers send raw deflate: try the first, fall back to the second
+        state: list = []
+        head = [b""]  # the first bytes, until the two of a zlib header have come
+
+        def inflate(data: bytes, last: bool) -> bytes:
+            if not state:
+                head[0] += data
+                if len(head[0]) < 2 and not last:
+                    return b""
+                data = head[0]
+                try:
+                    state.append(zlib.decompressobj())
+                    out = state[0].decompress(data)
+                    return out + state[0].flush() if last else out
+                except zlib.error:
+                    state[:] = [zlib.decompressobj(-zlib.MAX_WBITS)]
+            out = state[0].decompress(data) if data else b""
+            return out + state[0].flush() if last else out
+
+        return inflate
+    return None

@@ -57,6 +57,9 @@ class Accounting:
     items.in      = items.unique + items.duplicate
     items.unique  = items.to_fetch + items.skipped.*    (written or given up earlier, waiting, outside, over cap)
     items.to_fetch = articles.written + article dead letters + articles.dropped.*
+
+    and, when archiving, every fetched URL's responses are in a committed WARC file:
+    warc.entries = warc.entries_written
     """
 
     counters: Mapping[str, int]
@@ -78,6 +81,8 @@ class Accounting:
             "items.to_fetch = written + dead letters + dropped": (
                 c("items.to_fetch", 0), c("articles.written", 0) + self.article_dead_letters
                 + self._sum("articles.dropped.")),
+            **({"warc.entries = entries_written": (c("warc.entries", 0), c("warc.entries_written", 0))}
+               if "warc.entries" in self.counters else {}),
         }
 
     @property

@@ -45,6 +45,7 @@ SITEMAP_LOOP = "sitemap_loop"  # a sitemap index that lists itself or an ancesto
 JSON_FEED_PARSE_ERROR = "json_feed_parse_error"  # not JSON, not a JSON Feed object, or over the size cap
 JSON_FEED_TOO_LARGE = "json_feed_too_large"  # more items than the cap: the first ones are kept
 DISCOVERY_NOTHING_FOUND = "discovery_nothing_found"  # a --sites homepage with no feed and no sitemap
+WARC_DAMAGED = "warc_damaged"  # a WARC/ARC record that cannot be read; reading goes on with the next file
 
 # stages
 STAGE_SOURCE = "source"

@@ -30,6 +30,7 @@ from newsbeam.schemas.records import DeadLetter, FetchFailure, FetchRequest
 from newsbeam.sitemaps import sitemap_kind
 from newsbeam.source_core import SOURCE_MAX_BYTES, read_path
 from newsbeam.urls import is_http_url
+from newsbeam.warc import ROLE_DISCOVERY, entry_of
 
 LOG = logging.getLogger(__name__)
 STATE_PATH = ("_state", "discovery", "sites.json")
@@ -55,6 +56,21 @@ class DiscoveryOutcome:
     sitemaps: Tuple[str, ...]
     dead_letters: Tuple[DeadLetter, ...]
     record: Dict  # for the run manifest: per homepage, the sources and whether they were discovered this run
+    archive: Tuple = ()  # newsbeam.warc.ArchiveEntry of every response discovery received (with archive=True)
+
+
+class _ArchivingFetcher:
+    """A PoliteFetcher that keeps each fetch's responses as received, for the WARC archive."""
+
+    def __init__(self, fetcher: PoliteFetcher):
+        self._fetcher = fetcher
+        self.entries: List = []
+
+    def fetch(self, request, accept, check):
+        outcome = self._fetcher.fetch(request, accept, check)
+        if outcome.exchanges:
+            self.entries.append(entry_of(outcome, ROLE_DISCOVERY))
+        return outcome
 
 
 def state_path(output: str) -> str:
@@ -101,15 +117,17 @@ def discover_site(homepage: str, fetcher: PoliteFetcher, now: datetime,
 
 
 def run_discovery(sites_source: str, output: str, settings: FetchSettings, now: datetime,
-                  rediscover_days: float) -> DiscoveryOutcome:
+                  rediscover_days: float, archive: bool = False) -> DiscoveryOutcome:
     """The feeds and sitemaps of every `--sites` homepage: recorded ones while fresh, else discovered now (and
-    recorded). Lines that are not sites, and sites where nothing was found, become dead letters."""
-    fetcher = PoliteFetcher(*_fetch_parts(settings))
+    recorded). Lines that are not sites, and sites where nothing was found, become dead letters. With `archive`,
+    the outcome carries every response received (the sites list, robots.txt, homepages, probed sitemaps)."""
+    recording = _ArchivingFetcher(PoliteFetcher(*_fetch_parts(settings)))
+    fetcher = recording if archive else recording._fetcher
     body = _read_sites_source(sites_source, fetcher)
     if isinstance(body, str):
         return DiscoveryOutcome((), (), (DeadLetter(
             url=sites_source, feed_url=None, stage=reasons.STAGE_SOURCE, reason=reasons.SOURCE_UNREADABLE,
-            detail=f"--sites: {body}", failed_at=now),), {})
+            detail=f"--sites: {body}", failed_at=now),), {}, tuple(recording.entries))
     homepages, invalid = read_sites(body)
     dead: List[DeadLetter] = [
         DeadLetter(url=None, feed_url=None, stage=reasons.STAGE_SOURCE, reason=reasons.INVALID_URL,
@@ -139,7 +157,7 @@ def run_discovery(sites_source: str, output: str, settings: FetchSettings, now: 
     if changed:
         write_json(state_path(output), {"sites": {home: value.as_dict() for home, value in sorted(recorded.items())}})
     LOG.info("--sites: %d site(s), %d feed(s), %d sitemap(s)", len(homepages), len(feeds), len(sitemaps))
-    return DiscoveryOutcome(tuple(feeds), tuple(sitemaps), tuple(dead), record)
+    return DiscoveryOutcome(tuple(feeds), tuple(sitemaps), tuple(dead), record, tuple(recording.entries))
 
 
 def _fetch_parts(settings: FetchSettings):

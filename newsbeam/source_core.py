@@ -61,7 +61,7 @@ def fetch_failure_dead_letter(failure: FetchFailure) -> DeadLetter:
     """A feed source that could not be fetched: the fetch reason prefixed with `feed_`."""
     return DeadLetter(url=failure.request.url, feed_url=failure.request.url, stage=reasons.STAGE_FEED,
                       reason=reasons.feed_reason(failure.reason), detail=failure.detail, failed_at=failure.failed_at,
-                      http_status=failure.http_status, attempts=failure.attempts)
+                      http_status=failure.http_status, attempts=failure.attempts, warc=failure.warc)
 
 
 def unreadable_dead_letter(path: str, detail: str, failed_at: datetime) -> DeadLetter:

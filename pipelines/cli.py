@@ -1,4 +1,4 @@
-"""The `newsbeam` command: ingest, demo, inspect."""
+"""The `newsbeam` command: ingest, stream, demo, inspect, report, reprocess, show."""
 from __future__ import annotations
 
 import argparse
@@ -31,7 +31,7 @@ exit codes:
   4    no input: every source failed or was empty
   130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the run is marked 'interrupted'; the next run completes it"""
 
-COMMANDS = ("ingest", "stream", "demo", "inspect", "report")
+COMMANDS = ("ingest", "stream", "demo", "inspect", "report", "reprocess", "show")
 # Options the CLI reads itself; they never reach the pipeline's options.
 CLI_OPTIONS = ("--log-level", "--config")
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -117,6 +117,20 @@ def _parser() -> argparse.ArgumentParser:
                                     "day, entities, co-mentions, topics, near duplicates, date quality, dead "
                                     "letters and runs, each with its DuckDB query.")
     add_report_arguments(report)
+
+    reprocess = _subparser(
+        commands, "reprocess", help="Re-extract archived pages with today's code and settings, without network.",
+        epilog=EPILOG,
+        description="Reads OUT/warc of an earlier output and runs extraction, language, entities and near-duplicate "
+                    "grouping again as a new run (docs/archive.md).")
+    from newsbeam.pipelines.reprocess import add_arguments
+
+    add_arguments(reprocess)
+
+    show = _subparser(commands, "show", help="Print one article's row, or with --raw its archived HTTP response.")
+    show.add_argument("article_id", metavar="ARTICLE_ID")
+    show.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
+    show.add_argument("--raw", action="store_true", help="Print the HTTP response kept in OUT/warc (docs/archive.md).")
     return parser
 
 
@@ -240,7 +254,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = _with_config(parser, argv)
     args, extras = parser.parse_known_args(argv)
     subparser = _subparsers(parser)[args.command]
-    if args.command == "inspect" and extras:
+    if args.command in ("inspect", "show") and extras:
         subparser.error(f"unrecognized arguments: {' '.join(extras)}")
     _reject_unknown(subparser, extras, subparser._actions, args.command)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
@@ -280,6 +294,8 @@ def _run(args: argparse.Namespace, rest: List[str], beam_args: List[str]) -> int
             print(f"newsbeam: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         return EXIT_OK
+    if args.command == "show":
+        return _show(args)
     if args.command == "demo":
         from newsbeam.pipelines.demo import run_demo, run_stream_demo
 
@@ -296,14 +312,39 @@ def _run(args: argparse.Namespace, rest: List[str], beam_args: List[str]) -> int
 
         return supervise(lambda: run_stream(rest, on_cycle=lambda o: print(cycle_line(o), flush=True),
                                             control=control), control, patient=True)
-    from newsbeam.pipelines import ingest
+    if args.command == "reprocess":
+        from newsbeam.pipelines import reprocess
 
-    outcome = supervise(lambda: ingest.run(rest, control=control), control)
+        outcome = supervise(lambda: reprocess.run(rest), control)
+    else:
+        from newsbeam.pipelines import ingest
+
+        outcome = supervise(lambda: ingest.run(rest, control=control), control)
     print(f"run {outcome.run_id}: {outcome.status} in {outcome.seconds:.1f} s -> {outcome.output}")
     if outcome.error:
         print(f"newsbeam: {'warning' if outcome.exit_code == EXIT_NO_INPUT else 'error'}: {outcome.error}",
               file=sys.stderr)
     return outcome.exit_code
+
+
+def _show(args) -> int:
+    from newsbeam.show import describe, find_article, raw_response
+
+    row = find_article(args.output, args.article_id)
+    if row is None:
+        print(f"newsbeam: error: no article {args.article_id!r} in {args.output!r}", file=sys.stderr)
+        return 2
+    if not args.raw:
+        print(describe(row))
+        return 0
+    try:
+        data = raw_response(args.output, row)
+    except LookupError as exc:
+        print(f"newsbeam: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    return 0
 
 
 if __name__ == "__main__":

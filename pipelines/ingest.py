@@ -39,9 +39,18 @@ from newsbeam.pipelines.lifecycle import (
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.pipelines.progress_options import ProgressOptions, live_progress, quiet_worker_logs
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
-from newsbeam.transforms.common import DEAD_LETTERS
+from newsbeam.transforms.archive import (
+    ArchiveResponses,
+    AttachPointers,
+    article_pointer,
+    dead_letter_pointer,
+    with_article_pointer,
+    with_dead_letter_pointer,
+)
+from newsbeam.transforms.common import DEAD_LETTERS, counter
+from newsbeam.transforms.fetch import EXCHANGES
 from newsbeam.transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
-from newsbeam.transforms.core import ProcessArticles
+from newsbeam.transforms.core import ProcessArticles, ProcessPages
 from newsbeam.transforms.dedup import DeduplicateItems
 from newsbeam.transforms.incremental import (
     CommitState,
@@ -52,6 +61,7 @@ from newsbeam.transforms.incremental import (
     SkipSeen,
 )
 from newsbeam.transforms.sources import VALIDATORS, ReadFeeds, ReadUrlLists
+from newsbeam.transforms.warc_input import PagesFromWarc
 from newsbeam.transforms.write import WriteDataset
 
 LOG = logging.getLogger(__name__)
@@ -67,18 +77,24 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     feed_items = [pipeline | "RetryDue" >> DueRetries(state)]
     dead_letters = []
     validators = []
+    exchanges = []
     if config.source_dead_letters:
         dead_letters.append(pipeline | "DiscoveryDeadLetters" >> beam.Create(list(config.source_dead_letters)))
+    if config.discovery_archive:  # the responses --sites discovery received before the pipeline
+        exchanges.append(pipeline | "DiscoveryResponses" >> beam.Create(list(config.discovery_archive))
+                         | "CountDiscoveryEntries" >> beam.ParDo(_CountEntriesFn()))
     if config.feeds or config.sitemaps:
         feeds = (
             pipeline
             | "FeedSources" >> beam.Create(list(config.feeds))
             | "ReadFeeds" >> ReadFeeds(config.core.fetch, validators=pipeline | "KnownFeeds" >> FeedValidators(state),
-                                       since=config.window.since, sitemaps=config.sitemaps)
+                                       since=config.window.since, sitemaps=config.sitemaps,
+                                       archive=config.archive == "all")
         )
         feed_items.append(feeds["items"])
         dead_letters.append(feeds[DEAD_LETTERS])
         validators.append(feeds[VALIDATORS])
+        exchanges.append(feeds[EXCHANGES])
     if config.url_files:
         listed = (
             pipeline
@@ -99,18 +115,30 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
         items = items | "CapItems" >> CapItems(config.max_articles)
     core = items | "Core" >> ProcessArticles(config.core)
     dead_letters.append(core[DEAD_LETTERS])
-    known = core["articles"] | "DropKnownArticles" >> DropKnownArticles(state)
+    exchanges.append(core[EXCHANGES])
+    extracted = [core["articles"]]
+    if config.warc_files:
+        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc()
+        from_warc = archived["pages"] | "WarcCore" >> ProcessPages(config.core)
+        extracted.append(from_warc["articles"])
+        dead_letters.extend([archived[DEAD_LETTERS], from_warc[DEAD_LETTERS]])
+    known = extracted | "AllExtracted" >> beam.Flatten() | "DropKnownArticles" >> DropKnownArticles(state)
     dead_letters.append(known[DEAD_LETTERS])
     articles = known.articles
     if config.window.active:
         articles = articles | "ArticlesInWindow" >> ArticlesInWindow(config.window)
     near = articles | "NearDuplicates" >> NearDuplicates(state)
-    article_files = near["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, config.output, run, config.buckets)
-    dead_letter_files = (
-        dead_letters
-        | "AllDeadLetters" >> beam.Flatten()
-        | "WriteDeadLetters" >> WriteDataset(DEAD_LETTERS_DATASET, config.output, run, config.buckets)
-    )
+    articles, dead_letters = near["articles"], dead_letters | "AllDeadLetters" >> beam.Flatten()
+    # without archiving, the (empty) archive step still removes what an earlier attempt of the run archived
+    pointers = exchanges | "AllExchanges" >> beam.Flatten() | "Archive" >> ArchiveResponses(config.output, run,
+                                                                                              config.buckets)
+    if config.archive != "off":
+        articles = articles | "ArticlePointers" >> AttachPointers(pointers, article_pointer, with_article_pointer)
+        dead_letters = dead_letters | "DeadLetterPointers" >> AttachPointers(
+            pointers, dead_letter_pointer, with_dead_letter_pointer)
+    article_files = articles | "WriteArticles" >> WriteDataset(ARTICLES, config.output, run, config.buckets)
+    dead_letter_files = dead_letters | "WriteDeadLetters" >> WriteDataset(
+        DEAD_LETTERS_DATASET, config.output, run, config.buckets)
     no_validators = pipeline | "NoValidators" >> beam.Create([])
     {
         "article_files": article_files,
@@ -120,12 +148,25 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
 
 
+class _CountEntriesFn(beam.DoFn):
+    """Counts archive entries made outside FetchUrls (which counts its own) in `warc.entries`."""
+
+    def __init__(self):
+        self._entries = counter("warc.entries")
+
+    def process(self, entry):
+        self._entries.inc()
+        yield entry
+
+
 def with_discovery(config: IngestConfig) -> IngestConfig:
     """`--sites` resolved: the feeds and sitemaps found (or recorded by an earlier run) become sources."""
-    found = run_discovery(config.sites, config.output, config.core.fetch, config.started_at, config.rediscover_days)
+    found = run_discovery(config.sites, config.output, config.core.fetch, config.started_at, config.rediscover_days,
+                          archive=config.archive == "all")
     return replace(config, feeds=tuple(dict.fromkeys(config.feeds + found.feeds)),
                    sitemaps=tuple(url for url in found.sitemaps if url not in config.feeds),
-                   source_dead_letters=found.dead_letters, discovery=found.record)
+                   source_dead_letters=found.dead_letters, discovery=found.record,
+                   discovery_archive=found.archive)
 
 
 def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,

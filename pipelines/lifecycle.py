@@ -139,6 +139,7 @@ class RunManifest:
             "ingest_date": config.ingest_date,
             "output": config.output,
             "sources": {"feeds": list(config.feeds), "url_files": list(config.url_files),
+                        "warc": [path for path, _ in config.warc_files],
                         **({"sites": config.sites, "sitemaps": list(config.sitemaps), "discovered": config.discovery}
                            if config.sites else {})},
             "options": dict(self.options.get_all_options(drop_default=True)),

@@ -50,6 +50,13 @@ class NewsbeamOptions(PipelineOptions):
         group.add_argument("--run-id", "--run_id", dest="run_id", default=None,
                            help="Names the run; a re-run with the same id replaces its files. "
                                 "Default: a fresh id from the UTC start time.")
+        group.add_argument("--warc", action="append", default=None, metavar="PATH_OR_GLOB",
+                           help="Repeatable. WARC/ARC files (.warc, .warc.gz, .arc.gz; local, gs://, s3://; globs "
+                                "such as crawl-data/CC-NEWS/2024/05/*.warc.gz) whose HTML responses are extracted "
+                                "like fetched pages.")
+        group.add_argument("--archive", choices=["all", "articles", "off"], default="all",
+                           help="Keep every HTTP response as received in OUT/warc/ (WARC 1.1): 'all' (default), "
+                                "'articles' (article pages only, not feeds), 'off'. See docs/archive.md.")
         fetch = parser.add_argument_group("fetching")
         fetch.add_argument("--host-concurrency", "--host_concurrency", dest="host_concurrency", type=int, default=2,
                            help="Requests in flight per host (default 2).")
@@ -137,6 +144,9 @@ class IngestConfig:
     sitemaps: Tuple[str, ...] = ()  # sources known to be sitemaps (found by discovery)
     source_dead_letters: Tuple = ()  # DeadLetters found before the pipeline (discovery)
     discovery: Optional[dict] = None  # what discovery found, for the manifest
+    discovery_archive: Tuple = ()  # newsbeam.warc.ArchiveEntry of discovery's responses (with --archive all)
+    archive: str = "all"  # all | articles | off
+    warc_files: Tuple[Tuple[str, int], ...] = ()  # (path, size) of --warc input files
 
     @property
     def backfill(self) -> bool:
@@ -233,8 +243,9 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         sites = options.sites.strip() if is_http_url(options.sites.strip()) else _local_or_remote(options.sites)
         if not is_http_url(sites):
             _require_readable("sites file", sites)
-    if not feeds and not url_files and not sites:
-        raise UsageError("no sources given: pass --feeds, --urls and/or --sites")
+    warc_files = _warc_inputs(options.warc or [])
+    if not feeds and not url_files and not sites and not warc_files:
+        raise UsageError("no sources given: pass --feeds, --urls, --sites and/or --warc")
     run_id = default_run_id(started_at) if options.run_id is None else options.run_id
     if not _RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit")
@@ -275,6 +286,7 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         entities=entities,
         redistribute=options.redistribute == "on",
         spool_dir=options.spool_dir,
+        archive=options.archive != "off",
     )
     window = Window(parse_moment("since", options.since), parse_moment("until", options.until, end_of_day=True))
     if window.since and window.until and window.since >= window.until:
@@ -295,4 +307,25 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         near_dup_window=timedelta(days=_positive("near-dup-days", options.near_dup_days, 0.0)),
         sites=sites,
         rediscover_days=_positive("rediscover-days", options.rediscover_days, 0.0),
+        archive=options.archive,
+        warc_files=warc_files,
     )
+
+
+_WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+
+
+def _warc_inputs(patterns: List[str]) -> Tuple[Tuple[str, int], ...]:
+    """(path, size) of the files each --warc pattern matches; a pattern matching none is a usage error."""
+    found = {}
+    for pattern in patterns:
+        pattern = _local_or_remote(pattern.strip())
+        try:
+            metadata = FileSystems.match([pattern])[0].metadata_list
+        except Exception as exc:  # unreachable bucket, bad scheme
+            raise UsageError(f"--warc {pattern!r}: {exc}") from None
+        matched = [meta for meta in metadata if meta.path.endswith(_WARC_SUFFIXES)]
+        if not matched:
+            raise UsageError(f"--warc {pattern!r} matches no .warc, .warc.gz, .arc or .arc.gz file")
+        found.update((meta.path, meta.size_in_bytes) for meta in matched)
+    return tuple(sorted(found.items()))

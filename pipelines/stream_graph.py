@@ -22,6 +22,7 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -163,7 +164,8 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
         | "WindowItems" >> beam.WindowInto(windows, allowed_lateness=Duration(0))
         | "SkipSeen" >> SkipSeen(config.state)
     )
-    core = fresh | "Core" >> ProcessArticles(config.core)
+    # the WARC archive is written by batch and polling runs only (docs/archive.md)
+    core = fresh | "Core" >> ProcessArticles(replace(config.core, archive=False))
     known = core["articles"] | "DropKnownArticles" >> DropKnownArticles(config.state)
     article_files = known.articles | "WriteArticles" >> WriteDataset(
         ARTICLES, config.output, run, config.buckets, windowed=True)

@@ -13,10 +13,30 @@ import pyarrow as pa
 from newsbeam.schemas.columns import article_id, entity_ids, registered_domain
 from newsbeam.schemas.records import Article, DeadLetter
 
-ARTICLES_SCHEMA_VERSION = 3  # v3: published_local_date, published_utc_offset_minutes, page_count
-DEAD_LETTERS_SCHEMA_VERSION = 2  # 2: url nullable (an invalid list line has no URL)
+# articles v3: published_local_date, published_utc_offset_minutes, page_count; v4: WARC pointers
+# (docs/archive.md, "Migration")
+ARTICLES_SCHEMA_VERSION = 4
+DEAD_LETTERS_SCHEMA_VERSION = 3  # 2: url nullable (an invalid list line has no URL); 3: WARC pointers
 
 _TS = pa.timestamp("us", tz="UTC")
+
+# --- WARC pointers (docs/archive.md): where the row's HTTP response is archived; null without one ---
+WARC_FIELDS = [
+    pa.field("warc_filename", pa.string()),  # relative to the output root: warc/ingest_date=D/<run>-<bucket>.warc.gz
+    pa.field("warc_record_offset", pa.int64()),  # byte offset of the response record's gzip member
+    pa.field("warc_record_length", pa.int64()),  # its length in bytes (compressed)
+    pa.field("warc_record_id", pa.string()),  # its WARC-Record-ID, <urn:uuid:...>
+]
+
+
+def warc_columns(pointer) -> Dict[str, Any]:
+    """The WARC pointer columns of a row; a pointer whose record was not written gives nulls."""
+    if pointer is None or pointer.filename is None:
+        return {"warc_filename": None, "warc_record_offset": None, "warc_record_length": None,
+                "warc_record_id": None}
+    return {"warc_filename": pointer.filename, "warc_record_offset": pointer.offset,
+            "warc_record_length": pointer.length, "warc_record_id": pointer.record_id}
+# --- end of WARC pointers ---
 
 ENTITY = pa.struct([
     pa.field("text", pa.string(), nullable=False),  # == text[start:end]
@@ -56,6 +76,7 @@ ARTICLES_SCHEMA = pa.schema(
         pa.field("entities", pa.list_(ENTITY), nullable=False),
         pa.field("entity_ids", pa.list_(pa.string()), nullable=False),
         pa.field("topics", pa.list_(pa.string()), nullable=False),
+        *WARC_FIELDS,  # schema version 4
         pa.field("extractor", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("schema_version", pa.int16(), nullable=False),
@@ -77,6 +98,7 @@ DEAD_LETTERS_SCHEMA = pa.schema(
         pa.field("http_status", pa.int16()),
         pa.field("attempts", pa.int16(), nullable=False),
         pa.field("failed_at", _TS, nullable=False),
+        *WARC_FIELDS,  # schema version 3
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("schema_version", pa.int16(), nullable=False),
     ],
@@ -145,6 +167,7 @@ def _article_row(article: Article, run: RunContext) -> Dict[str, Any]:
         ],
         "entity_ids": entity_ids(article.entities),
         "topics": list(article.topics),
+        **warc_columns(ex.warc),
         "extractor": run.extractor,
         "run_id": run.run_id,
         "schema_version": ARTICLES_SCHEMA_VERSION,
@@ -165,6 +188,7 @@ def _dead_letter_row(dead: DeadLetter, run: RunContext) -> Dict[str, Any]:
         "http_status": dead.http_status,
         "attempts": dead.attempts,
         "failed_at": dead.failed_at,
+        **warc_columns(dead.warc),
         "run_id": run.run_id,
         "schema_version": DEAD_LETTERS_SCHEMA_VERSION,
     }

@@ -88,6 +88,17 @@ class FetchRequest:
 
 
 @dataclass(frozen=True)
+class WarcPointer:
+    """Where a response is archived: the WARC-Record-ID of its response record and, once the archive is written,
+    the file (relative to the output root) and the byte range of that gzip member."""
+
+    record_id: str
+    filename: Optional[str] = None
+    offset: Optional[int] = None
+    length: Optional[int] = None
+
+
+@dataclass(frozen=True)
 class FetchedPage:
     """A successful HTTP exchange: 2xx after redirects, body within the size cap."""
 
@@ -103,6 +114,8 @@ class FetchedPage:
     etag: Optional[str] = None
     last_modified: Optional[str] = None
     content_location: Optional[str] = None  # the Content-Location header: a feed's base URL when given
+    exchanges: Tuple[object, ...] = ()  # newsbeam.http.RawExchange of every response on the way (archive)
+    warc: Optional[WarcPointer] = None
 
     @property
     def not_modified(self) -> bool:
@@ -120,6 +133,8 @@ class FetchFailure:
     http_status: Optional[int] = None
     attempts: int = 0
     final_url: Optional[str] = None
+    exchanges: Tuple[object, ...] = ()  # newsbeam.http.RawExchange of every response on the way (archive)
+    warc: Optional[WarcPointer] = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +163,8 @@ class ExtractedArticle:
     published_local_date: Optional[date] = None
     published_utc_offset_minutes: Optional[int] = None
     page_count: Optional[int] = None  # PDF documents only
+    # --- articles schema v4 (WARC archive)
+    warc: Optional[WarcPointer] = None  # the archived response it was extracted from
 
 
 @dataclass(frozen=True)
@@ -174,4 +191,4 @@ class DeadLetter:
     feed_url: Optional[str] = None
     http_status: Optional[int] = None
     attempts: int = 0
-
+    warc: Optional[WarcPointer] = None  # the archived response, when there was one

@@ -113,7 +113,7 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
     assert books["articles_written"] == articles.num_rows
     assert manifest["versions"]["apache-beam"] and manifest["counters"]["items.duplicate"] >= 1
     assert set(manifest["stage_seconds"]) == {"fetch_feeds", "fetch", "extract", "language", "entities",
-                                              "near_duplicates", "write", "commit_state"}
+                                              "near_duplicates", "write", "commit_state", "archive"}
     assert manifest["stage_seconds"]["fetch"] > 0
 
 

@@ -228,8 +228,9 @@ def dead_letter_keys(out: Path):
     return sorted(tuple(row.values()) for row in table.to_pylist())
 
 
-# depend on how the runner bundles elements (nlp.pipe batches) and on the runner itself (only the local one spools)
-RUNNER_DEPENDENT = {"entities.batches", "spool.bytes"}
+# depend on how the runner bundles elements (nlp.pipe batches), on the runner itself (only the local one spools),
+# and on its processes (robots.txt is fetched, and archived, once per worker process)
+RUNNER_DEPENDENT = {"entities.batches", "spool.bytes", "warc.records", "warc.bytes"}
 
 
 def comparable_counters(counters):

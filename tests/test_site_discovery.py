@@ -62,3 +62,16 @@ def test_sites_given_as_a_url_are_fetched_politely(tmp_path):
         assert found.sitemaps == (site.url("/kinds/news-sitemap.xml"),)
         missing = run_discovery(site.url("/nope.txt"), str(tmp_path / "other"), FAST, NOW, 7)
     assert [(d.reason, d.url) for d in missing.dead_letters] == [("source_unreadable", site.url("/nope.txt"))]
+
+
+def test_discovery_responses_are_kept_for_the_archive_only_when_asked(tmp_path):
+    with SampleSite(routes=kinds_routes()) as site:
+        sites = tmp_path / "sites.txt"
+        sites.write_text(f"{site.base_url}/\n")
+        plain = run_discovery(str(sites), str(tmp_path / "a"), FAST, NOW, 7)
+        kept = run_discovery(str(sites), str(tmp_path / "b"), FAST, NOW, 7, archive=True)
+    assert plain.archive == ()
+    assert kept.feeds == plain.feeds and {entry.role for entry in kept.archive} == {"discovery"}
+    urls = {raw.url for entry in kept.archive for raw in entry.exchanges}
+    assert f"{site.base_url}/" in urls and f"{site.base_url}/robots.txt" in urls
+    assert all(entry.final_record_id for entry in kept.archive if entry.url != f"{site.base_url}/robots.txt")

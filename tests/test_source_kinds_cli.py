@@ -6,6 +6,7 @@ import time
 
 import pyarrow.dataset as ds
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from newsbeam.sample_site import SampleSite
 from tests.faults import fault_routes
@@ -83,6 +84,16 @@ def test_sites_discovery_in_the_stream_driver_is_recorded_and_reused(kinds_site,
     assert found["sitemaps"] == [site.url("/kinds/news-sitemap.xml")] and found["discovered_this_run"]
     counters = json.loads(first.read_text())["counters"]
     assert counters["feeds.json_feeds"] == 1 and counters["sitemaps.read"] == 1
+    # the archive holds discovery's responses too (homepage, robots.txt, probed sitemaps), beside feeds and sitemaps
+    assert counters["warc.entries"] == counters["warc.entries_written"]
+    roles = {}
+    for path in sorted((out / "warc").glob("ingest_date=*/*.warc.gz")):
+        with open(path, "rb") as handle:
+            for record in ArchiveIterator(handle):
+                if record.rec_type == "metadata":
+                    meta = json.loads(record.content_stream().read())
+                    roles.setdefault(meta["role"], set()).add(record.rec_headers.get_header("WARC-Target-URI"))
+    assert f"{site.base_url}/" in roles["discovery"] and site.url("/feeds/world.rss") in roles["feed"]
     again = json.loads(second.read_text())["sources"]["discovered"][f"{site.base_url}/"]
     assert not again["discovered_this_run"] and again["feeds"] == found["feeds"]
     assert len(site.requests("/")) == 1  # the second poll went to the recorded sources directly

@@ -9,7 +9,7 @@ from newsbeam.schemas.records import DeadLetter, FeedItem, FetchFailure, FetchRe
 from newsbeam.transforms.common import DEAD_LETTERS, counter
 from newsbeam.transforms.entities import EntityStageSettings, TagEntities
 from newsbeam.transforms.extract import ExtractArticles
-from newsbeam.transforms.fetch import FAILURES, FetchUrls
+from newsbeam.transforms.fetch import EXCHANGES, FAILURES, FetchUrls
 from newsbeam.transforms.language import DetectLanguage
 from newsbeam.transforms.spool import RedistributePages
 
@@ -19,6 +19,7 @@ from newsbeam.fetching import HTML_ACCEPT, html_only
 from newsbeam.http import FetchSettings
 from newsbeam.language import LanguageSettings
 from newsbeam.urls import fetch_url
+from newsbeam.warc import ROLE_ARTICLE
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class CoreSettings:
     entities: Optional[EntityStageSettings] = EntityStageSettings()  # None: no entity stage
     redistribute: bool = True  # reshuffle fetched pages so that extraction does not follow the hosts
     spool_dir: Optional[str] = None  # local directory the redistributed pages' bodies wait in (transforms/spool)
+    archive: bool = False  # article responses go to the `exchanges` output, for the WARC archive
 
 
 def fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
@@ -36,13 +38,14 @@ def fetch_dead_letter(failure: FetchFailure) -> DeadLetter:
     return DeadLetter(
         url=item.url, feed_url=item.feed_url, stage=reasons.STAGE_FETCH, reason=failure.reason,
         detail=failure.detail, failed_at=failure.failed_at, http_status=failure.http_status,
-        attempts=failure.attempts)
+        attempts=failure.attempts, warc=failure.warc)
 
 
 class ProcessArticles(beam.PTransform):
-    """FeedItem (one per canonical URL) -> {'articles': Article, 'dead_letters': DeadLetter}.
+    """FeedItem (one per canonical URL) -> {'articles': Article, 'dead_letters': DeadLetter, 'exchanges':
+    newsbeam.warc.ArchiveEntry (empty unless archiving)}.
 
-    Each input ends as exactly one of the two."""
+    Each input ends as exactly one article or dead letter."""
 
     def __init__(self, settings: CoreSettings):
         super().__init__()
@@ -60,19 +63,33 @@ class ProcessArticles(beam.PTransform):
         fetched = (
             items
             | "ToRequests" >> beam.Map(request)
-            | "Fetch" >> FetchUrls(self._settings.fetch, HTML_ACCEPT, html_only, "pages")
+            | "Fetch" >> FetchUrls(self._settings.fetch, HTML_ACCEPT, html_only, "pages",
+                                   archive_role=ROLE_ARTICLE if self._settings.archive else None)
         )
         pages = fetched.pages
         if self._settings.redistribute:
             # fetching is grouped by host (politeness) and a runner gives each group to one worker: without this
             # a one-site run would extract on one core
             pages = pages | "Redistribute" >> RedistributePages(self._settings.spool_dir)
+        processed = pages | "Pages" >> ProcessPages(self._settings)
+        dead_letters = (
+            fetched[FAILURES] | "FetchDeadLetters" >> beam.Map(fetch_dead_letter),
+            processed[DEAD_LETTERS],
+        ) | "CoreDeadLetters" >> beam.Flatten()
+        return {"articles": processed["articles"], DEAD_LETTERS: dead_letters, EXCHANGES: fetched[EXCHANGES]}
+
+
+class ProcessPages(beam.PTransform):
+    """FetchedPage -> {'articles': Article, 'dead_letters': DeadLetter}: extract -> language -> entities. The part
+    of the core after fetching, shared with the pipelines that read pages from WARC files."""
+
+    def __init__(self, settings: CoreSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, pages):
         extracted = pages | "Extract" >> ExtractArticles(self._settings.extraction)
         articles = extracted.articles | "Language" >> DetectLanguage(self._settings.language)
         if self._settings.entities is not None:
             articles = articles | "Entities" >> TagEntities(self._settings.entities)
-        dead_letters = (
-            fetched[FAILURES] | "FetchDeadLetters" >> beam.Map(fetch_dead_letter),
-            extracted[DEAD_LETTERS],
-        ) | "CoreDeadLetters" >> beam.Flatten()
-        return {"articles": articles, DEAD_LETTERS: dead_letters}
+        return {"articles": articles, DEAD_LETTERS: extracted[DEAD_LETTERS]}

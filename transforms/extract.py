@@ -62,7 +62,7 @@ class _ExtractFn(beam.DoFn):
         item = page.request.context
         yield TaggedOutput(DEAD_LETTERS, DeadLetter(
             url=item.url, feed_url=item.feed_url, stage=reasons.STAGE_EXTRACT, reason=reason, detail=detail,
-            failed_at=utcnow(), http_status=page.status, attempts=page.attempts))
+            failed_at=utcnow(), http_status=page.status, attempts=page.attempts, warc=page.warc))
 
 
 class ExtractArticles(beam.PTransform):

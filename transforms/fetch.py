@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from typing import Iterable, Tuple
+from dataclasses import replace
+from typing import Iterable, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
@@ -12,10 +13,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 from newsbeam.fetching import ConcurrentFetcher, FetchContext
 from newsbeam.http import ContentCheck, FetchSettings
 from newsbeam.urls import host_key
-from newsbeam.schemas.records import FetchedPage, FetchRequest
+from newsbeam.warc import entry_of, final_exchange
+from newsbeam.schemas.records import FetchedPage, FetchRequest, WarcPointer
 from newsbeam.transforms.common import acquire_shared, counter
 
 FAILURES = "failures"
+EXCHANGES = "exchanges"  # newsbeam.warc.ArchiveEntry of each result, when archiving
 
 # One handle for every fetch step of a pipeline, so that feed and article fetches in a worker process share one
 # connection pool, one set of per-host gates and one robots.txt cache (per FetchSettings).
@@ -31,10 +34,13 @@ class _FetchHostsFn(beam.DoFn):
     """Fetches the URLs of each host element on the shared thread pool; a host's results may come out while
     later hosts are still arriving, the rest in `finish_bundle`, each in its own element's window."""
 
-    def __init__(self, settings: FetchSettings, accept: str, check: ContentCheck, metric_prefix: str):
+    def __init__(self, settings: FetchSettings, accept: str, check: ContentCheck, metric_prefix: str,
+                 archive_role: Optional[str]):
         self._settings = settings
         self._accept = accept
         self._check = check
+        self._archive_role = archive_role
+        self._entries = counter("warc.entries")
         self._fetched = counter(f"{metric_prefix}.fetched")
         self._failed = counter(f"{metric_prefix}.fetch_failed")
         self._hosts = counter(f"{metric_prefix}.hosts")
@@ -65,6 +71,14 @@ class _FetchHostsFn(beam.DoFn):
 
     def _emit(self, results):
         for (window, timestamp), outcome in results:
+            if self._archive_role and outcome.exchanges:
+                self._entries.inc()
+                entry = entry_of(outcome, self._archive_role)
+                yield TaggedOutput(EXCHANGES, WindowedValue(entry, timestamp, (window,)))
+                final = final_exchange(outcome)
+                outcome = replace(outcome, exchanges=(), warc=WarcPointer(final.record_id) if final else None)
+            elif outcome.exchanges:
+                outcome = replace(outcome, exchanges=())  # raw bytes are only kept for the archive
             value = WindowedValue(outcome, timestamp, (window,))
             if isinstance(outcome, FetchedPage):
                 self._fetched.inc()
@@ -80,18 +94,21 @@ class _FetchHostsFn(beam.DoFn):
 
 
 class FetchUrls(beam.PTransform):
-    """FetchRequest -> FetchedPage (main) and FetchFailure (tag `failures`).
+    """FetchRequest -> FetchedPage (main), FetchFailure (tag `failures`) and, with `archive_role`, the responses
+    as received (tag `exchanges`, newsbeam.warc.ArchiveEntry; the results then carry their WarcPointer's id).
 
     Grouping by host puts every request for a host in one element, so the per-host concurrency limit, the
     delay between requests and the single robots.txt download hold for the whole run, on any runner.
     """
 
-    def __init__(self, settings: FetchSettings, accept: str, check: ContentCheck, metric_prefix: str):
+    def __init__(self, settings: FetchSettings, accept: str, check: ContentCheck, metric_prefix: str,
+                 archive_role: Optional[str] = None):
         super().__init__()
         self._settings = settings
         self._accept = accept
         self._check = check
         self._metric_prefix = metric_prefix
+        self._archive_role = archive_role
 
     def expand(self, requests):
         return (
@@ -101,7 +118,6 @@ class FetchUrls(beam.PTransform):
             )
             | "GroupByHost" >> beam.GroupByKey()
             | "FetchHosts"
-            >> beam.ParDo(_FetchHostsFn(self._settings, self._accept, self._check, self._metric_prefix)).with_outputs(
-                FAILURES, main="pages"
-            )
+            >> beam.ParDo(_FetchHostsFn(self._settings, self._accept, self._check, self._metric_prefix,
+                                        self._archive_role)).with_outputs(FAILURES, EXCHANGES, main="pages")
         )

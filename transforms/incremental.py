@@ -104,7 +104,7 @@ def _duplicate(article: Article, reason: str, detail: str) -> TaggedOutput:
     ex = article.extracted
     return TaggedOutput(DEAD_LETTERS, DeadLetter(
         url=ex.item.url, feed_url=ex.item.feed_url, stage=reasons.STAGE_DEDUP, reason=reason, detail=detail,
-        failed_at=ex.fetched_at, http_status=ex.http_status, attempts=ex.attempts))
+        failed_at=ex.fetched_at, http_status=ex.http_status, attempts=ex.attempts, warc=ex.warc))
 
 
 class _DropKnownFn(_SeenIndexFn):

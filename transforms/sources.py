@@ -26,9 +26,10 @@ from newsbeam.source_core import (
 )
 from newsbeam.source_core import SOURCE_MAX_BYTES
 from newsbeam.urls import is_http_url
+from newsbeam.warc import ROLE_FEED, ROLE_SITEMAP
 from newsbeam.schemas.records import FeedDocument, FeedFetch, FetchRequest
 from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter, emit_url_list
-from newsbeam.transforms.fetch import FAILURES, FetchUrls
+from newsbeam.transforms.fetch import EXCHANGES, FAILURES, FetchUrls
 
 LOG = logging.getLogger(__name__)
 TO_FETCH = "to_fetch"
@@ -127,7 +128,7 @@ class ReadFeeds(beam.PTransform):
 
     def __init__(self, settings: FetchSettings, validators=None, since: Optional[datetime] = None,
                  sitemaps: Tuple[str, ...] = (), max_depth: int = MAX_DEPTH,
-                 max_sitemaps_per_site: int = MAX_SITEMAPS_PER_SITE):
+                 max_sitemaps_per_site: int = MAX_SITEMAPS_PER_SITE, archive: bool = False):
         super().__init__()
         self._settings = settings
         self._validators = validators
@@ -135,6 +136,8 @@ class ReadFeeds(beam.PTransform):
         self._sitemaps = tuple(sitemaps)
         self._max_depth = max_depth
         self._max_per_site = max_sitemaps_per_site
+        self._archive_role = ROLE_FEED if archive else None
+        self._sitemap_role = ROLE_SITEMAP if archive else None
 
     def expand(self, sources):
         known = beam.pvalue.AsDict(self._validators) if self._validators is not None else None
@@ -144,7 +147,8 @@ class ReadFeeds(beam.PTransform):
                 [(url, True) for url in self._sitemaps])) | "AllSources" >> beam.Flatten()
         opened = tagged | "OpenSources" >> beam.ParDo(_OpenSourceFn(), validators=known).with_outputs(
             TO_FETCH, DEAD_LETTERS, main="documents")
-        fetched = opened[TO_FETCH] | "FetchSources" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds")
+        fetched = opened[TO_FETCH] | "FetchSources" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds",
+                                                                       self._archive_role)
         given = (
             (opened.documents, fetched.pages | "SourcePagesAsDocuments" >> beam.Map(document_from_page))
             | "GivenDocuments" >> beam.Flatten()
@@ -157,7 +161,7 @@ class ReadFeeds(beam.PTransform):
             | "DistinctListedFeeds" >> beam.Distinct()
             | "NotGivenDirectly" >> beam.ParDo(_NotGivenFn(), given=beam.pvalue.AsDict(given_sources))
             | "ListedFeedRequests" >> beam.Map(feed_request, 1, known)
-            | "FetchListedFeeds" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds")
+            | "FetchListedFeeds" >> FetchUrls(self._settings, FEED_ACCEPT, feed_like, "feeds", self._archive_role)
         )
         listed = (
             listed_fetched.pages
@@ -175,6 +179,7 @@ class ReadFeeds(beam.PTransform):
             listed[DEAD_LETTERS],
         ]
         # sitemap indexes: level n plans the sitemaps the indexes of level n - 1 list; the last plan only rejects
+        exchanges = [fetched[EXCHANGES], listed_fetched[EXCHANGES]]
         pending = (given[SITEMAPS], listed[SITEMAPS]) | "IndexesLevel0" >> beam.Flatten()
         planned_so_far = []
         for level in range(1, self._max_depth + 2):
@@ -195,7 +200,8 @@ class ReadFeeds(beam.PTransform):
             planned_so_far.append(planned.requests | f"SiteOfPlanned{level}" >> beam.Map(
                 lambda request: (_site_of(request), request.url)))
             fetched_level = planned.requests | f"FetchSitemaps{level}" >> FetchUrls(
-                self._settings, FEED_ACCEPT, feed_like, "feeds")
+                self._settings, FEED_ACCEPT, feed_like, "feeds", self._sitemap_role)
+            exchanges.append(fetched_level[EXCHANGES])
             read_level = (
                 fetched_level.pages
                 | f"SitemapPagesAsDocuments{level}" >> beam.Map(document_from_page)
@@ -213,6 +219,7 @@ class ReadFeeds(beam.PTransform):
             "items": items | "AllItems" >> beam.Flatten(),
             DEAD_LETTERS: dead_letters | "FeedDeadLetters" >> beam.Flatten(),
             VALIDATORS: validators | "FeedValidators" >> beam.Flatten(),
+            EXCHANGES: exchanges | "FeedExchanges" >> beam.Flatten(),
         }
 
 

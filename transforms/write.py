@@ -80,6 +80,18 @@ def write_parquet(path: str, rows: Iterable[Dict[str, Any]], schema: pa.Schema) 
     return count
 
 
+def delete_stale(patterns: List[str], keep: Iterable[str]) -> List[str]:
+    """Deletes the files matching `patterns` that are not in `keep` (a run's files it did not write again, and
+    its stray temporary files); returns their paths."""
+    keep = set(keep)
+    stale = []
+    for result in FileSystems.match(patterns):
+        stale.extend(meta.path for meta in result.metadata_list if meta.path not in keep)
+    if stale:
+        FileSystems.delete(stale)
+    return stale
+
+
 class _KeyRowsFn(beam.DoFn):
     def __init__(self, spec: DatasetSpec, run: RunContext, buckets: int):
         self._spec = spec

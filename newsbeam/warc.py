@@ -1,0 +1,352 @@
+"""WARC 1.1 (ISO 28500) records of what newsbeam fetched, written and read with warcio.
+
+Per fetched URL an `ArchiveEntry` becomes, for each HTTP exchange on the way (robots.txt, redirects, retries, the
+final answer), a `request` and a `response` record, then one `metadata` record (JSON) with newsbeam's context that
+refers to the final response. Every record is its own gzip member, so a (file, offset, length) pointer is enough
+to read one back. Pure apart from warcio; the Beam side is `newsbeam.transforms.archive`.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from io import BytesIO
+from typing import Any, BinaryIO, Dict, Iterable, Iterator, Optional, Tuple
+from urllib.parse import urlsplit
+
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+from newsbeam import __version__
+from newsbeam.http import RawExchange
+from newsbeam.schemas.records import FeedItem, FetchedPage, FetchFailure, WarcPointer
+
+WARC_VERSION = "WARC/1.1"
+METADATA_TYPE = "application/json"
+GZIP_LEVEL = 6
+ROLE_ARTICLE = "article"
+ROLE_FEED = "feed"
+ROLE_SITEMAP = "sitemap"  # sitemaps and sitemap indexes (their robots.txt answers too)
+ROLE_DISCOVERY = "discovery"  # --sites homepages and the well-known feed and sitemap locations tried
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    """The exchanges of one fetched URL, with the context the metadata record carries."""
+
+    role: str  # ROLE_ARTICLE, ROLE_FEED, ROLE_SITEMAP or ROLE_DISCOVERY
+    url: str  # as requested
+    exchanges: Tuple[RawExchange, ...]
+    final_record_id: Optional[str]  # the response the URL's row points to; None if no response of its own
+    context: Tuple[Tuple[str, Any], ...]  # JSON-able (name, value) pairs: feed URL, canonical URL, outcome ...
+
+
+def _iso(moment: Optional[datetime]) -> Optional[str]:
+    return moment.isoformat() if moment is not None else None
+
+
+def final_exchange(outcome) -> Optional[RawExchange]:
+    """The response a row points to: the last one for the URL the fetch ended on (robots.txt answers do not
+    count)."""
+    final = outcome.final_url
+    for raw in reversed(outcome.exchanges):
+        if raw.url == final:
+            return raw
+    return None
+
+
+def entry_of(outcome, role: str) -> ArchiveEntry:
+    """The archive entry of a FetchedPage or FetchFailure (whose `exchanges` are still attached)."""
+    context: Dict[str, Any] = {}
+    item = outcome.request.context
+    if isinstance(item, FeedItem):
+        context.update(url=item.url, canonical_url=item.canonical_url, feed_url=item.feed_url,
+                       feed_title=item.feed_title, title=item.title, guid=item.guid,
+                       published_at=_iso(item.published_at))
+    if isinstance(outcome, FetchedPage):
+        context.update(outcome="fetched", http_status=outcome.status, attempts=outcome.attempts,
+                       redirects=list(outcome.redirects), fetched_at=_iso(outcome.fetched_at))
+    elif isinstance(outcome, FetchFailure):
+        context.update(outcome=outcome.reason, detail=outcome.detail, http_status=outcome.http_status,
+                       attempts=outcome.attempts, fetched_at=_iso(outcome.failed_at))
+    final = final_exchange(outcome)
+    return ArchiveEntry(role=role, url=outcome.request.url, exchanges=tuple(outcome.exchanges),
+                        final_record_id=final.record_id if final else None,
+                        context=tuple(sorted(context.items())))
+
+
+# The body is stored de-chunked, so a chunked Transfer-Encoding header would misdescribe it; Common Crawl renames
+# such headers the same way.
+def _stored_headers(headers: Iterable[Tuple[str, str]]) -> list:
+    return [(f"X-Crawler-{name}" if name.lower() == "transfer-encoding" else name, value) for name, value in headers]
+
+
+def _warc_date(moment: datetime) -> str:
+    """WARC 1.1 date with microseconds; warcio wants a naive UTC datetime (an aware one gives '+00:00Z')."""
+    return datetime_to_iso_date(moment.astimezone(timezone.utc).replace(tzinfo=None), True)
+
+
+def _request_record(writer: WARCWriter, raw: RawExchange):
+    parts = urlsplit(raw.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = [("Host", parts.netloc), *raw.request_headers]
+    http = StatusAndHeaders(f"GET {target} HTTP/1.1", headers, is_http_request=True)
+    return writer.create_warc_record(raw.url, "request", payload=BytesIO(), length=0, http_headers=http,
+                                     warc_headers_dict={"WARC-Date": _warc_date(raw.requested_at),
+                                                        "WARC-Concurrent-To": raw.record_id})
+
+
+def _response_record(writer: WARCWriter, raw: RawExchange):
+    http = StatusAndHeaders(f"{raw.status} {raw.reason}".strip(), _stored_headers(raw.headers),
+                            protocol=raw.http_version)
+    warc_headers = {"WARC-Record-ID": raw.record_id, "WARC-Date": _warc_date(raw.requested_at)}
+    if raw.truncated:
+        warc_headers["WARC-Truncated"] = raw.truncated
+    return writer.create_warc_record(raw.url, "response", payload=BytesIO(raw.body), length=len(raw.body),
+                                     http_headers=http, warc_headers_dict=warc_headers)
+
+
+def _metadata_record(writer: WARCWriter, entry: ArchiveEntry, run_id: str, date: str):
+    payload = json.dumps({"newsbeam": __version__, "run_id": run_id, "role": entry.role, **dict(entry.context)},
+                         sort_keys=True, ensure_ascii=False).encode("utf-8")
+    headers = {"WARC-Date": date}
+    if entry.final_record_id:
+        headers["WARC-Refers-To"] = entry.final_record_id
+    return writer.create_warc_record(entry.url, "metadata", payload=BytesIO(payload), length=len(payload),
+                                     warc_content_type=METADATA_TYPE, warc_headers_dict=headers)
+
+
+class WarcFileWriter:
+    """Writes records one gzip member at a time to `handle` (any writable stream, e.g. from FileSystems.create),
+    keeping the offsets itself so that the stream need not support tell()."""
+
+    def __init__(self, handle: BinaryIO, filename: str, run_id: str):
+        self._handle = handle
+        self._buffer = BytesIO()
+        # gzip members are made here: warcio compresses at level 9, which costs several times level 6 for ~1 %
+        self._writer = WARCWriter(self._buffer, gzip=False, warc_version=WARC_VERSION)
+        self._run_id = run_id
+        self.offset = 0
+        self.records = 0
+        info = self._writer.create_warcinfo_record(filename, {
+            "software": f"newsbeam/{__version__} (warcio)", "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "newsbeam-run-id": run_id})
+        self._write(info)
+
+    def _write(self, record) -> Tuple[int, int]:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.write_record(record)
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        data = compressor.compress(self._buffer.getvalue()) + compressor.flush()
+        self._handle.write(data)
+        start = self.offset
+        self.offset += len(data)
+        self.records += 1
+        return start, len(data)
+
+    def write_entry(self, entry: ArchiveEntry) -> Optional[Tuple[int, int]]:
+        """Writes an entry's records; returns (offset, length) of its final response record, if it has one."""
+        pointer = None
+        for raw in entry.exchanges:
+            self._write(_request_record(self._writer, raw))
+            where = self._write(_response_record(self._writer, raw))
+            if raw.record_id == entry.final_record_id:
+                pointer = where
+        date = entry.exchanges[-1].requested_at if entry.exchanges else None
+        self._write(_metadata_record(self._writer, entry, self._run_id,
+                                     _warc_date(date) if date else self._writer.curr_warc_date()))
+        return pointer
+
+
+def warc_file_name(run_id: str, bucket: int) -> str:
+    return f"{run_id}-{bucket:05d}.warc.gz"
+
+
+
+
+def read_record_at(root: str, filename: str, offset: int, length: int):
+    """The WARC record a row points to, read through FileSystems (local, gs://, s3://): (WARC headers, HTTP
+    headers, payload with transfer and content encodings undone)."""
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+    from warcio.archiveiterator import ArchiveIterator
+
+    with FileSystems.open(FileSystems.join(root, filename), compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        handle.seek(offset)
+        member = handle.read(length)
+    for record in ArchiveIterator(BytesIO(member)):
+        return record.rec_headers, record.http_headers, record.content_stream().read()
+    raise ValueError(f"no WARC record at {filename}:{offset}")
+
+
+@dataclass(frozen=True)
+class ArchivedResponse:
+    """A `response` record read back: the HTTP answer with its body decoded (chunking and content coding
+    undone), where it lies, and newsbeam's context when the archive is newsbeam's own."""
+
+    url: str
+    status: int
+    headers: Tuple[Tuple[str, str], ...]  # lower-case names
+    body: bytes
+    date: Optional[datetime]
+    pointer: WarcPointer
+    context: Optional[Dict[str, Any]] = None
+
+
+@dataclass(frozen=True)
+class ArchivedOutcome:
+    """A newsbeam metadata record whose URL ended without a response of its own (e.g. robots_disallowed)."""
+
+    url: str
+    context: Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DamagedRecord:
+    filename: str
+    offset: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class OtherRecord:
+    """A record that is not an article candidate (request, warcinfo, redirect hop, revisit ...), counted."""
+
+    kind: str
+
+
+def _date(value: Optional[str]) -> Optional[datetime]:
+    if not value:
+        return None
+    try:  # warcio 1.7's iso_date_to_datetime fails on WARC 1.1 dates with microseconds
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def read_records(stream: BinaryIO, filename: str, start: int = 0, end: Optional[int] = None) -> Iterator[object]:
+    """ArchivedResponse, ArchivedOutcome, OtherRecord or DamagedRecord for each record of a WARC/ARC stream
+    positioned at `start` (a record boundary) whose offset is before `end` (the range's end, or the file's size).
+    A damaged record ends the reading of its range (warcio cannot resynchronise inside one) after being reported,
+    and so do bytes after the last whole record (a member cut short before any of its content)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    own = False  # newsbeam's own archive: metadata records carry the context and come after their response
+    waiting: Dict[str, ArchivedResponse] = {}
+    try:  # warcio counts offsets from the stream's tell() when it has one, else from where it starts reading
+        base = start - stream.tell()
+    except (AttributeError, OSError):
+        base = start
+    iterator = ArchiveIterator(stream, arc2warc=True)
+    offset = start
+    read_up_to = start  # where the last whole record ends
+    try:
+        for record in iterator:
+            # warcio knows a record's offset only once it is read to the end
+            body = record.content_stream().read()
+            offset = base + iterator.get_record_offset()
+            if end is not None and offset >= end:
+                break
+            missing = getattr(record.raw_stream, "limit", 0)
+            if missing:  # the file ends inside the record (an interrupted crawl): warcio reads it short silently
+                yield DamagedRecord(filename, offset, f"{record.rec_type} record truncated: {missing} bytes missing")
+                return
+            read_up_to = offset + iterator.get_record_length()
+            kind = record.rec_type
+            headers = record.rec_headers
+            if kind == "warcinfo":
+                own = own or b"software: newsbeam/" in body
+                yield OtherRecord(kind)
+                continue
+            if kind == "metadata" and own and headers.get_header("Content-Type") == METADATA_TYPE:
+                context = json.loads(body.decode("utf-8"))
+                found = waiting.pop(headers.get_header("WARC-Refers-To") or "", None)
+                if found is not None:
+                    yield replace(found, context=context)
+                else:
+                    yield ArchivedOutcome(headers.get_header("WARC-Target-URI"), context)
+                continue
+            if kind != "response" or record.http_headers is None:
+                yield OtherRecord(kind)
+                continue
+            http = record.http_headers
+            try:
+                status = int(http.get_statuscode())
+            except (TypeError, ValueError):
+                yield DamagedRecord(filename, offset, f"bad HTTP status line {http.statusline!r}")
+                continue
+            record_id = headers.get_header("WARC-Record-ID") or f"<{filename}:{offset}>"
+            response = ArchivedResponse(
+                url=headers.get_header("WARC-Target-URI"), status=status,
+                headers=tuple((name.lower(), value) for name, value in http.headers), body=body,
+                date=_date(headers.get_header("WARC-Date")),
+                pointer=WarcPointer(record_id, filename, offset, iterator.get_record_length()))
+            if own:
+                waiting[record_id] = response
+            else:
+                yield response
+    except Exception as exc:  # ArchiveLoadFailed, zlib.error, and warcio's own surprises on damaged headers
+        yield DamagedRecord(filename, offset, f"{type(exc).__name__}: {exc}")
+        return
+    if end is not None and read_up_to < end:
+        yield DamagedRecord(filename, read_up_to, f"{end - read_up_to} bytes after the last whole record")
+    for response in waiting.values():  # a response without metadata: a redirect hop or a robots.txt answer
+        yield OtherRecord("response")
+
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _parse_iso(value: Optional[str]) -> Optional[datetime]:
+    return datetime.fromisoformat(value) if value else None
+
+
+def item_of(response: ArchivedResponse) -> FeedItem:
+    """The article candidate an archived response stands for: from newsbeam's context when there is one, else
+    the response's own URL."""
+    from newsbeam.urls import canonicalize_url
+
+    context = response.context or {}
+    if context.get("url"):
+        return FeedItem(url=context["url"], canonical_url=context["canonical_url"], feed_url=context.get("feed_url"),
+                        feed_title=context.get("feed_title"), title=context.get("title"), guid=context.get("guid"),
+                        published_at=_parse_iso(context.get("published_at")))
+    return FeedItem(url=response.url, canonical_url=canonicalize_url(response.url))
+
+
+def content_type_of(response: ArchivedResponse) -> Tuple[Optional[str], Optional[str]]:
+    """(media type, charset) from the archived Content-Type header."""
+    from email.message import Message
+
+    value = dict(response.headers).get("content-type")
+    if not value:
+        return None, None
+    message = Message()
+    message["content-type"] = value
+    charset = message.get_param("charset")
+    charset = charset.strip().lower() if isinstance(charset, str) and charset.strip() else None
+    return value.split(";")[0].strip().lower() or None, charset
+
+
+def is_html(response: ArchivedResponse) -> bool:
+    media_type, _ = content_type_of(response)
+    return media_type is None or media_type in _HTML_TYPES
+
+
+def page_of(response: ArchivedResponse) -> FetchedPage:
+    """A FetchedPage as if fetched now, pointing to the archived record."""
+    from newsbeam.schemas.records import FetchRequest
+
+    item = item_of(response)
+    media_type, charset = content_type_of(response)
+    context = response.context or {}
+    return FetchedPage(
+        request=FetchRequest(url=item.canonical_url, context=item), final_url=response.url, status=response.status,
+        content_type=media_type, header_charset=charset, body=response.body,
+        fetched_at=response.date or datetime.now(timezone.utc), attempts=int(context.get("attempts") or 1),
+        redirects=tuple(context.get("redirects") or ()), warc=response.pointer)

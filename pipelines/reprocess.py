@@ -1,0 +1,147 @@
+"""`newsbeam reprocess`: re-extract, re-detect, re-tag and re-group archived pages with today's code, no network.
+
+Reads OUT/warc (newsbeam's own archive), replays every archived article URL as a page (or as the fetch dead letter
+it was) through the same core and writers as `ingest`, as a new run whose manifest names its source runs.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import time
+from datetime import datetime, timezone
+from typing import List, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from newsbeam.entities import EntitySettings
+from newsbeam.extraction import EXTRACTOR_NAME, ExtractionSettings
+from newsbeam.manifest import account, library_versions, manifest_path, read_manifests, write_json
+from newsbeam.pipelines.ingest import DEFAULT_RUNNER
+from newsbeam.pipelines.lifecycle import EXIT_ACCOUNTING, EXIT_OK, EXIT_PIPELINE_FAILED, RunOutcome, counters_of
+from newsbeam.pipelines.options import UsageError, default_run_id, parse_moment
+from newsbeam.replace import replace_older_rows
+from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
+from newsbeam.transforms.common import DEAD_LETTERS
+from newsbeam.transforms.core import CoreSettings, ProcessPages
+from newsbeam.transforms.entities import EntityStageSettings
+from newsbeam.transforms.incremental import DropKnownArticles, NearDuplicates, StateSettings
+from newsbeam.transforms.warc_input import PagesFromWarc
+from newsbeam.transforms.write import WriteDataset
+
+LOG = logging.getLogger(__name__)
+_FILE = re.compile(r"ingest_date=(\d{4}-\d{2}-\d{2})/(.+)-\d{5}\.warc\.gz$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="source", required=True, metavar="OUT",
+                        help="An output root written by newsbeam with its WARC archive (local, gs://, s3://).")
+    parser.add_argument("--output", required=True, metavar="OUT2", help="Where the new run writes.")
+    parser.add_argument("--since", default=None, metavar="DATE", help="Only archives of ingest dates from DATE on.")
+    parser.add_argument("--until", default=None, metavar="DATE", help="Only archives of ingest dates up to DATE.")
+    parser.add_argument("--run-id", dest="run_ids", action="append", default=None, metavar="RUN",
+                        help="Repeatable. Only the archives of these source runs.")
+    parser.add_argument("--new-run-id", dest="new_run_id", default=None,
+                        help="Names the new run (default: reprocess-<UTC start time>).")
+    parser.add_argument("--replace", action="store_true",
+                        help="With --output equal to --from: the new rows replace the older rows of the same "
+                             "article ids. Without it, reprocessing into the source output is refused.")
+    parser.add_argument("--entities", choices=["ner", "gazetteer", "off"], default="ner")
+    parser.add_argument("--min-text-chars", dest="min_text_chars", type=int, default=200)
+    parser.add_argument("--buckets", type=int, default=1)
+
+
+def source_files(source: str, since: Optional[datetime], until: Optional[datetime],
+                 run_ids: Optional[List[str]]) -> List[Tuple[str, int]]:
+    """(path, size) of the archive files to read, in name order."""
+    pattern = FileSystems.join(source, "warc", "ingest_date=*", "*.warc.gz")
+    found = []
+    for result in FileSystems.match([pattern]):
+        for meta in result.metadata_list:
+            match = _FILE.search(meta.path)
+            if not match:
+                continue
+            day, run = match.groups()
+            if since and day < since.strftime("%Y-%m-%d") or until and day > until.strftime("%Y-%m-%d"):
+                continue
+            if run_ids and run not in run_ids:
+                continue
+            found.append((meta.path, meta.size_in_bytes))
+    return sorted(found)
+
+
+def build_pipeline(pipeline: beam.Pipeline, files, core: CoreSettings, state: StateSettings,
+                   run: RunContext, output: str, source: str, buckets: int) -> None:
+    # pointers stay relative when the new rows live next to the archive, else they name the source files in full
+    root = source if source == output else None
+    pages = pipeline | "ArchiveFiles" >> beam.Create(files) | "Pages" >> PagesFromWarc(root, reprocess=True)
+    processed = pages["pages"] | "Core" >> ProcessPages(core)
+    known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state)
+    near = known.articles | "NearDuplicates" >> NearDuplicates(state)
+    near["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, output, run, buckets)
+    (
+        (pages[DEAD_LETTERS], processed[DEAD_LETTERS], known[DEAD_LETTERS])
+        | "AllDeadLetters" >> beam.Flatten()
+        | "WriteDeadLetters" >> WriteDataset(DEAD_LETTERS_DATASET, output, run, buckets)
+    )
+
+
+def run(argv: List[str]) -> RunOutcome:
+    parser = argparse.ArgumentParser(prog="newsbeam reprocess")
+    add_arguments(parser)
+    args, beam_args = parser.parse_known_args(argv)
+    options = PipelineOptions(beam_args)
+    standard = options.view_as(StandardOptions)
+    standard.runner = standard.runner or DEFAULT_RUNNER
+    FileSystems.set_options(options)
+    started_at = datetime.now(timezone.utc)
+    source, output = args.source.rstrip("/"), args.output.rstrip("/")
+    if source == output and not args.replace:
+        raise UsageError("--output is the source output: pass --replace to replace older rows, or another --output")
+    since, until = parse_moment("since", args.since), parse_moment("until", args.until, end_of_day=True)
+    files = source_files(source, since, until, args.run_ids)
+    if not files:
+        raise UsageError(f"no WARC archive files under {source}/warc match the selection")
+    run_id = args.new_run_id or "reprocess-" + default_run_id(started_at)
+    run = RunContext(run_id=run_id, ingest_date=started_at.strftime("%Y-%m-%d"), extractor=EXTRACTOR_NAME)
+    entities = None if args.entities == "off" else EntityStageSettings(
+        tagger=EntitySettings(use_ner=args.entities == "ner"))
+    core = CoreSettings(extraction=ExtractionSettings(min_text_chars=args.min_text_chars), entities=entities)
+    state = StateSettings(output=output, run_id=run_id, now=started_at)
+    source_runs = sorted({_FILE.search(path).group(2) for path, _ in files})
+    sources = {m["run_id"]: {"extractor": m.get("versions", {}).get("trafilatura"), "status": m.get("status")}
+               for m in read_manifests(source) if m.get("run_id") in source_runs}
+    manifest = {"run_id": run_id, "mode": "reprocess", "started_at": started_at.isoformat(),
+                "ingest_date": run.ingest_date, "output": output, "extractor": EXTRACTOR_NAME,
+                "sources": {"reprocessed_from": source, "runs": source_runs, "source_runs": sources,
+                            "files": [path for path, _ in files]},
+                "options": vars(args), "versions": library_versions()}
+    path = manifest_path(output, run_id)
+    write_json(path, {**manifest, "status": "running"})
+    began = time.monotonic()
+    error, counters = None, {}
+    try:
+        pipeline = beam.Pipeline(options=options)
+        build_pipeline(pipeline, files, core, state, run, output, source, args.buckets)
+        result = pipeline.run()
+        result.wait_until_finish()
+        counters = counters_of(result)
+        if args.replace:
+            counters["articles.replaced_older_rows"] = replace_older_rows(output, run_id)
+    except Exception as exc:
+        LOG.exception("reprocess %s failed", run_id)
+        error = f"{type(exc).__name__}: {exc}"
+    accounting = account(counters) if error is None else None
+    if error is not None:
+        status, code = "failed", EXIT_PIPELINE_FAILED
+    elif not accounting.balanced:
+        status, code, error = "accounting_mismatch", EXIT_ACCOUNTING, f"accounting: {accounting.as_dict()}"
+    else:
+        status, code = "succeeded", EXIT_OK
+    seconds = round(time.monotonic() - began, 3)
+    write_json(path, {**manifest, "status": status, "finished_at": datetime.now(timezone.utc).isoformat(),
+                      "seconds": seconds, "counters": counters,
+                      "accounting": accounting.as_dict() if accounting else None, "error": error})
+    return RunOutcome(run_id, output, status, code, counters, accounting, seconds, error)

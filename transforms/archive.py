@@ -1,0 +1,165 @@
+"""The WARC archive as a Beam composite: raw responses -> `OUT/warc/ingest_date=D/<run_id>-<bucket>.warc.gz`, and
+the pointers (file, offset, length) joined into the article and dead-letter rows.
+
+Written like the Parquet datasets (newsbeam.transforms.write): keyed by bucket with crc32, grouped, one file per
+bucket to a hidden temporary name through FileSystems, renamed into place, then this run's stale files deleted.
+"""
+from __future__ import annotations
+
+import pickle
+from dataclasses import replace
+from typing import Iterable, List, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import TaggedOutput
+
+from newsbeam.atomic import atomic_create
+from newsbeam.packing import pack, unpack
+from newsbeam.warc import WarcFileWriter, warc_file_name
+from newsbeam.schemas.datasets import RunContext
+from newsbeam.schemas.records import Article, DeadLetter, WarcPointer
+from newsbeam.transforms.common import counter, timed
+from newsbeam.transforms.write import bucket_of, delete_stale
+
+WARC_FOLDER = "warc"
+_FILES = "files"
+
+
+def warc_folder(run: RunContext) -> str:
+    return f"{WARC_FOLDER}/ingest_date={run.ingest_date}"
+
+
+class _WriteWarcFn(beam.DoFn):
+    def __init__(self, root: str, run: RunContext):
+        self._root = root
+        self._run = run
+        self._files = counter("warc.files")
+        self._written = counter("warc.entries_written")
+        self._bytes = counter("warc.bytes")
+        self._records = counter("warc.records")
+        self._time = counter("stage_us.archive")
+
+    def process(self, element: Tuple[int, Iterable[bytes]]):
+        bucket, packed = element
+        # the same responses give the same file, whatever the grouping order
+        entries = sorted((pickle.loads(data) for data in packed),
+                         key=lambda e: (e.url, e.exchanges[0].requested_at if e.exchanges else None, e.role))
+        name = warc_file_name(self._run.run_id, bucket)
+        relative = f"{warc_folder(self._run)}/{name}"
+        directory = FileSystems.join(self._root, warc_folder(self._run))
+        final = FileSystems.join(directory, name)
+        pointers: List[Tuple[str, WarcPointer]] = []
+        with timed(self._time):
+            # whole or not at all (newsbeam.atomic): `.<name>.<hex>.inprogress`, renamed into place
+            with atomic_create(final, mime_type="application/warc") as handle:
+                writer = WarcFileWriter(handle, name, self._run.run_id)
+                for entry in entries:
+                    where = writer.write_entry(entry)
+                    if where is not None:
+                        pointers.append((entry.final_record_id,
+                                         WarcPointer(entry.final_record_id, relative, where[0], where[1])))
+        self._files.inc()
+        self._written.inc(len(entries))
+        self._bytes.inc(writer.offset)
+        self._records.inc(writer.records)
+        yield TaggedOutput(_FILES, final)
+        yield from pointers
+
+
+class _FinalizeWarcFn(beam.DoFn):
+    def __init__(self, root: str, run: RunContext):
+        self._root = root
+        self._run = run
+        self._deleted = counter("warc.stale_files_deleted")
+
+    def process(self, written: List[str]):
+        base = FileSystems.join(self._root, WARC_FOLDER)
+        # the bucket digits keep run 'r1' from matching the files of run 'r1-b'
+        name = f"{self._run.run_id}-[0-9][0-9][0-9][0-9][0-9].warc.gz"
+        stale = delete_stale([f"{base}/*/{name}", f"{base}/*/.{name}.*.inprogress"], written)
+        self._deleted.inc(len(stale))
+        yield from sorted(written)
+
+
+class ArchiveResponses(beam.PTransform):
+    """newsbeam.warc.ArchiveEntry -> (record id, WarcPointer) of every archived final response."""
+
+    def __init__(self, root: str, run: RunContext, buckets: int = 1):
+        super().__init__()
+        self._root = root
+        self._run = run
+        self._buckets = buckets
+
+    def expand(self, entries):
+        buckets = self._buckets
+        written = (
+            entries
+            # pickled, not packed: the raw bodies are mostly gzip already, zlib would only spend CPU on them
+            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), pickle.dumps(e, pickle.HIGHEST_PROTOCOL))
+                                      ).with_output_types(Tuple[int, bytes])
+            | "GroupByFile" >> beam.GroupByKey()
+            | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run)).with_outputs(_FILES, main="pointers")
+        )
+        _ = (written[_FILES]
+             | "CollectWritten" >> beam.combiners.ToList()
+             | "Finalize" >> beam.ParDo(_FinalizeWarcFn(self._root, self._run)))
+        return written.pointers
+
+
+def article_pointer(article: Article) -> Optional[WarcPointer]:
+    return article.extracted.warc
+
+
+def with_article_pointer(article: Article, found: WarcPointer) -> Article:
+    return replace(article, extracted=replace(article.extracted, warc=found))
+
+
+def dead_letter_pointer(dead: DeadLetter) -> Optional[WarcPointer]:
+    return dead.warc
+
+
+def with_dead_letter_pointer(dead: DeadLetter, found: WarcPointer) -> DeadLetter:
+    return replace(dead, warc=found)
+
+
+class _JoinFn(beam.DoFn):
+    def __init__(self, attach):
+        self._attach = attach
+        self._missing = counter("warc.pointers_missing")
+
+    def process(self, element):
+        _, joined = element
+        found = list(joined["pointers"])
+        for data in joined["rows"]:
+            row = unpack(data)
+            if found:
+                yield self._attach(row, found[0])
+            else:  # cannot happen while every entry is written; counted so that it would show
+                self._missing.inc()
+                yield row
+
+
+class AttachPointers(beam.PTransform):
+    """Rows (articles or dead letters) whose WarcPointer has only its record id get the file, offset and length
+    of that record; rows without a pointer pass through."""
+
+    def __init__(self, pointers, get, attach):
+        super().__init__()
+        self._pointers = pointers
+        self._get = get
+        self._attach = attach
+
+    def expand(self, rows):
+        get = self._get
+        # pages read from WARC input already point to their record; only pointers of this run's archive are joined
+        split = rows | "HasPointer" >> beam.Partition(
+            lambda row, _: 0 if get(row) is not None and get(row).filename is None else 1, 2)
+        keyed = split[0] | "KeyByRecord" >> beam.Map(lambda row: (get(row).record_id, pack(row))).with_output_types(
+            Tuple[str, bytes])
+        joined = (
+            {"rows": keyed, "pointers": self._pointers}
+            | "Join" >> beam.CoGroupByKey()
+            | "Attach" >> beam.ParDo(_JoinFn(self._attach))
+        )
+        return (joined, split[1]) | "Rows" >> beam.Flatten()

@@ -1,0 +1,193 @@
+"""WARC/ARC files as a source of pages: `--warc` input (Common Crawl, anyone's archive) and `reprocess` (newsbeam's
+own archive, with the context of every fetched URL).
+
+Files are split into byte ranges of `split_bytes` (a .warc.gz file is a sequence of gzip members, so a range
+starts at the first member after its start and takes the records that begin before its end, as Beam's splittable
+text reads do with lines); the ranges are reshuffled so that the workers share them.
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Iterable, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.pvalue import TaggedOutput
+
+from newsbeam import reasons
+from newsbeam.fetching import utcnow
+from newsbeam.warc import (
+    ROLE_ARTICLE,
+    ArchivedResponse,
+    DamagedRecord,
+    OtherRecord,
+    is_html,
+    item_of,
+    page_of,
+    read_records,
+)
+from newsbeam.schemas.records import DeadLetter
+from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
+
+SPLIT_BYTES = 64 * 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_SCAN = 1024 * 1024
+
+
+def split_file(path: str, size: int, split_bytes: int = SPLIT_BYTES) -> Iterable[Tuple[str, int, int]]:
+    """(path, start, end) byte ranges; only gzip-per-record WARC files are split."""
+    if not path.endswith(".warc.gz") or size <= split_bytes:
+        yield path, 0, size
+        return
+    for start in range(0, size, split_bytes):
+        yield path, start, min(start + split_bytes, size)
+
+
+def next_member(handle, start: int, end: int) -> Optional[int]:
+    """Offset of the first gzip member at or after `start` (and before `end`) that holds a WARC record."""
+    position = start
+    while position < end:
+        handle.seek(position)
+        data = handle.read(_SCAN + 64)
+        if not data:
+            return None
+        found = data.find(_GZIP_MAGIC)
+        while 0 <= found < _SCAN:
+            try:
+                head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[found:found + 4096], 16)
+            except zlib.error:
+                head = b""
+            if head.startswith(b"WARC/"):
+                return position + found if position + found < end else None
+            found = data.find(_GZIP_MAGIC, found + 1)
+        position += _SCAN
+    return None
+
+
+class _ReadRangeFn(beam.DoFn):
+    """(path, start, end) -> ArchivedResponse / ArchivedOutcome (main) and DeadLetter for damaged records."""
+
+    def __init__(self, root: Optional[str]):
+        self._root = root  # pointers are relative to it when the files are under it (reprocess)
+        self._kinds = CounterSet()
+        self._damaged = counter("warc_in.damaged")
+
+    def process(self, element: Tuple[str, int, int]):
+        path, start, end = element
+        name = path[len(self._root.rstrip("/")) + 1:] if self._root and path.startswith(self._root) else path
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            if start:
+                start = next_member(handle, start, end)
+                if start is None:
+                    return
+                handle.seek(start)
+            for found in read_records(handle, name, start, end):
+                if isinstance(found, DamagedRecord):
+                    self._damaged.inc()
+                    yield TaggedOutput(DEAD_LETTERS, DeadLetter(
+                        url=f"{path}#offset={found.offset}", stage=reasons.STAGE_SOURCE, reason=reasons.WARC_DAMAGED,
+                        detail=found.detail, failed_at=utcnow(), feed_url=path))
+                elif isinstance(found, OtherRecord):
+                    self._kinds.inc(f"warc_in.records.{found.kind}")
+                else:
+                    self._kinds.inc("warc_in.records.response" if isinstance(found, ArchivedResponse)
+                                    else "warc_in.records.outcome")
+                    yield found
+
+
+class ReadWarcRecords(beam.PTransform):
+    """(path, size) of WARC/ARC files -> ArchivedResponse / ArchivedOutcome (main) and DeadLetter (damaged)."""
+
+    def __init__(self, root: Optional[str] = None, split_bytes: int = SPLIT_BYTES):
+        super().__init__()
+        self._root = root
+        self._split = split_bytes
+
+    def expand(self, files):
+        split = self._split
+        return (
+            files
+            | "SplitFiles" >> beam.FlatMap(lambda file: split_file(file[0], file[1], split))
+            | "ShareRanges" >> beam.Reshuffle()
+            | "ReadRanges" >> beam.ParDo(_ReadRangeFn(self._root)).with_outputs(DEAD_LETTERS, main="records")
+        )
+
+
+class _CountedItem:
+    """The counters an article candidate read from a WARC adds to, as `ingest` counts a listed URL."""
+
+    def __init__(self):
+        self._in = counter("items.in")
+        self._unique = counter("items.unique")
+        self._to_fetch = counter("items.to_fetch")
+
+    def inc(self):
+        self._in.inc()
+        self._unique.inc()
+        self._to_fetch.inc()
+
+
+class _InputPagesFn(beam.DoFn):
+    """`--warc` input: 2xx HTML responses become pages; everything else is counted."""
+
+    def __init__(self):
+        self._items = _CountedItem()
+        self._skipped = CounterSet()
+
+    def process(self, found):
+        if not isinstance(found, ArchivedResponse):
+            self._skipped.inc("warc_in.skipped.outcome")
+        elif not 200 <= found.status < 300:
+            self._skipped.inc("warc_in.skipped.status")
+        elif not is_html(found):
+            self._skipped.inc("warc_in.skipped.not_html")
+        else:
+            self._items.inc()
+            yield page_of(found)
+
+
+class _ReprocessPagesFn(beam.DoFn):
+    """`reprocess`: each archived article URL again becomes a page, or the fetch dead letter it was."""
+
+    def __init__(self):
+        self._items = _CountedItem()
+        self._skipped = CounterSet()
+
+    def process(self, found):
+        context = found.context or {}
+        if context.get("role") != ROLE_ARTICLE:
+            self._skipped.inc("warc_in.skipped.not_article")
+            return
+        self._items.inc()
+        if isinstance(found, ArchivedResponse) and context.get("outcome") == "fetched":
+            yield page_of(found)
+            return
+        item = item_of(found) if isinstance(found, ArchivedResponse) else None
+        yield TaggedOutput(DEAD_LETTERS, DeadLetter(
+            url=item.url if item else context.get("url") or found.url, feed_url=context.get("feed_url"),
+            stage=reasons.STAGE_FETCH, reason=context.get("outcome") or reasons.INTERNAL_ERROR,
+            detail=context.get("detail") or "", failed_at=utcnow(), http_status=context.get("http_status"),
+            attempts=int(context.get("attempts") or 0),
+            warc=found.pointer if isinstance(found, ArchivedResponse) else None))
+
+
+class PagesFromWarc(beam.PTransform):
+    """(path, size) of WARC files -> {'pages': FetchedPage, 'dead_letters': DeadLetter}.
+
+    `reprocess=True` reads newsbeam's own archive (rooted at `root`) and replays its fetch outcomes."""
+
+    def __init__(self, root: Optional[str] = None, reprocess: bool = False, split_bytes: int = SPLIT_BYTES):
+        super().__init__()
+        self._root = root
+        self._reprocess = reprocess
+        self._split = split_bytes
+
+    def expand(self, files):
+        read = files | "Read" >> ReadWarcRecords(self._root, self._split)
+        fn = _ReprocessPagesFn() if self._reprocess else _InputPagesFn()
+        pages = read.records | "ToPages" >> beam.ParDo(fn).with_outputs(DEAD_LETTERS, main="pages")
+        dead = (read[DEAD_LETTERS], pages[DEAD_LETTERS]) | "WarcDeadLetters" >> beam.Flatten()
+        # reading is cheap and extraction is not: without this, one file (or range) is extracted by one worker
+        shared = pages.pages | "SharePages" >> beam.Reshuffle()
+        return {"pages": shared, DEAD_LETTERS: dead}
