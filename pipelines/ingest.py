@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import time
 from contextlib import contextmanager
@@ -200,7 +201,7 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
                 config = with_discovery(config)
             manifest = RunManifest(config, options)
             # the one place that wraps the whole run, manifest included
-            with interruptible(manifest, control), _page_spool(config, str(standard.runner)) as spooled:
+            with interruptible(manifest, control), _page_spool(config, str(standard.runner), control) as spooled:
                 return _execute(options, spooled, manifest, str(standard.runner))
         finally:
             if release is not None:
@@ -208,9 +209,10 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
 
 
 @contextmanager
-def _page_spool(config: IngestConfig, runner: str):
+def _page_spool(config: IngestConfig, runner: str, control: Optional[RunControl] = None):
     """The local runner's workers share this machine's disk: pages redistributed after fetching wait there
-    (removed at the end of the run), not in the runner's memory. Other runners shuffle them themselves."""
+    (removed at the end of the run, or when a signal stops it), not in the runner's memory. Other runners shuffle
+    them themselves."""
     chosen = config.core.spool_dir
     if runner != DEFAULT_RUNNER or not config.core.redistribute or chosen == "off":
         yield replace(config, core=replace(config.core, spool_dir=None))
@@ -218,7 +220,13 @@ def _page_spool(config: IngestConfig, runner: str):
     if chosen:
         os.makedirs(chosen, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="newsbeam-spool-", dir=chosen) as directory:
-        yield replace(config, core=replace(config.core, spool_dir=directory))
+        # a stop ends the process at once (lifecycle._hard_exit), past this block's own clean-up
+        forget = control.on_interrupt(lambda reason: shutil.rmtree(directory, ignore_errors=True)) if control else None
+        try:
+            yield replace(config, core=replace(config.core, spool_dir=directory))
+        finally:
+            if forget is not None:
+                forget()
 
 
 def _execute(options: PipelineOptions, config: IngestConfig, manifest: RunManifest, runner: str) -> RunOutcome:

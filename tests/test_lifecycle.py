@@ -249,9 +249,12 @@ def test_a_signal_during_fetch_stops_the_run_cleanly(tmp_path):
     signum = signal.SIGTERM  # what cron and Airflow send, to the process alone (SIGINT: the tests below)
     out = tmp_path / "out"
     with SampleSite() as site:
-        process = _start(site, out, "--host-delay", "0.5")  # slow: ~15 s of fetching from one host
+        spool = tmp_path / "spool"
+        process = _start(site, out, "--host-delay", "0.5", "--spool-dir", str(spool))  # ~15 s of fetching, one host
         _wait_for(process, lambda: len(site.requests()) >= 6)  # robots.txt, feeds, a few articles
         seconds, err = _stop(process, signum, group=False)
+        # the process ends at once, past its own clean-up: the stop itself removes the page spool and the lock
+        assert not any(spool.iterdir()) and not (out / "_lock").exists()
         requests_at_exit = len(site.requests())
         assert process.returncode == 128 + signum and seconds < 10
         assert err.splitlines() == [f"newsbeam: interrupted by {signum.name}: the run is marked 'interrupted'; "
