@@ -1,7 +1,6 @@
 """End to end: the real `newsbeam` command against the loopback site, output read back with pyarrow, DuckDB,
 pandas and Polars."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -221,10 +220,11 @@ def test_local_feed_and_url_list_files(site, tmp_path):
     (["--feeds", "x.rss", "--topics", "bad-topics.yaml"], "bad-topics.yaml"),
     (["--feeds", "x.rss", "--entities", "everything"], "invalid choice: 'everything'"),
 ])
-def test_bad_arguments_exit_2_with_a_message(tmp_path, args, message):
+def test_bad_arguments_exit_2_with_a_message(tmp_path, monkeypatch, args, message):
     (tmp_path / "x.rss").write_text("<rss/>")
     (tmp_path / "bad-topics.yaml").write_text("topics: [this is not a mapping\n")
-    os.chdir(tmp_path)
+    # restored after the test: later multi-process runs start their workers in the working directory
+    monkeypatch.chdir(tmp_path)
     done = newsbeam("ingest", *args, "--output", str(tmp_path / "out"))
     assert done.returncode == 2
     assert message in done.stderr
