@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,6 +20,7 @@ from newsbeam.atomic import failure_reason
 from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.runlock import RunLock, hold_run_lock
 from newsbeam.runtime import limit_malloc_arenas
+from newsbeam.scratch import scratch_directory
 from newsbeam.site_discovery import run_discovery
 from newsbeam.state import StateDamaged, check_state
 from newsbeam.pipelines.lifecycle import (
@@ -217,9 +216,7 @@ def _page_spool(config: IngestConfig, runner: str, control: Optional[RunControl]
     if runner != DEFAULT_RUNNER or not config.core.redistribute or chosen == "off":
         yield replace(config, core=replace(config.core, spool_dir=None))
         return
-    if chosen:
-        os.makedirs(chosen, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="newsbeam-spool-", dir=chosen) as directory:
+    with scratch_directory(chosen) as directory:
         # a stop ends the process at once (lifecycle._hard_exit), past this block's own clean-up
         forget = control.on_interrupt(lambda reason: shutil.rmtree(directory, ignore_errors=True)) if control else None
         try:

@@ -265,6 +265,23 @@ def test_a_signal_during_fetch_stops_the_run_cleanly(tmp_path):
         assert len(site.requests()) == requests_at_exit  # nothing goes on fetching behind the user's back
 
 
+def test_a_killed_runs_spool_and_lock_are_cleared_by_the_next_run(tmp_path):
+    """SIGKILL (the OOM killer, `kill -9`) allows no clean-up: the next run removes the dead run's page spool
+    and takes over its lock, and completes the run."""
+    out, spool = tmp_path / "out", tmp_path / "spool"
+    with SampleSite() as site:
+        process = _start(site, out, "--host-delay", "0.5", "--spool-dir", str(spool))
+        _wait_for(process, lambda: any(spool.glob("*/*")) if spool.exists() else False)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+        left = [path for path in spool.iterdir()]
+        assert left and (out / "_lock").exists()
+        outcome = ingest.run(["--feeds", site.url("/feeds/subscriptions.opml"), "--output", str(out), *FAST,
+                              "--entities", "off", "--spool-dir", str(spool), "--run-id", "next"])
+        assert outcome.status == "succeeded" and outcome.accounting.balanced
+        assert list(spool.iterdir()) == [] and not (out / "_lock").exists()
+
+
 def test_a_signal_during_write_leaves_only_whole_files_and_the_next_run_completes_it(tmp_path):
     out = tmp_path / "out"
     with SampleSite() as site:
