@@ -2,16 +2,17 @@
 
 Order of trust: the page's JSON-LD `datePublished` of an article-like object, then publication meta tags
 (`article:published_time` and kin) and `<time itemprop=datePublished>`: both state a full timestamp, usually with
-its offset, which is kept. Then htmldate's search (the value trafilatura's metadata carries), labelled by the step of
-htmldate that finds that day: `url`, `html:meta`, `html:json-ld`, else `html:text`. A date after the fetch, or
-before 1995, is no date.
+its offset, which is kept. Then htmldate's search (the value trafilatura's metadata carries, extensive search on),
+labelled by the step of htmldate that finds that day: `url`, `html:meta`, `html:json-ld`, else `html:text`. A
+timestamp stated in UTC does not say the publisher's day: when htmldate finds a day on which that instant falls
+somewhere on Earth, that day is the publisher's. A date after the fetch, or before 1995, is no date.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import Optional
+from typing import Optional, Tuple
 
 from htmldate.core import examine_header
 from htmldate.extractors import extract_url_date, json_search
@@ -109,18 +110,41 @@ def meta_published(tree) -> Optional[datetime]:
 
 def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str],
                           fetched_at: datetime) -> Optional[FoundDate]:
-    """The page's publication date; `htmldate_value` is htmldate's answer (trafilatura's metadata), the fallback."""
+    """The page's publication date; `htmldate_value` is htmldate's answer (trafilatura's metadata)."""
+    stated, refused = _stated(tree, fetched_at)
+    if refused:  # a statement after the fetch is a clock error: the date is unknown, not htmldate's next guess
+        return None
+    moment = parse_moment(htmldate_value)
+    searched = checked_date(moment, "", fetched_at) if moment is not None else None
+    if searched is None:
+        return stated
+    day = searched.local_date
+    if stated is None:
+        return replace(searched, source=_htmldate_source(tree, url, day.isoformat(), fetched_at))
+    if stated.local_date != day and not stated.utc_offset_minutes and _same_instant_elsewhere(stated.published_at,
+                                                                                              day):
+        # a UTC timestamp does not say the publisher's day (`2023-11-09T03:28:35Z` for a New York page of the
+        # 8th): htmldate's day (the URL's `/2023/11/08/`, a local time in a meta tag) does
+        return FoundDate(stated.published_at, day, None, _htmldate_source(tree, url, day.isoformat(), fetched_at))
+    return stated
+
+
+def _stated(tree, fetched_at: datetime) -> Tuple[Optional[FoundDate], bool]:
+    """The page's own JSON-LD or meta-tag timestamp (first found), checked, and whether one was refused for lying
+    after the fetch (a value before 1995 is a placeholder: the next one is tried)."""
     for finder, source in ((json_ld_published, SOURCE_JSON_LD), (meta_published, SOURCE_META)):
         moment = finder(tree)
         if moment is not None:
-            # a stated date after the fetch is a clock error; htmldate's guesses then only pick a nearby wrong day
             found = checked_date(moment, source, fetched_at)
             if found is not None or moment.year >= EARLIEST.year:
-                return found
-    moment = parse_moment(htmldate_value)
-    if moment is None:
-        return None
-    return checked_date(moment, _htmldate_source(tree, url, moment.date().isoformat(), fetched_at), fetched_at)
+                return found, found is None
+    return None, False
+
+
+def _same_instant_elsewhere(instant: datetime, day: date) -> bool:
+    """Whether UTC `instant` falls on `day` somewhere on Earth (offsets run from -12:00 to +14:00)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return start - timedelta(hours=14) <= instant < start + timedelta(hours=36)
 
 
 def _htmldate_source(tree, url: Optional[str], day: str, fetched_at: datetime) -> str:

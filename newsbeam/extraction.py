@@ -61,7 +61,9 @@ class ExtractionSettings:
     include_comments: bool = False
     include_tables: bool = True
     min_text_chars: int = 200  # shorter main text is a teaser, paywall or error page: `empty_text`
-    date_search_extensive: bool = False  # guessing dates from free text is how wrong dates get in
+    # htmldate's extensive search: +4.1 points of right days and coverage 0.94 -> 0.99 on htmldate's 995 labelled
+    # pages, for ~2 ms a page (benchmarks/eval_dates.py)
+    date_search_extensive: bool = True
     # a precision-mode text shorter than this is checked against the other modes (see `main_text`)
     rescue_below_chars: int = 500
     rescue_min_chars: int = 500  # ... and another mode's text must be at least this long to be taken

@@ -147,3 +147,47 @@ def test_a_feed_date_is_never_after_the_fetch_either():
     assert clock_skew.published_local_date == FETCHED.date() and clock_skew.published_utc_offset_minutes is None
     future = article(FETCHED + timedelta(days=2))
     assert future.published_at is None and future.date_source == "none"
+
+
+def _ld(value):
+    return f'<script type="application/ld+json">{{"@type": "NewsArticle", "datePublished": "{value}"}}</script>'
+
+
+def test_a_utc_timestamp_takes_the_publishers_day_from_the_url():
+    # a New York evening story: the CMS states UTC, the URL (fixed at publication) the local day
+    page = found(_ld("2023-11-09T03:28:35Z"), url="https://example.com/2023/11/08/news/story/")
+    assert page.published_local_date == date(2023, 11, 8) and page.date_source == "url"
+    assert page.published_at == datetime(2023, 11, 9, 3, 28, 35, tzinfo=timezone.utc)  # the instant is kept
+    assert page.published_utc_offset_minutes is None  # which zone made it the 8th is not known
+
+
+def test_a_utc_timestamp_takes_the_local_wall_clock_of_a_meta_tag():
+    page = found(_ld("2023-11-09T06:35:29Z") + '<meta name="date" content="2023-11-08T22:35:29">',
+                 url="https://example.com/news/story")
+    assert page.published_local_date == date(2023, 11, 8)
+    assert page.published_at == datetime(2023, 11, 9, 6, 35, 29, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("stated, url, day", [
+    ("2023-11-09T10:00:00+01:00", "https://example.com/2023/11/08/story/", date(2023, 11, 9)),  # the page says
+    ("2023-11-09T12:00:00Z", "https://example.com/2023/10/01/story/", date(2023, 11, 9)),  # no zone makes it so
+    ("2023-11-09T12:00:00Z", "https://example.com/2023/11/09/story/", date(2023, 11, 9)),
+])
+def test_a_day_the_page_states_is_kept(stated, url, day):
+    assert found(_ld(stated), url=url).published_local_date == day
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2026, 11, 1)),
+       st.integers(min_value=-3, max_value=3))
+def test_a_utc_timestamp_keeps_its_instant_whatever_the_url_says(moment, shift):
+    moment = moment.replace(microsecond=0, tzinfo=timezone.utc)
+    day = moment.date() + timedelta(days=shift)
+    url = f"https://example.com/{day:%Y/%m/%d}/story/"
+    tree = load_html(html(_ld(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))))
+    result = find_publication_date(tree, url, f"{day.isoformat()}T00:00:00", FETCHED)
+    assert result.published_at == moment
+    # the URL's day only where that instant falls on it somewhere on Earth (UTC-12 to UTC+14)
+    on_that_day = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) - timedelta(hours=14) <= moment \
+        < datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(hours=36)
+    assert result.local_date == (day if on_that_day else moment.date())
