@@ -29,7 +29,7 @@ METADATA_TYPE = "application/json"
 GZIP_LEVEL = 6
 ROLE_ARTICLE = "article"
 ROLE_FEED = "feed"
-ROLE_SITEMAP = "sitemap"  # sitemaps and sitemap indexes (their robots.txt answers too)
+ROLE_SITEMAP = "sitemap"  # sitemaps and sitemap indexes, given, listed or discovered (their robots.txt answers too)
 ROLE_DISCOVERY = "discovery"  # --sites homepages and the well-known feed and sitemap locations tried
 
 
@@ -56,6 +56,17 @@ def final_exchange(outcome) -> Optional[RawExchange]:
         if raw.url == final:
             return raw
     return None
+
+
+def source_role(outcome) -> str:
+    """The role of a fetched source: ROLE_SITEMAP for one reached as a sitemap or that is one by its content (a
+    sitemap given with --feeds), else ROLE_FEED (feeds, subscription lists, URL lists)."""
+    from newsbeam.sitemaps import SITEMAP_INDEX, URLSET, sitemap_kind
+
+    if getattr(outcome.request.context, "as_sitemap", False):
+        return ROLE_SITEMAP
+    body = getattr(outcome, "body", None)  # a FetchFailure has none
+    return ROLE_SITEMAP if body and sitemap_kind(body) in (URLSET, SITEMAP_INDEX) else ROLE_FEED
 
 
 def entry_of(outcome, role: str) -> ArchiveEntry:
