@@ -1,14 +1,16 @@
 """The archive in every kind of run: the polling `stream` driver (one archive per poll), the roles of sources
 (a sitemap given with --feeds is a `sitemap`), `reprocess` as a run like ingest (output lock, the same verdict),
-and `--archive` on the unbounded graph (refused, not silently ignored)."""
+`--archive` on the unbounded graph (refused, not silently ignored), and --sites discovery's own archive file."""
 import json
+import subprocess
+import sys
 from io import BytesIO
 
 import pyarrow.dataset as ds
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from newsbeam.pipelines import cli, reprocess
+from newsbeam.pipelines import cli, ingest, reprocess
 from newsbeam.pipelines.options import UsageError
 from newsbeam.pipelines.stream import run_stream
 from newsbeam.pipelines.stream_graph import run_unbounded
@@ -98,3 +100,33 @@ def test_archive_on_the_unbounded_graph_is_refused(tmp_path, value):
     with pytest.raises(UsageError, match="--archive"):
         run_unbounded(["--runner", "PrismRunner", "--feeds", "http://127.0.0.1:9/feed.rss", "--output",
                        str(tmp_path), "--archive", value])
+
+
+def test_discovery_responses_go_to_their_own_archive_file(tmp_path):
+    """--sites discovery runs in the driver: its responses are written there, to `<run>-discovery.warc.gz`, not
+    pickled into the job graph; counted and accounted like the rest; a re-run with --archive off removes it."""
+    out = tmp_path / "out"
+    with SampleSite(routes=kinds_routes()) as site:
+        sites = tmp_path / "sites.txt"
+        sites.write_text(f"{site.base_url}/\n")
+        outcome = ingest.run(["--sites", str(sites), "--output", str(out), *FAST, "--run-id", "d1",
+                              "--max-articles", "2"])
+        assert outcome.status == "succeeded", outcome.error
+        (own,) = (out / "warc").glob("ingest_date=*/d1-discovery.warc.gz")
+        found = metadata_of(own)
+        assert {meta["role"] for _, meta in found} == {"discovery"}
+        assert {site.base_url + "/", site.base_url + "/robots.txt"} <= {url for url, _ in found}
+        for other in (out / "warc").glob("ingest_date=*/d1-0*.warc.gz"):
+            assert "discovery" not in {meta["role"] for _, meta in metadata_of(other)}
+        counters = outcome.counters
+        assert counters["warc.entries"] == counters["warc.entries_written"] > len(found)
+        assert counters["warc.files"] == 1 + len(list((out / "warc").glob("ingest_date=*/d1-0*.warc.gz")))
+        files = [str(p) for p in (out / "warc").glob("ingest_date=*/*.warc.gz")]
+        for command in ("check", "index"):
+            done = subprocess.run([sys.executable, "-m", "warcio.cli", command, *files], capture_output=True,
+                                  timeout=120)
+            assert done.returncode == 0, done.stderr
+        again = ingest.run(["--sites", str(sites), "--output", str(out), *FAST, "--run-id", "d1",
+                            "--max-articles", "2", "--archive", "off", "--rediscover-days", "0"])
+    assert again.status == "succeeded", again.error
+    assert not list((out / "warc").glob("ingest_date=*/d1-*.warc.gz"))

@@ -7,8 +7,8 @@ bucket to a hidden temporary name through FileSystems, renamed into place, then 
 from __future__ import annotations
 
 import pickle
-from dataclasses import replace
-from typing import Iterable, List, Optional, Tuple
+from dataclasses import dataclass, replace
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -30,6 +30,69 @@ def warc_folder(run: RunContext) -> str:
     return f"{WARC_FOLDER}/ingest_date={run.ingest_date}"
 
 
+def _entry_order(entry):
+    """The same responses give the same file, whatever the order they came in."""
+    return entry.url, entry.exchanges[0].requested_at if entry.exchanges else None, entry.role
+
+
+@dataclass(frozen=True)
+class ArchiveWritten:
+    """What the driver wrote to the archive before the pipeline (discovery's responses), for the run's counters."""
+
+    entries: int = 0
+    files: int = 0
+    records: int = 0
+    bytes: int = 0
+
+
+def discovery_file_name(run_id: str) -> str:
+    # no bucket digits: the pipeline's clean-up of the run's bucket files (`<run_id>-NNNNN`) leaves it alone
+    return f"{run_id}-discovery.warc.gz"
+
+
+def write_discovery_archive(root: str, run: RunContext, entries: Sequence) -> ArchiveWritten:
+    """`--sites` discovery runs in the driver: its responses (newsbeam.warc.ArchiveEntry) go straight to
+    `warc/ingest_date=D/<run_id>-discovery.warc.gz` there, not through the job graph (where thousands of homepages
+    would be pickled into it). Whole or not at all, replacing the file of an earlier attempt of the run; without
+    entries (e.g. a re-run with --archive off) an earlier attempt's file is removed."""
+    name = discovery_file_name(run.run_id)
+    written, result = [], ArchiveWritten()
+    if entries:
+        final = FileSystems.join(root, warc_folder(run), name)
+        with atomic_create(final, mime_type="application/warc") as handle:
+            writer = WarcFileWriter(handle, name, run.run_id)
+            for entry in sorted(entries, key=_entry_order):
+                writer.write_entry(entry)
+        written.append(final)
+        result = ArchiveWritten(entries=len(entries), files=1, records=writer.records, bytes=writer.offset)
+    base = FileSystems.join(root, WARC_FOLDER)
+    delete_stale([f"{base}/*/{name}", f"{base}/*/.{name}.*.inprogress"], written)
+    return result
+
+
+class CountWrittenArchive(beam.PTransform):
+    """Adds what the driver archived (ArchiveWritten) to the run's counters, as if the pipeline had written it."""
+
+    def __init__(self, written: ArchiveWritten):
+        super().__init__()
+        self._written = written
+
+    def expand(self, pipeline):
+        return pipeline | "Written" >> beam.Create([self._written]) | "Count" >> beam.ParDo(_CountWrittenFn())
+
+
+class _CountWrittenFn(beam.DoFn):
+    def __init__(self):
+        self._counters = {name: counter(f"warc.{name}") for name in ("entries", "entries_written", "files",
+                                                                         "records", "bytes")}
+
+    def process(self, written: ArchiveWritten):
+        for name, value in (("entries", written.entries), ("entries_written", written.entries),
+                            ("files", written.files), ("records", written.records), ("bytes", written.bytes)):
+            self._counters[name].inc(value)
+        yield written.entries
+
+
 class _WriteWarcFn(beam.DoFn):
     def __init__(self, root: str, run: RunContext):
         self._root = root
@@ -42,9 +105,7 @@ class _WriteWarcFn(beam.DoFn):
 
     def process(self, element: Tuple[int, Iterable[bytes]]):
         bucket, packed = element
-        # the same responses give the same file, whatever the grouping order
-        entries = sorted((pickle.loads(data) for data in packed),
-                         key=lambda e: (e.url, e.exchanges[0].requested_at if e.exchanges else None, e.role))
+        entries = sorted((pickle.loads(data) for data in packed), key=_entry_order)
         name = warc_file_name(self._run.run_id, bucket)
         relative = f"{warc_folder(self._run)}/{name}"
         directory = FileSystems.join(self._root, warc_folder(self._run))
