@@ -174,8 +174,9 @@ class WarcFileWriter:
         return pointer
 
 
-def warc_file_name(run_id: str, bucket: int) -> str:
-    return f"{run_id}-{bucket:05d}.warc.gz"
+def warc_file_name(run_id: str, bucket: int, tag: str = "") -> str:
+    """`<run_id>-<bucket>.warc.gz`; in a streaming window `<run_id>-<window start>-<bucket>.warc.gz`."""
+    return f"{run_id}-{tag}-{bucket:05d}.warc.gz" if tag else f"{run_id}-{bucket:05d}.warc.gz"
 
 
 

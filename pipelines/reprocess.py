@@ -33,7 +33,8 @@ from newsbeam.transforms.warc_input import PagesFromWarc
 from newsbeam.transforms.write import WriteDataset
 
 LOG = logging.getLogger(__name__)
-_FILE = re.compile(r"ingest_date=(\d{4}-\d{2}-\d{2})/(.+)-\d{5}\.warc\.gz$")
+# a batch run's `<run>-<bucket>`, a streaming window's `<run>-<window start>-<bucket>`
+_FILE = re.compile(r"ingest_date=(\d{4}-\d{2}-\d{2})/(.+?)(?:-\d{8}T\d{6}Z)?-\d{5}\.warc\.gz$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

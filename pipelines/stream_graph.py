@@ -48,8 +48,17 @@ from newsbeam.pipelines.ingest import with_discovery
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.pipelines.stream import StreamOptions
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
+from newsbeam.transforms.archive import (
+    ArchiveResponses,
+    AttachPointers,
+    article_pointer,
+    dead_letter_pointer,
+    with_article_pointer,
+    with_dead_letter_pointer,
+)
 from newsbeam.transforms.common import DEAD_LETTERS
 from newsbeam.transforms.core import ProcessArticles
+from newsbeam.transforms.fetch import EXCHANGES
 from newsbeam.transforms.incremental import DropKnownArticles, SkipSeen
 from newsbeam.transforms.streaming import (
     DEFAULT_DEDUP_TTL,
@@ -164,21 +173,26 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
         | "WindowItems" >> beam.WindowInto(windows, allowed_lateness=Duration(0))
         | "SkipSeen" >> SkipSeen(config.state)
     )
-    # the WARC archive is written by batch and polling runs only; run_unbounded refuses --archive (docs/archive.md)
-    core = fresh | "Core" >> ProcessArticles(replace(config.core, archive=False))
+    # the article pages' responses are archived per window (feeds polled are not: docs/archive.md)
+    archive = config.archive != "off"
+    core = fresh | "Core" >> ProcessArticles(replace(config.core, archive=archive))
     known = core["articles"] | "DropKnownArticles" >> DropKnownArticles(config.state)
-    article_files = known.articles | "WriteArticles" >> WriteDataset(
-        ARTICLES, config.output, run, config.buckets, windowed=True)
+    articles = known.articles
     polled_dead = (
         poll_dead_letters
         | "AllPollDeadLetters" >> beam.Flatten()
         | "WindowPollDeadLetters" >> beam.WindowInto(windows, allowed_lateness=Duration(0))
     )
-    dead_letter_files = (
-        (polled_dead, core[DEAD_LETTERS], known[DEAD_LETTERS])
-        | "AllDeadLetters" >> beam.Flatten()
-        | "WriteDeadLetters" >> WriteDataset(DEAD_LETTERS_DATASET, config.output, run, config.buckets, windowed=True)
-    )
+    dead_letters = (polled_dead, core[DEAD_LETTERS], known[DEAD_LETTERS]) | "AllDeadLetters" >> beam.Flatten()
+    if archive:
+        pointers = core[EXCHANGES] | "Archive" >> ArchiveResponses(config.output, run, config.buckets, windowed=True)
+        articles = articles | "ArticlePointers" >> AttachPointers(pointers, article_pointer, with_article_pointer)
+        dead_letters = dead_letters | "DeadLetterPointers" >> AttachPointers(
+            pointers, dead_letter_pointer, with_dead_letter_pointer)
+    article_files = articles | "WriteArticles" >> WriteDataset(
+        ARTICLES, config.output, run, config.buckets, windowed=True)
+    dead_letter_files = dead_letters | "WriteDeadLetters" >> WriteDataset(
+        DEAD_LETTERS_DATASET, config.output, run, config.buckets, windowed=True)
     return {"article_files": article_files, "dead_letter_files": dead_letter_files}
 
 
@@ -206,9 +220,6 @@ def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runne
         raise UsageError("--window-seconds must be at least the poll interval")
     if unbounded.dedup_days <= 0:
         raise UsageError("--dedup-days must be positive")
-    if _archive_asked(argv):
-        raise UsageError("--archive: the unbounded graph does not write the WARC archive yet (docs/archive.md); "
-                         "pass --archive off, or use the local polling stream (no --runner), which archives")
     config = build_config(options.view_as(NewsbeamOptions), now=now)
     if config.backfill:
         raise UsageError("--since, --until and --max-articles apply to batch runs only")
@@ -255,13 +266,6 @@ def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runne
     counters = counters_of(result) if result is not None else {}
     manifest.finish(status, counters=counters, seconds=round(time.monotonic() - started, 3))
     return signal_exit_code(received[0]) if status == CANCELLED and received else EXIT_OK
-
-
-def _archive_asked(argv: List[str]) -> bool:
-    """Whether the command line asks for an archive (`--archive all|articles`); the default passes, unarchived."""
-    values = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--archive"]
-    values += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--archive=")]
-    return any(value != "off" for value in values)
 
 
 def _cancel_on_signals(received: List[int]) -> Dict:

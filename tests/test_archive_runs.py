@@ -1,6 +1,6 @@
 """The archive in every kind of run: the polling `stream` driver (one archive per poll), the roles of sources
 (a sitemap given with --feeds is a `sitemap`), `reprocess` as a run like ingest (output lock, the same verdict),
-`--archive` on the unbounded graph (refused, not silently ignored), and --sites discovery's own archive file."""
+and --sites discovery's own archive file. The unbounded graph's archive: tests/test_stream_graph.py."""
 import json
 import subprocess
 import sys
@@ -11,9 +11,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from newsbeam.pipelines import cli, ingest, reprocess
-from newsbeam.pipelines.options import UsageError
 from newsbeam.pipelines.stream import run_stream
-from newsbeam.pipelines.stream_graph import run_unbounded
 from newsbeam.runlock import RunLock
 from newsbeam.sample_site import SampleSite
 from tests.kinds_routes import EN, kinds_routes
@@ -93,13 +91,6 @@ def test_reprocess_decides_like_ingest(polled, tmp_path, monkeypatch, capsys):
     manifest = json.loads((again / "_runs" / "rp2.json").read_text())
     assert manifest["status"] == "accounting_mismatch" and "no newsbeam counters" in manifest["error"]
     assert "no newsbeam counters" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("value", ["all", "articles"])
-def test_archive_on_the_unbounded_graph_is_refused(tmp_path, value):
-    with pytest.raises(UsageError, match="--archive"):
-        run_unbounded(["--runner", "PrismRunner", "--feeds", "http://127.0.0.1:9/feed.rss", "--output",
-                       str(tmp_path), "--archive", value])
 
 
 def test_discovery_responses_go_to_their_own_archive_file(tmp_path):
