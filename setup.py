@@ -80,6 +80,9 @@ setup(
             *ANALYSIS,
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
             "moto[server,s3]>=5.1,<6",
+            # Beam's gs:// filesystem (GcsIO) without the whole apache-beam[gcp], tested against a loopback GCS server
+            "google-cloud-storage>=3.4,<4",
+            "gcp-storage-emulator>=2026.7,<2027",
             "hypothesis>=6.100,<7",  # property tests of parsers and file-name ownership
             "playwright>=1.50,<2",  # drives Debian's /usr/bin/chromium; never `playwright install`
             "ruff>=0.6,<1",  # `ruff check .` in CI (ruff.toml)

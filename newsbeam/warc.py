@@ -8,11 +8,12 @@ to read one back. Pure apart from warcio; the Beam side is `newsbeam.transforms.
 from __future__ import annotations
 
 import json
+import re
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from io import BytesIO
-from typing import Any, BinaryIO, Dict, Iterable, Iterator, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Tuple
 from urllib.parse import urlsplit
 
 from warcio.statusandheaders import StatusAndHeaders
@@ -28,7 +29,7 @@ METADATA_TYPE = "application/json"
 GZIP_LEVEL = 6
 ROLE_ARTICLE = "article"
 ROLE_FEED = "feed"
-ROLE_SITEMAP = "sitemap"  # sitemaps and sitemap indexes (their robots.txt answers too)
+ROLE_SITEMAP = "sitemap"  # sitemaps and sitemap indexes, given, listed or discovered (their robots.txt answers too)
 ROLE_DISCOVERY = "discovery"  # --sites homepages and the well-known feed and sitemap locations tried
 
 
@@ -55,6 +56,17 @@ def final_exchange(outcome) -> Optional[RawExchange]:
         if raw.url == final:
             return raw
     return None
+
+
+def source_role(outcome) -> str:
+    """The role of a fetched source: ROLE_SITEMAP for one reached as a sitemap or that is one by its content (a
+    sitemap given with --feeds), else ROLE_FEED (feeds, subscription lists, URL lists)."""
+    from newsbeam.sitemaps import SITEMAP_INDEX, URLSET, sitemap_kind
+
+    if getattr(outcome.request.context, "as_sitemap", False):
+        return ROLE_SITEMAP
+    body = getattr(outcome, "body", None)  # a FetchFailure has none
+    return ROLE_SITEMAP if body and sitemap_kind(body) in (URLSET, SITEMAP_INDEX) else ROLE_FEED
 
 
 def entry_of(outcome, role: str) -> ArchiveEntry:
@@ -162,8 +174,9 @@ class WarcFileWriter:
         return pointer
 
 
-def warc_file_name(run_id: str, bucket: int) -> str:
-    return f"{run_id}-{bucket:05d}.warc.gz"
+def warc_file_name(run_id: str, bucket: int, tag: str = "") -> str:
+    """`<run_id>-<bucket>.warc.gz`; in a streaming window `<run_id>-<window start>-<bucket>.warc.gz`."""
+    return f"{run_id}-{tag}-{bucket:05d}.warc.gz" if tag else f"{run_id}-{bucket:05d}.warc.gz"
 
 
 
@@ -229,43 +242,77 @@ def _date(value: Optional[str]) -> Optional[datetime]:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
-def read_records(stream: BinaryIO, filename: str, start: int = 0, end: Optional[int] = None) -> Iterator[object]:
+ARC_SUFFIXES = (".arc", ".arc.gz")
+# an ARC v1 record's header line: URL, IP address, 14-digit date, content type, length
+_ARC_LINE = re.compile(rb"\S+ \S+ \d{14} \S+ \d+\r?\n")
+
+
+def starts_record(head: bytes) -> bool:
+    """Whether decompressed bytes begin a WARC record or an ARC v1 record (how a split read finds its start)."""
+    return head.startswith(b"WARC/") or _ARC_LINE.match(head) is not None
+
+
+@dataclass
+class _ReadState:
+    own: bool = False  # newsbeam's own archive: metadata records carry the context and come after their response
+    waiting: Dict[str, ArchivedResponse] = field(default_factory=dict)
+
+
+def read_records(stream: BinaryIO, filename: str, start: int = 0, end: Optional[int] = None,
+                 resync: Optional[Callable[[int], Optional[int]]] = None) -> Iterator[object]:
     """ArchivedResponse, ArchivedOutcome, OtherRecord or DamagedRecord for each record of a WARC/ARC stream
     positioned at `start` (a record boundary) whose offset is before `end` (the range's end, or the file's size).
-    A damaged record ends the reading of its range (warcio cannot resynchronise inside one) after being reported,
-    and so do bytes after the last whole record (a member cut short before any of its content)."""
+
+    A damaged record is reported; then `resync(offset)` (for gzip-per-record files: the first record member at or
+    after `offset` and before `end`, or None) says where reading goes on. Without it (uncompressed files, whose
+    records cannot be found again) the damaged record ends the reading of its range, and so do bytes after the last
+    whole record (a member cut short before any of its content). ARC records have no record id of their own: theirs
+    is `<filename#offset>`, the same on every read."""
+    state = _ReadState()
+    arc = filename.endswith(ARC_SUFFIXES)
+    position: Optional[int] = start
+    while position is not None:
+        position = yield from _read_from(stream, filename, position, end, state, resync, arc)
+    for _ in state.waiting.values():  # a response without metadata: a redirect hop or a robots.txt answer
+        yield OtherRecord("response")
+
+
+def _read_from(stream: BinaryIO, filename: str, start: int, end: Optional[int], state: _ReadState,
+               resync: Optional[Callable[[int], Optional[int]]], arc: bool):
+    """Reads from `start` until the range's end (returns None) or a damaged record (returns where to go on)."""
     from warcio.archiveiterator import ArchiveIterator
 
-    own = False  # newsbeam's own archive: metadata records carry the context and come after their response
-    waiting: Dict[str, ArchivedResponse] = {}
     try:  # warcio counts offsets from the stream's tell() when it has one, else from where it starts reading
         base = start - stream.tell()
     except (AttributeError, OSError):
         base = start
     iterator = ArchiveIterator(stream, arc2warc=True)
-    offset = start
-    read_up_to = start  # where the last whole record ends
+    read_up_to = start  # where the last whole record ends: a damaged record starts there
     try:
         for record in iterator:
             # warcio knows a record's offset only once it is read to the end
             body = record.content_stream().read()
             offset = base + iterator.get_record_offset()
             if end is not None and offset >= end:
-                break
+                return None
             missing = getattr(record.raw_stream, "limit", 0)
             if missing:  # the file ends inside the record (an interrupted crawl): warcio reads it short silently
                 yield DamagedRecord(filename, offset, f"{record.rec_type} record truncated: {missing} bytes missing")
-                return
+                # or a gzip member whose data is damaged (warcio ends it there): the next member may be whole
+                following = resync(offset + 1) if resync is not None else None
+                if following is not None:
+                    stream.seek(following)
+                return following
             read_up_to = offset + iterator.get_record_length()
             kind = record.rec_type
             headers = record.rec_headers
             if kind == "warcinfo":
-                own = own or b"software: newsbeam/" in body
+                state.own = state.own or b"software: newsbeam/" in body
                 yield OtherRecord(kind)
                 continue
-            if kind == "metadata" and own and headers.get_header("Content-Type") == METADATA_TYPE:
+            if kind == "metadata" and state.own and headers.get_header("Content-Type") == METADATA_TYPE:
                 context = json.loads(body.decode("utf-8"))
-                found = waiting.pop(headers.get_header("WARC-Refers-To") or "", None)
+                found = state.waiting.pop(headers.get_header("WARC-Refers-To") or "", None)
                 if found is not None:
                     yield replace(found, context=context)
                 else:
@@ -280,23 +327,27 @@ def read_records(stream: BinaryIO, filename: str, start: int = 0, end: Optional[
             except (TypeError, ValueError):
                 yield DamagedRecord(filename, offset, f"bad HTTP status line {http.statusline!r}")
                 continue
-            record_id = headers.get_header("WARC-Record-ID") or f"<{filename}:{offset}>"
+            # warcio makes up a random id for each ARC record it converts
+            record_id = (None if arc else headers.get_header("WARC-Record-ID")) or f"<{filename}#{offset}>"
             response = ArchivedResponse(
                 url=headers.get_header("WARC-Target-URI"), status=status,
                 headers=tuple((name.lower(), value) for name, value in http.headers), body=body,
                 date=_date(headers.get_header("WARC-Date")),
                 pointer=WarcPointer(record_id, filename, offset, iterator.get_record_length()))
-            if own:
-                waiting[record_id] = response
+            if state.own:
+                state.waiting[record_id] = response
             else:
                 yield response
     except Exception as exc:  # ArchiveLoadFailed, zlib.error, and warcio's own surprises on damaged headers
-        yield DamagedRecord(filename, offset, f"{type(exc).__name__}: {exc}")
-        return
+        if end is None or read_up_to < end:  # one that starts past the range's end is the next range's
+            yield DamagedRecord(filename, read_up_to, f"{type(exc).__name__}: {exc}")
+        following = resync(read_up_to + 1) if resync is not None else None
+        if following is not None:
+            stream.seek(following)
+        return following
     if end is not None and read_up_to < end:
         yield DamagedRecord(filename, read_up_to, f"{end - read_up_to} bytes after the last whole record")
-    for response in waiting.values():  # a response without metadata: a redirect hop or a robots.txt answer
-        yield OtherRecord("response")
+    return None
 
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")

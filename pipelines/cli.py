@@ -315,7 +315,7 @@ def _run(args: argparse.Namespace, rest: List[str], beam_args: List[str]) -> int
     if args.command == "reprocess":
         from newsbeam.pipelines import reprocess
 
-        outcome = supervise(lambda: reprocess.run(rest), control)
+        outcome = supervise(lambda: reprocess.run(rest, control=control), control)
     else:
         from newsbeam.pipelines import ingest
 

@@ -42,12 +42,14 @@ from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DAT
 from newsbeam.transforms.archive import (
     ArchiveResponses,
     AttachPointers,
+    CountWrittenArchive,
     article_pointer,
     dead_letter_pointer,
     with_article_pointer,
     with_dead_letter_pointer,
+    write_discovery_archive,
 )
-from newsbeam.transforms.common import DEAD_LETTERS, counter
+from newsbeam.transforms.common import DEAD_LETTERS
 from newsbeam.transforms.fetch import EXCHANGES
 from newsbeam.transforms.backfill import ArticlesInWindow, CapItems, ItemsInWindow
 from newsbeam.transforms.core import ProcessArticles, ProcessPages
@@ -80,9 +82,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     exchanges = []
     if config.source_dead_letters:
         dead_letters.append(pipeline | "DiscoveryDeadLetters" >> beam.Create(list(config.source_dead_letters)))
-    if config.discovery_archive:  # the responses --sites discovery received before the pipeline
-        exchanges.append(pipeline | "DiscoveryResponses" >> beam.Create(list(config.discovery_archive))
-                         | "CountDiscoveryEntries" >> beam.ParDo(_CountEntriesFn()))
+    if config.discovery_written is not None:  # the responses --sites discovery archived before the pipeline
+        _ = pipeline | "DiscoveryArchive" >> CountWrittenArchive(config.discovery_written)
     if config.feeds or config.sitemaps:
         feeds = (
             pipeline
@@ -148,15 +149,13 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
 
 
-class _CountEntriesFn(beam.DoFn):
-    """Counts archive entries made outside FetchUrls (which counts its own) in `warc.entries`."""
-
-    def __init__(self):
-        self._entries = counter("warc.entries")
-
-    def process(self, entry):
-        self._entries.inc()
-        yield entry
+def _archive_discovery(config: IngestConfig) -> IngestConfig:
+    """Discovery ran in the driver: its responses go to their own archive file from there (an earlier attempt's
+    file of this run id is replaced, or removed when there is nothing to archive this time)."""
+    run = RunContext(run_id=config.run_id, ingest_date=config.ingest_date, extractor=EXTRACTOR_NAME)
+    entries = config.discovery_archive if config.archive == "all" else ()
+    return replace(config, discovery_written=write_discovery_archive(config.output, run, entries),
+                   discovery_archive=())
 
 
 def with_discovery(config: IngestConfig) -> IngestConfig:
@@ -234,6 +233,7 @@ def _execute(options: PipelineOptions, config: IngestConfig, manifest: RunManife
     error = None
     counters: Dict[str, int] = {}
     try:
+        config = _archive_discovery(config)
         pipeline = beam.Pipeline(options=options)
         build_pipeline(pipeline, config)
         with quiet_worker_logs(runner), \

@@ -145,6 +145,7 @@ class IngestConfig:
     source_dead_letters: Tuple = ()  # DeadLetters found before the pipeline (discovery)
     discovery: Optional[dict] = None  # what discovery found, for the manifest
     discovery_archive: Tuple = ()  # newsbeam.warc.ArchiveEntry of discovery's responses (with --archive all)
+    discovery_written: Optional[object] = None  # transforms.archive.ArchiveWritten: those written by the driver
     archive: str = "all"  # all | articles | off
     warc_files: Tuple[Tuple[str, int], ...] = ()  # (path, size) of --warc input files
 

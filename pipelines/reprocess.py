@@ -18,13 +18,14 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from newsbeam.entities import EntitySettings
 from newsbeam.extraction import EXTRACTOR_NAME, ExtractionSettings
-from newsbeam.manifest import account, library_versions, manifest_path, read_manifests, write_json
+from newsbeam.manifest import library_versions, manifest_path, read_manifests, write_json
 from newsbeam.pipelines.ingest import DEFAULT_RUNNER
-from newsbeam.pipelines.lifecycle import EXIT_ACCOUNTING, EXIT_OK, EXIT_PIPELINE_FAILED, RunOutcome, counters_of
+from newsbeam.pipelines.lifecycle import RunControl, RunOutcome, counters_of, decide
 from newsbeam.pipelines.options import UsageError, default_run_id, parse_moment
 from newsbeam.replace import replace_older_rows
+from newsbeam.runlock import hold_run_lock
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
-from newsbeam.transforms.common import DEAD_LETTERS
+from newsbeam.transforms.common import DEAD_LETTERS, counter
 from newsbeam.transforms.core import CoreSettings, ProcessPages
 from newsbeam.transforms.entities import EntityStageSettings
 from newsbeam.transforms.incremental import DropKnownArticles, NearDuplicates, StateSettings
@@ -32,7 +33,8 @@ from newsbeam.transforms.warc_input import PagesFromWarc
 from newsbeam.transforms.write import WriteDataset
 
 LOG = logging.getLogger(__name__)
-_FILE = re.compile(r"ingest_date=(\d{4}-\d{2}-\d{2})/(.+)-\d{5}\.warc\.gz$")
+# a batch run's `<run>-<bucket>`, a streaming window's `<run>-<window start>-<bucket>`
+_FILE = re.compile(r"ingest_date=(\d{4}-\d{2}-\d{2})/(.+?)(?:-\d{8}T\d{6}Z)?-\d{5}\.warc\.gz$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,15 +82,32 @@ def build_pipeline(pipeline: beam.Pipeline, files, core: CoreSettings, state: St
     processed = pages["pages"] | "Core" >> ProcessPages(core)
     known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state)
     near = known.articles | "NearDuplicates" >> NearDuplicates(state)
-    near["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, output, run, buckets)
-    (
+    article_files = near["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, output, run, buckets)
+    dead_letter_files = (
         (pages[DEAD_LETTERS], processed[DEAD_LETTERS], known[DEAD_LETTERS])
         | "AllDeadLetters" >> beam.Flatten()
         | "WriteDeadLetters" >> WriteDataset(DEAD_LETTERS_DATASET, output, run, buckets)
     )
+    _ = (pipeline | "CommitMarker" >> beam.Create([None])
+         | "Committed" >> beam.ParDo(_CommittedFn(), beam.pvalue.AsList(article_files),
+                                     beam.pvalue.AsList(dead_letter_files)))
 
 
-def run(argv: List[str]) -> RunOutcome:
+class _CommittedFn(beam.DoFn):
+    """`run.committed` once both datasets are committed (their file lists are side inputs), as CommitState does
+    for ingest (reprocess keeps no state): `lifecycle.decide` wants it as proof that the runner reports counters."""
+
+    def __init__(self):
+        self._committed = counter("run.committed")
+
+    def process(self, _, article_files, dead_letter_files):
+        self._committed.inc()
+        yield len(article_files) + len(dead_letter_files)
+
+
+def run(argv: List[str], control: Optional[RunControl] = None) -> RunOutcome:
+    """Runs one reprocessing. Raises UsageError before anything starts if it cannot proceed, e.g. while another
+    run (ingest or reprocess) writes to the same output. `control` (the CLI's) releases the lock on a stop."""
     parser = argparse.ArgumentParser(prog="newsbeam reprocess")
     add_arguments(parser)
     args, beam_args = parser.parse_known_args(argv)
@@ -105,6 +124,19 @@ def run(argv: List[str]) -> RunOutcome:
     if not files:
         raise UsageError(f"no WARC archive files under {source}/warc match the selection")
     run_id = args.new_run_id or "reprocess-" + default_run_id(started_at)
+    # one live run per output, as for ingest (newsbeam.runlock): two would write every article twice
+    with hold_run_lock(output, run_id, error=UsageError) as held:
+        # a stop ends the process at once (lifecycle._hard_exit): the lock goes with it
+        release = control.on_interrupt(lambda reason: held.release()) if control else None
+        try:
+            return _reprocess(args, options, files, source, output, run_id, started_at)
+        finally:
+            if release is not None:
+                release()
+
+
+def _reprocess(args, options: PipelineOptions, files: List[Tuple[str, int]], source: str, output: str, run_id: str,
+               started_at: datetime) -> RunOutcome:
     run = RunContext(run_id=run_id, ingest_date=started_at.strftime("%Y-%m-%d"), extractor=EXTRACTOR_NAME)
     entities = None if args.entities == "off" else EntityStageSettings(
         tagger=EntitySettings(use_ner=args.entities == "ner"))
@@ -133,13 +165,8 @@ def run(argv: List[str]) -> RunOutcome:
     except Exception as exc:
         LOG.exception("reprocess %s failed", run_id)
         error = f"{type(exc).__name__}: {exc}"
-    accounting = account(counters) if error is None else None
-    if error is not None:
-        status, code = "failed", EXIT_PIPELINE_FAILED
-    elif not accounting.balanced:
-        status, code, error = "accounting_mismatch", EXIT_ACCOUNTING, f"accounting: {accounting.as_dict()}"
-    else:
-        status, code = "succeeded", EXIT_OK
+    # the same verdict as ingest's: accounting, counters reported at all, no input
+    status, code, accounting, error = decide(counters, error)
     seconds = round(time.monotonic() - began, 3)
     write_json(path, {**manifest, "status": status, "finished_at": datetime.now(timezone.utc).isoformat(),
                       "seconds": seconds, "counters": counters,

@@ -48,8 +48,17 @@ from newsbeam.pipelines.ingest import with_discovery
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.pipelines.stream import StreamOptions
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
+from newsbeam.transforms.archive import (
+    ArchiveResponses,
+    AttachPointers,
+    article_pointer,
+    dead_letter_pointer,
+    with_article_pointer,
+    with_dead_letter_pointer,
+)
 from newsbeam.transforms.common import DEAD_LETTERS
 from newsbeam.transforms.core import ProcessArticles
+from newsbeam.transforms.fetch import EXCHANGES
 from newsbeam.transforms.incremental import DropKnownArticles, SkipSeen
 from newsbeam.transforms.streaming import (
     DEFAULT_DEDUP_TTL,
@@ -164,21 +173,26 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
         | "WindowItems" >> beam.WindowInto(windows, allowed_lateness=Duration(0))
         | "SkipSeen" >> SkipSeen(config.state)
     )
-    # the WARC archive is written by batch and polling runs only (docs/archive.md)
-    core = fresh | "Core" >> ProcessArticles(replace(config.core, archive=False))
+    # the article pages' responses are archived per window (feeds polled are not: docs/archive.md)
+    archive = config.archive != "off"
+    core = fresh | "Core" >> ProcessArticles(replace(config.core, archive=archive))
     known = core["articles"] | "DropKnownArticles" >> DropKnownArticles(config.state)
-    article_files = known.articles | "WriteArticles" >> WriteDataset(
-        ARTICLES, config.output, run, config.buckets, windowed=True)
+    articles = known.articles
     polled_dead = (
         poll_dead_letters
         | "AllPollDeadLetters" >> beam.Flatten()
         | "WindowPollDeadLetters" >> beam.WindowInto(windows, allowed_lateness=Duration(0))
     )
-    dead_letter_files = (
-        (polled_dead, core[DEAD_LETTERS], known[DEAD_LETTERS])
-        | "AllDeadLetters" >> beam.Flatten()
-        | "WriteDeadLetters" >> WriteDataset(DEAD_LETTERS_DATASET, config.output, run, config.buckets, windowed=True)
-    )
+    dead_letters = (polled_dead, core[DEAD_LETTERS], known[DEAD_LETTERS]) | "AllDeadLetters" >> beam.Flatten()
+    if archive:
+        pointers = core[EXCHANGES] | "Archive" >> ArchiveResponses(config.output, run, config.buckets, windowed=True)
+        articles = articles | "ArticlePointers" >> AttachPointers(pointers, article_pointer, with_article_pointer)
+        dead_letters = dead_letters | "DeadLetterPointers" >> AttachPointers(
+            pointers, dead_letter_pointer, with_dead_letter_pointer)
+    article_files = articles | "WriteArticles" >> WriteDataset(
+        ARTICLES, config.output, run, config.buckets, windowed=True)
+    dead_letter_files = dead_letters | "WriteDeadLetters" >> WriteDataset(
+        DEAD_LETTERS_DATASET, config.output, run, config.buckets, windowed=True)
     return {"article_files": article_files, "dead_letter_files": dead_letter_files}
 
 

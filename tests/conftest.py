@@ -10,6 +10,8 @@ from newsbeam.http import FetchSettings
 from newsbeam.sample_site import SampleSite
 from tests.faults import fault_routes
 
+pytest_plugins = ["tests.s3_loopback"]  # the loopback S3 server's fixtures, shared by the object-storage tests
+
 # Beam's import-time warning about optional GCP libraries is noise in test output.
 logging.getLogger("root").addFilter(lambda record: "apitools" not in record.getMessage())
 

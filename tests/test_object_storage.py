@@ -18,7 +18,6 @@ passed as options and set in the environment for the duration of each test.
 """
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
@@ -26,8 +25,8 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 
-boto3 = pytest.importorskip("boto3", reason="needs boto3 (apache-beam[aws]) for Beam's S3 filesystem")
-moto_server = pytest.importorskip("moto.server", reason="needs moto[server,s3] for a loopback S3 server")
+pytest.importorskip("boto3", reason="needs boto3 (apache-beam[aws]) for Beam's S3 filesystem")
+pytest.importorskip("moto.server", reason="needs moto[server,s3] for a loopback S3 server")
 
 from apache_beam.io.filesystems import FileSystems  # noqa: E402
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
@@ -37,67 +36,12 @@ from newsbeam.sample_site import SampleSite  # noqa: E402
 from newsbeam.pipelines.ingest import run  # noqa: E402
 from newsbeam.pipelines.options import UsageError  # noqa: E402
 from tests.faults import fault_routes  # noqa: E402
+from tests.s3_loopback import KEY_ID, REGION, SECRET  # noqa: E402 - its fixtures come through conftest.py
 
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
               "--connect-timeout", "1", "--allow-private-addresses"]
 FAULT_PATHS = ["/faults/missing.html", "/faults/503-then-200.html", "/faults/redirect-1.html",
                "/faults/image.png", "/faults/wrong-charset.html"]
-KEY_ID, SECRET, REGION = "testing-key-id", "testing-secret", "us-east-1"
-BUCKET = "newsbeam-test"
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch, s3_server):
-    """Dummy credentials, no lookup of real ones (no instance metadata service, no ~/.aws files), and the loopback
-    server as boto3's default S3 endpoint: an S3 client built without our options (see
-    test_s3_output_needs_no_preset_filesystem_options) must not go looking for the real AWS."""
-    for name, value in {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": REGION,
-                        "AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
-                        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-                        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-                        "AWS_ENDPOINT_URL": s3_server, "AWS_ENDPOINT_URL_S3": s3_server,
-                        "AWS_MAX_ATTEMPTS": "2"}.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def s3_flags(s3_server, aws_env):
-    return ["--s3_endpoint_url", s3_server, "--s3_access_key_id", KEY_ID, "--s3_secret_access_key", SECRET,
-            "--s3_region_name", REGION]
-
-
-@pytest.fixture
-def s3_client(s3_server, aws_env):
-    return boto3.client("s3", endpoint_url=s3_server, aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET,
-                        region_name=REGION)
-
-
-_BUCKETS = itertools.count(1)
-
-
-@pytest.fixture
-def bucket(s3_client):
-    name = f"{BUCKET}-{next(_BUCKETS)}"
-    s3_client.create_bucket(Bucket=name)
-    yield name
-    keys = [o["Key"] for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=name)
-            for o in page.get("Contents", [])]
-    for start in range(0, len(keys), 1000):
-        s3_client.delete_objects(Bucket=name, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]]})
-    s3_client.delete_bucket(Bucket=name)
 
 
 def ingest(argv):

@@ -305,3 +305,38 @@ def test_a_failing_job_is_reported_as_failed(inputs, workdir, job_service):
     assert (outcome.status, outcome.exit_code) == ("failed", 1)
     assert "failed in state FAILED" in outcome.error
     assert json.loads((out / "_runs" / "broken.json").read_text())["status"] == "failed"
+
+
+def test_warc_and_arc_input_on_the_external_worker_pool_matches_the_default_runner(workdir, job_service, worker_pool,
+                                                                                    reference, site):
+    """`--warc` input (the reference run's own archive, read as anyone's WARC, and an ARC file with a damaged
+    record) read by an SDK worker that never ran the driver: the same rows as on the in-process runner."""
+    import gzip
+
+    from tests.test_arc_input import arc_record, arc_version_block
+
+    pages = sorted(p for p in os.listdir(Path(__file__).resolve().parents[1] / "newsbeam" / "sample_site" / "site"
+                                         / "articles") if p.startswith("fr-"))[:3]
+    parts = [gzip.compress(arc_version_block("old.arc.gz"))]
+    parts += [gzip.compress(arc_record(f"http://archived.example/{p}", "text/html",
+                                       site.render(f"/articles/{p}")[0])) for p in pages]
+    parts.insert(2, parts[2][:len(parts[2]) // 2] + bytes(32) + parts[2][len(parts[2]) // 2 + 32:])  # damaged
+    (workdir / "old.arc.gz").write_bytes(b"".join(parts))
+    argv = ["--warc", str(workdir / "fnapi" / "warc" / "*" / "*.warc.gz"), "--warc", str(workdir / "old.arc.gz"),
+            "--entities", "gazetteer"]
+    local, _ = run_ingest([*argv, "--output", str(workdir / "warc-fnapi"), "--run-id", "wref"])
+    assert local.status == "succeeded", local.error
+    outcome, raw = run_ingest(
+        [*argv, "--output", str(workdir / "warc-external"), "--run-id", "wext", "--runner", "PortableRunner",
+         "--job_endpoint", job_service["endpoint"], "--environment_type", "EXTERNAL",
+         "--environment_config", worker_pool["address"]],
+        kill_on_timeout=[job_service, worker_pool])
+    assert (outcome.status, outcome.exit_code) == ("succeeded", 0), outcome.error
+    articles = article_keys(workdir / "warc-external")
+    assert articles == article_keys(workdir / "warc-fnapi") and len(articles) >= len(reference["articles"])
+    urls = set(_table(workdir / "warc-external", "articles").column("url").to_pylist())
+    assert {f"http://archived.example/{p}" for p in pages} <= urls
+    dead = dead_letter_keys(workdir / "warc-external")
+    assert dead == dead_letter_keys(workdir / "warc-fnapi")
+    assert [(stage, reason) for stage, reason, _ in dead if stage == "source"] == [("source", "warc_damaged")]
+    assert comparable_counters(outcome.counters) == comparable_counters(local.counters)

@@ -256,6 +256,40 @@ def test_unbounded_graph_polls_dedups_and_writes_one_file_set_per_window(tmp_pat
     assert account(counters).balanced, account(counters).as_dict()
 
 
+def test_the_unbounded_graph_archives_one_file_per_window(tmp_path, fetch_context):
+    """TestStream polls in two windows (23:58, 23:59): each window's article responses go to its own file, named
+    by the window's start, and the rows of that window point into it."""
+    from io import BytesIO
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    world = Versioned([lambda site: rss(site, [A, MISSING]), lambda site: rss(site, [C, A, MISSING])])
+    out = tmp_path / "out"
+    with SampleSite(routes={**fault_routes(), "/live/world.rss": world}) as site:
+        polls = (BeamTestStream().add_elements([poll("poll-1", 0)]).advance_watermark_to(S0 + 60)
+                 .add_elements([poll("poll-2", 60)]).advance_watermark_to_infinity())
+        pipeline = streaming_pipeline()
+        build_stream_pipeline(pipeline, config_for(out, [site.url("/live/world.rss")]), poll_interval=60,
+                              impulses=pipeline | "Polls" >> polls)
+        counters = run_and_count(pipeline)
+    files = sorted(str(p.relative_to(out)) for p in (out / "warc").rglob("*") if p.is_file())
+    assert files == ["warc/ingest_date=2026-11-21/stream-20261121T235800Z-00000.warc.gz",
+                     "warc/ingest_date=2026-11-21/stream-20261121T235900Z-00000.warc.gz"]
+    articles = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table().to_pylist()
+    assert sorted(r["url"].replace(site.base_url, "") for r in articles) == sorted([A, C])
+    for row in articles + [d for d in ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table(
+            ).to_pylist() if d["reason"] == "http_404"]:
+        window = "235800Z" if row["url"].endswith((A, MISSING)) else "235900Z"
+        assert row["warc_filename"].endswith(f"stream-20261121T{window}-00000.warc.gz")
+        data = (out / row["warc_filename"]).read_bytes()
+        member = data[row["warc_record_offset"]:row["warc_record_offset"] + row["warc_record_length"]]
+        (record,) = list(ArchiveIterator(BytesIO(member)))
+        assert record.rec_type == "response" and record.rec_headers["WARC-Target-URI"] == row["url"]
+    assert counters["warc.entries"] == counters["warc.entries_written"] == 3 and counters["warc.files"] == 2
+    assert account(counters).balanced, account(counters).as_dict()
+
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The stages on their own
 

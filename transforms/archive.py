@@ -7,8 +7,8 @@ bucket to a hidden temporary name through FileSystems, renamed into place, then 
 from __future__ import annotations
 
 import pickle
-from dataclasses import replace
-from typing import Iterable, List, Optional, Tuple
+from dataclasses import dataclass, replace
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -20,7 +20,7 @@ from newsbeam.warc import WarcFileWriter, warc_file_name
 from newsbeam.schemas.datasets import RunContext
 from newsbeam.schemas.records import Article, DeadLetter, WarcPointer
 from newsbeam.transforms.common import counter, timed
-from newsbeam.transforms.write import bucket_of, delete_stale
+from newsbeam.transforms.write import bucket_of, delete_stale, window_tag
 
 WARC_FOLDER = "warc"
 _FILES = "files"
@@ -28,6 +28,78 @@ _FILES = "files"
 
 def warc_folder(run: RunContext) -> str:
     return f"{WARC_FOLDER}/ingest_date={run.ingest_date}"
+
+
+def windowed_run(run: RunContext, window) -> Tuple[RunContext, str]:
+    """The run as a window sees it (streaming: its files go to the date the window starts on), and the window's
+    tag ('' in batch)."""
+    tag = window_tag(window)
+    if tag:
+        run = replace(run, ingest_date=window.start.to_utc_datetime(has_tz=True).strftime("%Y-%m-%d"))
+    return run, tag
+
+
+def _entry_order(entry):
+    """The same responses give the same file, whatever the order they came in."""
+    return entry.url, entry.exchanges[0].requested_at if entry.exchanges else None, entry.role
+
+
+@dataclass(frozen=True)
+class ArchiveWritten:
+    """What the driver wrote to the archive before the pipeline (discovery's responses), for the run's counters."""
+
+    entries: int = 0
+    files: int = 0
+    records: int = 0
+    bytes: int = 0
+
+
+def discovery_file_name(run_id: str) -> str:
+    # no bucket digits: the pipeline's clean-up of the run's bucket files (`<run_id>-NNNNN`) leaves it alone
+    return f"{run_id}-discovery.warc.gz"
+
+
+def write_discovery_archive(root: str, run: RunContext, entries: Sequence) -> ArchiveWritten:
+    """`--sites` discovery runs in the driver: its responses (newsbeam.warc.ArchiveEntry) go straight to
+    `warc/ingest_date=D/<run_id>-discovery.warc.gz` there, not through the job graph (where thousands of homepages
+    would be pickled into it). Whole or not at all, replacing the file of an earlier attempt of the run; without
+    entries (e.g. a re-run with --archive off) an earlier attempt's file is removed."""
+    name = discovery_file_name(run.run_id)
+    written, result = [], ArchiveWritten()
+    if entries:
+        final = FileSystems.join(root, warc_folder(run), name)
+        with atomic_create(final, mime_type="application/warc") as handle:
+            writer = WarcFileWriter(handle, name, run.run_id)
+            for entry in sorted(entries, key=_entry_order):
+                writer.write_entry(entry)
+        written.append(final)
+        result = ArchiveWritten(entries=len(entries), files=1, records=writer.records, bytes=writer.offset)
+    base = FileSystems.join(root, WARC_FOLDER)
+    delete_stale([f"{base}/*/{name}", f"{base}/*/.{name}.*.inprogress"], written)
+    return result
+
+
+class CountWrittenArchive(beam.PTransform):
+    """Adds what the driver archived (ArchiveWritten) to the run's counters, as if the pipeline had written it."""
+
+    def __init__(self, written: ArchiveWritten):
+        super().__init__()
+        self._written = written
+
+    def expand(self, pipeline):
+        return pipeline | "Written" >> beam.Create([self._written]) | "Count" >> beam.ParDo(_CountWrittenFn())
+
+
+class _CountWrittenFn(beam.DoFn):
+    def __init__(self):
+        self._counters = {name: counter(f"warc.{name}") for name in ("entries", "entries_written", "files",
+                                                                         "records", "bytes")}
+
+    def process(self, written: ArchiveWritten):
+        for name, value in (("entries", written.entries), ("entries_written", written.entries),
+                            ("files", written.files), ("records", written.records), ("bytes", written.bytes)):
+            self._counters[name].inc(value)
+        yield written.entries
 
 
 class _WriteWarcFn(beam.DoFn):
@@ -40,14 +112,13 @@ class _WriteWarcFn(beam.DoFn):
         self._records = counter("warc.records")
         self._time = counter("stage_us.archive")
 
-    def process(self, element: Tuple[int, Iterable[bytes]]):
+    def process(self, element: Tuple[int, Iterable[bytes]], window=beam.DoFn.WindowParam):
         bucket, packed = element
-        # the same responses give the same file, whatever the grouping order
-        entries = sorted((pickle.loads(data) for data in packed),
-                         key=lambda e: (e.url, e.exchanges[0].requested_at if e.exchanges else None, e.role))
-        name = warc_file_name(self._run.run_id, bucket)
-        relative = f"{warc_folder(self._run)}/{name}"
-        directory = FileSystems.join(self._root, warc_folder(self._run))
+        entries = sorted((pickle.loads(data) for data in packed), key=_entry_order)
+        run, tag = windowed_run(self._run, window)
+        name = warc_file_name(run.run_id, bucket, tag)
+        relative = f"{warc_folder(run)}/{name}"
+        directory = FileSystems.join(self._root, warc_folder(run))
         final = FileSystems.join(directory, name)
         pointers: List[Tuple[str, WarcPointer]] = []
         with timed(self._time):
@@ -73,23 +144,29 @@ class _FinalizeWarcFn(beam.DoFn):
         self._run = run
         self._deleted = counter("warc.stale_files_deleted")
 
-    def process(self, written: List[str]):
+    def process(self, written: List[str], window=beam.DoFn.WindowParam):
         base = FileSystems.join(self._root, WARC_FOLDER)
-        # the bucket digits keep run 'r1' from matching the files of run 'r1-b'
-        name = f"{self._run.run_id}-[0-9][0-9][0-9][0-9][0-9].warc.gz"
+        tag = window_tag(window)
+        # the bucket digits keep run 'r1' from matching the files of run 'r1-b' (and a batch run's pattern from
+        # matching its windows' files: the window tag has letters)
+        name = f"{self._run.run_id}-{tag + '-' if tag else ''}[0-9][0-9][0-9][0-9][0-9].warc.gz"
         stale = delete_stale([f"{base}/*/{name}", f"{base}/*/.{name}.*.inprogress"], written)
         self._deleted.inc(len(stale))
         yield from sorted(written)
 
 
 class ArchiveResponses(beam.PTransform):
-    """newsbeam.warc.ArchiveEntry -> (record id, WarcPointer) of every archived final response."""
+    """newsbeam.warc.ArchiveEntry -> (record id, WarcPointer) of every archived final response.
 
-    def __init__(self, root: str, run: RunContext, buckets: int = 1):
+    `windowed` (the unbounded graph): one file per window and bucket, `<run_id>-<window start>-<bucket>.warc.gz`
+    under the date the window starts on, each window committed and finalized on its own, as WriteDataset does."""
+
+    def __init__(self, root: str, run: RunContext, buckets: int = 1, windowed: bool = False):
         super().__init__()
         self._root = root
         self._run = run
         self._buckets = buckets
+        self._global = not windowed
 
     def expand(self, entries):
         buckets = self._buckets
@@ -102,7 +179,8 @@ class ArchiveResponses(beam.PTransform):
             | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run)).with_outputs(_FILES, main="pointers")
         )
         _ = (written[_FILES]
-             | "CollectWritten" >> beam.combiners.ToList()
+             | "CollectWritten" >> (beam.combiners.ToList() if self._global else
+                                    beam.CombineGlobally(beam.combiners.ToListCombineFn()).without_defaults())
              | "Finalize" >> beam.ParDo(_FinalizeWarcFn(self._root, self._run)))
         return written.pointers
 

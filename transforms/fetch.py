@@ -13,7 +13,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from newsbeam.fetching import ConcurrentFetcher, FetchContext
 from newsbeam.http import ContentCheck, FetchSettings
 from newsbeam.urls import host_key
-from newsbeam.warc import entry_of, final_exchange
+from newsbeam.warc import ROLE_FEED, entry_of, final_exchange, source_role
 from newsbeam.schemas.records import FetchedPage, FetchRequest, WarcPointer
 from newsbeam.transforms.common import acquire_shared, counter
 
@@ -73,7 +73,9 @@ class _FetchHostsFn(beam.DoFn):
         for (window, timestamp), outcome in results:
             if self._archive_role and outcome.exchanges:
                 self._entries.inc()
-                entry = entry_of(outcome, self._archive_role)
+                # a source fetched as a feed may be a sitemap: its role is known once it arrived
+                role = source_role(outcome) if self._archive_role == ROLE_FEED else self._archive_role
+                entry = entry_of(outcome, role)
                 yield TaggedOutput(EXCHANGES, WindowedValue(entry, timestamp, (window,)))
                 final = final_exchange(outcome)
                 outcome = replace(outcome, exchanges=(), warc=WarcPointer(final.record_id) if final else None)

@@ -26,6 +26,7 @@ from newsbeam.warc import (
     item_of,
     page_of,
     read_records,
+    starts_record,
 )
 from newsbeam.schemas.records import DeadLetter
 from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
@@ -33,11 +34,12 @@ from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
 SPLIT_BYTES = 64 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _SCAN = 1024 * 1024
+_HEAD = 8192  # an ARC record's header line holds its URL
 
 
 def split_file(path: str, size: int, split_bytes: int = SPLIT_BYTES) -> Iterable[Tuple[str, int, int]]:
-    """(path, start, end) byte ranges; only gzip-per-record WARC files are split."""
-    if not path.endswith(".warc.gz") or size <= split_bytes:
+    """(path, start, end) byte ranges; only gzip-per-record WARC and ARC files are split."""
+    if not path.endswith((".warc.gz", ".arc.gz")) or size <= split_bytes:
         yield path, 0, size
         return
     for start in range(0, size, split_bytes):
@@ -45,7 +47,7 @@ def split_file(path: str, size: int, split_bytes: int = SPLIT_BYTES) -> Iterable
 
 
 def next_member(handle, start: int, end: int) -> Optional[int]:
-    """Offset of the first gzip member at or after `start` (and before `end`) that holds a WARC record."""
+    """Offset of the first gzip member at or after `start` (and before `end`) that holds a WARC or ARC record."""
     position = start
     while position < end:
         handle.seek(position)
@@ -54,15 +56,23 @@ def next_member(handle, start: int, end: int) -> Optional[int]:
             return None
         found = data.find(_GZIP_MAGIC)
         while 0 <= found < _SCAN:
-            try:
-                head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[found:found + 4096], 16)
-            except zlib.error:
-                head = b""
-            if head.startswith(b"WARC/"):
+            if starts_record(_head(handle, data, found, position + found)):
                 return position + found if position + found < end else None
             found = data.find(_GZIP_MAGIC, found + 1)
         position += _SCAN
     return None
+
+
+def _head(handle, data: bytes, found: int, at: int) -> bytes:
+    """The first bytes of the gzip member at `at` (`found` in `data`), enough for an ARC header line."""
+    chunk = data[found:found + _HEAD]
+    if len(chunk) < _HEAD:  # near the end of the scanned block: read the member's start itself
+        handle.seek(at)
+        chunk = handle.read(_HEAD)
+    try:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(chunk, _HEAD)
+    except zlib.error:
+        return b""
 
 
 class _ReadRangeFn(beam.DoFn):
@@ -82,7 +92,9 @@ class _ReadRangeFn(beam.DoFn):
                 if start is None:
                     return
                 handle.seek(start)
-            for found in read_records(handle, name, start, end):
+            # in gzip-per-record files reading goes on at the next record after a damaged one
+            resync = (lambda at: next_member(handle, at, end)) if path.endswith(".gz") else None
+            for found in read_records(handle, name, start, end, resync):
                 if isinstance(found, DamagedRecord):
                     self._damaged.inc()
                     yield TaggedOutput(DEAD_LETTERS, DeadLetter(
