@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
 
 from newsbeam.sample_site import SampleSite, article_paths
-from newsbeam.transforms.warc_input import next_member, split_file
-from newsbeam.warc import ArchivedResponse, DamagedRecord, read_records
+from newsbeam.transforms.warc_input import read_range, split_file
+from newsbeam.warc import ArchivedResponse, DamagedRecord
 
 NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli"]
 PATHS = [p for p in sorted(article_paths()) if p.startswith("/articles/de-")][:6]  # long enough to be extracted
@@ -87,15 +87,8 @@ def test_fixture_is_valid_arc_for_warcio(arc_parts, pages):
 def responses(data: bytes, name: str, split: int):
     """Everything read range by range, as `--warc` reads a large file on several workers."""
     handle = BytesIO(data)
-    found = []
-    for _, start, end in split_file(name, len(data), split):
-        if start:
-            start = next_member(handle, start, end)
-            if start is None:
-                continue
-        handle.seek(start)
-        found.extend(read_records(handle, name, start, end, lambda at, end=end: next_member(handle, at, end)))
-    return found
+    return [found for _, start, end in split_file(name, len(data), split)
+            for found in read_range(handle, name, start, end, True)]
 
 
 def test_arc_records_have_stable_ids_and_pointers(arc_parts):
@@ -127,6 +120,21 @@ def test_reading_goes_on_after_a_damaged_record(arc_parts, at, split):
         found = responses(data, "x.arc.gz", size)
         assert len([r for r in found if isinstance(r, ArchivedResponse)]) == 8
         assert [d.offset for d in found if isinstance(d, DamagedRecord)] == [sum(len(m) for m in parts[:at])]
+
+
+@pytest.mark.parametrize("damage_at", [2, 10, 30])
+def test_a_member_damaged_at_its_start_just_past_a_boundary_is_reported_once(arc_parts, damage_at):
+    """The next range's search for its first record passes over a member damaged in its first bytes; the range
+    before owns it, reads it in sequence and reports it: no record is lost between two ranges."""
+    bad = bytearray(arc_parts[1])
+    bad[damage_at:damage_at + 16] = bytes(16)
+    parts = Members(arc_parts[:4] + [bytes(bad)] + arc_parts[4:])
+    data = b"".join(parts)
+    at = sum(len(m) for m in parts[:4])
+    for split in (at, at - 1, at - 7):  # the boundary on, or just before, the damaged member
+        found = responses(data, "x.arc.gz", split)
+        assert len([r for r in found if isinstance(r, ArchivedResponse)]) == 8
+        assert [d.offset for d in found if isinstance(d, DamagedRecord)] == [at], split
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from warcio.capture_http import capture_http
 
 from newsbeam.sample_site import SampleSite, article_paths
 from newsbeam.warc import ArchivedResponse, DamagedRecord, read_records
-from newsbeam.transforms.warc_input import next_member, split_file
+from newsbeam.transforms.warc_input import read_range, split_file
 
 NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli"]
 PATHS = sorted(article_paths())
@@ -58,15 +58,8 @@ def index(data: bytes):
 def responses_of(data: bytes, split: int):
     """Every response read range by range, as `--warc` reads a large file on several workers."""
     handle = BytesIO(data)
-    found = []
-    for _, start, end in split_file("x.warc.gz", len(data), split):
-        if start:
-            start = next_member(handle, start, end)
-            if start is None:
-                continue
-        handle.seek(start)
-        found.extend(read_records(handle, "x", start, end))
-    return found
+    return [found for _, start, end in split_file("x.warc.gz", len(data), split)
+            for found in read_range(handle, "x", start, end, True)]
 
 
 def test_ingest_reads_foreign_warcs_and_reports_the_damaged_record(foreign, tmp_path):

@@ -7,6 +7,8 @@ text reads do with lines); the ranges are reshuffled so that the workers share t
 """
 from __future__ import annotations
 
+import os
+import sys
 import zlib
 from typing import Iterable, Optional, Tuple
 
@@ -63,6 +65,29 @@ def next_member(handle, start: int, end: int) -> Optional[int]:
     return None
 
 
+def read_range(handle, name: str, start: int, end: int, compressed: bool) -> Iterable[object]:
+    """The records of the range [start, end) of an open WARC/ARC file (`newsbeam.warc.read_records`' items).
+
+    A range owns the records from the first member `next_member` finds at or after `start` up to (not including)
+    the first one it finds at or after `end`: the next range starts exactly there, by the same search. A member
+    that search passes over (damaged in its first bytes) therefore belongs to the range before, which reads it in
+    sequence and reports it, rather than to no range at all."""
+    if start:
+        start = next_member(handle, start, end)
+        if start is None:
+            return
+    if compressed:
+        following = next_member(handle, end, sys.maxsize)
+        if following is None:  # no record member after it: this range reads to the file's end
+            handle.seek(0, os.SEEK_END)
+            following = handle.tell()
+        end = following
+    handle.seek(start)
+    # in gzip-per-record files reading goes on at the next record after a damaged one
+    resync = (lambda at: next_member(handle, at, end)) if compressed else None
+    yield from read_records(handle, name, start, end, resync)
+
+
 def _head(handle, data: bytes, found: int, at: int) -> bytes:
     """The first bytes of the gzip member at `at` (`found` in `data`), enough for an ARC header line."""
     chunk = data[found:found + _HEAD]
@@ -87,14 +112,7 @@ class _ReadRangeFn(beam.DoFn):
         path, start, end = element
         name = path[len(self._root.rstrip("/")) + 1:] if self._root and path.startswith(self._root) else path
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-            if start:
-                start = next_member(handle, start, end)
-                if start is None:
-                    return
-                handle.seek(start)
-            # in gzip-per-record files reading goes on at the next record after a damaged one
-            resync = (lambda at: next_member(handle, at, end)) if path.endswith(".gz") else None
-            for found in read_records(handle, name, start, end, resync):
+            for found in read_range(handle, name, start, end, path.endswith(".gz")):
                 if isinstance(found, DamagedRecord):
                     self._damaged.inc()
                     yield TaggedOutput(DEAD_LETTERS, DeadLetter(
