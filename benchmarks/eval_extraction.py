@@ -34,7 +34,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import trafilatura
 from lxml import html as lxml_html
 
-from newsbeam.extraction import EmptyText, ExtractionSettings, decode_html, extract_page
+from newsbeam.extraction import EmptyText, ExtractionSettings, decode_html, extract_page, resiliparse_text
 
 REPO = Path(__file__).resolve().parents[1]
 # CI has the corpora next to the repository; NEWSBEAM_CORPORA points elsewhere (a worktree, a laptop)
@@ -175,6 +175,11 @@ def trafilatura_fast_extractor(html: str, url: str) -> Result:
     return text, None, (), None
 
 
+def resiliparse_extractor(html: str, url: str) -> Result:
+    """resiliparse's main-content text alone: the `guarded` strategy's second opinion."""
+    return resiliparse_text(html), None, (), None
+
+
 def trafilatura_fast_metadata_extractor(html: str, url: str) -> Result:
     """trafilatura's fast mode with its metadata: what a pipeline that needs title, authors and date pays."""
     document = trafilatura.bare_extraction(html, url=url, with_metadata=True, fast=True)
@@ -185,6 +190,7 @@ def trafilatura_fast_metadata_extractor(html: str, url: str) -> Result:
 
 EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "newsbeam": newsbeam_extractor(),
+    "newsbeam-balanced": newsbeam_extractor(ExtractionSettings(strategy="balanced", timeout=0)),
     "newsbeam-precision": newsbeam_extractor(ExtractionSettings(strategy="precision", timeout=0)),
     # before the extraction work: precision mode alone, no rescue of short texts
     "newsbeam-former": newsbeam_extractor(ExtractionSettings(strategy="precision", rescue_below_chars=0, timeout=0)),
@@ -192,7 +198,10 @@ EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "trafilatura": trafilatura_extractor,
     "trafilatura-fast": trafilatura_fast_extractor,
     "trafilatura-fast-metadata": trafilatura_fast_metadata_extractor,
+    "resiliparse": resiliparse_extractor,
 }
+# newsbeam's default, every extractor its `guarded` strategy combines, and the former default, in one run
+DEFAULT_EXTRACTORS = ["newsbeam", "trafilatura-fast", "resiliparse", "trafilatura", "newsbeam-balanced"]
 
 
 def score_segments(pages: Sequence[SegmentPage], extractor) -> Dict[str, Score]:
@@ -350,7 +359,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "(and a third as many Readability pages), chosen by crc32")
     parser.add_argument("--dates-only", action="store_true", help="only the publication-day figures")
     parser.add_argument("--cost", action="store_true", help="only the time per page, extractors interleaved")
-    parser.add_argument("--extractors", nargs="+", default=["newsbeam", "trafilatura", "trafilatura-fast"],
+    parser.add_argument("--extractors", nargs="+", default=DEFAULT_EXTRACTORS,
                         choices=sorted(EXTRACTORS))
     args = parser.parse_args(argv)
     if args.cost:

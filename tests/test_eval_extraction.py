@@ -54,7 +54,7 @@ def test_extraction_quality_stays_above_the_floors(corpora_work):
     assert not below, f"below the floors (measured, floor): {below}\n{report.getvalue()}"
 
 
-@pytest.mark.parametrize("strategy", ["balanced", "precision"])
+@pytest.mark.parametrize("strategy", ["guarded", "balanced", "precision"])
 def test_no_ordinary_article_is_lost_as_empty_text(corpora_work, strategy):
     top = ev.unpack(ev.CORPORA / ev.TRAFILATURA_ARCHIVE, corpora_work)
     pages = {page.url: page for page in ev.load_trafilatura_set(top, only=set(ORDINARY))}
