@@ -287,9 +287,25 @@ def cost(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path 
     return {name: spent[name] / len(pages) for name in extractors}
 
 
-def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout) -> Dict[str, Counter]:
-    """Publication day against Readability's `publishedTime`, without text extraction: newsbeam (extensive search
-    off and on) and plain htmldate `find_date` (fast and extensive), on the pages that state a time."""
+def load_dated_pages(folder: Path) -> List[Tuple[str, str, str]]:
+    """(url, html, expected day) of a date-labelled set laid out as htmldate's own evaluation data (its
+    repository's tests/ folder: `eval_*.json` mapping each URL to its `file` and `date`, the pages in `test_set/`,
+    `cache/` or `eval/`)."""
+    pages = []
+    for index in sorted(folder.glob("eval_*.json")):
+        for url, entry in sorted(json.loads(index.read_text(encoding="utf-8")).items()):
+            path = next((folder / sub / entry["file"] for sub in ("test_set", "cache", "eval")
+                         if (folder / sub / entry["file"]).is_file()), None)
+            if path is not None and entry.get("date"):
+                pages.append((url, _read(path), entry["date"][:10]))
+    return pages
+
+
+def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout,
+                 dates_corpus: Optional[Path] = None) -> Dict[str, Counter]:
+    """Publication day against a label, without text extraction: newsbeam (extensive search off and on) and plain
+    htmldate `find_date` (fast and extensive). The labels: Readability's `publishedTime` on the pages that state
+    one, or a date-labelled set laid out as htmldate's evaluation data (`dates_corpus`)."""
     from htmldate import find_date
     from trafilatura.metadata import extract_metadata
     from trafilatura.utils import load_html
@@ -297,27 +313,34 @@ def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout) -> Dict[st
     from newsbeam.dates import find_publication_date
     from newsbeam.extraction import _date_params
 
-    pages = [p for p in load_readability_set(unpack(corpora / READABILITY_ARCHIVE, work))
-             if p.metadata.get("publishedTime")]
+    if dates_corpus is not None:
+        pages = load_dated_pages(dates_corpus)
+    else:
+        pages = [(f"http://fakehost/{p.name}/", p.html, p.metadata["publishedTime"][:10])
+                 for p in load_readability_set(unpack(corpora / READABILITY_ARCHIVE, work))
+                 if p.metadata.get("publishedTime")]
     figures: Dict[str, Counter] = {}
     for name in ("newsbeam", "newsbeam-extensive", "htmldate-fast", "htmldate-extensive"):
         counts = figures[name] = Counter()
-        for page in pages:
-            url, expected = f"http://fakehost/{page.name}/", page.metadata["publishedTime"][:10]
-            tree = load_html(page.html)
-            if name.startswith("newsbeam"):
+        for url, html, expected in pages:
+            tree = load_html(html)
+            day = None
+            if tree is not None and name.startswith("newsbeam"):
                 settings = ExtractionSettings(date_search_extensive=name.endswith("extensive"), timeout=0)
                 meta = extract_metadata(tree, url, _date_params(settings, FETCHED),
-                                              settings.date_search_extensive)
+                                        settings.date_search_extensive)
                 found = find_publication_date(tree, meta.url or url, meta.date, FETCHED)
                 day = found.local_date.isoformat() if found else None
-            else:
+            elif tree is not None:
                 day = find_date(tree, extensive_search=name.endswith("extensive"), original_date=True, url=url)
             counts["pages"] += 1
             counts["found"] += day is not None
             counts["right"] += day == expected
-        print(f"{name:20} day right {counts['right']}/{counts['pages']} "
-              f"({counts['right'] / counts['pages']:.3f}), dated {counts['found']}/{counts['pages']}", file=out)
+        k = max(counts["pages"], 1)
+        right_of_found = counts["right"] / counts["found"] if counts["found"] else 0.0
+        print(f"{name:20} day right {counts['right']}/{counts['pages']} ({counts['right'] / k:.3f}), "
+              f"dated {counts['found']}/{counts['pages']} ({counts['found'] / k:.3f}), "
+              f"right when dated {right_of_found:.3f}", file=out)
     return figures
 
 
@@ -358,6 +381,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--subset", type=int, default=None, help="only this many pages of the trafilatura set "
                         "(and a third as many Readability pages), chosen by crc32")
     parser.add_argument("--dates-only", action="store_true", help="only the publication-day figures")
+    parser.add_argument("--dates-corpus", type=Path, default=None,
+                        help="with --dates-only: a date-labelled set laid out as htmldate's evaluation data (the "
+                        "tests/ folder of its repository) instead of the Readability pages")
     parser.add_argument("--cost", action="store_true", help="only the time per page, extractors interleaved")
     parser.add_argument("--extractors", nargs="+", default=DEFAULT_EXTRACTORS,
                         choices=sorted(EXTRACTORS))
@@ -366,7 +392,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         cost(args.work, args.extractors, args.subset, args.corpora)
         return 0
     if args.dates_only:
-        date_figures(args.work, args.corpora)
+        date_figures(args.work, args.corpora, dates_corpus=args.dates_corpus)
         return 0
     run(args.work, args.extractors, args.subset, args.corpora)
     return 0

@@ -66,3 +66,21 @@ def test_no_ordinary_article_is_lost_as_empty_text(corpora_work, strategy):
             pytest.fail(f"{url}: {exc}")
         assert len(content.text) > 1000, url
         assert sum(segment in content.text for segment in pages[url].with_) >= len(pages[url].with_) - 1, url
+
+
+def test_a_date_labelled_set_in_htmldate_layout_is_read(tmp_path):
+    (tmp_path / "test_set").mkdir()
+    (tmp_path / "eval").mkdir()
+    page = '<html><head><meta property="article:published_time" content="2020-06-07T10:00:00+02:00"></head>' \
+           '<body><p>text</p></body></html>'
+    (tmp_path / "test_set" / "a.html").write_text(page, encoding="utf-8")
+    (tmp_path / "eval" / "b.html").write_text("<html><body><p>no date</p></body></html>", encoding="utf-8")
+    (tmp_path / "eval_x.json").write_text(
+        '{"http://x/a": {"file": "a.html", "date": "2020-06-07"}, "http://x/b": {"file": "b.html", "date": '
+        '"2019-01-02"}, "http://x/gone": {"file": "gone.html", "date": "2019-01-02"}}', encoding="utf-8")
+    pages = ev.load_dated_pages(tmp_path)
+    assert [(url, day) for url, _, day in pages] == [("http://x/a", "2020-06-07"), ("http://x/b", "2019-01-02")]
+    report = io.StringIO()
+    figures = ev.date_figures(tmp_path, out=report, dates_corpus=tmp_path)
+    assert figures["newsbeam"]["right"] == 1 and figures["newsbeam"]["found"] == 1, report.getvalue()
+    assert figures["newsbeam"]["pages"] == 2
