@@ -296,7 +296,8 @@ def load_dated_pages(folder: Path) -> List[Tuple[str, str, str]]:
         for url, entry in sorted(json.loads(index.read_text(encoding="utf-8")).items()):
             path = next((folder / sub / entry["file"] for sub in ("test_set", "cache", "eval")
                          if (folder / sub / entry["file"]).is_file()), None)
-            if path is not None and entry.get("date"):
+            # an unlabelled page (NaN in htmldate's data) is left out
+            if path is not None and isinstance(entry.get("date"), str) and entry["date"]:
                 pages.append((url, _read(path), entry["date"][:10]))
     return pages
 

@@ -77,7 +77,8 @@ def test_a_date_labelled_set_in_htmldate_layout_is_read(tmp_path):
     (tmp_path / "eval" / "b.html").write_text("<html><body><p>no date</p></body></html>", encoding="utf-8")
     (tmp_path / "eval_x.json").write_text(
         '{"http://x/a": {"file": "a.html", "date": "2020-06-07"}, "http://x/b": {"file": "b.html", "date": '
-        '"2019-01-02"}, "http://x/gone": {"file": "gone.html", "date": "2019-01-02"}}', encoding="utf-8")
+        '"2019-01-02"}, "http://x/nan": {"file": "a.html", "date": NaN}, '  # htmldate's data has unlabelled pages
+        '"http://x/gone": {"file": "gone.html", "date": "2019-01-02"}}', encoding="utf-8")
     pages = ev.load_dated_pages(tmp_path)
     assert [(url, day) for url, _, day in pages] == [("http://x/a", "2020-06-07"), ("http://x/b", "2019-01-02")]
     report = io.StringIO()
