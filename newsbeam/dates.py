@@ -113,6 +113,8 @@ def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str
     for finder, source in ((json_ld_published, SOURCE_JSON_LD), (meta_published, SOURCE_META)):
         moment = finder(tree)
         if moment is not None:
+            if moment.utcoffset() == timedelta(0):
+                moment = _publisher_clock(moment, tree, htmldate_value)
             # a stated date after the fetch is a clock error; htmldate's guesses then only pick a nearby wrong day
             found = checked_date(moment, source, fetched_at)
             if found is not None or moment.year >= EARLIEST.year:
@@ -121,6 +123,27 @@ def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str
     if moment is None:
         return None
     return checked_date(moment, _htmldate_source(tree, url, moment.date().isoformat(), fetched_at), fetched_at)
+
+
+def _publisher_clock(moment: datetime, tree, htmldate_value: Optional[str]) -> datetime:
+    """A UTC timestamp seen on the publisher's clock, when the page states the same moment in local time too.
+
+    Many CMSs write JSON-LD in UTC and their meta tags in local time: an evening article in New York is then dated
+    the next day. Another statement of the page counts when it is the same instant with its offset, or a local
+    wall-clock time without offset that differs from the UTC one by whole quarter hours (at most 14 hours) to the
+    second: the day and the offset are then the publisher's."""
+    for other in (meta_published(tree), parse_moment(htmldate_value)):
+        if other is None:
+            continue
+        if other.utcoffset() is not None:
+            if other == moment and other.utcoffset() != timedelta(0):
+                return other
+            continue
+        shift = other - moment.replace(tzinfo=None)
+        if shift and abs(shift) <= timedelta(hours=14) and shift % timedelta(minutes=15) == timedelta(0) and (
+                other.time() != datetime.min.time()):
+            return other.replace(tzinfo=timezone(shift))
+    return moment
 
 
 def _htmldate_source(tree, url: Optional[str], day: str, fetched_at: datetime) -> str:

@@ -147,3 +147,32 @@ def test_a_feed_date_is_never_after_the_fetch_either():
     assert clock_skew.published_local_date == FETCHED.date() and clock_skew.published_utc_offset_minutes is None
     future = article(FETCHED + timedelta(days=2))
     assert future.published_at is None and future.date_source == "none"
+
+
+def _json_ld(value):
+    return ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Budget", '
+            f'"datePublished": "{value}"}}</script>')
+
+
+@pytest.mark.parametrize("local", [
+    '<meta property="article:published_time" content="2023-11-08T22:35:29-08:00">',  # same instant, with offset
+    '<meta property="article:published_time" content="2023-11-08T22:35:29">',  # local wall clock, no offset
+])
+def test_a_utc_json_ld_date_takes_the_publishers_clock_when_the_page_states_it(local):
+    # CMSs that write JSON-LD in UTC: an evening article on the US west coast is the next day in UTC
+    page = found(_json_ld("2023-11-09T06:35:29Z") + local)
+    assert page.published_local_date == date(2023, 11, 8)
+    assert page.published_utc_offset_minutes == -480
+    assert page.published_at == datetime(2023, 11, 9, 6, 35, 29, tzinfo=timezone.utc)  # the instant is unchanged
+    assert page.date_source == "html:json-ld"
+
+
+@pytest.mark.parametrize("other", [
+    '<meta property="article:published_time" content="2023-11-08T00:00:00">',  # a bare day: not the same moment
+    '<meta property="article:published_time" content="2023-11-07T22:35:29">',  # 32 hours apart: another moment
+    '<meta property="article:published_time" content="2023-11-08T22:35:17">',  # not whole quarter hours apart
+])
+def test_a_utc_json_ld_date_stays_utc_without_a_matching_local_statement(other):
+    page = found(_json_ld("2023-11-09T06:35:29Z") + other)
+    assert page.published_local_date == date(2023, 11, 9)
+    assert page.published_utc_offset_minutes == 0
