@@ -34,7 +34,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import trafilatura
 from lxml import html as lxml_html
 
-from newsbeam.extraction import EmptyText, ExtractionSettings, decode_html, extract_page
+from newsbeam.extraction import EmptyText, ExtractionSettings, decode_html, extract_page, resiliparse_text
 
 REPO = Path(__file__).resolve().parents[1]
 # CI has the corpora next to the repository; NEWSBEAM_CORPORA points elsewhere (a worktree, a laptop)
@@ -175,6 +175,11 @@ def trafilatura_fast_extractor(html: str, url: str) -> Result:
     return text, None, (), None
 
 
+def resiliparse_extractor(html: str, url: str) -> Result:
+    """resiliparse's main-content text alone: the `guarded` strategy's second opinion."""
+    return resiliparse_text(html), None, (), None
+
+
 def trafilatura_fast_metadata_extractor(html: str, url: str) -> Result:
     """trafilatura's fast mode with its metadata: what a pipeline that needs title, authors and date pays."""
     document = trafilatura.bare_extraction(html, url=url, with_metadata=True, fast=True)
@@ -185,6 +190,7 @@ def trafilatura_fast_metadata_extractor(html: str, url: str) -> Result:
 
 EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "newsbeam": newsbeam_extractor(),
+    "newsbeam-balanced": newsbeam_extractor(ExtractionSettings(strategy="balanced", timeout=0)),
     "newsbeam-precision": newsbeam_extractor(ExtractionSettings(strategy="precision", timeout=0)),
     # before the extraction work: precision mode alone, no rescue of short texts
     "newsbeam-former": newsbeam_extractor(ExtractionSettings(strategy="precision", rescue_below_chars=0, timeout=0)),
@@ -192,7 +198,10 @@ EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "trafilatura": trafilatura_extractor,
     "trafilatura-fast": trafilatura_fast_extractor,
     "trafilatura-fast-metadata": trafilatura_fast_metadata_extractor,
+    "resiliparse": resiliparse_extractor,
 }
+# newsbeam's default, every extractor its `guarded` strategy combines, and the former default, in one run
+DEFAULT_EXTRACTORS = ["newsbeam", "trafilatura-fast", "resiliparse", "trafilatura", "newsbeam-balanced"]
 
 
 def score_segments(pages: Sequence[SegmentPage], extractor) -> Dict[str, Score]:
@@ -280,7 +289,8 @@ def cost(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path 
 
 def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout) -> Dict[str, Counter]:
     """Publication day against Readability's `publishedTime`, without text extraction: newsbeam (extensive search
-    off and on) and plain htmldate `find_date` (fast and extensive), on the pages that state a time."""
+    on and off) and plain htmldate `find_date` (fast and extensive), on the pages that state a time. A larger
+    date-labelled set: `benchmarks/eval_dates.py`."""
     from htmldate import find_date
     from trafilatura.metadata import extract_metadata
     from trafilatura.utils import load_html
@@ -288,27 +298,31 @@ def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout) -> Dict[st
     from newsbeam.dates import find_publication_date
     from newsbeam.extraction import _date_params
 
-    pages = [p for p in load_readability_set(unpack(corpora / READABILITY_ARCHIVE, work))
+    pages = [(f"http://fakehost/{p.name}/", p.html, p.metadata["publishedTime"][:10])
+             for p in load_readability_set(unpack(corpora / READABILITY_ARCHIVE, work))
              if p.metadata.get("publishedTime")]
     figures: Dict[str, Counter] = {}
     for name in ("newsbeam", "newsbeam-extensive", "htmldate-fast", "htmldate-extensive"):
         counts = figures[name] = Counter()
-        for page in pages:
-            url, expected = f"http://fakehost/{page.name}/", page.metadata["publishedTime"][:10]
-            tree = load_html(page.html)
-            if name.startswith("newsbeam"):
+        for url, html, expected in pages:
+            tree = load_html(html)
+            day = None
+            if tree is not None and name.startswith("newsbeam"):
                 settings = ExtractionSettings(date_search_extensive=name.endswith("extensive"), timeout=0)
                 meta = extract_metadata(tree, url, _date_params(settings, FETCHED),
-                                              settings.date_search_extensive)
+                                        settings.date_search_extensive)
                 found = find_publication_date(tree, meta.url or url, meta.date, FETCHED)
                 day = found.local_date.isoformat() if found else None
-            else:
+            elif tree is not None:
                 day = find_date(tree, extensive_search=name.endswith("extensive"), original_date=True, url=url)
             counts["pages"] += 1
             counts["found"] += day is not None
             counts["right"] += day == expected
-        print(f"{name:20} day right {counts['right']}/{counts['pages']} "
-              f"({counts['right'] / counts['pages']:.3f}), dated {counts['found']}/{counts['pages']}", file=out)
+        k = max(counts["pages"], 1)
+        right_of_found = counts["right"] / counts["found"] if counts["found"] else 0.0
+        print(f"{name:20} day right {counts['right']}/{counts['pages']} ({counts['right'] / k:.3f}), "
+              f"dated {counts['found']}/{counts['pages']} ({counts['found'] / k:.3f}), "
+              f"right when dated {right_of_found:.3f}", file=out)
     return figures
 
 
@@ -350,7 +364,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "(and a third as many Readability pages), chosen by crc32")
     parser.add_argument("--dates-only", action="store_true", help="only the publication-day figures")
     parser.add_argument("--cost", action="store_true", help="only the time per page, extractors interleaved")
-    parser.add_argument("--extractors", nargs="+", default=["newsbeam", "trafilatura", "trafilatura-fast"],
+    parser.add_argument("--extractors", nargs="+", default=DEFAULT_EXTRACTORS,
                         choices=sorted(EXTRACTORS))
     args = parser.parse_args(argv)
     if args.cost:

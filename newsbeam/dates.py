@@ -111,7 +111,7 @@ def meta_published(tree) -> Optional[datetime]:
 def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str],
                           fetched_at: datetime) -> Optional[FoundDate]:
     """The page's publication date; `htmldate_value` is htmldate's answer (trafilatura's metadata)."""
-    stated, refused = _stated(tree, fetched_at)
+    stated, refused = _stated(tree, htmldate_value, fetched_at)
     if refused:  # a statement after the fetch is a clock error: the date is unknown, not htmldate's next guess
         return None
     moment = parse_moment(htmldate_value)
@@ -129,12 +129,15 @@ def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str
     return stated
 
 
-def _stated(tree, fetched_at: datetime) -> Tuple[Optional[FoundDate], bool]:
-    """The page's own JSON-LD or meta-tag timestamp (first found), checked, and whether one was refused for lying
-    after the fetch (a value before 1995 is a placeholder: the next one is tried)."""
+def _stated(tree, htmldate_value: Optional[str], fetched_at: datetime) -> Tuple[Optional[FoundDate], bool]:
+    """The page's own JSON-LD or meta-tag timestamp (first found; a UTC one on the publisher's clock when the page
+    states that too), checked, and whether one was refused for lying after the fetch (a value before 1995 is a
+    placeholder: the next one is tried)."""
     for finder, source in ((json_ld_published, SOURCE_JSON_LD), (meta_published, SOURCE_META)):
         moment = finder(tree)
         if moment is not None:
+            if moment.utcoffset() == timedelta(0):
+                moment = _publisher_clock(moment, tree, htmldate_value)
             found = checked_date(moment, source, fetched_at)
             if found is not None or moment.year >= EARLIEST.year:
                 return found, found is None
@@ -145,6 +148,27 @@ def _same_instant_elsewhere(instant: datetime, day: date) -> bool:
     """Whether UTC `instant` falls on `day` somewhere on Earth (offsets run from -12:00 to +14:00)."""
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     return start - timedelta(hours=14) <= instant < start + timedelta(hours=36)
+
+
+def _publisher_clock(moment: datetime, tree, htmldate_value: Optional[str]) -> datetime:
+    """A UTC timestamp seen on the publisher's clock, when the page states the same moment in local time too.
+
+    Many CMSs write JSON-LD in UTC and their meta tags in local time: an evening article in New York is then dated
+    the next day. Another statement of the page counts when it is the same instant with its offset, or a local
+    wall-clock time without offset that differs from the UTC one by whole quarter hours (at most 14 hours) to the
+    second: the day and the offset are then the publisher's."""
+    for other in (meta_published(tree), parse_moment(htmldate_value)):
+        if other is None:
+            continue
+        if other.utcoffset() is not None:
+            if other == moment and other.utcoffset() != timedelta(0):
+                return other
+            continue
+        shift = other - moment.replace(tzinfo=None)
+        if shift and abs(shift) <= timedelta(hours=14) and shift % timedelta(minutes=15) == timedelta(0) and (
+                other.time() != datetime.min.time()):
+            return other.replace(tzinfo=timezone(shift))
+    return moment
 
 
 def _htmldate_source(tree, url: Optional[str], day: str, fetched_at: datetime) -> str:

@@ -13,6 +13,8 @@ from typing import Optional, Tuple
 import trafilatura
 from charset_normalizer import from_bytes
 from lxml.etree import XPath
+from resiliparse.extract.html2text import extract_plain_text
+from resiliparse.parse.html import HTMLParserException
 from trafilatura.metadata import extract_metadata
 from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
@@ -28,6 +30,7 @@ _CANONICAL_LINK = XPath(
     "//link[contains(concat(' ', normalize-space(translate(@rel, 'CANONICAL', 'canonical')), ' '), ' canonical ')]"
     "/@href")
 _SPACE = re.compile(r"\s+")
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 # paragraphs of consent banners, subscription walls and newsletter boxes (the languages of our sources)
 _BOILERPLATE = re.compile(
     r"cookie|newsletter|subscri|sign up|inbox|consent|privacy|abonn|inscri|partenaires|Datenschutz|Einwilligung|"
@@ -39,10 +42,11 @@ _CHROME = re.compile(
     r"alle rechte", re.I)
 _CHROME_MAX_CHARS = 200  # a longer paragraph that mentions these is prose
 _BOILERPLATE_EVERY_CHARS = 250
+_VOTE_BELOW_CHARS = 30  # 'guarded': shorter paragraphs are kept only if resiliparse has them too
 _BODY_CHECK_BELOW = 100  # paragraphs shorter than this must appear in the page's JSON-LD articleBody, if any
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
-STRATEGIES = ("balanced", "precision")
+STRATEGIES = ("guarded", "balanced", "precision")
 EXTRACTOR_NAME = f"trafilatura {trafilatura.__version__}"
 
 
@@ -55,9 +59,10 @@ class ExtractionSettings:
     # paywalled or teaser page they return the cookie banner or the newsletter box instead (seen on the
     # sample site); without them such a page is an honest `empty_text`
     fallback_extractors: bool = False
-    # 'balanced': standard mode with fallbacks and a chrome filter; 'precision': precision mode, rescued by the
-    # other modes when it keeps almost nothing
-    strategy: str = "balanced"
+    # 'guarded': fast standard mode, with the fallbacks only where resiliparse finds much more text; 'balanced':
+    # standard mode with fallbacks on every page; both with a chrome filter; 'precision': precision mode, rescued
+    # by the other modes when it keeps almost nothing
+    strategy: str = "guarded"
     include_comments: bool = False
     include_tables: bool = True
     min_text_chars: int = 200  # shorter main text is a teaser, paywall or error page: `empty_text`
@@ -67,6 +72,8 @@ class ExtractionSettings:
     # a precision-mode text shorter than this is checked against the other modes (see `main_text`)
     rescue_below_chars: int = 500
     rescue_min_chars: int = 500  # ... and another mode's text must be at least this long to be taken
+    # 'guarded': a fast-mode text shorter than this share of resiliparse's main content is doubtful (fallbacks run)
+    doubt_below_share: float = 0.5
     timeout: float = 30.0  # seconds per page (in a watchdog process); 0: no limit, extraction in-process
     # smaller bodies are extracted in the worker itself: a handoff to the watchdog's process costs about as much
     # as extracting a small page on a loaded machine, and the known pathologies (libxml2's quadratic attribute
@@ -199,14 +206,45 @@ def _run_mode(tree, url: str, settings: ExtractionSettings, fast: bool, precisio
     return normalize_paragraphs(document.text) if document is not None and document.text else ""
 
 
-def main_text(tree, url: str, settings: ExtractionSettings) -> str:
+def main_text(tree, url: str, settings: ExtractionSettings, html: Optional[str] = None) -> str:
     """The page's main text (see docs/extraction.md for the measurements behind the choice of strategy)."""
     if settings.strategy == "precision":
         return _precision_text(tree, url, settings)
-    # balanced: trafilatura's standard mode with its fallback extractors, short chrome paragraphs dropped; a page
-    # whose text is mostly consent, subscription or newsletter boxes (a teaser) keeps nothing
-    lines = [line for line in _run_mode(tree, url, settings, fast=False, precision=False).splitlines()
-             if len(line) > _CHROME_MAX_CHARS or not _CHROME.search(line)]
+    if settings.strategy == "guarded":
+        text = _run_mode(tree, url, settings, fast=True, precision=False)
+        # resiliparse is an independent extractor (its own parser and heuristics, ~2 ms a page): when it finds
+        # far more main content than fast mode kept, fast mode probably missed part of the article, and
+        # trafilatura's fallback extractors (the bulk of the cost of its default mode) get their say
+        other = resiliparse_text(html) if html is not None else ""
+        if len(text) >= settings.doubt_below_share * len(other):
+            if other:
+                # a very short paragraph (a label, a byline, a "related" heading) needs both extractors' vote
+                found = f" {_folded(other)} "
+                text = "\n".join(line for line in text.splitlines()
+                                 if len(line) >= _VOTE_BELOW_CHARS or f" {_folded(line)} " in found)
+            return _guards(text, tree, settings)
+    # balanced: trafilatura's standard mode with its fallback extractors
+    return _guards(_run_mode(tree, url, settings, fast=False, precision=False), tree, settings)
+
+
+def resiliparse_text(html: str) -> str:
+    """resiliparse's main-content text (an extractor independent of trafilatura); empty when it cannot parse."""
+    try:
+        return extract_plain_text(html, preserve_formatting=True, main_content=True, list_bullets=False,
+                                  alt_texts=False, comments=False)
+    except (HTMLParserException, ValueError, TypeError):
+        return ""  # no second opinion
+
+
+def _folded(text: str) -> str:
+    """Casefolded words only: the two extractors break lines and punctuate alike only at word level."""
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFC", text).casefold()).strip()
+
+
+def _guards(text: str, tree, settings: ExtractionSettings) -> str:
+    """Short chrome paragraphs dropped; a page whose text is mostly consent, subscription or newsletter boxes (a
+    teaser) keeps nothing."""
+    lines = [line for line in text.splitlines() if len(line) > _CHROME_MAX_CHARS or not _CHROME.search(line)]
     body = _article_body(tree)
     if body:
         # the publisher's own articleBody is a second opinion on the short paragraphs
@@ -257,7 +295,7 @@ def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: 
     metadata = extract_metadata(tree, url, _date_params(settings, fetched_at),
                                 settings.date_search_extensive)
     found = find_publication_date(tree, metadata.url or url, metadata.date, fetched_at)
-    text = main_text(tree, url, settings)
+    text = main_text(tree, url, settings, html)
     if len(text) < settings.min_text_chars:
         dated = f"; published {found.local_date.isoformat()}" if found else ""
         raise EmptyText(f"{len(text)} characters of main text (minimum {settings.min_text_chars}){dated}")

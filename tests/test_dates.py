@@ -191,3 +191,31 @@ def test_a_utc_timestamp_keeps_its_instant_whatever_the_url_says(moment, shift):
     on_that_day = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) - timedelta(hours=14) <= moment \
         < datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(hours=36)
     assert result.local_date == (day if on_that_day else moment.date())
+
+
+@pytest.mark.parametrize("local", [
+    '<meta property="article:published_time" content="2023-11-08T22:35:29-08:00">',  # same instant, with offset
+    '<meta property="article:published_time" content="2023-11-08T22:35:29">',  # local wall clock, no offset
+])
+def test_a_utc_json_ld_date_takes_the_publishers_clock_when_the_page_states_it(local):
+    # CMSs that write JSON-LD in UTC: an evening article on the US west coast is the next day in UTC
+    page = found(_ld("2023-11-09T06:35:29Z") + local)
+    assert page.published_local_date == date(2023, 11, 8)
+    assert page.published_utc_offset_minutes == -480
+    assert page.published_at == datetime(2023, 11, 9, 6, 35, 29, tzinfo=timezone.utc)  # the instant is unchanged
+    assert page.date_source == "html:json-ld"
+
+
+@pytest.mark.parametrize("other, day, offset", [
+    # a bare day is no local time of the same moment: no offset is inferred, but the instant falls on the 8th in
+    # the Americas, and htmldate's day (the meta tag's) is the 8th: the publisher's day
+    ('<meta property="article:published_time" content="2023-11-08T00:00:00">', date(2023, 11, 8), None),
+    # 32 hours apart: another moment, the UTC statement stands
+    ('<meta property="article:published_time" content="2023-11-07T22:35:29">', date(2023, 11, 9), 0),
+    # not whole quarter hours apart: no offset inferred; the day as for the bare day
+    ('<meta property="article:published_time" content="2023-11-08T22:35:17">', date(2023, 11, 8), None),
+])
+def test_without_a_matching_local_statement_no_offset_is_inferred(other, day, offset):
+    page = found(_ld("2023-11-09T06:35:29Z") + other)
+    assert page.published_local_date == day and page.published_utc_offset_minutes == offset
+    assert page.published_at == datetime(2023, 11, 9, 6, 35, 29, tzinfo=timezone.utc)

@@ -1,0 +1,104 @@
+"""The `guarded` strategy: trafilatura's fast mode, with resiliparse as an independent second opinion."""
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from resiliparse.parse.html import HTMLParserException
+from trafilatura.utils import load_html
+
+from newsbeam import extraction
+from newsbeam.extraction import STRATEGIES, EmptyText, ExtractionSettings, extract_page, main_text, resiliparse_text
+from newsbeam.sample_site import SITE_DIR
+
+FETCHED = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+PROSE = ("The court heard three witnesses on the first day of the hearing, and the judges asked each of them about "
+         "the months they had spent in the camp before the return. ")
+ARTICLE = "<html><body><article>" + "".join(f"<p>{PROSE * 2} ({n})</p>" for n in range(4)) + "</article></body></html>"
+TREE = load_html(ARTICLE)
+SHORT = "Kategorie: News"  # a short label the chrome filter does not know
+FAST, FULL = "\n".join([PROSE * 3, SHORT, PROSE * 3]), PROSE * 8
+
+
+@pytest.fixture
+def modes(monkeypatch):
+    """trafilatura's modes stubbed: fast mode keeps FAST, standard mode with fallbacks FULL; calls recorded."""
+    calls = []
+
+    def run_mode(tree, url, settings, fast, precision):
+        calls.append("fast" if fast else "full")
+        return FAST if fast else FULL
+
+    monkeypatch.setattr(extraction, "_run_mode", run_mode)
+    return calls
+
+
+def test_fast_mode_is_enough_when_resiliparse_finds_about_as_much(modes, monkeypatch):
+    monkeypatch.setattr(extraction, "resiliparse_text", lambda html: FAST.replace(SHORT, "KATEGORIE - news"))
+    text = main_text(TREE, "http://x/a", ExtractionSettings(timeout=0), ARTICLE)
+    assert modes == ["fast"]  # the fallback extractors are not run
+    assert text == FAST
+
+
+def test_fallbacks_run_when_resiliparse_finds_far_more_text(modes, monkeypatch):
+    monkeypatch.setattr(extraction, "resiliparse_text", lambda html: PROSE * 20)
+    text = main_text(TREE, "http://x/a", ExtractionSettings(timeout=0), ARTICLE)
+    assert modes == ["fast", "full"]
+    assert text == FULL
+
+
+def test_a_short_paragraph_needs_both_extractors(modes, monkeypatch):
+    # resiliparse has the prose but not the label: the label is dropped, the prose stays
+    monkeypatch.setattr(extraction, "resiliparse_text", lambda html: FAST.replace(SHORT, "Kategorie: Sport"))
+    text = main_text(TREE, "http://x/a", ExtractionSettings(timeout=0), ARTICLE)
+    assert text == "\n".join([PROSE * 3, PROSE * 3])
+
+
+def test_no_second_opinion_keeps_fast_mode(modes, monkeypatch):
+    def fail(*args, **kwargs):
+        raise HTMLParserException("boom")
+
+    monkeypatch.setattr(extraction, "extract_plain_text", fail)
+    assert resiliparse_text(ARTICLE) == ""
+    assert main_text(TREE, "http://x/a", ExtractionSettings(timeout=0), ARTICLE) == FAST
+    assert modes == ["fast"]
+
+
+def test_the_balanced_strategy_always_runs_the_fallbacks(modes):
+    assert main_text(TREE, "http://x/a", ExtractionSettings(strategy="balanced", timeout=0), ARTICLE) == FULL
+    assert modes == ["full"]
+
+
+def test_guarded_is_the_default():
+    assert ExtractionSettings().strategy == "guarded" and STRATEGIES[0] == "guarded"
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("name", ["en-subscribers-only.html", "fr-reserve-abonnes.html"])
+def test_teaser_pages_stay_empty_text_with_every_strategy(strategy, name):
+    html = (SITE_DIR / "articles" / name).read_text(encoding="utf-8")
+    with pytest.raises(EmptyText):
+        extract_page(html, "http://x/a", ExtractionSettings(strategy=strategy, timeout=0), FETCHED)
+
+
+def test_real_article_through_both_extractors():
+    html = (SITE_DIR / "articles" / "en-hague-court-ruling.html").read_text(encoding="utf-8")
+    content = extract_page(html, "http://x/a", ExtractionSettings(timeout=0), FETCHED)
+    assert len(content.text) > 1500 and "Related" not in content.text
+    assert len(resiliparse_text(html)) > 1500
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("<>/=\"' abcpdivrtlh&;#\n\u00e9\u0645\ud7ff")), max_size=300))
+def test_arbitrary_markup_never_raises(markup):
+    assert isinstance(resiliparse_text(markup), str)
+    tree = load_html(markup) if markup.strip() else None
+    if tree is not None:
+        assert isinstance(main_text(tree, "http://x/a", ExtractionSettings(timeout=0), markup), str)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200))
+def test_folding_is_idempotent_and_spaced(text):
+    folded = extraction._folded(text)
+    assert extraction._folded(folded) == folded
+    assert "  " not in folded and folded == folded.strip()
