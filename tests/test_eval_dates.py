@@ -10,7 +10,8 @@ def test_a_date_labelled_set_in_htmldate_layout_is_read_and_scored(tmp_path):
     page = '<html><head><meta property="article:published_time" content="2020-06-07T10:00:00+02:00"></head>' \
            '<body><p>text</p></body></html>'
     (tmp_path / "test_set" / "a.html").write_text(page, encoding="utf-8")
-    (tmp_path / "eval" / "b.html").write_bytes("<html><body><p>no date, é</p></body></html>".encode("latin-1"))
+    (tmp_path / "eval" / "b.html").write_bytes(
+        '<html><head><meta charset="iso-8859-1"></head><body><p>no date, é</p></body></html>'.encode("latin-1"))
     (tmp_path / "eval_mediacloud_2020.json").write_text(
         '{"http://x/a": {"file": "a.html", "date": "2020-06-07"}, '
         '"http://x/nan": {"file": "a.html", "date": NaN}}', encoding="utf-8")  # htmldate's data has unlabelled pages
@@ -19,7 +20,7 @@ def test_a_date_labelled_set_in_htmldate_layout_is_read_and_scored(tmp_path):
     pages = ev.load_pages(tmp_path)
     assert [(p.subset, p.url, p.day) for p in pages] == [("mediacloud", "http://x/a", "2020-06-07"),
                                                          ("default", "http://x/b", "2019-01-02")]
-    assert "é" in pages[1].html  # decoded as the pipeline decodes
+    assert "é" in pages[1].html  # decoded as the pipeline decodes (htmldate's pages are not all UTF-8)
     report = io.StringIO()
     figures = ev.score(pages, ["newsbeam", "htmldate-fast"], out=report)
     assert figures["newsbeam"]["all"]["right"] == 1 and figures["newsbeam"]["all"]["dated"] == 1, report.getvalue()
