@@ -1,8 +1,9 @@
 """What the WARC archive costs, and how fast `--warc` input runs, on loopback only, on real-size pages.
 
-    .venv/bin/python benchmarks/bench_archive.py --part archive --hosts 1 --repeats 4
-    .venv/bin/python benchmarks/bench_archive.py --part archive --hosts 8 --repeats 4
-    .venv/bin/python benchmarks/bench_archive.py --part warc-input --repeats 2
+    .venv/bin/python benchmarks/bench_archive.py --part archive --hosts 1 --repeats 3
+    .venv/bin/python benchmarks/bench_archive.py --part archive --hosts 8 --repeats 2 --pages 600
+    .venv/bin/python benchmarks/bench_archive.py --part warc-input --repeats 1
+    .venv/bin/python benchmarks/bench_archive.py --part write --pages 300   # WarcFileWriter alone
 
 Corpus: trafilatura's 990-page evaluation set (bench_pipeline.corpus_pages, ~141 KB of HTML a page; `--corpus
 synthetic` for the 13 KB generated pages), served by bench_pipeline's loopback server without latency.
@@ -13,6 +14,9 @@ in-process worker by default); reports per configuration the median and best wal
 article, the median of the paired ratios (each `all` run against the `off` run just before it: load drifts
 slowly on a shared machine, so neighbours are the fairest comparison), and the archive's bytes per article
 against the Parquet articles'.
+
+`--part write`: WarcFileWriter alone on these pages (gzip-encoded as served), CPU and bytes per entry, with
+compressed bodies stored and with every member deflated at level 6.
 
 `--part warc-input`: fetches every page once, writes them into one WARC file with warcio (response records, as a
 crawler would), then `--repeats` times: the bare-library floor (the same extract + language work in a plain
@@ -159,6 +163,12 @@ def write_warc(pages, target: Path) -> None:
                                                           http_headers=http))
 
 
+def _window(timeline, labels) -> float:
+    """Seconds from the first bundle of the stages named by `labels` to the end of their last one."""
+    spans = [(start, end) for name, start, end in timeline if any(label in name for label in labels)]
+    return (max(end for _, end in spans) - min(start for start, _ in spans)) if spans else None
+
+
 def measure_warc_input(args, page_dir: Path, paths: List[str], flags: List[str]) -> Dict:
     workdir = Path(args.workdir)
     page_server = bench_pipeline.PageServer(page_dir, hosts=1, latency_ms=0)
@@ -183,8 +193,8 @@ def measure_warc_input(args, page_dir: Path, paths: List[str], flags: List[str])
                            "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"],
                           workdir, "warc-input")
         child["load"] = f"{before} -> {load()}"
-        reading = [(start, end) for name, start, end in child["timeline"] if any(s in name for s in _WARC_STAGES)]
-        child["window"] = (max(end for _, end in reading) - min(start for start, _ in reading)) if reading else None
+        child["window"] = _window(child["timeline"], _WARC_STAGES)
+        child["core_window"] = _window(child["timeline"], ("WarcCore",))
         result["runs"].append(child)
         print(f"  repeat {repeat}: floor loop {floor['loop']['wall']:.1f} s, pool {floor['pool']['wall']:.1f} s; "
               f"--warc {child['seconds']:.1f} s (stages {child['window'] or 0:.1f} s), load {child['load']}",
@@ -212,6 +222,9 @@ def report_warc_input(args, result: Dict) -> str:
     if all(r["window"] for r in runs):
         row("`ingest --warc`, 2 workers: read + extract + language stages", [r["window"] for r in runs],
             [r["cpu_run"] for r in runs])
+    if all(r["core_window"] for r in runs):
+        row("`ingest --warc`, 2 workers: the extract + language stage alone", [r["core_window"] for r in runs],
+            [r["cpu_run"] for r in runs])
     pool = statistics.median(f["pool"]["wall"] for f in result["floors"])
     loop = statistics.median(f["loop"]["wall"] for f in result["floors"])
     whole = statistics.median(r["seconds"] for r in runs)
@@ -230,9 +243,51 @@ def report_warc_input(args, result: Dict) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------- writing alone
+
+def measure_write(page_dir: Path, count: int, repeats: int = 3) -> str:
+    """CPU and bytes of WarcFileWriter per record for these pages served gzip-encoded, against every member
+    deflated at GZIP_LEVEL (what it did before compressed bodies were stored)."""
+    import gzip
+    from datetime import datetime, timezone
+
+    from newsbeam import warc
+    from newsbeam.http import RawExchange
+
+    entries = []
+    for path in sorted(page_dir.rglob("*.html"))[:count]:
+        body = gzip.compress(path.read_bytes(), 6, mtime=0)
+        raw = RawExchange(url=f"http://example.test/{path.name}", request_headers=(("Accept-Encoding", "gzip"),),
+                          requested_at=datetime(2026, 1, 1, tzinfo=timezone.utc), status=200, reason="OK",
+                          http_version="HTTP/1.1", headers=(("Content-Type", "text/html"),
+                                                            ("Content-Encoding", "gzip")), body=body)
+        entries.append(warc.ArchiveEntry(role="article", url=raw.url, exchanges=(raw,),
+                                         final_record_id=raw.record_id, context=()))
+    policy = warc._member_level
+    figures: Dict[str, List] = {"every member at level 6": [], "compressed bodies stored (current)": []}
+    try:
+        for _ in range(repeats):
+            for name, level in zip(figures, (lambda raw: warc.GZIP_LEVEL, policy)):
+                warc._member_level = level
+                out = BytesIO()
+                started = time.process_time()
+                writer = warc.WarcFileWriter(out, "bench.warc.gz", "bench")
+                for entry in entries:
+                    writer.write_entry(entry)
+                figures[name].append((time.process_time() - started, out.tell()))
+    finally:
+        warc._member_level = policy
+    lines = [f"### Writing alone: {len(entries)} real pages, gzip-encoded as served, best of {repeats}", "",
+             "| members | CPU ms per entry | bytes per entry |", "|---|---:|---:|"]
+    for name, runs in figures.items():
+        lines.append(f"| {name} | {1000 * min(c for c, _ in runs) / len(entries):.2f} | "
+                     f"{runs[0][1] / len(entries):,.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=("archive", "warc-input", "all"), default="all")
+    parser.add_argument("--part", choices=("archive", "warc-input", "write", "all"), default="all")
     parser.add_argument("--corpus", choices=("synthetic", "trafilatura-eval"), default="trafilatura-eval")
     parser.add_argument("--pages", type=int, default=990)
     parser.add_argument("--hosts", default="1,8", help="comma-separated origin counts for --part archive")
@@ -258,6 +313,8 @@ def main() -> int:
                 runs = measure_archive(args, page_dir, paths, hosts, flags)
                 reports.append(report_archive(args, hosts, runs))
                 print(reports[-1], flush=True)
+        if args.part in ("write", "all"):
+            reports.append(measure_write(page_dir, args.pages))
         if args.part in ("warc-input", "all"):
             reports.append(report_warc_input(args, measure_warc_input(args, page_dir, paths, flags)))
     finally:
