@@ -81,6 +81,20 @@ def real_pages(count: int, directory: Path, corpora: Path) -> List[str]:
             f"/eval-{n}.html" for n in range(count)]
 
 
+def corpora_dir() -> Path:
+    """The shared corpora: NEWSBEAM_CORPORA, else next to the repository, else /work/shared (from a worktree)."""
+    corpora = Path(os.environ.get("NEWSBEAM_CORPORA") or REPO.parent / "shared" / "corpora")
+    return corpora if (corpora / "trafilatura-eval.tar.xz").exists() else Path("/work/shared/corpora")
+
+
+def corpus_pages(name: str, count: int, directory: Path) -> List[str]:
+    """`count` pages of corpus `name` ('synthetic' or 'trafilatura-eval') written under `directory`; their URL
+    paths."""
+    if name == "synthetic":
+        return generate_pages(count, directory)
+    return real_pages(count, directory, corpora_dir())
+
+
 def generate_pages(count: int, directory: Path) -> List[str]:
     templates, pools = corpus.load_templates()
     paths = []
@@ -209,7 +223,7 @@ def fetch_once(urls: List[str]) -> List[Tuple[str, bytes, Optional[str]]]:
         return list(pool.map(get, urls))
 
 
-def measure_floor(pages, processes: int, with_entities: bool) -> Dict[str, Dict]:
+def measure_floor(pages, processes: int, with_entities: bool, methods=("fork", "spawn")) -> Dict[str, Dict]:
     results = {}
     setup_started = time.perf_counter()
     _floor_init(with_entities)
@@ -225,7 +239,7 @@ def measure_floor(pages, processes: int, with_entities: bool) -> Dict[str, Dict]
     # modules' memory. spawn starts every process from scratch, as Beam starts its workers, so its set-up (imports,
     # models, gazetteer) is the same work a pipeline worker's set-up is, and its processes share nothing.
     for name, method in (("pool", "fork"), ("pool-spawn", "spawn")):
-        if method not in multiprocessing.get_all_start_methods():
+        if method not in methods or method not in multiprocessing.get_all_start_methods():
             continue
         results[name] = _measure_pool(multiprocessing.get_context(method), pages, processes, with_entities)
     return results
@@ -764,13 +778,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     started = time.perf_counter()
     page_dir = workdir / "pages"
     shutil.rmtree(page_dir, ignore_errors=True)
-    if args.corpus == "synthetic":
-        paths = generate_pages(args.pages, page_dir)
-    else:
-        corpora = Path(os.environ.get("NEWSBEAM_CORPORA") or REPO.parent / "shared" / "corpora")
-        if not (corpora / "trafilatura-eval.tar.xz").exists():
-            corpora = Path("/work/shared/corpora")  # from a worktree
-        paths = real_pages(args.pages, page_dir, corpora)
+    paths = corpus_pages(args.corpus, args.pages, page_dir)
     setup["generate"] = time.perf_counter() - started
     files = list(page_dir.rglob("*.html"))
     setup["bytes"], setup["files"] = sum(f.stat().st_size for f in files), len(files)

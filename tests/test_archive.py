@@ -231,3 +231,36 @@ def test_rerun_replaces_and_archive_off_writes_nothing(archived):
     assert rerun.returncode == 0, rerun.stderr.decode()
     assert not warc_files(out) and before  # the re-run of r1 archived nothing, so r1's old file went
     assert all(r["warc_filename"] is None for r in rows(out, "articles") if r["run_id"] == "r1")
+
+
+def _exchange(body: bytes, coding: str):
+    from datetime import datetime, timezone
+
+    from newsbeam.http import RawExchange
+
+    headers = (("Content-Type", "text/html"), *((("Content-Encoding", coding),) if coding else ()))
+    return RawExchange(url="http://example.test/a.html", request_headers=(("Accept-Encoding", "gzip"),),
+                       requested_at=datetime(2026, 1, 1, tzinfo=timezone.utc), status=200, reason="OK",
+                       http_version="HTTP/1.1", headers=headers, body=body)
+
+
+@pytest.mark.parametrize("coding", ["gzip", ""])
+def test_compressed_bodies_are_stored_in_their_member_not_deflated_again(coding, tmp_path):
+    from newsbeam.warc import ArchiveEntry
+
+    page = ("<html><body>" + " ".join(f"<p>paragraph {n} of a page</p>" for n in range(300)) + "</body></html>")
+    body = gzip.compress(page.encode(), mtime=0) if coding else page.encode()
+    raw = _exchange(body, coding)
+    entry = ArchiveEntry(role="article", url=raw.url, exchanges=(raw,), final_record_id=raw.record_id, context=())
+    path = tmp_path / "t.warc.gz"
+    with open(path, "wb") as handle:
+        offset, length = WarcFileWriter(handle, path.name, "t").write_entry(entry)
+    member = path.read_bytes()[offset:offset + length]
+    # a body compressed by the server lies verbatim in a stored member (deflating it again costs CPU for no bytes);
+    # a plain body is deflated
+    assert (body in member) == bool(coding)
+    if not coding:
+        assert length < len(body) / 3
+    ((headers, _, payload),) = records(BytesIO(member))
+    assert headers["WARC-Record-ID"] == raw.record_id and payload == page.encode()
+    assert subprocess.run([*WARCIO, "check", str(path)], capture_output=True).returncode == 0
