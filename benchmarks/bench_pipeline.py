@@ -211,6 +211,15 @@ def fetch_once(urls: List[str]) -> List[Tuple[str, bytes, Optional[str]]]:
 
 def measure_floor(pages, processes: int, with_entities: bool) -> Dict[str, Dict]:
     results = {}
+    # fork is Python's default on Linux: the pool's processes start as copies of this one, sharing its imported
+    # modules' memory. spawn starts every process from scratch, as Beam starts its workers, so its set-up (imports,
+    # models, gazetteer) is the same work a pipeline worker's set-up is, and its processes share nothing. The pools
+    # come first: forked from a process that has not loaded the libraries and models yet, they pay their own
+    # set-up (their "+set-up" rows), as the pipeline's workers do.
+    for name, method in (("pool", "fork"), ("pool-spawn", "spawn")):
+        if method not in multiprocessing.get_all_start_methods():
+            continue
+        results[name] = _measure_pool(multiprocessing.get_context(method), pages, processes, with_entities)
     setup_started = time.perf_counter()
     _floor_init(with_entities)
     setup_seconds = time.perf_counter() - setup_started
@@ -221,14 +230,7 @@ def measure_floor(pages, processes: int, with_entities: bool) -> Dict[str, Dict]
     wall = time.perf_counter() - started
     cpu = _cpu_self() - cpu0
     results["loop"] = _floor_figures(outcomes, wall, cpu, 1, _foreign(busy0, cpu), setup_seconds)
-    # fork is Python's default on Linux: the pool's processes start as copies of this one, sharing its imported
-    # modules' memory. spawn starts every process from scratch, as Beam starts its workers, so its set-up (imports,
-    # models, gazetteer) is the same work a pipeline worker's set-up is, and its processes share nothing.
-    for name, method in (("pool", "fork"), ("pool-spawn", "spawn")):
-        if method not in multiprocessing.get_all_start_methods():
-            continue
-        results[name] = _measure_pool(multiprocessing.get_context(method), pages, processes, with_entities)
-    return results
+    return {name: results[name] for name in ("loop", "pool", "pool-spawn") if name in results}
 
 
 def _measure_pool(context, pages, processes: int, with_entities: bool) -> Dict:
