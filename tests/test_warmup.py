@@ -62,12 +62,12 @@ def test_the_core_warms_up_after_fetching_unless_told_not_to():
         assert len(found) == expected, found
 
 
-def test_the_option_turns_it_off(tmp_path):
+def test_the_option_turns_it_on(tmp_path):
     urls = tmp_path / "urls.txt"
     urls.write_text("https://example.com/a\n")
     common = ["--urls", str(urls), "--output", str(tmp_path / "out")]
-    assert build_config(NewsbeamOptions(common)).core.warm_up is True
-    assert build_config(NewsbeamOptions([*common, "--warm-up", "off"])).core.warm_up is False
+    assert build_config(NewsbeamOptions(common)).core.warm_up is False
+    assert build_config(NewsbeamOptions([*common, "--warm-up", "on"])).core.warm_up is True
 
 
 def test_pages_pass_through_the_core_unchanged_with_the_warm_up():
@@ -75,9 +75,32 @@ def test_pages_pass_through_the_core_unchanged_with_the_warm_up():
     with SampleSite() as site:
         items = [FeedItem(url=site.url(p), canonical_url=canonicalize_url(site.url(p)), feed_url=None) for p in paths]
         pipeline = fnapi_pipeline()
-        core = pipeline | beam.Create(items) | ProcessArticles(CoreSettings(fetch=FAST, entities=None))
+        core = pipeline | beam.Create(items) | ProcessArticles(CoreSettings(fetch=FAST, entities=None, warm_up=True))
         urls = (core["articles"] | "Url" >> beam.Map(lambda a: a.extracted.item.url),
                 core["dead_letters"] | "DeadUrl" >> beam.Map(lambda d: d.url)) | beam.Flatten()
         assert_that(urls, equal_to([item.url for item in items]))
         counters = run_and_count(pipeline)
     assert counters["pages.fetched"] == len(paths)
+
+
+def test_a_late_waking_request_pushes_the_next_one_back(monkeypatch):
+    # a thread that sleeps to its turn can wake late (another thread holding the GIL, e.g. a warm-up loading
+    # models): the next request must still start `delay` after this one's actual start, not after its planned one
+    from newsbeam import fetching
+    from newsbeam.http import FetchSettings
+
+    clock = {"now": 100.0}
+    monkeypatch.setattr(fetching.time, "monotonic", lambda: clock["now"])
+
+    late = [0.03]
+
+    def oversleep(seconds):
+        clock["now"] += seconds + (late.pop() if late else 0.0)  # the first sleeper wakes 30 ms late
+
+    monkeypatch.setattr(fetching.time, "sleep", oversleep)
+    gates = fetching.HostGates(FetchSettings(host_concurrency=1, host_delay=0.05))
+    starts = []
+    for _ in range(3):
+        with gates.slot("http://a.example"):
+            starts.append(clock["now"])
+    assert all(b - a >= 0.05 - 1e-9 for a, b in zip(starts, starts[1:])), starts
