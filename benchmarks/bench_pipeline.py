@@ -225,6 +225,15 @@ def fetch_once(urls: List[str]) -> List[Tuple[str, bytes, Optional[str]]]:
 
 def measure_floor(pages, processes: int, with_entities: bool, methods=("fork", "spawn")) -> Dict[str, Dict]:
     results = {}
+    # fork is Python's default on Linux: the pool's processes start as copies of this one, sharing its imported
+    # modules' memory. spawn starts every process from scratch, as Beam starts its workers, so its set-up (imports,
+    # models, gazetteer) is the same work a pipeline worker's set-up is, and its processes share nothing. The pools
+    # come first: forked from a process that has not loaded the libraries and models yet, they pay their own
+    # set-up (their "+set-up" rows), as the pipeline's workers do.
+    for name, method in (("pool", "fork"), ("pool-spawn", "spawn")):
+        if method not in methods or method not in multiprocessing.get_all_start_methods():
+            continue
+        results[name] = _measure_pool(multiprocessing.get_context(method), pages, processes, with_entities)
     setup_started = time.perf_counter()
     _floor_init(with_entities)
     setup_seconds = time.perf_counter() - setup_started
@@ -235,14 +244,7 @@ def measure_floor(pages, processes: int, with_entities: bool, methods=("fork", "
     wall = time.perf_counter() - started
     cpu = _cpu_self() - cpu0
     results["loop"] = _floor_figures(outcomes, wall, cpu, 1, _foreign(busy0, cpu), setup_seconds)
-    # fork is Python's default on Linux: the pool's processes start as copies of this one, sharing its imported
-    # modules' memory. spawn starts every process from scratch, as Beam starts its workers, so its set-up (imports,
-    # models, gazetteer) is the same work a pipeline worker's set-up is, and its processes share nothing.
-    for name, method in (("pool", "fork"), ("pool-spawn", "spawn")):
-        if method not in methods or method not in multiprocessing.get_all_start_methods():
-            continue
-        results[name] = _measure_pool(multiprocessing.get_context(method), pages, processes, with_entities)
-    return results
+    return {name: results[name] for name in ("loop", "pool", "pool-spawn") if name in results}
 
 
 def _measure_pool(context, pages, processes: int, with_entities: bool) -> Dict:
@@ -275,6 +277,45 @@ def _floor_figures(outcomes, wall, cpu, processes, foreign, setup_seconds) -> Di
         "extract": sum(o[1] for o in outcomes), "language": sum(o[2] for o in outcomes),
         "entities": sum(o[3] for o in outcomes), "languages": dict(Counter(o[0] for o in outcomes)),
     }
+
+
+# ---------------------------------------------------------------------------------------------- trafilatura's CLI
+
+# Our extraction settings in the CLI's terms (newsbeam.extraction.ExtractionSettings: favor precision, no fallback
+# extractors, no comments, metadata); 'default' is the CLI as installed (fallback extractors on: slower).
+TRAFILATURA_CLI = {
+    "same": ["--precision", "--fast", "--no-comments", "--with-metadata"],
+    "default": [],
+}
+
+
+def run_trafilatura_cli(setting: str, urls_file: Path, workdir: Path, parallel: int) -> Dict:
+    """trafilatura's own command line on the same URLs: its fetching (a thread pool of `--parallel` downloads, one
+    URL per host at a time, SLEEP_TIME apart: set to 0 here, as the pipeline runs without politeness delays) and
+    its extraction, in its one process. Articles = the files it wrote."""
+    import trafilatura
+
+    config = workdir / "trafilatura-cli.cfg"
+    text = (Path(trafilatura.__file__).parent / "settings.cfg").read_text()
+    # the benchmark server is on 127.0.0.1, as for the pipeline's --allow-private-addresses
+    text = re.sub(r"(?m)^SSRF_PROTECTION\s*=.*$", "SSRF_PROTECTION = off", text)
+    config.write_text(re.sub(r"(?m)^SLEEP_TIME\s*=.*$", "SLEEP_TIME = 0", text))
+    out = workdir / f"trafilatura-cli-{setting}"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [str(Path(sys.executable).parent / "trafilatura"), "--input-file", str(urls_file), "--output-dir",
+               str(out), "--parallel", str(parallel), "--config-file", str(config), "--output-format", "json",
+               *TRAFILATURA_CLI[setting]]
+    children0, busy0, self0 = _cpu_children(), busy_cpu(), _cpu_self()
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=str(workdir), capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    cpu = _cpu_children() - children0
+    if done.returncode not in (0, 1):  # 1: some URLs gave nothing
+        raise RuntimeError(f"trafilatura CLI failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    articles = sum(1 for f in out.rglob("*") if f.is_file()) if out.exists() else 0
+    return {"name": f"trafilatura CLI ({setting})", "articles": articles, "wall": wall, "cpu": cpu,
+            "foreign_cpu": _foreign(busy0, cpu + _cpu_self() - self0),
+            "command": ["trafilatura", *command[1:]], "config": "its settings.cfg with SLEEP_TIME = 0, SSRF_PROTECTION = off"}
 
 
 # ---------------------------------------------------------------------------------------------- pipeline runs
@@ -550,7 +591,7 @@ def _fmt_cpu(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dict) -> str:
+def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dict, clis: List[Dict] = ()) -> str:
     lines = []
     add = lines.append
     add("")
@@ -577,13 +618,21 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
             add(f"{'floor: ' + name + ' (' + str(data['processes']) + 'p)':<24}{data['articles']:>9}"
                 f"{data['wall']:>8.2f}{rate:>8.1f}{data['cpu']:>8.1f}{1000 * data['cpu'] / max(data['articles'], 1):>11.2f}"
                 f"{'-':>10}{_fmt_cpu(data.get('foreign_cpu')):>13}")
-        if "pool-spawn" in floor:
-            # the spawned pool's start-up (imports, models, gazetteer) plus this run's pages at its rate
-            pool = floor["pool-spawn"]
-            wall = pool["setup"] + pages / rates["pool-spawn"]
-            rates["pool-spawn+setup"] = pages / wall
-            add(f"{'floor: pool-spawn+set-up':<24}{pages:>9}{wall:>8.2f}{rates['pool-spawn+setup']:>8.1f}"
+        for name in ("pool", "pool-spawn"):
+            if name not in floor:
+                continue
+            # the pool's start-up (its workers' model loading; spawned: their imports too) plus this run's pages
+            # at its rate: a bare-library script measured end to end, paying its set-up as the pipeline does
+            pool = floor[name]
+            wall = pool["setup"] + pages / rates[name]
+            rates[f"{name}+setup"] = pages / wall
+            add(f"{'floor: ' + name + '+set-up':<24}{pages:>9}{wall:>8.2f}{rates[name + '+setup']:>8.1f}"
                 f"{pool['cpu'] * pages / max(pool['articles'], 1) + pool['setup_cpu']:>8.1f}{'':>11}{'-':>10}{'':>13}")
+    for cli in clis:
+        rate = cli["articles"] / cli["wall"]
+        rates[cli["name"]] = rate
+        add(f"{cli['name']:<24}{cli['articles']:>9}{cli['wall']:>8.2f}{rate:>8.1f}{cli['cpu']:>8.1f}"
+            f"{1000 * cli['cpu'] / max(cli['articles'], 1):>11.2f}{'-':>10}{_fmt_cpu(cli.get('foreign_cpu')):>13}")
     for run in runs:
         written = run["counters"].get("articles.written", 0)
         rate = written / run["seconds"] if run["seconds"] else 0
@@ -599,7 +648,7 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
         "means the figures of that row are disturbed.")
     if floor:
         add("- floor pool: forked processes (Python's default on Linux), which share this process's imported "
-            "modules; pool-spawn: processes started from scratch, as Beam starts its workers; pool-spawn+set-up: "
+            "modules; pool-spawn: processes started from scratch, as Beam starts its workers; +set-up: "
             "that pool's own start-up (imports, models, gazetteer) plus this run's pages at its rate, i.e. a "
             "bare-library script measured end to end.")
 
@@ -669,15 +718,18 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
                 if seconds >= 0.1 or label in peaks:
                     add(f"            {seconds:7.2f} s {_fmt_bytes(peaks.get(label)):>9}  {label}")
 
-    if floor and runs:
+    if (floor or clis) and runs:
         add("")
-        add("pipeline / floor throughput (articles/s ratio; 1.0 = as fast as the bare per-article work of the "
-            "floor):")
+        add("pipeline / baseline throughput (articles/s ratio; 1.0 = as fast as the bare per-article work of the "
+            "floor, or as trafilatura's own CLI):")
         for run in runs:
-            add(f"  {run['mode']:<7} " + ", ".join(f"{rates[run['mode']] / rates[name]:.2f} x floor {name}"
-                                                  for name in rates if name not in MODES))
+            add(f"  {run['mode']:<7} " + ", ".join(
+                f"{rates[run['mode']] / rates[name]:.2f} x {name if name.startswith('trafilatura') else 'floor ' + name}"
+                for name in rates if name not in MODES))
+    for cli in clis:
+        add(f"{cli['name']}: {' '.join(cli['command'])} (config: {cli['config']})")
         if "pool" in rates:
-            add(f"  target: >= 0.8 x floor pool (fork, Python's default on Linux) = {0.8 * rates['pool']:.1f} "
+            add(f"  target: >= 0.85 x floor pool (fork, Python's default on Linux) = {0.85 * rates['pool']:.1f} "
                 f"articles/s")
     for run in runs:
         if run["status"] != "succeeded":
@@ -744,6 +796,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--floor-entities", choices=("on", "off"), default="on",
                         help="include the entity tagger in the floor, as the pipeline's entity stage does")
     parser.add_argument("--floor-processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--trafilatura-cli", action="append", default=[], choices=sorted(TRAFILATURA_CLI),
+                        help="also run trafilatura's own CLI on the same URLs (fetching and extracting): 'same' at "
+                             "our extraction settings, 'default' as installed; repeatable")
     parser.add_argument("--profile", action="store_true",
                         help="run the single-worker pipeline under py-spy (all threads) and summarise it")
     parser.add_argument("--profile-gil", action="store_true", help="py-spy --gil: only samples holding the GIL")
@@ -783,7 +838,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     files = list(page_dir.rglob("*.html"))
     setup["bytes"], setup["files"] = sum(f.stat().st_size for f in files), len(files)
     page_server = PageServer(page_dir, args.hosts, args.latency_ms)
-    runs, floor, profiled = [], None, None
+    runs, floor, profiled, clis = [], None, None, []
     try:
         urls = [server.url_for(page_server.ports, n, path) for n, path in enumerate(paths)]
         urls_file = workdir / "urls.txt"
@@ -802,6 +857,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                   flush=True)
             floor = measure_floor(fetched, args.floor_processes, with_entities)
             del fetched
+        for setting in args.trafilatura_cli:
+            _quiet(args.wait_quiet)
+            print(f"trafilatura CLI ({setting}) ...", flush=True)
+            page_server.call("reset")
+            clis.append(run_trafilatura_cli(setting, urls_file, workdir, args.floor_processes))
         for mode in modes:
             _quiet(args.wait_quiet)
             print(f"pipeline: {mode} ...", flush=True)
@@ -811,7 +871,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             profiled = run_pipeline("single", urls_file, workdir, page_server, profiler, args.profile_gil)
     finally:
         page_server.stop()
-    text = report(args, args.pages, floor, runs, setup)
+    text = report(args, args.pages, floor, runs, setup, clis)
     print(text)
     if profiled and Path(profiled["profile_file"]).exists():
         written = profiled["counters"].get("articles.written", 0)
@@ -819,7 +879,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               f"{written} articles in {profiled['seconds']:.1f} s under the sampler; raw stacks in "
               f"{profiled['profile_file']}):\n{summarize_profile(Path(profiled['profile_file']))}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "setup": setup, "floor": floor, "runs": [
+        Path(args.json).write_text(json.dumps({"args": vars(args), "setup": setup, "floor": floor, "trafilatura_cli": clis, "runs": [
             {k: v for k, v in r.items() if k != "log_tail"} for r in runs]}, indent=2, default=str))
     if not args.workdir and not profiled:
         shutil.rmtree(workdir, ignore_errors=True)

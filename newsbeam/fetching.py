@@ -98,6 +98,10 @@ class HostGates:
                 next_start[0] = start + delay[0]
             if start > now:
                 time.sleep(start - now)
+                # a sleep can end late (another thread holding the GIL): the next start counts from this one's
+                # actual start, or the server would see the two closer than `delay`
+                with self._lock:
+                    next_start[0] = max(next_start[0], time.monotonic() + delay[0])
             yield
 
 

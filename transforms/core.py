@@ -12,6 +12,7 @@ from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.fetch import EXCHANGES, FAILURES, FetchUrls
 from newsbeam.transforms.language import DetectLanguage
 from newsbeam.transforms.spool import RedistributePages
+from newsbeam.transforms.warmup import WarmUp
 
 from newsbeam import reasons
 from newsbeam.extraction import ExtractionSettings
@@ -29,6 +30,9 @@ class CoreSettings:
     language: LanguageSettings = LanguageSettings()
     entities: Optional[EntityStageSettings] = EntityStageSettings()  # None: no entity stage
     redistribute: bool = True  # reshuffle fetched pages so that extraction does not follow the hosts
+    # load the later stages' models in the background while fetching (transforms/warmup); off by default: the
+    # loading holds the GIL for tens of milliseconds at a time, which shifts the fetching threads' request starts
+    warm_up: bool = False
     spool_dir: Optional[str] = None  # local directory the redistributed pages' bodies wait in (transforms/spool)
     archive: bool = False  # article responses go to the `exchanges` output, for the WARC archive
 
@@ -67,6 +71,10 @@ class ProcessArticles(beam.PTransform):
                                    archive_role=ROLE_ARTICLE if self._settings.archive else None)
         )
         pages = fetched.pages
+        if self._settings.warm_up:
+            # set up with the fetch step, on every worker: the models of the stages after it load while the pages
+            # are fetched (the step stays in use, and holds them, until fetching ends)
+            pages = pages | "WarmUp" >> WarmUp(self._settings.language, self._settings.entities)
         if self._settings.redistribute:
             # fetching is grouped by host (politeness) and a runner gives each group to one worker: without this
             # a one-site run would extract on one core

@@ -8,17 +8,23 @@ from newsbeam.language import UNDETERMINED, LanguageDetector, LanguageSettings, 
 from newsbeam.schemas.records import Article, ExtractedArticle
 from newsbeam.transforms.common import acquire_shared, counter, timed
 
+# One detector per process and settings, for every DoFn instance (and the warm-up step, transforms/warmup).
+_DETECTORS = shared.Shared()
+
+
+def shared_detector(settings: LanguageSettings) -> LanguageDetector:
+    return acquire_shared(_DETECTORS, lambda: LanguageDetector(settings), settings)
+
 
 class _DetectLanguageFn(beam.DoFn):
     def __init__(self, settings: LanguageSettings):
         self._settings = settings
-        self._shared = shared.Shared()
         self._undetermined = counter("language.und")
         self._from_hint = counter("language.from_hint")
         self._time = counter("stage_us.language")
 
     def setup(self):
-        self._detector = acquire_shared(self._shared, lambda: LanguageDetector(self._settings), self._settings)
+        self._detector = shared_detector(self._settings)
 
     def process(self, article: ExtractedArticle):
         with timed(self._time):

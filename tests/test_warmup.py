@@ -1,0 +1,106 @@
+"""The warm-up step: the later stages' models load in the background while pages are fetched."""
+import apache_beam as beam
+from apache_beam.testing.util import assert_that, equal_to
+
+from newsbeam.language import LanguageSettings
+from newsbeam.pipelines.options import NewsbeamOptions, build_config
+from newsbeam.sample_site import SITE_DIR, SampleSite
+from newsbeam.schemas.records import FeedItem
+from newsbeam.transforms.core import CoreSettings, ProcessArticles
+from newsbeam.transforms.language import shared_detector
+from newsbeam.transforms.warmup import _WarmUpFn
+from newsbeam.urls import canonicalize_url
+from tests.conftest import FAST
+from tests.pipeline_helpers import fnapi_pipeline, run_and_count
+
+
+def test_setup_builds_the_shared_detector_in_the_background_and_the_stage_gets_the_same_one():
+    settings = LanguageSettings(seed=7)  # a key of its own: nothing else in the test process built it
+    warm = _WarmUpFn(settings, None)
+    warm.setup()
+    warm._thread.join(60)
+    assert not warm._thread.is_alive()
+    assert len(warm._held) == 1
+    assert shared_detector(settings) is warm._held[0]  # the language stage's setup() acquires this one
+    assert list(warm.process("element")) == ["element"]
+    warm.teardown()
+    assert warm._held == []
+
+
+def test_a_failing_load_is_left_to_the_stage_that_needs_it(monkeypatch, caplog):
+    import newsbeam.transforms.warmup as warmup
+
+    def broken():
+        raise RuntimeError("no model")
+
+    monkeypatch.setattr(warmup, "_loaders", lambda language, entities: [broken, broken])
+    warm = _WarmUpFn(LanguageSettings(), None)
+    warm.setup()
+    warm._thread.join(60)
+    assert warm._held == []  # no exception escapes the thread; the stage's own setup() raises it
+
+
+def _labels(pipeline):
+    labels = []
+
+    class Visitor(beam.pipeline.PipelineVisitor):
+        def visit_transform(self, node):
+            labels.append(node.full_label)
+
+        def enter_composite_transform(self, node):
+            labels.append(node.full_label)
+
+    pipeline.visit(Visitor())
+    return labels
+
+
+def test_the_core_warms_up_after_fetching_unless_told_not_to():
+    for warm_up, expected in ((True, 1), (False, 0)):
+        pipeline = fnapi_pipeline()
+        _ = pipeline | beam.Create([]) | ProcessArticles(CoreSettings(fetch=FAST, entities=None, warm_up=warm_up))
+        found = [label for label in _labels(pipeline) if label.endswith("/WarmUp/Load")]
+        assert len(found) == expected, found
+
+
+def test_the_option_turns_it_on(tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text("https://example.com/a\n")
+    common = ["--urls", str(urls), "--output", str(tmp_path / "out")]
+    assert build_config(NewsbeamOptions(common)).core.warm_up is False
+    assert build_config(NewsbeamOptions([*common, "--warm-up", "on"])).core.warm_up is True
+
+
+def test_pages_pass_through_the_core_unchanged_with_the_warm_up():
+    paths = [f"/articles/{page.name}" for page in sorted((SITE_DIR / "articles").glob("*.html"))][:6]
+    with SampleSite() as site:
+        items = [FeedItem(url=site.url(p), canonical_url=canonicalize_url(site.url(p)), feed_url=None) for p in paths]
+        pipeline = fnapi_pipeline()
+        core = pipeline | beam.Create(items) | ProcessArticles(CoreSettings(fetch=FAST, entities=None, warm_up=True))
+        urls = (core["articles"] | "Url" >> beam.Map(lambda a: a.extracted.item.url),
+                core["dead_letters"] | "DeadUrl" >> beam.Map(lambda d: d.url)) | beam.Flatten()
+        assert_that(urls, equal_to([item.url for item in items]))
+        counters = run_and_count(pipeline)
+    assert counters["pages.fetched"] == len(paths)
+
+
+def test_a_late_waking_request_pushes_the_next_one_back(monkeypatch):
+    # a thread that sleeps to its turn can wake late (another thread holding the GIL, e.g. a warm-up loading
+    # models): the next request must still start `delay` after this one's actual start, not after its planned one
+    from newsbeam import fetching
+    from newsbeam.http import FetchSettings
+
+    clock = {"now": 100.0}
+    monkeypatch.setattr(fetching.time, "monotonic", lambda: clock["now"])
+
+    late = [0.03]
+
+    def oversleep(seconds):
+        clock["now"] += seconds + (late.pop() if late else 0.0)  # the first sleeper wakes 30 ms late
+
+    monkeypatch.setattr(fetching.time, "sleep", oversleep)
+    gates = fetching.HostGates(FetchSettings(host_concurrency=1, host_delay=0.05))
+    starts = []
+    for _ in range(3):
+        with gates.slot("http://a.example"):
+            starts.append(clock["now"])
+    assert all(b - a >= 0.05 - 1e-9 for a, b in zip(starts, starts[1:])), starts
