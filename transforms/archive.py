@@ -6,7 +6,6 @@ bucket to a hidden temporary name through FileSystems, renamed into place, then 
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import replace
 from typing import Iterable, List, Optional, Tuple
 
@@ -15,7 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
 from newsbeam.atomic import atomic_create
-from newsbeam.packing import pack, unpack
+from newsbeam.recordstore import RecordStore, Ref
 from newsbeam.warc import WarcFileWriter, warc_file_name
 from newsbeam.schemas.datasets import RunContext
 from newsbeam.schemas.records import Article, DeadLetter, WarcPointer
@@ -31,19 +30,20 @@ def warc_folder(run: RunContext) -> str:
 
 
 class _WriteWarcFn(beam.DoFn):
-    def __init__(self, root: str, run: RunContext):
+    def __init__(self, root: str, run: RunContext, store: RecordStore):
         self._root = root
         self._run = run
+        self._store = store
         self._files = counter("warc.files")
         self._written = counter("warc.entries_written")
         self._bytes = counter("warc.bytes")
         self._records = counter("warc.records")
         self._time = counter("stage_us.archive")
 
-    def process(self, element: Tuple[int, Iterable[bytes]]):
-        bucket, packed = element
+    def process(self, element: Tuple[int, Iterable[Ref]]):
+        bucket, refs = element
         # the same responses give the same file, whatever the grouping order
-        entries = sorted((pickle.loads(data) for data in packed),
+        entries = sorted((self._store.get(ref) for ref in refs),
                          key=lambda e: (e.url, e.exchanges[0].requested_at if e.exchanges else None, e.role))
         name = warc_file_name(self._run.run_id, bucket)
         relative = f"{warc_folder(self._run)}/{name}"
@@ -85,21 +85,24 @@ class _FinalizeWarcFn(beam.DoFn):
 class ArchiveResponses(beam.PTransform):
     """newsbeam.warc.ArchiveEntry -> (record id, WarcPointer) of every archived final response."""
 
-    def __init__(self, root: str, run: RunContext, buckets: int = 1):
+    def __init__(self, root: str, run: RunContext, buckets: int = 1, store: Optional[RecordStore] = None):
         super().__init__()
         self._root = root
         self._run = run
         self._buckets = buckets
+        # not compressed in the element: the raw bodies are mostly gzip already, zlib would only spend CPU on them
+        self._store = store or RecordStore(compress=False)
 
     def expand(self, entries):
         buckets = self._buckets
+        store = self._store
         written = (
             entries
-            # pickled, not packed: the raw bodies are mostly gzip already, zlib would only spend CPU on them
-            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), pickle.dumps(e, pickle.HIGHEST_PROTOCOL))
-                                      ).with_output_types(Tuple[int, bytes])
+            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), store.put(e))
+                                      ).with_output_types(Tuple[int, Ref])
             | "GroupByFile" >> beam.GroupByKey()
-            | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run)).with_outputs(_FILES, main="pointers")
+            | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run, store)).with_outputs(_FILES,
+                                                                                                 main="pointers")
         )
         _ = (written[_FILES]
              | "CollectWritten" >> beam.combiners.ToList()
@@ -124,15 +127,16 @@ def with_dead_letter_pointer(dead: DeadLetter, found: WarcPointer) -> DeadLetter
 
 
 class _JoinFn(beam.DoFn):
-    def __init__(self, attach):
+    def __init__(self, attach, store: RecordStore):
         self._attach = attach
+        self._store = store
         self._missing = counter("warc.pointers_missing")
 
     def process(self, element):
         _, joined = element
         found = list(joined["pointers"])
-        for data in joined["rows"]:
-            row = unpack(data)
+        for ref in joined["rows"]:
+            row = self._store.get(ref)
             if found:
                 yield self._attach(row, found[0])
             else:  # cannot happen while every entry is written; counted so that it would show
@@ -144,22 +148,23 @@ class AttachPointers(beam.PTransform):
     """Rows (articles or dead letters) whose WarcPointer has only its record id get the file, offset and length
     of that record; rows without a pointer pass through."""
 
-    def __init__(self, pointers, get, attach):
+    def __init__(self, pointers, get, attach, store: Optional[RecordStore] = None):
         super().__init__()
         self._pointers = pointers
         self._get = get
         self._attach = attach
+        self._store = store or RecordStore()
 
     def expand(self, rows):
-        get = self._get
+        get, store = self._get, self._store
         # pages read from WARC input already point to their record; only pointers of this run's archive are joined
         split = rows | "HasPointer" >> beam.Partition(
             lambda row, _: 0 if get(row) is not None and get(row).filename is None else 1, 2)
-        keyed = split[0] | "KeyByRecord" >> beam.Map(lambda row: (get(row).record_id, pack(row))).with_output_types(
-            Tuple[str, bytes])
+        keyed = split[0] | "KeyByRecord" >> beam.Map(
+            lambda row: (get(row).record_id, store.put(row))).with_output_types(Tuple[str, Ref])
         joined = (
             {"rows": keyed, "pointers": self._pointers}
             | "Join" >> beam.CoGroupByKey()
-            | "Attach" >> beam.ParDo(_JoinFn(self._attach))
+            | "Attach" >> beam.ParDo(_JoinFn(self._attach, store))
         )
         return (joined, split[1]) | "Rows" >> beam.Flatten()
