@@ -136,12 +136,11 @@ class _JoinFn(beam.DoFn):
         _, joined = element
         found = list(joined["pointers"])
         for ref in joined["rows"]:
-            row = self._store.get(ref)
             if found:
-                yield self._attach(row, found[0])
+                yield self._store.put(self._attach(self._store.get(ref), found[0]))
             else:  # cannot happen while every entry is written; counted so that it would show
                 self._missing.inc()
-                yield row
+                yield ref
 
 
 class AttachPointers(beam.PTransform):
@@ -167,4 +166,6 @@ class AttachPointers(beam.PTransform):
             | "Join" >> beam.CoGroupByKey()
             | "Attach" >> beam.ParDo(_JoinFn(self._attach, store))
         )
-        return (joined, split[1]) | "Rows" >> beam.Flatten()
+        # the two branches end in different stages, so the runner holds what the Flatten gathers: references too
+        passed = split[1] | "StoreOthers" >> beam.Map(store.put).with_output_types(Ref)
+        return (joined, passed) | "Rows" >> beam.Flatten() | "Load" >> beam.Map(store.get)
