@@ -109,7 +109,8 @@ class NewsbeamOptions(PipelineOptions):
                                   "pages on the worker that fetched them (the old behaviour, for comparison).")
         process.add_argument("--spool-dir", "--spool_dir", dest="spool_dir", default=None, metavar="DIR",
                              help="Local runner: where redistributed pages wait, compressed, between fetching and "
-                                  "extraction (default: a temporary directory under $TMPDIR, removed at the end "
+                                  "extraction, and the articles, rows and archived responses crossing the barriers "
+                                  "after it (default: a temporary directory under $TMPDIR, removed at the end "
                                   "of the run); 'off' keeps them in memory.")
         process.add_argument("--buckets", type=int, default=1,
                              help="Parquet files per partition and run (default 1); raise for very large runs.")
