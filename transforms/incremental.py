@@ -158,8 +158,12 @@ class _FingerprintFn(beam.DoFn):
     def process(self, article: Article):
         with timed(self._time):
             found = fingerprint(article_id(article.extracted.canonical_url), article.extracted.text, self._settings)
-        # the article waits, stored, until the run's groups are known
-        yield found, article.extracted.fetched_at, self._store.put(article)
+        # the article waits, stored, until the run's groups are known; only the grouping needs the MinHash (1 KB)
+        yield TaggedOutput(_FINGERPRINTS, (found, article.extracted.fetched_at))
+        yield found.article_id, self._store.put(article)
+
+
+_FINGERPRINTS = "fingerprints"
 
 
 class _AssignGroupsFn(beam.DoFn):
@@ -187,16 +191,16 @@ class NearDuplicates(beam.PTransform):
 
     def expand(self, articles):
         store = self._store
-        fingerprinted = articles | "Fingerprint" >> beam.ParDo(_FingerprintFn(self._state.near_dup, store))
+        fingerprinted = articles | "Fingerprint" >> beam.ParDo(
+            _FingerprintFn(self._state.near_dup, store)).with_outputs(_FINGERPRINTS, main="waiting")
         assigned = (
-            fingerprinted
-            | "DropArticles" >> beam.Map(lambda found: found[:2])
+            fingerprinted[_FINGERPRINTS]
             | "AllFingerprints" >> beam.combiners.ToList()
             | "AssignGroups" >> beam.ParDo(_AssignGroupsFn(self._state))
         )
         groups = assigned | "Groups" >> beam.Map(lambda pair: pair[0])
-        grouped = fingerprinted | "SetGroup" >> beam.Map(
-            lambda found, groups: replace(store.get(found[2]), duplicate_group=groups[found[0].article_id]),
+        grouped = fingerprinted.waiting | "SetGroup" >> beam.Map(
+            lambda waiting, groups: replace(store.get(waiting[1]), duplicate_group=groups[waiting[0]]),
             groups=beam.pvalue.AsSingleton(groups))
         return {"articles": grouped, "state_rows": assigned | "StateRows" >> beam.Map(lambda pair: pair[1])}
 
