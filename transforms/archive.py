@@ -7,7 +7,7 @@ bucket to a hidden temporary name through FileSystems, renamed into place, then 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterable, List, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -25,6 +25,10 @@ WARC_FOLDER = "warc"
 _FILES = "files"
 
 
+def _entry_order(entry) -> Tuple:
+    return entry.url, entry.exchanges[0].requested_at if entry.exchanges else None, entry.role
+
+
 def warc_folder(run: RunContext) -> str:
     return f"{WARC_FOLDER}/ingest_date={run.ingest_date}"
 
@@ -40,11 +44,11 @@ class _WriteWarcFn(beam.DoFn):
         self._records = counter("warc.records")
         self._time = counter("stage_us.archive")
 
-    def process(self, element: Tuple[int, Iterable[Ref]]):
-        bucket, refs = element
-        # the same responses give the same file, whatever the grouping order
-        entries = sorted((self._store.get(ref) for ref in refs),
-                         key=lambda e: (e.url, e.exchanges[0].requested_at if e.exchanges else None, e.role))
+    def process(self, element: Tuple[int, Iterable[Tuple[Any, Ref]]]):
+        bucket, keyed = element
+        # the same responses give the same file, whatever the grouping order; sorted by the key that came with each
+        # reference, and read back one at a time: a whole file's responses are never in memory at once
+        ordered = sorted(keyed)
         name = warc_file_name(self._run.run_id, bucket)
         relative = f"{warc_folder(self._run)}/{name}"
         directory = FileSystems.join(self._root, warc_folder(self._run))
@@ -54,13 +58,14 @@ class _WriteWarcFn(beam.DoFn):
             # whole or not at all (newsbeam.atomic): `.<name>.<hex>.inprogress`, renamed into place
             with atomic_create(final, mime_type="application/warc") as handle:
                 writer = WarcFileWriter(handle, name, self._run.run_id)
-                for entry in entries:
+                for _, ref in ordered:
+                    entry = self._store.get(ref)
                     where = writer.write_entry(entry)
                     if where is not None:
                         pointers.append((entry.final_record_id,
                                          WarcPointer(entry.final_record_id, relative, where[0], where[1])))
         self._files.inc()
-        self._written.inc(len(entries))
+        self._written.inc(len(ordered))
         self._bytes.inc(writer.offset)
         self._records.inc(writer.records)
         yield TaggedOutput(_FILES, final)
@@ -98,8 +103,8 @@ class ArchiveResponses(beam.PTransform):
         store = self._store
         written = (
             entries
-            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), store.put(e))
-                                      ).with_output_types(Tuple[int, Ref])
+            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), (_entry_order(e), store.put(e)))
+                                      ).with_output_types(Tuple[int, Tuple[Any, Ref]])
             | "GroupByFile" >> beam.GroupByKey()
             | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run, store)).with_outputs(_FILES,
                                                                                                  main="pointers")
