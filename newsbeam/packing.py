@@ -16,8 +16,9 @@ from typing import Any
 _LEVEL = 1  # zlib's fastest level: 4-6x smaller for article text, at ~0.1 ms an article
 
 
-def pack(record: Any) -> bytes:
-    return zlib.compress(pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL), _LEVEL)
+def pack(record: Any, compress: bool = True) -> bytes:
+    """`compress=False` (zlib's stored blocks: a copy, no search) for bodies that are mostly compressed already."""
+    return zlib.compress(pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL), _LEVEL if compress else 0)
 
 
 def unpack(data: bytes) -> Any:

@@ -18,6 +18,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from newsbeam.atomic import failure_reason
 from newsbeam.extraction import EXTRACTOR_NAME
+from newsbeam.recordstore import RecordStore
 from newsbeam.runlock import RunLock, hold_run_lock
 from newsbeam.runtime import limit_malloc_arenas
 from newsbeam.scratch import scratch_directory
@@ -76,6 +77,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     """Wires the batch graph onto `pipeline` (no I/O happens here)."""
     run = RunContext(run_id=config.run_id, ingest_date=config.ingest_date, extractor=EXTRACTOR_NAME)
     state = config.state
+    # on the local runner, what crosses the barriers after the core waits in the run's spool, not in the runner
+    store = RecordStore(config.core.spool_dir)
     feed_items = [pipeline | "RetryDue" >> DueRetries(state)]
     dead_letters = []
     validators = []
@@ -123,21 +126,23 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
         from_warc = archived["pages"] | "WarcCore" >> ProcessPages(config.core)
         extracted.append(from_warc["articles"])
         dead_letters.extend([archived[DEAD_LETTERS], from_warc[DEAD_LETTERS]])
-    known = extracted | "AllExtracted" >> beam.Flatten() | "DropKnownArticles" >> DropKnownArticles(state)
+    known = extracted | "AllExtracted" >> beam.Flatten() | "DropKnownArticles" >> DropKnownArticles(state, store)
     dead_letters.append(known[DEAD_LETTERS])
     articles = known.articles
     if config.window.active:
         articles = articles | "ArticlesInWindow" >> ArticlesInWindow(config.window)
-    near = articles | "NearDuplicates" >> NearDuplicates(state)
+    near = articles | "NearDuplicates" >> NearDuplicates(state, store)
     articles, dead_letters = near["articles"], dead_letters | "AllDeadLetters" >> beam.Flatten()
     # without archiving, the (empty) archive step still removes what an earlier attempt of the run archived
-    pointers = exchanges | "AllExchanges" >> beam.Flatten() | "Archive" >> ArchiveResponses(config.output, run,
-                                                                                              config.buckets)
+    pointers = exchanges | "AllExchanges" >> beam.Flatten() | "Archive" >> ArchiveResponses(
+        config.output, run, config.buckets, store=store if store.directory else None)
     if config.archive != "off":
-        articles = articles | "ArticlePointers" >> AttachPointers(pointers, article_pointer, with_article_pointer)
+        articles = articles | "ArticlePointers" >> AttachPointers(
+            pointers, article_pointer, with_article_pointer, store)
         dead_letters = dead_letters | "DeadLetterPointers" >> AttachPointers(
             pointers, dead_letter_pointer, with_dead_letter_pointer)
-    article_files = articles | "WriteArticles" >> WriteDataset(ARTICLES, config.output, run, config.buckets)
+    article_files = articles | "WriteArticles" >> WriteDataset(
+        ARTICLES, config.output, run, config.buckets, store=store)
     dead_letter_files = dead_letters | "WriteDeadLetters" >> WriteDataset(
         DEAD_LETTERS_DATASET, config.output, run, config.buckets)
     no_validators = pipeline | "NoValidators" >> beam.Create([])

@@ -113,7 +113,8 @@ class NewsbeamOptions(PipelineOptions):
                                   "from --host-delay). Default 'off': they load when the first page reaches them.")
         process.add_argument("--spool-dir", "--spool_dir", dest="spool_dir", default=None, metavar="DIR",
                              help="Local runner: where redistributed pages wait, compressed, between fetching and "
-                                  "extraction (default: a temporary directory under $TMPDIR, removed at the end "
+                                  "extraction, and the articles, rows and archived responses crossing the barriers "
+                                  "after it (default: a temporary directory under $TMPDIR, removed at the end "
                                   "of the run); 'off' keeps them in memory.")
         process.add_argument("--buckets", type=int, default=1,
                              help="Parquet files per partition and run (default 1); raise for very large runs.")

@@ -64,3 +64,72 @@ def test_spooled_redistribution_gives_back_every_page_unchanged(tmp_path):
     counters = run_and_count(pipeline)
     assert len(list(spool.iterdir())) == 20  # what crossed the barrier were paths; the caller removes the files
     assert 0 < counters["spool.bytes"] < sum(len(p.body) for p in pages)
+
+
+def test_record_store_keeps_records_in_the_element_or_in_content_named_files(tmp_path):
+    from newsbeam.recordstore import RecordStore
+
+    record = {"text": "Returnees were questioned on arrival. " * 200, "n": 1}
+    inline = RecordStore()
+    assert isinstance(inline.put(record), bytes) and inline.get(inline.put(record)) == record
+    spooled = RecordStore(str(tmp_path / "spool"))
+    ref = spooled.put(record)
+    assert isinstance(ref, str) and len(ref) < 200 and spooled.get(ref) == record
+    # a retried bundle (or the same record at a second barrier) writes nothing new, and its reference is the same
+    assert spooled.put(dict(record)) == ref and len(list((tmp_path / "spool").iterdir())) == 1
+    assert spooled.get(ref) == record  # read again: the file stays until the run removes the spool
+
+
+def _barrier_bytes(monkeypatch):
+    """Counts the encoded bytes the local runner's process holds between stages (every PCollection that crosses a
+    stage boundary passes through these two buffers of FnApiRunner)."""
+    from apache_beam.runners.portability.fn_api_runner import execution
+
+    seen = [0]
+
+    def counting(original):
+        def append(self, data):
+            seen[0] += len(data)
+            return original(self, data)
+        return append
+
+    monkeypatch.setattr(execution.ListBuffer, "append", counting(execution.ListBuffer.append))
+    monkeypatch.setattr(execution.GroupingBuffer, "append", counting(execution.GroupingBuffer.append))
+    return seen
+
+
+def test_articles_cross_the_barriers_after_the_core_as_references(tmp_path, monkeypatch):
+    import random
+
+    import pyarrow.dataset as ds
+
+    from newsbeam.pipelines import ingest
+    from tests.faults import _html, article_html
+
+    # long articles of random words (zlib cannot shrink them much): whole, each would put ~30 KB in the runner
+    rng = random.Random(16)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(4000)]
+    pages = 6
+    routes = {f"/big/{n}.html": _html(200, article_html(
+        f"Report {n}", " ".join(rng.choice(words) for _ in range(300)), paragraphs=12)) for n in range(pages)}
+    seen = _barrier_bytes(monkeypatch)
+    found = {}
+    with SampleSite(routes=routes) as site:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("".join(site.url(path) + "\n" for path in routes))
+        for label, flags in (("spool", []), ("whole", ["--spool-dir", "off"])):
+            seen[0] = 0
+            out = tmp_path / label
+            outcome = ingest.run(["--urls", str(urls), "--output", str(out), "--run-id", "r1", "--entities", "off",
+                                  "--host-delay", "0", "--allow-private-addresses", *flags])
+            assert outcome.status == "succeeded", outcome.error
+            table = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table()
+            rows = sorted(zip(*(table.column(c).to_pylist() for c in ("article_id", "url", "text", "warc_filename"))))
+            found[label] = (seen[0], rows)
+    text = sum(len(row[2]) for row in found["spool"][1])
+    assert len(found["spool"][1]) == pages and text > pages * 20_000
+    assert found["spool"][1] == found["whole"][1]  # the same rows either way
+    # without the spool, the pages and the (packed) articles cross: more than the text
+    assert found["whole"][0] > 1.5 * text, (found["whole"][0], text)
+    # with it, references: a few hundred bytes an article per barrier whatever its size, plus its fingerprint
+    assert found["spool"][0] < text / 2, (found["spool"][0], text)

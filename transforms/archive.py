@@ -6,16 +6,15 @@ bucket to a hidden temporary name through FileSystems, renamed into place, then 
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, replace
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
 from newsbeam.atomic import atomic_create
-from newsbeam.packing import pack, unpack
+from newsbeam.recordstore import RecordStore, Ref
 from newsbeam.warc import WarcFileWriter, warc_file_name
 from newsbeam.schemas.datasets import RunContext
 from newsbeam.schemas.records import Article, DeadLetter, WarcPointer
@@ -103,18 +102,21 @@ class _CountWrittenFn(beam.DoFn):
 
 
 class _WriteWarcFn(beam.DoFn):
-    def __init__(self, root: str, run: RunContext):
+    def __init__(self, root: str, run: RunContext, store: RecordStore):
         self._root = root
         self._run = run
+        self._store = store
         self._files = counter("warc.files")
         self._written = counter("warc.entries_written")
         self._bytes = counter("warc.bytes")
         self._records = counter("warc.records")
         self._time = counter("stage_us.archive")
 
-    def process(self, element: Tuple[int, Iterable[bytes]], window=beam.DoFn.WindowParam):
-        bucket, packed = element
-        entries = sorted((pickle.loads(data) for data in packed), key=_entry_order)
+    def process(self, element: Tuple[int, Iterable[Tuple[Any, Ref]]], window=beam.DoFn.WindowParam):
+        bucket, keyed = element
+        # the same responses give the same file, whatever the grouping order; sorted by the key that came with each
+        # reference, and read back one at a time: a whole file's responses are never in memory at once
+        ordered = sorted(keyed)
         run, tag = windowed_run(self._run, window)
         name = warc_file_name(run.run_id, bucket, tag)
         relative = f"{warc_folder(run)}/{name}"
@@ -125,13 +127,14 @@ class _WriteWarcFn(beam.DoFn):
             # whole or not at all (newsbeam.atomic): `.<name>.<hex>.inprogress`, renamed into place
             with atomic_create(final, mime_type="application/warc") as handle:
                 writer = WarcFileWriter(handle, name, self._run.run_id)
-                for entry in entries:
+                for _, ref in ordered:
+                    entry = self._store.get(ref)
                     where = writer.write_entry(entry)
                     if where is not None:
                         pointers.append((entry.final_record_id,
                                          WarcPointer(entry.final_record_id, relative, where[0], where[1])))
         self._files.inc()
-        self._written.inc(len(entries))
+        self._written.inc(len(ordered))
         self._bytes.inc(writer.offset)
         self._records.inc(writer.records)
         yield TaggedOutput(_FILES, final)
@@ -161,22 +164,26 @@ class ArchiveResponses(beam.PTransform):
     `windowed` (the unbounded graph): one file per window and bucket, `<run_id>-<window start>-<bucket>.warc.gz`
     under the date the window starts on, each window committed and finalized on its own, as WriteDataset does."""
 
-    def __init__(self, root: str, run: RunContext, buckets: int = 1, windowed: bool = False):
+    def __init__(self, root: str, run: RunContext, buckets: int = 1, windowed: bool = False,
+                 store: Optional[RecordStore] = None):
         super().__init__()
         self._root = root
         self._run = run
         self._buckets = buckets
         self._global = not windowed
+        # not compressed in the element: the raw bodies are mostly gzip already, zlib would only spend CPU on them
+        self._store = store or RecordStore(compress=False)
 
     def expand(self, entries):
         buckets = self._buckets
+        store = self._store
         written = (
             entries
-            # pickled, not packed: the raw bodies are mostly gzip already, zlib would only spend CPU on them
-            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), pickle.dumps(e, pickle.HIGHEST_PROTOCOL))
-                                      ).with_output_types(Tuple[int, bytes])
+            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), (_entry_order(e), store.put(e)))
+                                      ).with_output_types(Tuple[int, Tuple[Any, Ref]])
             | "GroupByFile" >> beam.GroupByKey()
-            | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run)).with_outputs(_FILES, main="pointers")
+            | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run, store)).with_outputs(_FILES,
+                                                                                                 main="pointers")
         )
         _ = (written[_FILES]
              | "CollectWritten" >> (beam.combiners.ToList() if self._global else
@@ -202,42 +209,45 @@ def with_dead_letter_pointer(dead: DeadLetter, found: WarcPointer) -> DeadLetter
 
 
 class _JoinFn(beam.DoFn):
-    def __init__(self, attach):
+    def __init__(self, attach, store: RecordStore):
         self._attach = attach
+        self._store = store
         self._missing = counter("warc.pointers_missing")
 
     def process(self, element):
         _, joined = element
         found = list(joined["pointers"])
-        for data in joined["rows"]:
-            row = unpack(data)
+        for ref in joined["rows"]:
             if found:
-                yield self._attach(row, found[0])
+                yield self._store.put(self._attach(self._store.get(ref), found[0]))
             else:  # cannot happen while every entry is written; counted so that it would show
                 self._missing.inc()
-                yield row
+                yield ref
 
 
 class AttachPointers(beam.PTransform):
     """Rows (articles or dead letters) whose WarcPointer has only its record id get the file, offset and length
     of that record; rows without a pointer pass through."""
 
-    def __init__(self, pointers, get, attach):
+    def __init__(self, pointers, get, attach, store: Optional[RecordStore] = None):
         super().__init__()
         self._pointers = pointers
         self._get = get
         self._attach = attach
+        self._store = store or RecordStore()
 
     def expand(self, rows):
-        get = self._get
+        get, store = self._get, self._store
         # pages read from WARC input already point to their record; only pointers of this run's archive are joined
         split = rows | "HasPointer" >> beam.Partition(
             lambda row, _: 0 if get(row) is not None and get(row).filename is None else 1, 2)
-        keyed = split[0] | "KeyByRecord" >> beam.Map(lambda row: (get(row).record_id, pack(row))).with_output_types(
-            Tuple[str, bytes])
+        keyed = split[0] | "KeyByRecord" >> beam.Map(
+            lambda row: (get(row).record_id, store.put(row))).with_output_types(Tuple[str, Ref])
         joined = (
             {"rows": keyed, "pointers": self._pointers}
             | "Join" >> beam.CoGroupByKey()
-            | "Attach" >> beam.ParDo(_JoinFn(self._attach))
+            | "Attach" >> beam.ParDo(_JoinFn(self._attach, store))
         )
-        return (joined, split[1]) | "Rows" >> beam.Flatten()
+        # the two branches end in different stages, so the runner holds what the Flatten gathers: references too
+        passed = split[1] | "StoreOthers" >> beam.Map(store.put).with_output_types(Ref)
+        return (joined, passed) | "Rows" >> beam.Flatten() | "Load" >> beam.Map(store.get)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Iterable, Tuple
+from typing import Iterable, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.pvalue import AsList, TaggedOutput
@@ -20,7 +20,7 @@ from newsbeam.neardup import (
     near_dup_rows,
     near_dup_table,
 )
-from newsbeam.packing import pack, unpack
+from newsbeam.recordstore import RecordStore, Ref
 from newsbeam.seen import DUE, GIVEN_UP, WAITING, WRITTEN, RetryPolicy, load_seen, rows_for_run, seen_table, url_key
 from newsbeam.urls import article_id, canonicalize_url
 from newsbeam.schemas.records import Article, DeadLetter, FeedItem
@@ -108,9 +108,13 @@ def _duplicate(article: Article, reason: str, detail: str) -> TaggedOutput:
 
 
 class _DropKnownFn(_SeenIndexFn):
-    def process(self, element: Tuple[str, Iterable[bytes]]):
-        canonical, packed = element
-        ordered = sorted((unpack(data) for data in packed),
+    def __init__(self, state: StateSettings, store: RecordStore):
+        super().__init__(state)
+        self._store = store
+
+    def process(self, element: Tuple[str, Iterable[Ref]]):
+        canonical, refs = element
+        ordered = sorted((self._store.get(ref) for ref in refs),
                          key=lambda a: (a.extracted.item.url != a.extracted.canonical_url, a.extracted.item.url))
         article, others = ordered[0], ordered[1:]
         for other in others:
@@ -128,31 +132,38 @@ class DropKnownArticles(beam.PTransform):
     and none that an earlier run already wrote under that canonical URL. The listings dropped become dead letters
     of stage `dedup` (main output: articles; tag `dead_letters`)."""
 
-    def __init__(self, state: StateSettings):
+    def __init__(self, state: StateSettings, store: Optional[RecordStore] = None):
         super().__init__()
         self._state = state
+        self._store = store or RecordStore()
 
     def expand(self, articles):
+        store = self._store
         return (
             articles
-            # packed: the grouping holds every article of the run (see newsbeam.packing)
-            | "KeyByCanonical" >> beam.Map(lambda a: (a.extracted.canonical_url, pack(a))).with_output_types(
-                Tuple[str, bytes])
+            # stored: the grouping holds every article of the run (see newsbeam.recordstore)
+            | "KeyByCanonical" >> beam.Map(lambda a: (a.extracted.canonical_url, store.put(a))).with_output_types(
+                Tuple[str, Ref])
             | "GroupByCanonical" >> beam.GroupByKey()
-            | "KeepOne" >> beam.ParDo(_DropKnownFn(self._state)).with_outputs(DEAD_LETTERS, main="articles")
+            | "KeepOne" >> beam.ParDo(_DropKnownFn(self._state, store)).with_outputs(DEAD_LETTERS, main="articles")
         )
 
 
 class _FingerprintFn(beam.DoFn):
-    def __init__(self, settings: NearDupSettings):
+    def __init__(self, settings: NearDupSettings, store: RecordStore):
         self._settings = settings
+        self._store = store
         self._time = counter("stage_us.near_duplicates")
 
     def process(self, article: Article):
         with timed(self._time):
             found = fingerprint(article_id(article.extracted.canonical_url), article.extracted.text, self._settings)
-        # the article waits, packed, until the run's groups are known
-        yield found, article.extracted.fetched_at, pack(article)
+        # the article waits, stored, until the run's groups are known; only the grouping needs the MinHash (1 KB)
+        yield TaggedOutput(_FINGERPRINTS, (found, article.extracted.fetched_at))
+        yield found.article_id, self._store.put(article)
+
+
+_FINGERPRINTS = "fingerprints"
 
 
 class _AssignGroupsFn(beam.DoFn):
@@ -173,21 +184,23 @@ class _AssignGroupsFn(beam.DoFn):
 class NearDuplicates(beam.PTransform):
     """Article -> Article with `duplicate_group`; also returns the state rows for CommitState."""
 
-    def __init__(self, state: StateSettings):
+    def __init__(self, state: StateSettings, store: Optional[RecordStore] = None):
         super().__init__()
         self._state = state
+        self._store = store or RecordStore()
 
     def expand(self, articles):
-        fingerprinted = articles | "Fingerprint" >> beam.ParDo(_FingerprintFn(self._state.near_dup))
+        store = self._store
+        fingerprinted = articles | "Fingerprint" >> beam.ParDo(
+            _FingerprintFn(self._state.near_dup, store)).with_outputs(_FINGERPRINTS, main="waiting")
         assigned = (
-            fingerprinted
-            | "DropArticles" >> beam.Map(lambda found: found[:2])
+            fingerprinted[_FINGERPRINTS]
             | "AllFingerprints" >> beam.combiners.ToList()
             | "AssignGroups" >> beam.ParDo(_AssignGroupsFn(self._state))
         )
         groups = assigned | "Groups" >> beam.Map(lambda pair: pair[0])
-        grouped = fingerprinted | "SetGroup" >> beam.Map(
-            lambda found, groups: replace(unpack(found[2]), duplicate_group=groups[found[0].article_id]),
+        grouped = fingerprinted.waiting | "SetGroup" >> beam.Map(
+            lambda waiting, groups: replace(store.get(waiting[1]), duplicate_group=groups[waiting[0]]),
             groups=beam.pvalue.AsSingleton(groups))
         return {"articles": grouped, "state_rows": assigned | "StateRows" >> beam.Map(lambda pair: pair[1])}
 

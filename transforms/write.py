@@ -2,8 +2,9 @@
 
 Records are keyed by (partition folder, bucket) with a stable hash, grouped, and each group becomes one file
 `part-<run_id>-<bucket>.parquet`, written under a hidden temporary name and renamed into place. Rows travel
-through the grouping packed (newsbeam.packing) with their sort key, and are unpacked ARROW_BATCH_ROWS at a time,
-so neither the runner nor the writing worker holds a partition's rows as Python objects. A finalize
+through the grouping stored (newsbeam.recordstore: packed, or on the local runner a spool file's path) with their
+sort key, and are read back ARROW_BATCH_ROWS at a time, so neither the runner nor the writing worker holds a
+partition's rows as Python objects. A finalize
 step then deletes this run's files that the run did not write again (a re-run with fewer rows or other
 partitions) and its leftover temporary files. Everything goes through Beam's `FileSystems`, so the same code
 writes to local disk, gs:// or s3://.
@@ -15,7 +16,7 @@ import zlib
 from collections import Counter
 from dataclasses import replace
 from itertools import islice
-from typing import Any, Dict, Iterable, Iterator, List, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import quote
 
 import apache_beam as beam
@@ -25,7 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow
 
 from newsbeam.atomic import atomic_create
-from newsbeam.packing import pack, unpack
+from newsbeam.recordstore import RecordStore, Ref
 from newsbeam.partfiles import owns, owns_temporary, part_name
 from newsbeam.schemas.datasets import DatasetSpec, RunContext, rows_to_table
 from newsbeam.transforms.common import CounterSet, counter, timed
@@ -93,10 +94,11 @@ def delete_stale(patterns: List[str], keep: Iterable[str]) -> List[str]:
 
 
 class _KeyRowsFn(beam.DoFn):
-    def __init__(self, spec: DatasetSpec, run: RunContext, buckets: int):
+    def __init__(self, spec: DatasetSpec, run: RunContext, buckets: int, store: RecordStore):
         self._spec = spec
         self._run = run
         self._buckets = buckets
+        self._store = store
 
     def process(self, record, window=beam.DoFn.WindowParam):
         tag = window_tag(window)
@@ -107,11 +109,12 @@ class _KeyRowsFn(beam.DoFn):
         folder = partition_folder(tuple(values))
         bucket = bucket_of(self._spec.bucket_key(record), self._buckets)
         row = self._spec.to_row(record, run)
-        yield (folder, bucket, tag), (self._spec.sort_key(row), pack(row))
+        yield (folder, bucket, tag), (self._spec.sort_key(row), self._store.put(row))
 
 
 class _WriteFileFn(beam.DoFn):
-    def __init__(self, spec: DatasetSpec, root: str, run: RunContext):
+    def __init__(self, spec: DatasetSpec, root: str, run: RunContext, store: RecordStore):
+        self._store = store
         self._spec = spec
         self._root = root
         self._run = run
@@ -120,9 +123,10 @@ class _WriteFileFn(beam.DoFn):
         self._outcomes = CounterSet()
         self._time = counter("stage_us.write")
 
-    def process(self, element: Tuple[Tuple[str, int, str], Iterable[Tuple[Any, bytes]]]):
+    def process(self, element: Tuple[Tuple[str, int, str], Iterable[Tuple[Any, Ref]]]):
         (folder, bucket, tag), keyed = element
-        # same input, same file, whatever the grouping order (the packed bytes break ties of the sort key)
+        # same input, same file, whatever the grouping order (the references, packed bytes or content-named
+        # paths, break ties of the sort key)
         ordered = sorted(keyed)
         directory = FileSystems.join(self._root, self._spec.name, folder)
         name = final_name(self._run, bucket, tag)
@@ -137,8 +141,8 @@ class _WriteFileFn(beam.DoFn):
         yield final
 
     def _unpacked(self, ordered, outcomes: Counter) -> Iterator[Dict[str, Any]]:
-        for _, packed in ordered:
-            row = unpack(packed)
+        for _, ref in ordered:
+            row = self._store.get(ref)
             outcomes.update(self._spec.row_metrics(row))
             yield row
 
@@ -182,8 +186,10 @@ class WriteDataset(beam.PTransform):
     they are `part-<run_id>-<window start>-<bucket>.parquet` under the window's date, and each window is
     committed and finalized on its own."""
 
-    def __init__(self, spec: DatasetSpec, root: str, run: RunContext, buckets: int = 1, windowed: bool = False):
+    def __init__(self, spec: DatasetSpec, root: str, run: RunContext, buckets: int = 1, windowed: bool = False,
+                 store: Optional[RecordStore] = None):
         super().__init__()
+        self._store = store or RecordStore()
         if buckets < 1:
             raise ValueError("buckets must be at least 1")
         self._global = not windowed
@@ -195,10 +201,10 @@ class WriteDataset(beam.PTransform):
     def expand(self, records):
         return (
             records
-            | "KeyByPartition" >> beam.ParDo(_KeyRowsFn(self._spec, self._run, self._buckets)).with_output_types(
-                Tuple[Tuple[str, int, str], Tuple[Any, bytes]])
+            | "KeyByPartition" >> beam.ParDo(_KeyRowsFn(self._spec, self._run, self._buckets, self._store)
+                                             ).with_output_types(Tuple[Tuple[str, int, str], Tuple[Any, Ref]])
             | "GroupByFile" >> beam.GroupByKey()
-            | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._spec, self._root, self._run))
+            | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._spec, self._root, self._run, self._store))
             # an empty batch run still finalizes (it removes what an earlier attempt of the run wrote); an empty
             # streaming window has nothing to finalize
             | "CollectWritten" >> (beam.combiners.ToList() if self._global else
