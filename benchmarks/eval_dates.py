@@ -115,10 +115,9 @@ def score(pages: Sequence[DatedPage], systems: Sequence[str], out=sys.stdout) ->
                 c["future"] += day is not None and day > FETCHED.date().isoformat()
                 c["us"] += int(spent * 1e6)
         figures[name] = counts
-        for key in ("mediacloud", "default", "all"):
-            c = counts.get(key)
-            if not c:
-                continue
+        subsets = [key for key in counts if key != "all"]
+        for key in subsets + ["all"] if len(subsets) > 1 else subsets:
+            c = counts[key]
             print(f"{name:22} {key:11} {c['pages']:5} {c['right'] / c['pages']:6.3f} {c['dated'] / c['pages']:6.3f} "
                   f"{c['right'] / max(c['dated'], 1):11.3f} {c['future']:6} {c['us'] / 1000 / c['pages']:7.1f}",
                   file=out)

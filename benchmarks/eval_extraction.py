@@ -287,43 +287,16 @@ def cost(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path 
     return {name: spent[name] / len(pages) for name in extractors}
 
 
-def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout) -> Dict[str, Counter]:
-    """Publication day against Readability's `publishedTime`, without text extraction: newsbeam (extensive search
-    on and off) and plain htmldate `find_date` (fast and extensive), on the pages that state a time. A larger
-    date-labelled set: `benchmarks/eval_dates.py`."""
-    from htmldate import find_date
-    from trafilatura.metadata import extract_metadata
-    from trafilatura.utils import load_html
+def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout) -> Dict[str, Dict[str, Counter]]:
+    """Publication day against Readability's `publishedTime` on the pages that state one, scored by the systems
+    of `benchmarks/eval_dates.py` (which also scores htmldate's larger labelled set)."""
+    from benchmarks.eval_dates import DatedPage, score
 
-    from newsbeam.dates import find_publication_date
-    from newsbeam.extraction import _date_params
-
-    pages = [(f"http://fakehost/{p.name}/", p.html, p.metadata["publishedTime"][:10])
+    pages = [DatedPage("readability", f"http://fakehost/{p.name}/", p.html, p.metadata["publishedTime"][:10])
              for p in load_readability_set(unpack(corpora / READABILITY_ARCHIVE, work))
              if p.metadata.get("publishedTime")]
-    figures: Dict[str, Counter] = {}
-    for name in ("newsbeam", "newsbeam-extensive", "htmldate-fast", "htmldate-extensive"):
-        counts = figures[name] = Counter()
-        for url, html, expected in pages:
-            tree = load_html(html)
-            day = None
-            if tree is not None and name.startswith("newsbeam"):
-                settings = ExtractionSettings(date_search_extensive=name.endswith("extensive"), timeout=0)
-                meta = extract_metadata(tree, url, _date_params(settings, FETCHED),
-                                        settings.date_search_extensive)
-                found = find_publication_date(tree, meta.url or url, meta.date, FETCHED)
-                day = found.local_date.isoformat() if found else None
-            elif tree is not None:
-                day = find_date(tree, extensive_search=name.endswith("extensive"), original_date=True, url=url)
-            counts["pages"] += 1
-            counts["found"] += day is not None
-            counts["right"] += day == expected
-        k = max(counts["pages"], 1)
-        right_of_found = counts["right"] / counts["found"] if counts["found"] else 0.0
-        print(f"{name:20} day right {counts['right']}/{counts['pages']} ({counts['right'] / k:.3f}), "
-              f"dated {counts['found']}/{counts['pages']} ({counts['found'] / k:.3f}), "
-              f"right when dated {right_of_found:.3f}", file=out)
-    return figures
+    return score(pages, ("newsbeam", "newsbeam-no-extensive", "htmldate-fast", "htmldate-extensive",
+                         "trafilatura-metadata"), out=out)
 
 
 def run(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path = CORPORA, out=sys.stdout) -> Dict:
