@@ -4,8 +4,8 @@ Order of trust: the page's JSON-LD `datePublished` of an article-like object, th
 (`article:published_time` and kin) and `<time itemprop=datePublished>`: both state a full timestamp, usually with
 its offset, which is kept. Then htmldate's search (the value trafilatura's metadata carries, extensive search on),
 labelled by the step of htmldate that finds that day: `url`, `html:meta`, `html:json-ld`, else `html:text`. A
-timestamp stated in UTC does not say the publisher's day: when htmldate finds a day on which that instant falls
-somewhere on Earth, that day is the publisher's. A date after the fetch, or before 1995, is no date.
+timestamp stated in UTC, or without offset, does not say the publisher's day: when htmldate finds a day on which
+that instant falls somewhere on Earth, that day is the publisher's. A date after the fetch, or before 1995, is no date.
 """
 from __future__ import annotations
 
@@ -111,10 +111,10 @@ def meta_published(tree) -> Optional[datetime]:
 def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str],
                           fetched_at: datetime) -> Optional[FoundDate]:
     """The page's publication date; `htmldate_value` is htmldate's answer (trafilatura's metadata)."""
-    stated, refused = _stated(tree, htmldate_value, fetched_at)
+    moment = parse_moment(htmldate_value)
+    stated, refused = _stated(tree, moment, fetched_at)
     if refused:  # a statement after the fetch is a clock error: the date is unknown, not htmldate's next guess
         return None
-    moment = parse_moment(htmldate_value)
     searched = checked_date(moment, "", fetched_at) if moment is not None else None
     if searched is None:
         return stated
@@ -123,21 +123,21 @@ def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str
         return replace(searched, source=_htmldate_source(tree, url, day.isoformat(), fetched_at))
     if stated.local_date != day and not stated.utc_offset_minutes and _same_instant_elsewhere(stated.published_at,
                                                                                               day):
-        # a UTC timestamp does not say the publisher's day (`2023-11-09T03:28:35Z` for a New York page of the
-        # 8th): htmldate's day (the URL's `/2023/11/08/`, a local time in a meta tag) does
+        # a timestamp in UTC, or without offset, does not say the publisher's day (`2023-11-09T03:28:35Z` for a
+        # New York page of the 8th): htmldate's day (the URL's `/2023/11/08/`, a local time in a meta tag) does
         return FoundDate(stated.published_at, day, None, _htmldate_source(tree, url, day.isoformat(), fetched_at))
     return stated
 
 
-def _stated(tree, htmldate_value: Optional[str], fetched_at: datetime) -> Tuple[Optional[FoundDate], bool]:
+def _stated(tree, searched: Optional[datetime], fetched_at: datetime) -> Tuple[Optional[FoundDate], bool]:
     """The page's own JSON-LD or meta-tag timestamp (first found; a UTC one on the publisher's clock when the page
-    states that too), checked, and whether one was refused for lying after the fetch (a value before 1995 is a
-    placeholder: the next one is tried)."""
-    for finder, source in ((json_ld_published, SOURCE_JSON_LD), (meta_published, SOURCE_META)):
-        moment = finder(tree)
+    states that too, in its meta tags or as htmldate's `searched` value), checked, and whether one was refused for
+    lying after the fetch (a value before 1995 is a placeholder: the next one is tried)."""
+    meta = meta_published(tree)
+    for moment, source in ((json_ld_published(tree), SOURCE_JSON_LD), (meta, SOURCE_META)):
         if moment is not None:
             if moment.utcoffset() == timedelta(0):
-                moment = _publisher_clock(moment, tree, htmldate_value)
+                moment = _publisher_clock(moment, (meta, searched))
             found = checked_date(moment, source, fetched_at)
             if found is not None or moment.year >= EARLIEST.year:
                 return found, found is None
@@ -150,14 +150,14 @@ def _same_instant_elsewhere(instant: datetime, day: date) -> bool:
     return start - timedelta(hours=14) <= instant < start + timedelta(hours=36)
 
 
-def _publisher_clock(moment: datetime, tree, htmldate_value: Optional[str]) -> datetime:
+def _publisher_clock(moment: datetime, others: Tuple[Optional[datetime], ...]) -> datetime:
     """A UTC timestamp seen on the publisher's clock, when the page states the same moment in local time too.
 
     Many CMSs write JSON-LD in UTC and their meta tags in local time: an evening article in New York is then dated
     the next day. Another statement of the page counts when it is the same instant with its offset, or a local
     wall-clock time without offset that differs from the UTC one by whole quarter hours (at most 14 hours) to the
     second: the day and the offset are then the publisher's."""
-    for other in (meta_published(tree), parse_moment(htmldate_value)):
+    for other in others:
         if other is None:
             continue
         if other.utcoffset() is not None:
