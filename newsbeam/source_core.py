@@ -31,7 +31,7 @@ from newsbeam.sources import (
 )
 from newsbeam.urls import canonicalize_url, host_key, is_http_url
 from newsbeam.schemas.records import DeadLetter, FeedDocument, FeedFetch, FeedItem, FeedValidator, FetchedPage, \
-    FetchFailure, FetchRequest
+    FetchFailure, FetchRequest, WarcPointer
 
 Counts = Tuple[Tuple[str, int], ...]
 # the body cap of a source fetch (FetchRequest.max_bytes): sitemaps may be 50 MB, more than --max-bytes (pages)
@@ -52,9 +52,9 @@ class SourceOutcome:
     sitemaps: Tuple[SubSitemap, ...] = ()  # ... and the sitemaps it lists, to plan (`plan_sitemaps`)
 
 
-def rejected_dead_letter(rejected: Rejected, failed_at: datetime) -> DeadLetter:
+def rejected_dead_letter(rejected: Rejected, failed_at: datetime, warc: Optional[WarcPointer] = None) -> DeadLetter:
     return DeadLetter(url=rejected.url, feed_url=rejected.feed_url, stage=rejected.stage, reason=rejected.reason,
-                      detail=rejected.detail, failed_at=failed_at)
+                      detail=rejected.detail, failed_at=failed_at, warc=warc)
 
 
 def fetch_failure_dead_letter(failure: FetchFailure) -> DeadLetter:
@@ -91,7 +91,7 @@ def document_from_page(page: FetchedPage) -> FeedDocument:
     return FeedDocument(source=page.request.url, body=page.body, content_type=page.content_type,
                         depth=context.depth, validator=validator, previous=previous,
                         not_modified=page.not_modified, base_url=base_url(page),
-                        sitemap_chain=context.sitemap_chain, as_sitemap=context.as_sitemap)
+                        sitemap_chain=context.sitemap_chain, as_sitemap=context.as_sitemap, warc=page.warc)
 
 
 def base_url(page: FetchedPage) -> str:
@@ -127,7 +127,10 @@ def read_document(document: FeedDocument, now: datetime) -> SourceOutcome:
         return SourceOutcome(validator=document.validator, changed=False, counts=(("feeds.unchanged", 1),))
     contents = read_source(document.body, document.source, document.content_type, document.depth,
                            document.base_url, as_sitemap=document.as_sitemap)
-    dead = tuple(rejected_dead_letter(rejected, now) for rejected in contents.rejected)
+    # the document itself rejected (not a feed, a nested list, ...) points to the response it came in; an item
+    # rejected inside it had no response of its own
+    dead = tuple(rejected_dead_letter(rejected, now, document.warc if rejected.url == document.source else None)
+                 for rejected in contents.rejected)
     if not contents.read:
         return SourceOutcome(dead_letters=dead)
     if contents.sitemap_index:  # read afresh every run, as a subscription list is: no validator kept

@@ -69,6 +69,7 @@ from newsbeam.transforms.streaming import (
     PollUrlFiles,
 )
 from newsbeam.transforms.write import WriteDataset
+from newsbeam.warc import ROLE_FEED
 
 LOG = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
             apply_windowing=False)
     polls = impulses | "OnTimePolls" >> OnTimePolls(windows)
     run = RunContext(run_id=config.run_id, ingest_date=config.ingest_date, extractor=EXTRACTOR_NAME)
-    items, poll_dead_letters = [], []
+    items, poll_dead_letters, poll_exchanges = [], [], []
     if config.feeds or config.sitemaps:
         # a sitemap found by discovery carries its (empty) chain of indexes: plain text there is a text sitemap
         given = [(source, "") for source in config.feeds] + [(url, ()) for url in config.sitemaps]
@@ -148,10 +149,12 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
             polls
             | "FeedSources" >> beam.FlatMap(lambda _, sources: list(sources), given).with_output_types(
                 Tuple[str, Any])
-            | "PollFeeds" >> PollFeeds(config.core.fetch, feed_state_ttl, given=config.feeds)
+            | "PollFeeds" >> PollFeeds(config.core.fetch, feed_state_ttl, given=config.feeds,
+                                       archive_role=ROLE_FEED if config.archive == "all" else None)
         )
         items.append(feeds["items"])
         poll_dead_letters.append(feeds[DEAD_LETTERS])
+        poll_exchanges.append(feeds[EXCHANGES])
     if config.source_dead_letters:  # what discovery could not use: reported with the first poll, once
         poll_dead_letters.append(polls | "DiscoveryDeadLetters" >> beam.FlatMap(
             _at_first_poll, list(config.source_dead_letters), start))
@@ -173,7 +176,7 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
         | "WindowItems" >> beam.WindowInto(windows, allowed_lateness=Duration(0))
         | "SkipSeen" >> SkipSeen(config.state)
     )
-    # the article pages' responses are archived per window (feeds polled are not: docs/archive.md)
+    # responses are archived per window: the article pages', and with `--archive all` the polled feeds' too
     archive = config.archive != "off"
     core = fresh | "Core" >> ProcessArticles(replace(config.core, archive=archive))
     known = core["articles"] | "DropKnownArticles" >> DropKnownArticles(config.state)
@@ -185,7 +188,12 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
     )
     dead_letters = (polled_dead, core[DEAD_LETTERS], known[DEAD_LETTERS]) | "AllDeadLetters" >> beam.Flatten()
     if archive:
-        pointers = core[EXCHANGES] | "Archive" >> ArchiveResponses(config.output, run, config.buckets, windowed=True)
+        exchanges = [core[EXCHANGES]]
+        if poll_exchanges:
+            exchanges.append(poll_exchanges | "AllPollExchanges" >> beam.Flatten()
+                             | "WindowPollExchanges" >> beam.WindowInto(windows, allowed_lateness=Duration(0)))
+        pointers = (exchanges | "AllExchanges" >> beam.Flatten()
+                    | "Archive" >> ArchiveResponses(config.output, run, config.buckets, windowed=True))
         articles = articles | "ArticlePointers" >> AttachPointers(pointers, article_pointer, with_article_pointer)
         dead_letters = dead_letters | "DeadLetterPointers" >> AttachPointers(
             pointers, dead_letter_pointer, with_dead_letter_pointer)

@@ -75,6 +75,7 @@ class FeedDocument:
     base_url: Optional[str] = None  # where it was finally fetched from: relative item links resolve against it
     sitemap_chain: Tuple[str, ...] = ()  # as in FeedFetch
     as_sitemap: bool = False
+    warc: Optional["WarcPointer"] = None  # the archived response it came in, when archived
 
 
 @dataclass(frozen=True)

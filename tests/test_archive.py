@@ -168,6 +168,25 @@ def test_every_response_is_archived_and_pointed_to(archived):
     assert manifest["accounting"]["checks"]["warc.entries = entries_written"]["left"] == len(metadata)
 
 
+def test_a_rejected_feed_document_points_to_its_response(tmp_path):
+    """A feed that answered but cannot be parsed is a dead letter that had a response: it points to it, like a
+    fetch failure does (with `--archive articles` the feed is not archived and the row has no pointer)."""
+    out = tmp_path / "out"
+    with SampleSite(routes=fault_routes()) as site:
+        for archive in ("all", "articles"):
+            done = newsbeam("ingest", "--feeds", site.url("/faults/garbage.xml"), *FAST_FLAGS, "--output", str(out),
+                            "--run-id", archive, "--archive", archive)
+            assert done.returncode in (0, 4), done.stderr.decode()  # 4: no article, as expected
+    dead = {r["run_id"]: r for r in rows(out, "dead_letters")}
+    assert dead["all"]["reason"] == dead["articles"]["reason"] == "feed_parse_error"
+    assert dead["articles"]["warc_record_id"] is None
+    row = dead["all"]
+    member = (out / row["warc_filename"]).read_bytes()[row["warc_record_offset"]:][:row["warc_record_length"]]
+    ((kind, target, body),) = [(r.rec_type, r.rec_headers["WARC-Target-URI"], r.content_stream().read())
+                               for r in ArchiveIterator(BytesIO(member))]
+    assert (kind, target, body) == ("response", row["url"], b"<rss><chan")
+
+
 def test_show_raw_prints_the_archived_response(archived):
     out = archived["out"]
     row = next(r for r in rows(out, "articles") if r["url"].endswith("en-hague-court-ruling.html"))

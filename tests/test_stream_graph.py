@@ -6,6 +6,7 @@ the polls' times; the feeds and articles come from the sample site on 127.0.0.1,
 tries to reach another address.
 """
 import hashlib
+import json
 from dataclasses import replace
 import os
 import socket
@@ -230,7 +231,12 @@ def test_unbounded_graph_polls_dedups_and_writes_one_file_set_per_window(tmp_pat
     # dead letters in streaming: a 404 in each of two windows; the unparsable feed, the nested list and the bad
     # line of the URL file once each, although they were polled four times
     dead = ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table(
-        columns=["url", "stage", "reason", "ingest_date"]).to_pylist()
+        columns=["url", "stage", "reason", "ingest_date", "warc_filename"]).to_pylist()
+    # a row that had a response points into the archive of its window: fetch failures, and with --archive all
+    # (the default) the feed documents rejected whole too
+    assert sorted(((r["url"] or "").replace(base, ""), (r["warc_filename"] or "").split("T")[-1]) for r in dead) == [
+        ("", ""), (GONE, "000100Z-00000.warc.gz"), (MISSING, "235800Z-00000.warc.gz"),
+        ("/feeds/empty-garbage.xml", "235800Z-00000.warc.gz"), ("/live/nested.txt", "235800Z-00000.warc.gz")]
     assert sorted((r["ingest_date"], r["stage"], r["reason"], (r["url"] or "").replace(base, "")) for r in dead) == [
         ("2026-11-21", "feed", "feed_not_a_feed", "/feeds/empty-garbage.xml"),
         ("2026-11-21", "fetch", "http_404", MISSING),
@@ -256,9 +262,11 @@ def test_unbounded_graph_polls_dedups_and_writes_one_file_set_per_window(tmp_pat
     assert account(counters).balanced, account(counters).as_dict()
 
 
-def test_the_unbounded_graph_archives_one_file_per_window(tmp_path, fetch_context):
-    """TestStream polls in two windows (23:58, 23:59): each window's article responses go to its own file, named
-    by the window's start, and the rows of that window point into it."""
+@pytest.mark.parametrize("archive", ["all", "articles"])
+def test_the_unbounded_graph_archives_one_file_per_window(tmp_path, fetch_context, archive):
+    """TestStream polls in two windows (23:58, 23:59): each window's responses go to its own file, named by the
+    window's start, and the rows of that window point into it. `--archive all` keeps the polled feed's answers
+    (and the robots.txt answer its first poll needed) too, as batch runs do; `articles` only the article pages'."""
     from io import BytesIO
 
     from warcio.archiveiterator import ArchiveIterator
@@ -269,9 +277,10 @@ def test_the_unbounded_graph_archives_one_file_per_window(tmp_path, fetch_contex
         polls = (BeamTestStream().add_elements([poll("poll-1", 0)]).advance_watermark_to(S0 + 60)
                  .add_elements([poll("poll-2", 60)]).advance_watermark_to_infinity())
         pipeline = streaming_pipeline()
-        build_stream_pipeline(pipeline, config_for(out, [site.url("/live/world.rss")]), poll_interval=60,
-                              impulses=pipeline | "Polls" >> polls)
+        config = replace(config_for(out, [site.url("/live/world.rss")]), archive=archive)
+        build_stream_pipeline(pipeline, config, poll_interval=60, impulses=pipeline | "Polls" >> polls)
         counters = run_and_count(pipeline)
+        base = site.base_url
     files = sorted(str(p.relative_to(out)) for p in (out / "warc").rglob("*") if p.is_file())
     assert files == ["warc/ingest_date=2026-11-21/stream-20261121T235800Z-00000.warc.gz",
                      "warc/ingest_date=2026-11-21/stream-20261121T235900Z-00000.warc.gz"]
@@ -285,7 +294,28 @@ def test_the_unbounded_graph_archives_one_file_per_window(tmp_path, fetch_contex
         member = data[row["warc_record_offset"]:row["warc_record_offset"] + row["warc_record_length"]]
         (record,) = list(ArchiveIterator(BytesIO(member)))
         assert record.rec_type == "response" and record.rec_headers["WARC-Target-URI"] == row["url"]
-    assert counters["warc.entries"] == counters["warc.entries_written"] == 3 and counters["warc.files"] == 2
+    archived = {}  # window -> (record type, path, status or role) of every record, in file order
+    for name in files:
+        with open(out / name, "rb") as handle:
+            archived[name.split("T")[1][:7]] = [
+                (r.rec_type, r.rec_headers["WARC-Target-URI"].replace(base, ""),
+                 r.http_headers.get_statuscode() if r.rec_type == "response" else
+                 json.loads(r.content_stream().read())["role"] if r.rec_type == "metadata" else None)
+                for r in ArchiveIterator(handle) if r.rec_type != "warcinfo"]
+    responses = {window: sorted((path, status) for kind, path, status in records if kind == "response")
+                 for window, records in archived.items()}
+    roles = {window: sorted((path, role) for kind, path, role in records if kind == "metadata")
+             for window, records in archived.items()}
+    if archive == "all":
+        assert responses == {"235800Z": sorted([("/robots.txt", "200"), ("/live/world.rss", "200"), (A, "200"),
+                                                (MISSING, "404")]),
+                             "235900Z": sorted([("/live/world.rss", "200"), (C, "200")])}
+        assert roles == {"235800Z": sorted([("/live/world.rss", "feed"), (A, "article"), (MISSING, "article")]),
+                         "235900Z": sorted([("/live/world.rss", "feed"), (C, "article")])}
+    else:
+        assert responses == {"235800Z": sorted([(A, "200"), (MISSING, "404")]), "235900Z": [(C, "200")]}
+    entries = 5 if archive == "all" else 3
+    assert counters["warc.entries"] == counters["warc.entries_written"] == entries and counters["warc.files"] == 2
     assert account(counters).balanced, account(counters).as_dict()
 
 

@@ -13,7 +13,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from newsbeam.fetching import ConcurrentFetcher, FetchContext
 from newsbeam.http import ContentCheck, FetchSettings
 from newsbeam.urls import host_key
-from newsbeam.warc import ROLE_FEED, entry_of, final_exchange, source_role
+from newsbeam.warc import ROLE_FEED, ArchiveEntry, entry_of, final_exchange, source_role
 from newsbeam.schemas.records import FetchedPage, FetchRequest, WarcPointer
 from newsbeam.transforms.common import acquire_shared, counter
 
@@ -28,6 +28,19 @@ _FETCH_CONTEXTS = shared.Shared()
 def shared_fetch_context(settings: FetchSettings) -> FetchContext:
     """The process's FetchContext for `settings`, the same object the fetch DoFns of this process use."""
     return acquire_shared(_FETCH_CONTEXTS, lambda: FetchContext(settings), settings)
+
+
+def split_for_archive(outcome, archive_role: Optional[str]) -> Tuple[Optional[ArchiveEntry], object]:
+    """A fetch result's archive entry (None without `archive_role` or without a response) and the result without
+    its raw exchanges, pointing at its final response when archived: raw bytes are only kept for the archive."""
+    if not outcome.exchanges:
+        return None, outcome
+    if not archive_role:
+        return None, replace(outcome, exchanges=())
+    # a source fetched as a feed may be a sitemap: its role is known once it arrived
+    entry = entry_of(outcome, source_role(outcome) if archive_role == ROLE_FEED else archive_role)
+    final = final_exchange(outcome)
+    return entry, replace(outcome, exchanges=(), warc=WarcPointer(final.record_id) if final else None)
 
 
 class _FetchHostsFn(beam.DoFn):
@@ -71,16 +84,10 @@ class _FetchHostsFn(beam.DoFn):
 
     def _emit(self, results):
         for (window, timestamp), outcome in results:
-            if self._archive_role and outcome.exchanges:
+            entry, outcome = split_for_archive(outcome, self._archive_role)
+            if entry is not None:
                 self._entries.inc()
-                # a source fetched as a feed may be a sitemap: its role is known once it arrived
-                role = source_role(outcome) if self._archive_role == ROLE_FEED else self._archive_role
-                entry = entry_of(outcome, role)
                 yield TaggedOutput(EXCHANGES, WindowedValue(entry, timestamp, (window,)))
-                final = final_exchange(outcome)
-                outcome = replace(outcome, exchanges=(), warc=WarcPointer(final.record_id) if final else None)
-            elif outcome.exchanges:
-                outcome = replace(outcome, exchanges=())  # raw bytes are only kept for the archive
             value = WindowedValue(outcome, timestamp, (window,))
             if isinstance(outcome, FetchedPage):
                 self._fetched.inc()

@@ -47,7 +47,7 @@ from newsbeam.source_core import (
 from newsbeam.urls import is_http_url
 from newsbeam.schemas.records import DeadLetter, FeedFetch, FeedItem, FeedValidator, FetchFailure, FetchRequest
 from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter, emit_url_list
-from newsbeam.transforms.fetch import shared_fetch_context
+from newsbeam.transforms.fetch import EXCHANGES, shared_fetch_context, split_for_archive
 
 LISTED = "listed"
 SITEMAPS = "sitemaps"
@@ -174,9 +174,10 @@ class _PollFeedFn(beam.DoFn):
     FEED_STATE = ReadModifyWriteStateSpec("feed", PickleCoder())
     FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
 
-    def __init__(self, settings: FetchSettings, depth: int, forget_after, given=()):
+    def __init__(self, settings: FetchSettings, depth: int, forget_after, given=(), archive_role=None):
         self._settings = settings
         self._depth = depth
+        self._archive_role = archive_role
         self._forget_after = _duration(forget_after)
         self._given = given_keys(given)
         self._polls = counter("feeds.polls")
@@ -221,7 +222,11 @@ class _PollFeedFn(beam.DoFn):
                                                                  sitemap_chain=chain or (), as_sitemap=as_sitemap),
                                    headers=conditional_headers(validator) if validator else (),
                                    max_bytes=SOURCE_MAX_BYTES)
-            fetched = self._fetcher.fetch(request, FEED_ACCEPT, feed_like)
+            entry, fetched = split_for_archive(self._fetcher.fetch(request, FEED_ACCEPT, feed_like),
+                                               self._archive_role)
+            if entry is not None:  # the feed's response (a 304 too) and any robots.txt answer it needed
+                self._counters.inc("warc.entries")
+                out.append(TaggedOutput(EXCHANGES, entry))
             if isinstance(fetched, FetchFailure):
                 self._counters.inc("feeds.fetch_failed")
                 return self._failure(previous, source, out, fetched.reason, fetch_failure_dead_letter(fetched))
@@ -276,7 +281,9 @@ class _PollFeedFn(beam.DoFn):
 
 
 class PollFeeds(beam.PTransform):
-    """(feed source, '') at every poll -> {'items': FeedItem, 'dead_letters': DeadLetter}, in the poll's timestamp.
+    """(feed source, '') at every poll -> {'items': FeedItem, 'dead_letters': DeadLetter, 'exchanges':
+    newsbeam.warc.ArchiveEntry}, in the poll's timestamp; exchanges only with `archive_role` (ROLE_FEED: each
+    source's response, a 304 too, with any robots.txt answer it needed, as batch archives its feeds).
 
     Sources given by the user are polled by one keyed stateful step; the feeds their subscription lists name are
     polled by a second one with its own per-feed state, in the same poll. (A feed cannot be sent back into the
@@ -284,27 +291,30 @@ class PollFeeds(beam.PTransform):
     poll interval.) A feed given directly and also listed in a list is polled once, as a given source, as in
     batch: `given` names the sources given directly."""
 
-    def __init__(self, settings: FetchSettings, forget_after=DEFAULT_FEED_STATE_TTL, given=()):
+    def __init__(self, settings: FetchSettings, forget_after=DEFAULT_FEED_STATE_TTL, given=(),
+                 archive_role: Optional[str] = None):
         super().__init__()
         self._settings = settings
         self._forget_after = forget_after
         self._given = tuple(given)
+        self._archive_role = archive_role
 
     def expand(self, sources):
         given = (
             sources
             | "KeyBySource" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, Any])
-            | "PollGiven" >> beam.ParDo(_PollFeedFn(self._settings, 0, self._forget_after, self._given)).with_outputs(
-                LISTED, DEAD_LETTERS, SITEMAPS, main="items")
+            | "PollGiven" >> beam.ParDo(self._poller(0)).with_outputs(
+                LISTED, DEAD_LETTERS, SITEMAPS, EXCHANGES, main="items")
         )
         listed = (
             given[LISTED]
             | "KeyByListedFeed" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(Tuple[str, Any])
-            | "PollListed" >> beam.ParDo(_PollFeedFn(self._settings, 1, self._forget_after, self._given)).with_outputs(
-                LISTED, DEAD_LETTERS, SITEMAPS, main="items")
+            | "PollListed" >> beam.ParDo(self._poller(1)).with_outputs(
+                LISTED, DEAD_LETTERS, SITEMAPS, EXCHANGES, main="items")
         )
         items = [given.items, listed.items]
         dead_letters = [given[DEAD_LETTERS], listed[DEAD_LETTERS]]
+        exchanges = [given[EXCHANGES], listed[EXCHANGES]]
         # sitemaps listed by indexes: one keyed step per level (a graph has no cycles; the depth is bounded)
         pending = (given[SITEMAPS], listed[SITEMAPS]) | "IndexedSitemaps0" >> beam.Flatten()
         for level in range(1, MAX_DEPTH + 1):
@@ -312,15 +322,19 @@ class PollFeeds(beam.PTransform):
                 pending
                 | f"KeyBySitemap{level}" >> beam.Map(lambda pair: (pair[0], pair[1])).with_output_types(
                     Tuple[str, Any])
-                | f"PollSitemaps{level}" >> beam.ParDo(
-                    _PollFeedFn(self._settings, 1, self._forget_after, self._given)).with_outputs(
-                    LISTED, DEAD_LETTERS, SITEMAPS, main="items")
+                | f"PollSitemaps{level}" >> beam.ParDo(self._poller(1)).with_outputs(
+                    LISTED, DEAD_LETTERS, SITEMAPS, EXCHANGES, main="items")
             )
             items.append(polled.items)
             dead_letters.append(polled[DEAD_LETTERS])
+            exchanges.append(polled[EXCHANGES])
             pending = polled[SITEMAPS]
         return {"items": items | "FeedItems" >> beam.Flatten(),
-                DEAD_LETTERS: dead_letters | "FeedDeadLetters" >> beam.Flatten()}
+                DEAD_LETTERS: dead_letters | "FeedDeadLetters" >> beam.Flatten(),
+                EXCHANGES: exchanges | "FeedExchanges" >> beam.Flatten()}
+
+    def _poller(self, depth: int) -> _PollFeedFn:
+        return _PollFeedFn(self._settings, depth, self._forget_after, self._given, self._archive_role)
 
 
 # --------------------------------------------------------------------------------------------------------------
