@@ -154,7 +154,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
 
 
-def _archive_discovery(config: IngestConfig) -> IngestConfig:
+def archive_discovery(config: IngestConfig) -> IngestConfig:
     """Discovery ran in the driver: its responses go to their own archive file from there (an earlier attempt's
     file of this run id is replaced, or removed when there is nothing to archive this time)."""
     run = RunContext(run_id=config.run_id, ingest_date=config.ingest_date, extractor=EXTRACTOR_NAME)
@@ -238,7 +238,7 @@ def _execute(options: PipelineOptions, config: IngestConfig, manifest: RunManife
     error = None
     counters: Dict[str, int] = {}
     try:
-        config = _archive_discovery(config)
+        config = archive_discovery(config)
         pipeline = beam.Pipeline(options=options)
         build_pipeline(pipeline, config)
         with quiet_worker_logs(runner), \

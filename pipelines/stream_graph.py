@@ -44,13 +44,14 @@ from newsbeam.pipelines.lifecycle import (
     counters_of,
     signal_exit_code,
 )
-from newsbeam.pipelines.ingest import with_discovery
+from newsbeam.pipelines.ingest import archive_discovery, with_discovery
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.pipelines.stream import StreamOptions
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
 from newsbeam.transforms.archive import (
     ArchiveResponses,
     AttachPointers,
+    CountWrittenArchive,
     article_pointer,
     dead_letter_pointer,
     with_article_pointer,
@@ -187,6 +188,8 @@ def build_stream_pipeline(pipeline: beam.Pipeline, config: IngestConfig, poll_in
         | "WindowPollDeadLetters" >> beam.WindowInto(windows, allowed_lateness=Duration(0))
     )
     dead_letters = (polled_dead, core[DEAD_LETTERS], known[DEAD_LETTERS]) | "AllDeadLetters" >> beam.Flatten()
+    if config.discovery_written is not None:  # what the driver archived for --sites discovery, counted as batch does
+        _ = pipeline | "DiscoveryArchive" >> CountWrittenArchive(config.discovery_written)
     if archive:
         exchanges = [core[EXCHANGES]]
         if poll_exchanges:
@@ -232,7 +235,8 @@ def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runne
     if config.backfill:
         raise UsageError("--since, --until and --max-articles apply to batch runs only")
     if config.sites:  # discovered once, when the job starts (a long job is restarted to rediscover)
-        config = with_discovery(config)
+        # discovery's responses are archived by this process, as batch runs do: to <run_id>-discovery.warc.gz
+        config = archive_discovery(with_discovery(config))
     start = poll_start(config)
     stop_at = None
     if stream.max_cycles is not None:

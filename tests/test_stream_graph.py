@@ -437,6 +437,38 @@ def test_run_unbounded_with_a_real_periodic_impulse(tmp_path, fetch_context):
     assert manifest["counters"]["articles.written"] == len(table)
 
 
+def test_run_unbounded_archives_what_sites_discovery_fetched(tmp_path, fetch_context):
+    """`--sites` with a streaming runner: discovery runs once in the driver when the job starts, and its responses
+    are archived there, to `<run_id>-discovery.warc.gz`, and counted, as in batch runs."""
+    from io import BytesIO
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    from tests.kinds_routes import kinds_routes
+
+    out = tmp_path / "out"
+    with SampleSite(routes=kinds_routes()) as site:
+        sites = tmp_path / "sites.txt"
+        sites.write_text(f"{site.base_url}/\n")
+        code = run_unbounded(
+            ["--sites", str(sites), "--output", str(out), "--runner", "FnApiRunner", "--run-id", "s1",
+             "--poll-interval", "1", "--max-cycles", "1", "--entities", "gazetteer", "--host-delay", "0",
+             "--connect-timeout", "1", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
+             "--allow-private-addresses"],
+            allowed_runners=("FnApiRunner",))
+        base = site.base_url
+    assert code == 0
+    (own,) = (out / "warc").glob("ingest_date=*/s1-discovery.warc.gz")
+    roles = {(r.rec_headers["WARC-Target-URI"].replace(base, ""), json.loads(r.content_stream().read())["role"])
+             for r in ArchiveIterator(BytesIO(own.read_bytes())) if r.rec_type == "metadata"}
+    assert {("/", "discovery"), ("/robots.txt", "discovery")} <= roles
+    [manifest] = read_manifests(str(out))
+    counters = manifest["counters"]
+    windows = list((out / "warc").glob("ingest_date=*/s1-2*.warc.gz"))
+    assert windows and counters["warc.files"] == 1 + len(windows)
+    assert counters["warc.entries"] == counters["warc.entries_written"] > len(roles)
+
+
 def test_unbounded_graph_reads_json_feeds_sitemap_indexes_and_discovered_sitemaps(tmp_path, fetch_context):
     """The same source kinds as batch (tests/test_source_kinds_cli.py), polled twice: the index's sitemaps (a nested
     index, gzip, a text sitemap) are read through the sitemap levels; the second poll finds nothing new."""
