@@ -49,6 +49,8 @@ _MODIFIED_NAMES = (
     "dateupdated", "dc.modified", "dcterms.modified", "last-modified", "lastmodified", "modified_time",
     "updated_time", "article:modified", "article:modified_date", "parsely-updated",
 )
+# a date of the page, publication or revision (Dublin Core's `date`): only ever a second opinion
+_OTHER_DATE_NAMES = ("date", "dc.date", "dcterms.date")
 _META = XPath("//meta[@content]")
 # characters of visible text before and after a page's <h1> searched for the date it shows (robust: 300/700 to
 # 1000/2000 give the same figures on htmldate's labelled pages)
@@ -159,7 +161,7 @@ def _statements(tree) -> List[Tuple[datetime, str]]:
         key = (element.get("property") or element.get("name") or element.get("itemprop") or "").strip().lower()
         if key in _PUBLISHED_NAMES:
             published.append(element.get("content"))
-        elif key in _MODIFIED_NAMES:
+        elif key in _MODIFIED_NAMES or key in _OTHER_DATE_NAMES:
             modified.append(element.get("content"))
     found += [(parse_moment(value), SOURCE_META) for value in published + modified]
     return [(moment, source) for moment, source in found if moment is not None]

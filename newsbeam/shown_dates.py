@@ -73,7 +73,7 @@ def day_pattern(day: date) -> "re.Pattern[str]":
     forms = (
         rf"{d}\s?[./-]\s?{m}\s?[./-]\s?{yy}",  # day first
         rf"{m}/{d}/{yy}",  # the US order
-        rf"{y}\s?[-/.]\s?{m}\s?[-/.]\s?{d}(?!\d)",  # ISO and kin
+        rf"{y}\s?[-/.]\s?{m}\s?[-/.]\s?{d}(?![\dT])",  # ISO and kin; not a machine timestamp (`2021-10-27T20:35`)
         rf"{d}(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+)?(?:{names})\.?,?\s*(?:de\s+)?{y}",
         rf"(?:{names})\.?\s*{d}(?:st|nd|rd|th)?,?\s+{y}",
     )

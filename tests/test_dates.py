@@ -312,3 +312,11 @@ def test_the_shown_day_readers_never_raise(markup, day):
     text, headings = visible_text(tree) if tree is not None else ("", [])
     assert isinstance(text, str) and all(0 <= start <= len(text) + 1 for start in headings)
     assert isinstance(shows_day_as_date(markup, day), bool)
+
+
+def test_a_machine_timestamp_in_the_text_is_not_a_shown_day_and_a_dublin_core_date_is_a_second_opinion():
+    head = ('<meta property="article:published_time" content="2021-10-27T20:35:36+01:00">'
+            '<meta name="dcterms.date" content="2021-10-28T13:21:30+01:00">')
+    body = "<p>Berlin, 28.10.2021</p><span>de-DE 2021-10-27T20:35:36+01:00</span>" + BODY
+    page = found(head, body=body)
+    assert page.published_local_date == date(2021, 10, 28) and page.date_source == "html:meta"
