@@ -1,6 +1,7 @@
-"""Whether a page shows its readers a given day (pure): the text outside scripts, styles and the head, searched for
-the day written the ways news pages write days (numeric with the year, or with a month name in the languages of
-European and American news), always with its year so that a bare "5 May" of a sidebar does not count."""
+"""Whether a page shows its readers a given day (pure): the text outside scripts, styles and the head (with where its
+`<h1>` headlines start), searched for the day written the ways news pages write days (numeric, or with a month name
+in the languages of European and American news), always with its year so that a bare "5 May" of a sidebar does not
+count; and whether a day is written as an update note ("Updated Jul 24, 2018") rather than as the page's date."""
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from typing import Dict, List, Tuple
 
 from lxml.etree import XPath
 
-# full names and the usual abbreviations; January first
+# full names, January first (their 3- and 4-letter abbreviations are derived)
 _MONTHS = (
     "january february march april may june july august september october november december",  # en
     "januar februar märz april mai juni juli august september oktober november dezember",  # de
