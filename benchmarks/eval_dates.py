@@ -15,8 +15,9 @@ URL), for failure tables.
 Every system gets the page and its URL, as a pipeline has them. Scored per page: right day, dated (coverage),
 and dated after the fetch (never allowed). newsbeam's figure is its date finder as the pipeline runs it
 (`newsbeam.dates.find_publication_date` over trafilatura's metadata), whether the page later becomes an article
-or an `empty_text` dead letter. The set was not used to develop newsbeam's date finder; htmldate was tuned on it,
-so plain htmldate's figures here are, if anything, optimistic.
+or an `empty_text` dead letter. newsbeam's date rules were chosen on the
+even half of this set and checked on the odd half; htmldate was tuned on all of it, so plain htmldate's figures
+here are, if anything, optimistic.
 """
 from __future__ import annotations
 
