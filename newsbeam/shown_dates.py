@@ -76,7 +76,7 @@ def day_pattern(day: date) -> "re.Pattern[str]":
         rf"{m}/{d}/{yy}",  # the US order
         rf"{y}\s?[-/.]\s?{m}\s?[-/.]\s?{d}(?![\dT])",  # ISO and kin; not a machine timestamp (`2021-10-27T20:35`)
         rf"{d}(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+)?(?:{names})\.?,?\s*(?:de\s+)?{y}",
-        rf"(?:{names})\.?\s*{d}(?:st|nd|rd|th)?,?\s+{y}",
+        rf"(?<![^\W\d_])(?:{names})\.?\s*{d}(?:st|nd|rd|th)?,?\s+{y}",  # not inside a word (Benjan 6, 2020)
     )
     return re.compile(rf"(?<![\d.])(?:{'|'.join(forms)})", re.IGNORECASE)
 

@@ -320,3 +320,13 @@ def test_a_machine_timestamp_in_the_text_is_not_a_shown_day_and_a_dublin_core_da
     body = "<p>Berlin, 28.10.2021</p><span>de-DE 2021-10-27T20:35:36+01:00</span>" + BODY
     page = found(head, body=body)
     assert page.published_local_date == date(2021, 10, 28) and page.date_source == "html:meta"
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("Berlin, 06.01.2020", True), ("Monday, 6 January 2020 By M. Writer", True), ("16.01.2020", False),
+    ("26 enero 2020", False), ("Benjan 6, 2020", False), ("Jan 6, 2021", False), ("2020-01-06T09:22:36Z", False),
+])
+def test_a_day_is_shown_only_when_written_as_that_day(text, shown):
+    from newsbeam.shown_dates import shows_day
+
+    assert shows_day(text, date(2020, 1, 6)) is shown
