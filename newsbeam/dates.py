@@ -5,14 +5,17 @@ Order of trust: the page's JSON-LD `datePublished` of an article-like object, th
 its offset, which is kept. Then htmldate's search (the value trafilatura's metadata carries, extensive search on),
 labelled by the step of htmldate that finds that day: `url`, `html:meta`, `html:json-ld`, else `html:text`. A
 timestamp stated in UTC, or without offset, does not say the publisher's day: when htmldate finds a day on which
-that instant falls somewhere on Earth, that day is the publisher's. A date after the fetch, or before 1995, is no date.
+that instant falls somewhere on Earth, that day is the publisher's. When the page states several days (JSON-LD and
+meta tags disagree, or a modification on another day) and its visible text nowhere shows the chosen one, the stated
+day it shows by its headline, not as an update note, wins: a republished page shows its readers the new day. A date
+after the fetch, or before 1995, is no date.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from htmldate.core import examine_header
 from htmldate.extractors import extract_url_date, json_search
@@ -20,6 +23,7 @@ from htmldate.utils import Extractor as DateOptions
 from lxml.etree import XPath
 
 from newsbeam.jsonld import article_objects
+from newsbeam.shown_dates import shows_day, shows_day_as_date, visible_text
 
 # date_source values (a column analysts filter on: add values, never rename them)
 SOURCE_JSON_LD = "html:json-ld"
@@ -39,7 +43,18 @@ _PUBLISHED_NAMES = (
     "dc.date.issued", "dcterms.issued", "dcterms.created", "sailthru.date", "parsely-pub-date",
     "cxenseparse:recs:publishtime", "date.published", "original-publish-date", "article_date_original",
 )
+# lower-cased property/name/itemprop values that state the last modification
+_MODIFIED_NAMES = (
+    "article:modified_time", "og:article:modified_time", "og:updated_time", "og:modified_time", "datemodified",
+    "dateupdated", "dc.modified", "dcterms.modified", "last-modified", "lastmodified", "modified_time",
+    "updated_time", "article:modified", "article:modified_date", "parsely-updated",
+)
+# a date of the page, publication or revision (Dublin Core's `date`): only ever a second opinion
+_OTHER_DATE_NAMES = ("date", "dc.date", "dcterms.date")
 _META = XPath("//meta[@content]")
+# characters of visible text before and after a page's <h1> searched for the date it shows (robust: 300/700 to
+# 1000/2000 give the same figures on htmldate's labelled pages)
+_BEFORE_HEADLINE, _AFTER_HEADLINE = 500, 1000
 _TIME = XPath('//time[@datetime][@itemprop="datePublished" or @pubdate]/@datetime')
 _LEADING_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})([T ][0-9:.,]+)?\s*(Z|[+-]\d{2}:?\d{2})?")
 
@@ -115,18 +130,62 @@ def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str
     stated, refused = _stated(tree, moment, fetched_at)
     if refused:  # a statement after the fetch is a clock error: the date is unknown, not htmldate's next guess
         return None
+    if stated is not None:
+        shown = _shown_instead(tree, stated, fetched_at)
+        if shown is not stated:
+            return shown
     searched = checked_date(moment, "", fetched_at) if moment is not None else None
     if searched is None:
         return stated
     day = searched.local_date
     if stated is None:
-        return replace(searched, source=_htmldate_source(tree, url, day.isoformat(), fetched_at))
+        found = replace(searched, source=_htmldate_source(tree, url, day.isoformat(), fetched_at))
+        return found if found.source == SOURCE_URL else _shown_instead(tree, found, fetched_at)
     if stated.local_date != day and not stated.utc_offset_minutes and _same_instant_elsewhere(stated.published_at,
                                                                                               day):
         # a timestamp in UTC, or without offset, does not say the publisher's day (`2023-11-09T03:28:35Z` for a
         # New York page of the 8th): htmldate's day (the URL's `/2023/11/08/`, a local time in a meta tag) does
         return FoundDate(stated.published_at, day, None, _htmldate_source(tree, url, day.isoformat(), fetched_at))
     return stated
+
+
+def _statements(tree) -> List[Tuple[datetime, str]]:
+    """Every publication and modification timestamp the page's JSON-LD and meta tags state, in order of trust
+    (`<time>` elements are left out: comments and teasers carry them too)."""
+    found = []
+    objects = article_objects(tree)
+    for key in ("datePublished", "dateModified"):
+        found += [(parse_moment(node[key]), SOURCE_JSON_LD) for node in objects if isinstance(node.get(key), str)]
+    published, modified = [], []
+    for element in _META(tree):
+        key = (element.get("property") or element.get("name") or element.get("itemprop") or "").strip().lower()
+        if key in _PUBLISHED_NAMES:
+            published.append(element.get("content"))
+        elif key in _MODIFIED_NAMES or key in _OTHER_DATE_NAMES:
+            modified.append(element.get("content"))
+    found += [(parse_moment(value), SOURCE_META) for value in published + modified]
+    return [(moment, source) for moment, source in found if moment is not None]
+
+
+def _shown_instead(tree, found: FoundDate, fetched_at: datetime) -> FoundDate:
+    """The first other JSON-LD or meta-tag statement whose day the page shows by its headline, other than as an
+    update note, when `found`'s day is nowhere in its visible text (a republished page shows the new day; its
+    JSON-LD may keep the first one); else `found` itself. The text is only read when the page states two days."""
+    others = [(moment, source) for moment, source in _statements(tree) if moment.date() != found.local_date]
+    if not others:
+        return found
+    text, headings = visible_text(tree)
+    if not headings or shows_day(text, found.local_date):
+        return found
+    # where a page shows its own date: by its headline (a dateline above it, a byline and lede below), not in
+    # teasers, reference lists or footers ("Retrieved 26 September 2019", "Today in history")
+    byline = " | ".join(text[max(0, start - _BEFORE_HEADLINE):start + _AFTER_HEADLINE] for start in headings)
+    for moment, source in others:
+        if shows_day_as_date(byline, moment.date()):
+            other = checked_date(moment, source, fetched_at)
+            if other is not None:
+                return other
+    return found
 
 
 def _stated(tree, searched: Optional[datetime], fetched_at: datetime) -> Tuple[Optional[FoundDate], bool]:

@@ -219,3 +219,114 @@ def test_without_a_matching_local_statement_no_offset_is_inferred(other, day, of
     page = found(_ld("2023-11-09T06:35:29Z") + other)
     assert page.published_local_date == day and page.published_utc_offset_minutes == offset
     assert page.published_at == datetime(2023, 11, 9, 6, 35, 29, tzinfo=timezone.utc)
+
+
+# A page states two days (a first publication and a modification, or JSON-LD and meta tags that disagree) and shows
+# its readers only one of them, by its headline: a republished or rewritten page; the day it shows is its date.
+_REPUBLISHED_LD = ('<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": '
+                   '"2019-06-17T10:00:00+02:00", "dateModified": "2020-06-04T16:41:46+02:00"}</script>')
+
+
+def test_the_day_a_page_shows_by_its_headline_beats_a_first_publication_it_hides():
+    page = found(_REPUBLISHED_LD, body="<p class='byline'>Von A. Autor | 04.06.2020</p>" + BODY)
+    assert page.published_local_date == date(2020, 6, 4) and page.published_utc_offset_minutes == 120
+    assert page.published_at == datetime(2020, 6, 4, 14, 41, 46, tzinfo=timezone.utc)
+    assert page.date_source == "html:json-ld"
+
+
+def test_meta_tags_that_disagree_take_the_day_the_page_shows():
+    head = ('<meta property="article:published_time" content="2021-12-14T15:41:07+01:00">'
+            '<meta property="article:modified_time" content="2022-02-04T15:33:00+01:00">')
+    page = found(head, body="<p>4. Februar 2022, 15:33 Uhr</p>" + BODY)
+    assert page.published_local_date == date(2022, 2, 4) and page.date_source == "html:meta"
+    ld = _ld("2023-11-03T10:25:56+00:00") + '<meta property="article:published_time" content="2023-11-06T14:25:00Z">'
+    page = found(ld, body="<p>Von K. Schmidt, 6. November 2023, 15:25 Uhr</p>" + BODY)
+    assert page.published_local_date == date(2023, 11, 6) and page.date_source == "html:meta"
+
+
+def test_a_shown_statement_beats_htmldates_guess_when_the_page_states_none_readable():
+    head = ('<meta property="article:published_time" content="Di., 25.01.2022 - 14:45">'
+            '<meta property="og:updated_time" content="2022-01-26T14:35:56+01:00">')
+    tree = load_html(html(head, "<p>am Mittwoch, 26.01.2022 - 14:30</p>" + BODY))
+    result = find_publication_date(tree, "http://example.org/a", "2022-01-25T14:45:00", FETCHED)
+    assert result.local_date == date(2022, 1, 26) and result.source == "html:meta"
+
+
+@pytest.mark.parametrize("body", [
+    "<p>By A. Writer. Updated Jun 4, 2020, 2:15pm EDT</p>" + BODY,  # an update note, not the page's date
+    "<p>Aktualisiert am 04.06.2020</p>" + BODY,
+    BODY * 3 + "<footer>Retrieved 4 June 2020. Today in history: 4 June 2020</footer>",  # far from the headline
+    "<p>4 June 2020</p>" + BODY + "<p>First published 17 June 2019</p>",  # the first day is shown too
+])
+def test_a_first_publication_stays_unless_only_the_other_day_is_shown_as_the_date(body):
+    assert found(_REPUBLISHED_LD, body=body).published_local_date == date(2019, 6, 17)
+
+
+def test_a_shown_day_after_the_fetch_is_no_date_either():
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "2019-06-17T10:00:00Z", '
+          '"dateModified": "2026-11-22T10:00:00Z"}</script>')  # the day after the fetch
+    page = found(ld, body="<p>22.11.2026</p>" + BODY)
+    assert page.published_local_date == date(2019, 6, 17) and page.published_at <= FETCHED
+
+
+def test_a_page_without_headline_keeps_its_statement():
+    page = extract_page(f"<html><head>{_REPUBLISHED_LD}</head><body><p>04.06.2020</p>{BODY}</body></html>",
+                        "http://example.org/a", ExtractionSettings(timeout=0), FETCHED)
+    assert page.published_local_date == date(2019, 6, 17)
+
+
+_NAMED = ["{d}. {de} {y}", "{d} {en} {y}", "{en} {d}, {y}", "{en3}. {d} {y}", "{d} de {es} de {y}",
+          "{y}-{m:02d}-{d:02d}"]
+_NUMERIC = ["{d:02d}.{m:02d}.{y}", "{d}.{m}.{y}", "{d}/{m}/{y}", "{m:02d}/{d:02d}/{y}", "{d:02d}.{m:02d}.{y2:02d}"]
+_DE = "Januar Februar März April Mai Juni Juli August September Oktober November Dezember".split()
+_EN = "January February March April May June July August September October November December".split()
+_ES = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split()
+
+
+def _written(day, form):
+    return form.format(d=day.day, m=day.month, y=day.year, y2=day.year % 100, de=_DE[day.month - 1],
+                       en=_EN[day.month - 1], en3=_EN[day.month - 1][:3], es=_ES[day.month - 1])
+
+
+_WORDS = st.text(alphabet="abcdefghij ,|:", max_size=20)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dates(min_value=date(1995, 1, 1), max_value=date(2030, 12, 31)), st.sampled_from(_NAMED + _NUMERIC),
+       _WORDS, _WORDS, st.dates(min_value=date(1995, 1, 1), max_value=date(2030, 12, 31)))
+def test_a_written_day_is_found_and_a_named_one_is_no_other_day(day, form, before, after, other):
+    from newsbeam.shown_dates import shows_day
+
+    text = f"{before} {_written(day, form)} {after}"
+    assert shows_day(text, day)
+    if form in _NAMED and other != day:
+        assert not shows_day(text, other)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200), st.dates(min_value=date(1995, 1, 1), max_value=date(2030, 12, 31)))
+def test_the_shown_day_readers_never_raise(markup, day):
+    from newsbeam.shown_dates import shows_day_as_date, visible_text
+
+    tree = load_html(f"<html><body><h1>{markup}</h1><p>{markup}</p></body></html>")
+    text, headings = visible_text(tree) if tree is not None else ("", [])
+    assert isinstance(text, str) and all(0 <= start <= len(text) + 1 for start in headings)
+    assert isinstance(shows_day_as_date(markup, day), bool)
+
+
+def test_a_machine_timestamp_in_the_text_is_not_a_shown_day_and_a_dublin_core_date_is_a_second_opinion():
+    head = ('<meta property="article:published_time" content="2021-10-27T20:35:36+01:00">'
+            '<meta name="dcterms.date" content="2021-10-28T13:21:30+01:00">')
+    body = "<p>Berlin, 28.10.2021</p><span>de-DE 2021-10-27T20:35:36+01:00</span>" + BODY
+    page = found(head, body=body)
+    assert page.published_local_date == date(2021, 10, 28) and page.date_source == "html:meta"
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("Berlin, 06.01.2020", True), ("Monday, 6 January 2020 By M. Writer", True), ("16.01.2020", False),
+    ("26 enero 2020", False), ("Benjan 6, 2020", False), ("Jan 6, 2021", False), ("2020-01-06T09:22:36Z", False),
+])
+def test_a_day_is_shown_only_when_written_as_that_day(text, shown):
+    from newsbeam.shown_dates import shows_day
+
+    assert shows_day(text, date(2020, 1, 6)) is shown

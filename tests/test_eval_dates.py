@@ -25,3 +25,15 @@ def test_a_date_labelled_set_in_htmldate_layout_is_read_and_scored(tmp_path):
     figures = ev.score(pages, ["newsbeam", "htmldate-fast"], out=report)
     assert figures["newsbeam"]["all"]["right"] == 1 and figures["newsbeam"]["all"]["dated"] == 1, report.getvalue()
     assert figures["newsbeam"]["all"]["pages"] == 2 and figures["newsbeam"]["all"]["future"] == 0
+
+
+def test_the_halves_split_the_set_by_crc32_of_the_url():
+    pages = [ev.DatedPage("default", f"http://x/{i}", "<html><body><p>t</p></body></html>", "2020-01-01")
+             for i in range(20)]
+    even = [p for p in pages if ev.in_half(p, "even")]
+    odd = [p for p in pages if ev.in_half(p, "odd")]
+    assert sorted(even + odd) == sorted(pages) and even and odd
+    assert all(ev.in_half(p, "all") for p in pages)
+    report = io.StringIO()
+    ev.score(pages[:2], ["htmldate-fast"], out=report, per_page=True)
+    assert "htmldate-fast wrong: label 2020-01-01 answer None http://x/0" in report.getvalue()

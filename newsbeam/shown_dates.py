@@ -1,0 +1,99 @@
+"""Whether a page shows its readers a given day (pure): the text outside scripts, styles and the head (with where its
+`<h1>` headlines start), searched for the day written the ways news pages write days (numeric, or with a month name
+in the languages of European and American news), always with its year so that a bare "5 May" of a sidebar does not
+count; and whether a day is written as an update note ("Updated Jul 24, 2018") rather than as the page's date."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Dict, List, Tuple
+
+from lxml.etree import XPath
+
+# full names, January first (their 3- and 4-letter abbreviations are derived)
+_MONTHS = (
+    "january february march april may june july august september october november december",  # en
+    "januar februar märz april mai juni juli august september oktober november dezember",  # de
+    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",  # fr
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre",  # es
+    "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",  # it
+    "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro",  # pt
+    "januari februari maart april mei juni juli augustus september oktober november december",  # nl
+)
+_EXTRA = {1: ("jänner",), 2: ("feber",)}  # Austrian German
+_INVISIBLE = {"script", "style", "noscript", "template", "head", "title", "meta", "link"}
+_BODY = XPath("//body")
+
+
+def _month_names() -> Dict[int, str]:
+    names: Dict[int, set] = {month: set() for month in range(1, 13)}
+    for language in _MONTHS:
+        for month, name in enumerate(language.split(), start=1):
+            names[month] |= {name, name[:3]} | ({name[:4]} if len(name) > 4 else set())
+    for month, extra in _EXTRA.items():
+        names[month] |= set(extra)
+    return {month: "|".join(sorted(map(re.escape, found), key=len, reverse=True)) for month, found in names.items()}
+
+
+_MONTH_NAMES = _month_names()
+
+
+def visible_text(tree) -> Tuple[str, List[int]]:
+    """The page's text as a reader sees it (no scripts, styles or head; whitespace folded), and where in it each
+    first-level heading (`<h1>`) starts."""
+    parts: List[str] = []
+    headings: List[int] = []
+    size = 0
+    stack = list(reversed(_BODY(tree) or [tree]))
+    while stack:
+        element = stack.pop()
+        if isinstance(element, str):  # a tail, queued after its element's subtree
+            text = element
+        else:
+            if element.tail:
+                stack.append(element.tail)
+            if not isinstance(element.tag, str) or element.tag in _INVISIBLE:  # comments, scripts: skip their text
+                continue
+            if element.tag == "h1":
+                headings.append(size)
+            stack.extend(reversed(element))
+            text = element.text
+        text = " ".join((text or "").split())
+        if text:
+            parts.append(text)
+            size += len(text) + 1
+    return " ".join(parts), headings
+
+
+def day_pattern(day: date) -> "re.Pattern[str]":
+    """A pattern for `day` with its year: 06.01.2020, 6/1/20, 2020-01-06, 01/06/2020 (US), 6. Januar 2020,
+    6 de enero de 2020, January 6th, 2020, Jan. 6 2020."""
+    d, m, y = rf"0?{day.day}", rf"0?{day.month}", rf"{day.year}(?!\d)"
+    yy = rf"(?:{day.year}|{day.year % 100:02d})(?!\d)"
+    names = _MONTH_NAMES[day.month]
+    forms = (
+        rf"{d}\s?[./-]\s?{m}\s?[./-]\s?{yy}",  # day first
+        rf"{m}/{d}/{yy}",  # the US order
+        rf"{y}\s?[-/.]\s?{m}\s?[-/.]\s?{d}(?![\dT])",  # ISO and kin; not a machine timestamp (`2021-10-27T20:35`)
+        rf"{d}(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+)?(?:{names})\.?,?\s*(?:de\s+)?{y}",
+        rf"(?<![^\W\d_])(?:{names})\.?\s*{d}(?:st|nd|rd|th)?,?\s+{y}",  # not inside a word (Benjan 6, 2020)
+    )
+    return re.compile(rf"(?<![\d.])(?:{'|'.join(forms)})", re.IGNORECASE)
+
+
+def shows_day(text: str, day: date) -> bool:
+    """Whether `text` (a page's visible text) writes `day` with its year."""
+    return day_pattern(day).search(text) is not None
+
+
+# words that present a day as a revision of the page rather than its date
+_UPDATE_NOTE = re.compile(
+    r"(updated|update|last edited|edited|modified|revised|aktualisiert|geändert|überarbeitet|mis à jour|modifié"
+    r"|actualizado|actualización|aggiornato|aggiornamento|atualizado|bijgewerkt)\W{0,3}(?:\w+\W{1,3}){0,3}$",
+    re.IGNORECASE)
+
+
+def shows_day_as_date(text: str, day: date) -> bool:
+    """Whether `text` writes `day` other than as an update note ("Updated Jul 24, 2018", "last edited on ...")."""
+    return any(not _UPDATE_NOTE.search(text, max(0, match.start() - 40), match.start())
+               for match in day_pattern(day).finditer(text))
