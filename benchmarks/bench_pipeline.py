@@ -153,6 +153,7 @@ def _floor_init(with_entities: bool = False):
         from newsbeam.entities import EntityTagger
 
         _TAGGER = EntityTagger()
+        _TAGGER.load_all()  # set-up, not work: the tagger loads each model on first use
 
 
 def floor_batch(pages: List[Tuple[str, bytes, Optional[str]]]) -> List[Tuple[str, float, float, float]]:
