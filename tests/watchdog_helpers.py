@@ -9,3 +9,9 @@ def nap(seconds):
 
 def fail():
     raise ValueError("inside the child")
+
+
+def imported(name):
+    import sys
+
+    return name in sys.modules
