@@ -421,6 +421,8 @@ def _role(cmdline: List[str]) -> str:
         return "sdk worker"
     if "py-spy" in text:
         return "py-spy"
+    if "child_main" in text or "--multiprocessing-fork" in text:
+        return "extraction watchdog"
     return (cmdline[-1] if cmdline else "?")[-40:]
 
 
