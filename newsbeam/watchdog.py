@@ -54,14 +54,17 @@ def _serve(connection, function: Callable[..., Any]) -> None:
 
 def child_main(argv: Optional[List[str]] = None) -> None:
     """The child's entry point: `python -c _CHILD_CODE READ_FD WRITE_FD`. The parent sends its `sys.path` (so the
-    function's module is found as in the parent), then the function, then argument tuples."""
+    function's module is found as in the parent), the function, the initializer (or None), then argument tuples."""
     read_fd, write_fd = (int(value) for value in (argv or sys.argv[1:])[:2])
     incoming, outgoing = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     try:
         sys.path[:] = incoming.recv()
         function = incoming.recv()
+        initializer = incoming.recv()
     except EOFError:
         return
+    if initializer is not None:
+        initializer()
     _serve(_Duplex(incoming, outgoing), function)
 
 
@@ -100,8 +103,10 @@ class Watchdog:
     Not thread-safe: one instance per DoFn instance (Beam gives each worker thread its own).
     """
 
-    def __init__(self, function: Callable[..., Any], timeout: float):
+    def __init__(self, function: Callable[..., Any], timeout: float,
+                 initializer: Optional[Callable[[], Any]] = None):
         self._function = function
+        self._initializer = initializer  # run once in each child before it is ready (outside the time limit)
         self._timeout = timeout
         self._process: Optional[subprocess.Popen] = None
         self._connection: Optional[_Duplex] = None
@@ -130,6 +135,7 @@ class Watchdog:
         try:
             connection.send(list(sys.path))
             connection.send(self._function)
+            connection.send(self._initializer)
             ready = connection.poll(_START_LIMIT) and connection.recv() == _READY
         except (EOFError, OSError):
             ready = False

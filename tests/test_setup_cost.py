@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from newsbeam import dateparser_cache
 from newsbeam.entities import EntitySettings, EntityTagger, compiled_patterns
 from newsbeam.entities.ner import ModelMismatch, ModelSpec
 
@@ -80,3 +81,74 @@ def test_a_file_others_can_write_is_ignored(tmp_path):
     re.purge()
     with compiled_patterns.primed(SPEC, directory) as count:
         assert count == 0
+
+
+# ------------------------------------------------------------------------------------------- dateparser's caches
+
+@pytest.fixture
+def empty_dateparser(monkeypatch):
+    """dateparser's per-locale caches as in a new process (restored afterwards)."""
+    from dateparser.languages.dictionary import Dictionary
+
+    for name in dateparser_cache._CACHES:
+        monkeypatch.setattr(Dictionary, name, {})
+    return Dictionary
+
+
+def _parse_free_text_dates():
+    import dateparser
+
+    return [dateparser.parse(text) for text in ("3 février 2021", "12. März 2019", "5 de mayo de 2020")]
+
+
+def test_dateparsers_compiled_locales_are_stored_and_reused_without_compiling(tmp_path, empty_dateparser,
+                                                                             monkeypatch):
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o700)
+    expected = _parse_free_text_dates()
+    learned = dateparser_cache.entry_count()
+    assert learned > 0 and dateparser_cache.save(directory)
+    assert not dateparser_cache.save(directory)  # nothing new: not rewritten
+    for name in dateparser_cache._CACHES:  # a new process
+        monkeypatch.setattr(empty_dateparser, name, {})
+    assert dateparser_cache.load(directory) == learned
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("compiled again")
+
+    import dateparser.languages.dictionary as dictionary
+
+    monkeypatch.setattr(dictionary.re, "compile", no_compile)
+    assert _parse_free_text_dates() == expected
+
+
+def test_a_dateparser_cache_others_can_write_is_ignored(tmp_path, empty_dateparser):
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o700)
+    _parse_free_text_dates()
+    dateparser_cache.save(directory)
+    directory.chmod(0o777)
+    for name in dateparser_cache._CACHES:
+        setattr(empty_dateparser, name, {})
+    assert dateparser_cache.load(directory) == 0
+
+
+def test_the_extract_step_loads_the_dateparser_cache_and_saves_what_it_learned(tmp_path, empty_dateparser,
+                                                                             monkeypatch):
+    from newsbeam.extraction import ExtractionSettings
+    from newsbeam.transforms.extract import _ExtractFn
+
+    directory = tmp_path / "cache"
+    directory.mkdir(mode=0o700)
+    monkeypatch.setattr(dateparser_cache, "default_directory", lambda: directory)
+    fn = _ExtractFn(ExtractionSettings(timeout=0))
+    fn.setup()
+    _parse_free_text_dates()  # as the bundle's pages do
+    fn.finish_bundle()  # the bundle added entries: stored
+    assert dateparser_cache.cache_path(directory).exists()
+    for name in dateparser_cache._CACHES:
+        setattr(empty_dateparser, name, {})
+    fn = _ExtractFn(ExtractionSettings(timeout=0))
+    fn.setup()
+    assert dateparser_cache.entry_count() > 0
+    fn.teardown()

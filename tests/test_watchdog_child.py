@@ -12,7 +12,7 @@ from newsbeam.sample_site import SITE_DIR
 from newsbeam.schemas.records import ExtractedArticle, FeedItem, FetchedPage, FetchRequest
 from newsbeam.transforms.extract import _ExtractFn
 from newsbeam.watchdog import Watchdog
-from tests.watchdog_helpers import imported
+from tests.watchdog_helpers import environment, imported, mark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,3 +51,11 @@ def test_one_child_serves_every_large_page_of_a_worker():
     finally:
         fn.teardown()
     assert fn._watchdog._process is None  # teardown ended it
+
+
+def test_the_initializer_runs_in_the_child_before_the_first_call():
+    watchdog = Watchdog(environment, timeout=60, initializer=mark)
+    try:
+        assert watchdog.call("NEWSBEAM_WATCHDOG_MARK") == "initialised"
+    finally:
+        watchdog.close()

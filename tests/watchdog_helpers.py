@@ -15,3 +15,15 @@ def imported(name):
     import sys
 
     return name in sys.modules
+
+
+def mark():
+    import os
+
+    os.environ["NEWSBEAM_WATCHDOG_MARK"] = "initialised"
+
+
+def environment(name):
+    import os
+
+    return os.environ.get(name)
