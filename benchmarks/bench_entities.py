@@ -129,7 +129,7 @@ def main() -> None:
     tagger = EntityTagger()
     topics = TopicMatcher()
     gazetteer = tagger.gazetteer
-    models: Dict[str, object] = tagger._models  # benchmark only: the layers below the public API
+    models: Dict[str, object] = tagger.load_all()  # benchmark only: the layers below the public API
     with_model = [(text, language) for text, language in docs if language in models]
     model_words = sum(len(_WORD.findall(text)) for text, _ in with_model)
     tagger.tag_many(docs[:20])  # warm the caches and the models

@@ -153,6 +153,7 @@ def _floor_init(with_entities: bool = False):
         from newsbeam.entities import EntityTagger
 
         _TAGGER = EntityTagger()
+        _TAGGER.load_all()  # set-up, not work: the tagger loads each model on first use
 
 
 def floor_batch(pages: List[Tuple[str, bytes, Optional[str]]]) -> List[Tuple[str, float, float, float]]:
@@ -420,6 +421,8 @@ def _role(cmdline: List[str]) -> str:
         return "sdk worker"
     if "py-spy" in text:
         return "py-spy"
+    if "child_main" in text or "--multiprocessing-fork" in text:
+        return "extraction watchdog"
     return (cmdline[-1] if cmdline else "?")[-40:]
 
 

@@ -237,7 +237,7 @@ def test_a_model_whose_meta_differs_is_refused():
 
 def test_the_models_load_only_the_ner_component(tagger):
     for language in ("en", "fr"):
-        assert tagger._models[language].pipe_names == ["ner"]
+        assert tagger.model(language).pipe_names == ["ner"]
 
 
 def test_entity_ids_are_sorted_and_distinct():

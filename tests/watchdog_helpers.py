@@ -9,3 +9,21 @@ def nap(seconds):
 
 def fail():
     raise ValueError("inside the child")
+
+
+def imported(name):
+    import sys
+
+    return name in sys.modules
+
+
+def mark():
+    import os
+
+    os.environ["NEWSBEAM_WATCHDOG_MARK"] = "initialised"
+
+
+def environment(name):
+    import os
+
+    return os.environ.get(name)

@@ -29,8 +29,14 @@ def _loaders(language: Optional[LanguageSettings], entities: Optional[EntityStag
         loaders.append(lambda: shared_detector(language))
     if entities is not None:
         loaders.append(lambda: shared_topics(entities.topics_path))
-        loaders.append(lambda: shared_tagger(entities.tagger))  # the long one: spaCy models and the gazetteer
+        loaders.append(lambda: _with_models(shared_tagger(entities.tagger)))  # the long one: spaCy models, gazetteer
     return loaders
+
+
+def _with_models(tagger):
+    # the tagger loads a language's model on its first text; warming up means loading them all now
+    tagger.load_all()
+    return tagger
 
 
 class _WarmUpFn(beam.DoFn):

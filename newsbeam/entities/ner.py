@@ -33,8 +33,13 @@ decides the label of mentions the gazetteer does not know (people, most organisa
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import json
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple
+from pathlib import Path
+from typing import List, Mapping, Optional, Tuple
+
+from newsbeam.entities import compiled_patterns
 
 LABEL_MAPS: Mapping[str, Mapping[str, Optional[str]]] = {
     "en": {"PERSON": "PERSON", "ORG": "ORG", "GPE": "GPE", "LOC": "LOC", "FAC": "LOC", "NORP": "NORP",
@@ -71,26 +76,46 @@ class NerSpan:
     mapped: Optional[str]  # project label, or None when the mapping drops it
 
 
-def load_model(spec: ModelSpec):
-    """Import and load one model with only `ner`, after checking its meta."""
-    try:
-        package = importlib.import_module(spec.package)
-    except ImportError as error:
-        raise ModelMismatch(f"NER model package {spec.package!r} for {spec.language!r} is not installed "
-                            f"(pip install the pinned model, see setup.py)") from error
-    nlp = package.load(exclude=list(EXCLUDE))
-    meta = nlp.meta
+def _not_installed(spec: ModelSpec) -> ModelMismatch:
+    return ModelMismatch(f"NER model package {spec.package!r} for {spec.language!r} is not installed "
+                         f"(pip install the pinned model, see setup.py)")
+
+
+def _check_meta(spec: ModelSpec, meta: Mapping) -> None:
     found = (meta.get("name"), meta.get("version"), meta.get("lang"))
     if found != (spec.meta_name, spec.version, spec.language):
         raise ModelMismatch(f"NER model {spec.package!r}: meta says name/version/lang {found}, expected "
                             f"{(spec.meta_name, spec.version, spec.language)}")
+
+
+def check_installed(spec: ModelSpec) -> None:
+    """`ModelMismatch` unless the pinned package is installed with the expected meta.json, without importing or
+    loading it (milliseconds): the tagger checks every model at set-up and loads each on first use."""
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        raise _not_installed(spec)
+    meta_file = Path(list(found.submodule_search_locations)[0]) / "meta.json"
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelMismatch(f"NER model {spec.package!r}: no readable meta.json ({error})") from error
+    _check_meta(spec, meta)
+
+
+def load_model(spec: ModelSpec, cache_directory: Optional[Path] = None):
+    """Import and load one model with only `ner`, after checking its meta. With `cache_directory`, its tokenizer's
+    compiled regular expressions are stored there and reused by later loads (compiled_patterns)."""
+    try:
+        package = importlib.import_module(spec.package)
+    except ImportError as error:
+        raise _not_installed(spec) from error
+    with compiled_patterns.primed(spec, cache_directory):
+        nlp = package.load(exclude=list(EXCLUDE))
+    _check_meta(spec, nlp.meta)
     if nlp.pipe_names != ["ner"]:
         raise ModelMismatch(f"NER model {spec.package!r}: expected only 'ner' after exclusions, got {nlp.pipe_names}")
+    compiled_patterns.remember(spec, nlp.tokenizer, cache_directory)
     return nlp
-
-
-def load_models(specs) -> Dict[str, object]:
-    return {spec.language: load_model(spec) for spec in specs}
 
 
 def spans(doc, language: str) -> List[NerSpan]:

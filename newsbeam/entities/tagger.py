@@ -1,6 +1,7 @@
 """EntityTagger: statistical NER where a model exists, gazetteer linking in every language, one output type."""
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -52,10 +53,17 @@ class EntityTagger:
             min_alternate_chars=settings.min_alternate_chars,
             curated_path=settings.gazetteer_path,
         )
-        self._gazetteer = gazetteer_cache.load_or_build(
-            options, lambda: gazetteer_module.build(options),
-            gazetteer_cache.resolve_directory(settings.gazetteer_cache))
-        self._models: Dict[str, object] = ner.load_models(settings.models) if settings.use_ner else {}
+        self._cache_directory = gazetteer_cache.resolve_directory(settings.gazetteer_cache)
+        self._gazetteer = gazetteer_cache.load_or_build(options, lambda: gazetteer_module.build(options),
+                                                        self._cache_directory)
+        # each model loads when the first text of its language arrives (a worker that never sees French does not
+        # pay the French model's ~2.5 s); a missing or mismatched package is still refused here, at set-up
+        self._specs: Dict[str, ner.ModelSpec] = {spec.language: spec for spec in settings.models} \
+            if settings.use_ner else {}
+        for spec in self._specs.values():
+            ner.check_installed(spec)
+        self._models: Dict[str, object] = {}
+        self._loading = threading.Lock()  # DoFn instances on several threads share one tagger
 
     def __getstate__(self):
         return {"settings": self._settings}
@@ -71,6 +79,27 @@ class EntityTagger:
     def gazetteer(self) -> gazetteer_module.Gazetteer:
         return self._gazetteer
 
+    def model(self, language: str):
+        """The spaCy pipeline for an ISO 639-1 code, loaded on first use; None where there is no model."""
+        spec = self._specs.get(language)
+        if spec is None:
+            return None
+        model = self._models.get(language)
+        if model is None:
+            with self._loading:
+                model = self._models.get(language)
+                if model is None:
+                    model = self._models[language] = ner.load_model(spec, self._cache_directory)
+        return model
+
+    def loaded_languages(self) -> Tuple[str, ...]:
+        """The languages whose model is loaded so far."""
+        return tuple(sorted(self._models))
+
+    def load_all(self) -> Dict[str, object]:
+        """Every model now (benchmarks, and callers that want no load later)."""
+        return {language: self.model(language) for language in self._specs}
+
     def tag(self, text: str, language: str) -> List[EntityMention]:
         """Mentions in `text`, sorted by start. `language` is ISO 639-1 or 'und' (no model: gazetteer only)."""
         return self.tag_many([(text, language)])[0]
@@ -83,7 +112,7 @@ class EntityTagger:
             by_language[_language_code(language)].append(index)
         for language, indexes in by_language.items():
             texts = [(docs[index][0] or "")[: self._settings.max_chars] for index in indexes]
-            model = self._models.get(language)
+            model = self.model(language)
             if model is not None:
                 spans = ner.run(model, texts, language, self._settings.batch_size)
             else:
