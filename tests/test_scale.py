@@ -133,3 +133,34 @@ def test_articles_cross_the_barriers_after_the_core_as_references(tmp_path, monk
     assert found["whole"][0] > 1.5 * text, (found["whole"][0], text)
     # with it, references: a few hundred bytes an article per barrier whatever its size, plus its fingerprint
     assert found["spool"][0] < text / 2, (found["spool"][0], text)
+
+
+def test_archived_responses_wait_in_the_spool_uncompressed(tmp_path, monkeypatch):
+    """The raw bodies are mostly gzip already: the run's spool keeps archive entries as stored zlib blocks (each
+    body verbatim in its file), not compressed a second time (as the run's articles and rows are)."""
+    from newsbeam.pipelines import ingest
+    from newsbeam.recordstore import RecordStore
+    from newsbeam.warc import ArchiveEntry
+    from tests.faults import _html, article_html
+
+    put = RecordStore.put
+    archived = []
+
+    def recording(self, record):
+        ref = put(self, record)
+        if isinstance(record, ArchiveEntry) and record.exchanges:
+            with open(ref, "rb") as file:  # a path: the entry waits in the spool
+                data = file.read()
+            archived.append([(raw.url, raw.body in data) for raw in record.exchanges])
+        return ref
+
+    monkeypatch.setattr(RecordStore, "put", recording)  # the FnApiRunner runs in this process
+    routes = {f"/a/{n}.html": _html(200, article_html(f"Story {n}", f"Body of story {n}. " * 40)) for n in range(3)}
+    with SampleSite(routes=routes) as site:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("".join(site.url(path) + "\n" for path in routes))
+        outcome = ingest.run(["--urls", str(urls), "--output", str(tmp_path / "out"), "--run-id", "r1",
+                              "--entities", "off", "--host-delay", "0", "--allow-private-addresses"])
+    assert outcome.status == "succeeded", outcome.error
+    # the old code compressed them again in the spool: no body was found as sent
+    assert len(archived) == 3 and all(found for entry in archived for _, found in entry), archived
