@@ -129,12 +129,17 @@ def assign_in_order(ids: Sequence[str], bands: np.ndarray, signature: Callable[[
     components) are grouped one component at a time, in id order within each: only one component's signatures and
     pair counts are in memory at once, and an article that shares no key needs no signature at all."""
     groups = list(ids)
-    for position in range(len(ids)):  # earlier runs' groups first; a component's members may join one too
-        hits = {g: n for g, n in prior.hits(bands[position].tolist()).items() if n >= settings.min_band_hits}
-        if hits:
-            groups[position] = min(hits, key=lambda g: (-hits[g], g))
-    for members in _components(bands):
+    linked = _components(bands)
+    for members in linked:
         _assign_component(members, ids, bands, signature, prior, settings, groups)
+    if len(prior):  # the others can only join a group of earlier runs
+        alone = np.ones(len(ids), dtype=bool)
+        for members in linked:
+            alone[members] = False
+        for position in np.flatnonzero(alone).tolist():
+            hits = {g: n for g, n in prior.hits(bands[position].tolist()).items() if n >= settings.min_band_hits}
+            if hits:
+                groups[position] = min(hits, key=lambda g: (-hits[g], g))
     return groups
 
 
