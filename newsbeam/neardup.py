@@ -14,12 +14,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from datasketch import MinHash
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from newsbeam.state import SegmentedTable, read_run_files, runs_in, uncommitted
 
@@ -111,34 +113,82 @@ def assign_groups(run: Sequence[Fingerprint], prior: PriorBands,
                   settings: NearDupSettings = NearDupSettings()) -> Dict[str, str]:
     """article_id -> duplicate_group for this run's articles. Deterministic: articles are taken in id order and
     each joins the candidate group it shares the most bands with (ties: the smallest group id)."""
-    groups: Dict[str, str] = {}
     ordered = sorted(run, key=lambda f: f.article_id)
-    shared_bands = _shared_bands(ordered)
-    for position, current in enumerate(ordered):
-        candidates = {g: n for g, n in prior.hits(current.bands).items() if n >= settings.min_band_hits}
-        for earlier, n in shared_bands.get(position, {}).items():
-            other = ordered[earlier]
-            if (n >= settings.min_band_hits
-                    and estimated_jaccard(current.signature, other.signature) >= settings.min_jaccard):
-                group = groups[other.article_id]
-                candidates[group] = max(candidates.get(group, 0), n)
-        if candidates:
-            groups[current.article_id] = min(candidates, key=lambda g: (-candidates[g], g))
-        else:
-            groups[current.article_id] = current.article_id
+    ids = [f.article_id for f in ordered]
+    bands = np.array([f.bands for f in ordered], dtype=np.uint64).reshape(len(ordered), settings.bands)
+    return dict(zip(ids, assign_in_order(ids, bands, lambda position: ordered[position].signature, prior,
+                                         settings)))
+
+
+def assign_in_order(ids: Sequence[str], bands: np.ndarray, signature: Callable[[int], np.ndarray],
+                    prior: PriorBands, settings: NearDupSettings = NearDupSettings()) -> List[str]:
+    """The groups of `assign_groups` from what the grouping needs: `ids` in ascending order, their band keys
+    (n x bands), and `signature(position)`, asked only for articles that share a band key with another one.
+
+    An article's in-run candidates all share a band key with it, so the articles linked by shared keys (connected
+    components) are grouped one component at a time, in id order within each: only one component's signatures and
+    pair counts are in memory at once, and an article that shares no key needs no signature at all."""
+    groups = list(ids)
+    linked = _components(bands)
+    for members in linked:
+        _assign_component(members, ids, bands, signature, prior, settings, groups)
+    if len(prior):  # the others can only join a group of earlier runs
+        alone = np.ones(len(ids), dtype=bool)
+        for members in linked:
+            alone[members] = False
+        for position in np.flatnonzero(alone).tolist():
+            hits = {g: n for g, n in prior.hits(bands[position].tolist()).items() if n >= settings.min_band_hits}
+            if hits:
+                groups[position] = min(hits, key=lambda g: (-hits[g], g))
     return groups
 
 
-def _shared_bands(ordered: Sequence[Fingerprint]) -> Dict[int, Dict[int, int]]:
-    """{position: {earlier position: bands they share}} for the pairs that share at least one band.
+def _components(bands: np.ndarray) -> List[List[int]]:
+    """The positions linked by shared band keys, components of two or more, each in ascending order."""
+    count = len(bands)
+    if count < 2:
+        return []
+    flat = bands.ravel()
+    positions = np.repeat(np.arange(count), bands.shape[1])
+    order = np.argsort(flat, kind="stable")
+    flat, positions = flat[order], positions[order]
+    same = np.flatnonzero(flat[1:] == flat[:-1])  # each position linked to the next one with the same key
+    graph = coo_matrix((np.ones(len(same), dtype=np.int8), (positions[same], positions[same + 1])),
+                       shape=(count, count))
+    _, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels)
+    linked = np.flatnonzero(sizes[labels] > 1)  # ascending: members come out in id order
+    members: Dict[int, List[int]] = {}
+    for position, label in zip(linked.tolist(), labels[linked].tolist()):
+        members.setdefault(label, []).append(position)
+    return sorted(members.values())
 
-    One sort of all band keys finds the collisions: a run's band keys take 8 bytes each in numpy, where a dict
-    from band key to positions took ~150 bytes a key (the step holds the whole run)."""
-    if not ordered:
+
+def _assign_component(members: List[int], ids: Sequence[str], bands: np.ndarray,
+                      signature: Callable[[int], np.ndarray], prior: PriorBands, settings: NearDupSettings,
+                      groups: List[str]) -> None:
+    signatures = [signature(position) for position in members]
+    shared_bands = _shared_bands(bands[members])
+    for index, position in enumerate(members):
+        candidates = {g: n for g, n in prior.hits(bands[position].tolist()).items() if n >= settings.min_band_hits}
+        for earlier, n in shared_bands.get(index, {}).items():
+            if (n >= settings.min_band_hits
+                    and estimated_jaccard(signatures[index], signatures[earlier]) >= settings.min_jaccard):
+                group = groups[members[earlier]]
+                candidates[group] = max(candidates.get(group, 0), n)
+        groups[position] = min(candidates, key=lambda g: (-candidates[g], g)) if candidates else ids[position]
+
+
+def _shared_bands(keys: np.ndarray) -> Dict[int, Dict[int, int]]:
+    """{position: {earlier position: bands they share}} for the pairs of `keys` (n x bands) that share at least
+    one band.
+
+    One sort of all band keys finds the collisions: band keys take 8 bytes each in numpy, where a dict from band
+    key to positions took ~150 bytes a key."""
+    if not len(keys):
         return {}
-    keys = np.array([f.bands for f in ordered], dtype=np.uint64)
     flat = keys.ravel()
-    positions = np.repeat(np.arange(len(ordered)), keys.shape[1])
+    positions = np.repeat(np.arange(len(keys)), keys.shape[1])
     order = np.argsort(flat, kind="stable")  # stable: positions stay ascending within a key
     flat, positions = flat[order], positions[order]
     edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
@@ -176,12 +226,21 @@ def near_dup_table(output: str) -> SegmentedTable:
 
 def near_dup_rows(run_id: str, entries: Sequence[Tuple[Fingerprint, str, datetime]]) -> pa.Table:
     """State rows from (fingerprint, duplicate_group, fetched_at) of one run's articles."""
+    bands = np.array([f.bands for f, _, _ in entries], dtype=np.uint64).reshape(len(entries), NearDupSettings().bands)
+    return band_rows(run_id, [f.article_id for f, _, _ in entries], [g for _, g, _ in entries], bands,
+                     [t for _, _, t in entries])
+
+
+def band_rows(run_id: str, ids: Sequence[str], groups: Sequence[str], bands: np.ndarray,
+              fetched_at: Sequence[datetime]) -> pa.Table:
+    """State rows from one run's article ids, their groups, band keys (n x bands) and fetch times."""
+    width = NEAR_DUP_SCHEMA.field("bands").type.list_size
     return pa.table({
-        "article_id": [f.article_id for f, _, _ in entries],
-        "duplicate_group": [g for _, g, _ in entries],
-        "bands": pa.array([list(f.bands) for f, _, _ in entries], NEAR_DUP_SCHEMA.field("bands").type),
-        "run_id": [run_id] * len(entries),
-        "at": pa.array([t for _, _, t in entries], pa.timestamp("us", tz="UTC")),
+        "article_id": pa.array(ids, pa.string()),
+        "duplicate_group": pa.array(groups, pa.string()),
+        "bands": pa.FixedSizeListArray.from_arrays(pa.array(bands.reshape(-1), pa.uint64()), width),
+        "run_id": pa.array([run_id] * len(ids), pa.string()),
+        "at": pa.array(fetched_at, pa.timestamp("us", tz="UTC")),
     }, schema=NEAR_DUP_SCHEMA)
 
 

@@ -135,7 +135,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     articles, dead_letters = near["articles"], dead_letters | "AllDeadLetters" >> beam.Flatten()
     # without archiving, the (empty) archive step still removes what an earlier attempt of the run archived
     pointers = exchanges | "AllExchanges" >> beam.Flatten() | "Archive" >> ArchiveResponses(
-        config.output, run, config.buckets, store=store if store.directory else None)
+        config.output, run, config.buckets, store=store)
     if config.archive != "off":
         articles = articles | "ArticlePointers" >> AttachPointers(
             pointers, article_pointer, with_article_pointer, store)

@@ -133,3 +133,90 @@ def test_articles_cross_the_barriers_after_the_core_as_references(tmp_path, monk
     assert found["whole"][0] > 1.5 * text, (found["whole"][0], text)
     # with it, references: a few hundred bytes an article per barrier whatever its size, plus its fingerprint
     assert found["spool"][0] < text / 2, (found["spool"][0], text)
+
+
+def test_archived_responses_wait_in_the_spool_uncompressed(tmp_path, monkeypatch):
+    """The raw bodies are mostly gzip already: the run's spool keeps archive entries as stored zlib blocks (each
+    body verbatim in its file), not compressed a second time (as the run's articles and rows are)."""
+    from newsbeam.pipelines import ingest
+    from newsbeam.recordstore import RecordStore
+    from newsbeam.warc import ArchiveEntry
+    from tests.faults import _html, article_html
+
+    put = RecordStore.put
+    archived = []
+
+    def recording(self, record):
+        ref = put(self, record)
+        if isinstance(record, ArchiveEntry) and record.exchanges:
+            with open(ref, "rb") as file:  # a path: the entry waits in the spool
+                data = file.read()
+            archived.append([(raw.url, raw.body in data) for raw in record.exchanges])
+        return ref
+
+    monkeypatch.setattr(RecordStore, "put", recording)  # the FnApiRunner runs in this process
+    routes = {f"/a/{n}.html": _html(200, article_html(f"Story {n}", f"Body of story {n}. " * 40)) for n in range(3)}
+    with SampleSite(routes=routes) as site:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("".join(site.url(path) + "\n" for path in routes))
+        outcome = ingest.run(["--urls", str(urls), "--output", str(tmp_path / "out"), "--run-id", "r1",
+                              "--entities", "off", "--host-delay", "0", "--allow-private-addresses"])
+    assert outcome.status == "succeeded", outcome.error
+    # the old code compressed them again in the spool: no body was found as sent
+    assert len(archived) == 3 and all(found for entry in archived for _, found in entry), archived
+
+
+def _syndicated_article(number: int):
+    """Article `number` of a small run: copies of 4 stories, a few with light edits, the rest unrelated texts."""
+    import random
+    from datetime import datetime, timezone
+
+    from newsbeam.schemas.records import Article, ExtractedArticle
+
+    words = [f"w{n}" for n in range(2000)]
+    story = random.Random(number % 8)
+    text = [story.choice(words) for _ in range(250)]
+    edits = random.Random(number)
+    for _ in range(number % 3 * 4 if number % 8 < 4 else 0):  # stories 0-3: copies and lightly edited copies
+        text[edits.randrange(len(text))] = edits.choice(words)
+    if number % 8 >= 4:  # stories 4-7: every article its own text
+        text = [edits.choice(words) for _ in range(250)]
+    url = f"http://example.org/{number}"
+    now = datetime(2026, 11, 21, tzinfo=timezone.utc)
+    return Article(extracted=ExtractedArticle(
+        item=FeedItem(url, url), final_url=url, canonical_url=url, http_status=200, content_type="text/html",
+        encoding="utf-8", fetched_at=now, attempts=1, title=f"Story {number}", authors=(), published_at=None,
+        date_source=None, sitename=None, description=None, tags=(), text=" ".join(text), word_count=250,
+        content_hash=str(number)), language="en", language_score=1.0)
+
+
+def test_near_duplicate_grouping_gathers_band_keys_not_fingerprints(tmp_path, monkeypatch):
+    """Issue 16: the grouping step sees each article's id, band keys and where its MinHash waits (~0.4 KB), not its
+    fingerprint with the MinHash (~1.7 KB pickled, gathered before in one list: in the runner and one worker);
+    the groups are those of the one-list algorithm."""
+    import numpy as np
+
+    from newsbeam.neardup import NearDupSettings, PriorBands, fingerprint
+    from newsbeam.recordstore import RecordStore
+    from newsbeam.transforms.incremental import NearDuplicates, StateSettings
+    from newsbeam.urls import article_id
+    from tests.pipeline_helpers import fnapi_pipeline
+    from tests.test_state import _groups_in_one_pass
+
+    count = 64
+    articles = [_syndicated_article(n) for n in range(count)]
+    prints = [fingerprint(article_id(a.extracted.canonical_url), a.extracted.text) for a in articles]
+    expected = _groups_in_one_pass(prints, PriorBands([], np.zeros((0, 32), dtype=np.uint64)), NearDupSettings())
+    assert len(set(expected.values())) < count - 20  # the fixture has groups to find
+    state = StateSettings(output=str(tmp_path / "out"), run_id="r1", now=articles[0].extracted.fetched_at)
+    pipeline = fnapi_pipeline()
+    near = (pipeline
+            | beam.Create(range(count))  # numbers, not articles, cross before the step
+            | beam.Map(_syndicated_article)
+            | NearDuplicates(state, RecordStore(str(tmp_path / "spool"))))
+    assert_that(near["articles"] | beam.Map(lambda a: (article_id(a.extracted.canonical_url), a.duplicate_group)),
+                equal_to(sorted(expected.items())))
+    seen = _barrier_bytes(monkeypatch)
+    run_and_count(pipeline)
+    print(f"near-duplicate grouping: {seen[0] / count:.0f} bytes an article through the runner's buffers")
+    assert seen[0] < count * 1200, seen[0]  # 903 bytes an article measured; 3,841 with the one list

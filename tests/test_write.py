@@ -131,3 +131,25 @@ def test_a_large_file_is_sorted_and_written_in_bounded_row_groups(tmp_path, monk
     assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [7] * 5 + [5]
     assert pq.read_table(path).column("url").to_pylist() == sorted(d.url for d in records)
     assert counters["written.dead_letters.rows"] == 40 and counters["dead_letters.written"] == 40
+
+
+def test_row_groups_are_bounded_by_bytes_as_well_as_rows(tmp_path, monkeypatch):
+    """Issue 16: a row group is gathered in memory before it is written; bounded by rows alone, a large file's
+    writer held 5,000 articles. By bytes too, big rows close a group sooner; the rows and their order are the same."""
+    import duckdb
+
+    import newsbeam.transforms.write as write_module
+
+    monkeypatch.setattr(write_module, "ROW_GROUP_BYTES", 20_000)  # the FnApiRunner runs in this process
+    monkeypatch.setattr(write_module, "ARROW_BATCH_ROWS", 2)
+    records = [DeadLetter(url=f"http://e.org/{i:02d}", stage="fetch", reason="http_404", detail="x" * 3000,
+                          failed_at=WHEN, http_status=404, attempts=1) for i in range(30)][::-1]
+    counters = write(tmp_path, "r1", records)
+    path = tmp_path / "dead_letters/ingest_date=2026-11-21/part-r1-00000.parquet"
+    metadata = pq.ParquetFile(path).metadata
+    sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    assert sum(sizes) == 30 and len(sizes) > 1 and max(sizes) <= 8, sizes  # ~3 KB a row: ~7 rows reach 20 KB
+    assert pq.read_table(path).column("url").to_pylist() == sorted(r.url for r in records)
+    assert duckdb.sql(f"select count(*), min(url), max(url) from read_parquet('{path}')").fetchall() == [
+        (30, "http://e.org/00", "http://e.org/29")]
+    assert counters["written.dead_letters.rows"] == 30

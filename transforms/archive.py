@@ -171,8 +171,9 @@ class ArchiveResponses(beam.PTransform):
         self._run = run
         self._buckets = buckets
         self._global = not windowed
-        # not compressed in the element: the raw bodies are mostly gzip already, zlib would only spend CPU on them
-        self._store = store or RecordStore(compress=False)
+        # not compressed, in the element or in the spool: the raw bodies are mostly gzip already, zlib would only
+        # spend CPU on them (the caller's store may compress: its directory is what is kept)
+        self._store = RecordStore(store.directory if store else None, compress=False)
 
     def expand(self, entries):
         buckets = self._buckets

@@ -7,17 +7,18 @@ from datetime import datetime, timedelta
 from typing import Iterable, Optional, Tuple
 
 import apache_beam as beam
-from apache_beam.pvalue import AsList, TaggedOutput
+import numpy as np
+from apache_beam.pvalue import AsIter, AsList, TaggedOutput
 from apache_beam.utils import shared
 
 from newsbeam import reasons
 from newsbeam.feedstate import feed_table, load_validators, validator_rows
 from newsbeam.neardup import (
     NearDupSettings,
-    assign_groups,
+    assign_in_order,
+    band_rows,
     fingerprint,
     load_prior,
-    near_dup_rows,
     near_dup_table,
 )
 from newsbeam.recordstore import RecordStore, Ref
@@ -153,13 +154,19 @@ class _FingerprintFn(beam.DoFn):
     def __init__(self, settings: NearDupSettings, store: RecordStore):
         self._settings = settings
         self._store = store
+        # MinHash values are random bits: zlib cannot shrink them
+        self._signatures = RecordStore(store.directory, compress=False)
         self._time = counter("stage_us.near_duplicates")
 
     def process(self, article: Article):
         with timed(self._time):
             found = fingerprint(article_id(article.extracted.canonical_url), article.extracted.text, self._settings)
-        # the article waits, stored, until the run's groups are known; only the grouping needs the MinHash (1 KB)
-        yield TaggedOutput(_FINGERPRINTS, (found, article.extracted.fetched_at))
+        # what the grouping needs, ~0.4 KB: the id, the band keys packed (256 bytes), the fetch time for the state
+        # row, and where the 1 KB MinHash waits (read back only if the article shares a band key with another)
+        bands = np.asarray(found.bands, dtype=np.uint64).tobytes()
+        signature = self._signatures.put(found.signature.tobytes())
+        yield TaggedOutput(_FINGERPRINTS, (found.article_id, bands, article.extracted.fetched_at, signature))
+        # the article waits, stored, until the run's groups are known
         yield found.article_id, self._store.put(article)
 
 
@@ -167,18 +174,35 @@ _FINGERPRINTS = "fingerprints"
 
 
 class _AssignGroupsFn(beam.DoFn):
-    """Sees the whole run's fingerprints at once (groups may span any two articles), plus earlier runs' bands."""
+    """Sees the whole run's band keys at once (groups may span any two articles), plus earlier runs' bands; reads
+    back only the signatures of articles that share a band key, one linked set at a time
+    (newsbeam.neardup.assign_in_order)."""
 
-    def __init__(self, state: StateSettings):
+    def __init__(self, state: StateSettings, store: RecordStore):
         self._state = state
+        self._signatures = RecordStore(store.directory, compress=False)
         self._groups = counter("near_duplicates.grouped")
 
-    def process(self, fingerprints):
+    def process(self, _, fingerprints: Iterable[Tuple[str, bytes, datetime, Ref]]):
         state = self._state
+        ids, bands, fetched_at, signatures = [], bytearray(), [], []
+        for found, keys, at, signature in fingerprints:  # a side input: the runner hands it over in pages
+            ids.append(found)
+            bands += keys
+            fetched_at.append(at)
+            signatures.append(signature)
+        # by article id, the order the grouping needs (whatever order the fingerprints came in)
+        order = sorted(range(len(ids)), key=ids.__getitem__)
+        ids, fetched_at, signatures = ([values[i] for i in order] for values in (ids, fetched_at, signatures))
+        bands = np.frombuffer(bytes(bands), dtype=np.uint64).reshape(len(order), state.near_dup.bands)[order]
         prior = load_prior(state.output, state.run_id, state.now - state.near_dup_window, state.near_dup)
-        groups = assign_groups([f for f, _ in fingerprints], prior, state.near_dup)
-        self._groups.inc(sum(1 for a, g in groups.items() if a != g))
-        yield groups, near_dup_rows(state.run_id, [(f, groups[f.article_id], at) for f, at in fingerprints])
+        groups = assign_in_order(
+            ids, bands, lambda position: np.frombuffer(self._signatures.get(signatures[position]), dtype=np.uint64),
+            prior, state.near_dup)
+        joined = {found: group for found, group in zip(ids, groups) if found != group}
+        self._groups.inc(len(joined))
+        # only the articles that joined another's group: the others are their own
+        yield joined, band_rows(state.run_id, ids, groups, bands, fetched_at)
 
 
 class NearDuplicates(beam.PTransform):
@@ -193,15 +217,18 @@ class NearDuplicates(beam.PTransform):
         store = self._store
         fingerprinted = articles | "Fingerprint" >> beam.ParDo(
             _FingerprintFn(self._state.near_dup, store)).with_outputs(_FINGERPRINTS, main="waiting")
+        # one step sees the run's compact entries (a side input, never one list of fingerprints); it runs once
+        # also when there are none, so an empty run still commits its (empty) state rows
         assigned = (
-            fingerprinted[_FINGERPRINTS]
-            | "AllFingerprints" >> beam.combiners.ToList()
-            | "AssignGroups" >> beam.ParDo(_AssignGroupsFn(self._state))
+            articles.pipeline
+            | "StartGrouping" >> beam.Create([None])
+            | "AssignGroups" >> beam.ParDo(_AssignGroupsFn(self._state, store),
+                                           AsIter(fingerprinted[_FINGERPRINTS]))
         )
         groups = assigned | "Groups" >> beam.Map(lambda pair: pair[0])
         grouped = fingerprinted.waiting | "SetGroup" >> beam.Map(
-            lambda waiting, groups: replace(store.get(waiting[1]), duplicate_group=groups[waiting[0]]),
-            groups=beam.pvalue.AsSingleton(groups))
+            lambda waiting, groups: replace(store.get(waiting[1]), duplicate_group=groups.get(waiting[0], waiting[0])),
+            groups=beam.pvalue.AsSingleton(groups, default_value={}))
         return {"articles": grouped, "state_rows": assigned | "StateRows" >> beam.Map(lambda pair: pair[1])}
 
 
