@@ -148,10 +148,7 @@ def _components(bands: np.ndarray) -> List[List[int]]:
     count = len(bands)
     if count < 2:
         return []
-    flat = bands.ravel()
-    positions = np.repeat(np.arange(count), bands.shape[1])
-    order = np.argsort(flat, kind="stable")
-    flat, positions = flat[order], positions[order]
+    flat, positions = _sorted_keys(bands)
     same = np.flatnonzero(flat[1:] == flat[:-1])  # each position linked to the next one with the same key
     graph = coo_matrix((np.ones(len(same), dtype=np.int8), (positions[same], positions[same + 1])),
                        shape=(count, count))
@@ -187,10 +184,7 @@ def _shared_bands(keys: np.ndarray) -> Dict[int, Dict[int, int]]:
     key to positions took ~150 bytes a key."""
     if not len(keys):
         return {}
-    flat = keys.ravel()
-    positions = np.repeat(np.arange(len(keys)), keys.shape[1])
-    order = np.argsort(flat, kind="stable")  # stable: positions stay ascending within a key
-    flat, positions = flat[order], positions[order]
+    flat, positions = _sorted_keys(keys)
     edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     starts = np.concatenate(([0], edges))
     ends = np.concatenate((edges, [len(flat)]))
@@ -203,6 +197,15 @@ def _shared_bands(keys: np.ndarray) -> Dict[int, Dict[int, int]]:
                 if earlier != later:
                     counts[earlier] = counts.get(earlier, 0) + 1
     return shared
+
+
+def _sorted_keys(keys: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Every band key of `keys` (n x bands) in ascending order, with the position of the row it came from; stable:
+    the positions stay ascending within a key."""
+    flat = keys.ravel()
+    positions = np.repeat(np.arange(len(keys)), keys.shape[1])
+    order = np.argsort(flat, kind="stable")
+    return flat[order], positions[order]
 
 
 # --- state: band keys of earlier runs' articles, for a bounded window -----------------------------------------
@@ -226,7 +229,8 @@ def near_dup_table(output: str) -> SegmentedTable:
 
 def near_dup_rows(run_id: str, entries: Sequence[Tuple[Fingerprint, str, datetime]]) -> pa.Table:
     """State rows from (fingerprint, duplicate_group, fetched_at) of one run's articles."""
-    bands = np.array([f.bands for f, _, _ in entries], dtype=np.uint64).reshape(len(entries), NearDupSettings().bands)
+    width = NEAR_DUP_SCHEMA.field("bands").type.list_size
+    bands = np.array([f.bands for f, _, _ in entries], dtype=np.uint64).reshape(len(entries), width)
     return band_rows(run_id, [f.article_id for f, _, _ in entries], [g for _, g, _ in entries], bands,
                      [t for _, _, t in entries])
 
