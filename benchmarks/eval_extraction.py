@@ -190,6 +190,8 @@ def trafilatura_fast_metadata_extractor(html: str, url: str) -> Result:
 
 EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "newsbeam": newsbeam_extractor(),
+    "newsbeam-learned": newsbeam_extractor(ExtractionSettings(strategy="learned", timeout=0)),
+    "newsbeam-guarded": newsbeam_extractor(ExtractionSettings(strategy="guarded", timeout=0)),
     "newsbeam-balanced": newsbeam_extractor(ExtractionSettings(strategy="balanced", timeout=0)),
     "newsbeam-precision": newsbeam_extractor(ExtractionSettings(strategy="precision", timeout=0)),
     # before the extraction work: precision mode alone, no rescue of short texts
