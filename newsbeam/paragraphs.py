@@ -63,12 +63,14 @@ def candidates(fast: str, other: str) -> List[Candidate]:
     paragraph seen before them (both extractors keep document order)."""
     fast_lines = [line for line in fast.splitlines() if line.strip()]
     other_lines = [line for line in other.splitlines() if line.strip()]
-    in_other_all, in_fast_all = f" {folded(other)} ", f" {folded(fast)} "
+    # each line folded once; a text's folded form is its lines' joined by spaces (a line break is not a word)
     fast_folded = [f" {folded(line)} " for line in fast_lines]
+    other_folded = [f" {folded(line)} " for line in other_lines]
+    in_fast_all = " ".join(key.strip() for key in fast_folded if key.strip()).join("  ")
+    in_other_all = " ".join(key.strip() for key in other_folded if key.strip()).join("  ")
     extra: List[List[str]] = [[] for _ in range(len(fast_lines) + 1)]  # extra[i]: after fast line i-1
     anchor, seen = 0, set(fast_lines)
-    for line in other_lines:
-        key = f" {folded(line)} "
+    for line, key in zip(other_lines, other_folded):
         if key.strip() and key in in_fast_all:
             # continue after the fast paragraph that holds it (searching forward first: document order)
             hit = next((i for i in range(anchor, len(fast_lines)) if key in fast_folded[i]), None)
@@ -107,15 +109,15 @@ def features(cands: Sequence[Candidate], body: Optional[str],
         cand = cands[i]
         text = cand.text
         chars = len(text)
-        letters = sum(ch.isalpha() for ch in text)
+        letters = sum(map(str.isalpha, text))
         words = _WORDS.findall(text)
         prev = cands[i - 1] if i else None
         nxt = cands[i + 1] if i + 1 < n else None
         rows.append((
             float(cand.in_fast), float(cand.in_other), math.log1p(chars), float(len(words)),
             float(bool(_SENTENCE_END.search(text))),
-            _share(sum(ch.isdigit() for ch in text), chars), _share(sum(ch.isupper() for ch in text), letters),
-            _share(sum(not ch.isalnum() and not ch.isspace() for ch in text), chars),
+            _share(sum(map(str.isdigit, text)), chars), _share(sum(map(str.isupper, text)), letters),
+            _share(chars - sum(map(str.isalnum, text)) - sum(map(str.isspace, text)), chars),
             float(len(CHROME.findall(text))), float(len(BOILERPLATE.findall(text))),
             float(body is not None), (float(_SPACE.sub(" ", text)[:60] in body) if body is not None else -1.0),
             _share(i, max(n - 1, 1)), page_ratio, agreement, float(n),
