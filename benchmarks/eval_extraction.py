@@ -202,8 +202,9 @@ EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "trafilatura-fast-metadata": trafilatura_fast_metadata_extractor,
     "resiliparse": resiliparse_extractor,
 }
-# newsbeam's default, every extractor its `guarded` strategy combines, and the former default, in one run
-DEFAULT_EXTRACTORS = ["newsbeam", "trafilatura-fast", "resiliparse", "trafilatura", "newsbeam-balanced"]
+# newsbeam's default, the `learned` strategy, every extractor they combine, and the former default, in one run
+DEFAULT_EXTRACTORS = ["newsbeam", "newsbeam-learned", "trafilatura-fast", "resiliparse", "trafilatura",
+                      "newsbeam-balanced"]
 
 
 def score_segments(pages: Sequence[SegmentPage], extractor) -> Dict[str, Score]:
