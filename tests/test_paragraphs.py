@@ -59,6 +59,19 @@ def test_the_model_file_version_and_features_are_checked():
     assert pg.default_model() is pg.default_model()  # read once per process
 
 
+def test_the_shipped_weights_give_fixed_scores():
+    """Pinned to newsbeam/paragraph_model.json: retraining changes these figures (update them with RESULTS)."""
+    mayor = ("The mayor said the vote was a turning point for the city and its residents, who had waited for years "
+             "for it.")
+    other = "\n".join([PROSE + " One.", mayor, PROSE + " Two.", "Share this article", PROSE + " Three."])
+    cands = pg.candidates(FAST, other)
+    extra = [i for i, cand in enumerate(cands) if not cand.in_fast]
+    scores = [pg.default_model().score(row) for row in pg.features(cands, None, extra)]
+    assert [cands[i].text for i in extra] == [mayor, "Share this article"]
+    assert scores == pytest.approx([0.8084, -5.8684], abs=1e-3)
+    assert pg.decide(FAST, other, None).splitlines() == [PROSE + " One.", mayor, PROSE + " Two.", PROSE + " Three."]
+
+
 def test_candidates_are_the_union_in_document_order():
     cands = pg.candidates(FAST, OTHER)
     assert [c.text for c in cands] == [PROSE + " One.", "The mayor said the vote was a turning point.",
