@@ -22,6 +22,10 @@ from trafilatura.utils import load_html
 from newsbeam import dates
 from newsbeam.dates import find_publication_date
 from newsbeam.jsonld import article_objects
+from newsbeam.paragraphs import BOILERPLATE as _BOILERPLATE
+from newsbeam.paragraphs import CHROME as _CHROME
+from newsbeam.paragraphs import Candidate, decide, fast_vote
+from newsbeam.paragraphs import folded as _folded
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -30,23 +34,12 @@ _CANONICAL_LINK = XPath(
     "//link[contains(concat(' ', normalize-space(translate(@rel, 'CANONICAL', 'canonical')), ' '), ' canonical ')]"
     "/@href")
 _SPACE = re.compile(r"\s+")
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-# paragraphs of consent banners, subscription walls and newsletter boxes (the languages of our sources)
-_BOILERPLATE = re.compile(
-    r"cookie|newsletter|subscri|sign up|inbox|consent|privacy|abonn|inscri|partenaires|Datenschutz|Einwilligung|"
-    r"anmelden|Abo\b|الاشتراك|النشرة", re.I)
-# short paragraphs of page furniture that extractors let through: share/comment/related bars, copyright lines
-_CHROME = re.compile(
-    r"cookie|newsletter|subscri|sign up|inbox|consent|abonn|inscri|Datenschutz|Einwilligung|anmelden|read more|"
-    r"weiterlesen|lire la suite|comments?\b|kommentar|share|teilen|related|verwandte|copyright|©|all rights reserved|"
-    r"alle rechte", re.I)
 _CHROME_MAX_CHARS = 200  # a longer paragraph that mentions these is prose
 _BOILERPLATE_EVERY_CHARS = 250
-_VOTE_BELOW_CHARS = 30  # 'guarded': shorter paragraphs are kept only if resiliparse has them too
 _BODY_CHECK_BELOW = 100  # paragraphs shorter than this must appear in the page's JSON-LD articleBody, if any
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
-STRATEGIES = ("guarded", "balanced", "precision")
+STRATEGIES = ("guarded", "learned", "balanced", "precision")
 EXTRACTOR_NAME = f"trafilatura {trafilatura.__version__}"
 
 
@@ -210,18 +203,22 @@ def main_text(tree, url: str, settings: ExtractionSettings, html: Optional[str] 
     """The page's main text (see docs/extraction.md for the measurements behind the choice of strategy)."""
     if settings.strategy == "precision":
         return _precision_text(tree, url, settings)
-    if settings.strategy == "guarded":
+    if settings.strategy in ("learned", "guarded"):
         text = _run_mode(tree, url, settings, fast=True, precision=False)
         # resiliparse is an independent extractor (its own parser and heuristics, ~2 ms a page): when it finds
         # far more main content than fast mode kept, fast mode probably missed part of the article, and
         # trafilatura's fallback extractors (the bulk of the cost of its default mode) get their say
         other = resiliparse_text(html) if html is not None else ""
         if len(text) >= settings.doubt_below_share * len(other):
-            if other:
-                # a very short paragraph (a label, a byline, a "related" heading) needs both extractors' vote
+            if other and settings.strategy == "learned":
+                # fast mode's paragraphs by the vote below, and resiliparse's that fast mode lacks where the
+                # learned model (newsbeam/paragraphs.py) keeps them
+                body = article_body(tree)
+                return guard_text(decide(text, normalize_paragraphs(other), body), body, settings)
+            elif other:
                 found = f" {_folded(other)} "
                 text = "\n".join(line for line in text.splitlines()
-                                 if len(line) >= _VOTE_BELOW_CHARS or f" {_folded(line)} " in found)
+                                 if fast_vote(Candidate(line, True, f" {_folded(line)} " in found)))
             return _guards(text, tree, settings)
     # balanced: trafilatura's standard mode with its fallback extractors
     return _guards(_run_mode(tree, url, settings, fast=False, precision=False), tree, settings)
@@ -236,16 +233,14 @@ def resiliparse_text(html: str) -> str:
         return ""  # no second opinion
 
 
-def _folded(text: str) -> str:
-    """Casefolded words only: the two extractors break lines and punctuate alike only at word level."""
-    return _NON_WORD.sub(" ", unicodedata.normalize("NFC", text).casefold()).strip()
-
-
 def _guards(text: str, tree, settings: ExtractionSettings) -> str:
+    return guard_text(text, article_body(tree), settings)
+
+
+def guard_text(text: str, body: Optional[str], settings: ExtractionSettings) -> str:
     """Short chrome paragraphs dropped; a page whose text is mostly consent, subscription or newsletter boxes (a
-    teaser) keeps nothing."""
+    teaser) keeps nothing. `body`: the page's JSON-LD articleBody (`article_body`), if any."""
     lines = [line for line in text.splitlines() if len(line) > _CHROME_MAX_CHARS or not _CHROME.search(line)]
-    body = _article_body(tree)
     if body:
         # the publisher's own articleBody is a second opinion on the short paragraphs
         lines = [line for line in lines if len(line) >= _BODY_CHECK_BELOW or _SPACE.sub(" ", line)[:60] in body]
@@ -253,7 +248,7 @@ def _guards(text: str, tree, settings: ExtractionSettings) -> str:
     return text if len(_prose(text)) >= settings.min_text_chars else ""
 
 
-def _article_body(tree) -> Optional[str]:
+def article_body(tree) -> Optional[str]:
     """JSON-LD `articleBody` when a page states one of some length, whitespace folded."""
     for node in article_objects(tree):
         body = node.get("articleBody")

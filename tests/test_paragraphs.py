@@ -1,0 +1,142 @@
+"""The `learned` strategy's per-paragraph decision (newsbeam/paragraphs.py): candidates, features, the model."""
+import json
+import random
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from trafilatura.utils import load_html
+from importlib import resources
+
+from newsbeam import extraction, paragraphs as pg
+from newsbeam.extraction import EmptyText, ExtractionSettings, extract_page, main_text
+from newsbeam.sample_site import SITE_DIR
+
+PROSE = ("The council approved the new budget on Tuesday after a long debate about schools, roads and the cost of "
+         "public transport in the region.")
+FAST = "\n".join([PROSE + " One.", PROSE + " Two.", PROSE + " Three."])
+OTHER = "\n".join([PROSE + " One.", "The mayor said the vote was a turning point.", PROSE + " Two.",
+                   "Share this article", PROSE + " Three.", "Related: more stories"])
+FEATURE = {name: i for i, name in enumerate(pg.FEATURES)}
+
+
+def _spec(**changes):
+    """A two-tree model: log-odds -0.5, +2 when the paragraph ends a sentence, -1 when it has over 20 words."""
+    spec = {"version": pg.MODEL_VERSION, "features": list(pg.FEATURES), "base": -0.5, "threshold": 0.0, "trees": [
+        {"feature": [FEATURE["sentence_end"], -1, -1], "threshold": [0.5, 0, 0], "left": [1, -1, -1],
+         "right": [2, -1, -1], "value": [0, 0.0, 2.0]},
+        {"feature": [FEATURE["words"], -1, -1], "threshold": [20.0, 0, 0], "left": [1, -1, -1],
+         "right": [2, -1, -1], "value": [0, 0.0, -1.0]},
+    ]}
+    spec.update(changes)
+    return spec
+
+
+def _row(**values):
+    row = [0.0] * len(pg.FEATURES)
+    for name, value in values.items():
+        row[FEATURE[name]] = value
+    return row
+
+
+def test_a_fixed_feature_vector_gives_a_fixed_score_and_decision():
+    model = pg.Model(_spec())
+    assert model.score(_row(sentence_end=1.0, words=5.0)) == pytest.approx(1.5)
+    assert model.keep(_row(sentence_end=1.0, words=5.0))
+    assert model.score(_row(sentence_end=1.0, words=25.0)) == pytest.approx(0.5)
+    assert model.score(_row(sentence_end=0.0, words=25.0)) == pytest.approx(-1.5)
+    assert not model.keep(_row(sentence_end=0.0, words=5.0))  # -0.5: below the threshold
+    assert not pg.Model(_spec(threshold=1.6)).keep(_row(sentence_end=1.0, words=5.0))
+
+
+def test_the_model_file_version_and_features_are_checked():
+    with pytest.raises(ValueError, match="version"):
+        pg.Model(_spec(version=pg.MODEL_VERSION + 1))
+    with pytest.raises(ValueError, match="features"):
+        pg.Model(_spec(features=list(pg.FEATURES[:-1])))
+    shipped = json.loads(resources.files("newsbeam").joinpath(pg.MODEL_FILE).read_text(encoding="utf-8"))
+    assert shipped["version"] == pg.MODEL_VERSION and tuple(shipped["features"]) == pg.FEATURES
+    assert pg.default_model() is pg.default_model()  # read once per process
+
+
+def test_the_shipped_weights_give_fixed_scores():
+    """Pinned to newsbeam/paragraph_model.json: retraining changes these figures (update them with RESULTS)."""
+    mayor = ("The mayor said the vote was a turning point for the city and its residents, who had waited for years "
+             "for it.")
+    other = "\n".join([PROSE + " One.", mayor, PROSE + " Two.", "Share this article", PROSE + " Three."])
+    cands = pg.candidates(FAST, other)
+    extra = [i for i, cand in enumerate(cands) if not cand.in_fast]
+    scores = [pg.default_model().score(row) for row in pg.features(cands, None, extra)]
+    assert [cands[i].text for i in extra] == [mayor, "Share this article"]
+    assert scores == pytest.approx([0.8084, -5.8684], abs=1e-3)
+    assert pg.decide(FAST, other, None).splitlines() == [PROSE + " One.", mayor, PROSE + " Two.", PROSE + " Three."]
+
+
+def test_candidates_are_the_union_in_document_order():
+    cands = pg.candidates(FAST, OTHER)
+    assert [c.text for c in cands] == [PROSE + " One.", "The mayor said the vote was a turning point.",
+                                       PROSE + " Two.", "Share this article", PROSE + " Three.",
+                                       "Related: more stories"]
+    assert [(c.in_fast, c.in_other) for c in cands] == [(True, True), (False, True), (True, True), (False, True),
+                                                        (True, True), (False, True)]
+    # a resiliparse paragraph that fast mode has, however punctuated or cased, is not a second candidate
+    assert len(pg.candidates("Hello, World! Again.", "hello world again")) == 1
+
+
+def test_the_shipped_model_leaves_chrome_out_and_keeps_fast_modes_vote():
+    text = pg.decide(FAST, OTHER, None)
+    assert "Share this article" not in text and "Related: more stories" not in text
+    assert all(line in text.splitlines() for line in FAST.splitlines())
+    assert pg.decide(FAST, OTHER, None) == text  # deterministic
+
+
+def test_learned_strategy_adds_what_the_model_keeps(monkeypatch):
+    monkeypatch.setattr(extraction, "_run_mode", lambda tree, url, settings, fast, precision: FAST)
+    monkeypatch.setattr(extraction, "resiliparse_text", lambda html: OTHER)
+    monkeypatch.setattr(pg, "default_model", lambda: pg.Model(_spec()))  # keeps whatever ends a sentence
+    tree = load_html("<html><body><p>x</p></body></html>")
+    text = main_text(tree, "http://x/a", ExtractionSettings(strategy="learned", timeout=0), "<html></html>")
+    assert text.splitlines() == [PROSE + " One.", "The mayor said the vote was a turning point.", PROSE + " Two.",
+                                 PROSE + " Three."]
+    guarded = main_text(tree, "http://x/a", ExtractionSettings(strategy="guarded", timeout=0), "<html></html>")
+    assert guarded == FAST
+
+
+@pytest.mark.parametrize("name", ["en-subscribers-only.html", "fr-reserve-abonnes.html"])
+def test_teaser_pages_stay_empty_text(name):
+    html = (SITE_DIR / "articles" / name).read_text(encoding="utf-8")
+    with pytest.raises(EmptyText):
+        extract_page(html, f"http://x/{name}", ExtractionSettings(strategy="learned", timeout=0),
+                     datetime(2026, 11, 30, tzinfo=timezone.utc))
+
+
+_LINES = st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Zl", "Zp", "Cc")),
+                          min_size=1, max_size=40), max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_LINES, _LINES)
+def test_candidates_keep_every_line_of_fast_mode_in_order(fast_lines, other_lines):
+    fast, other = "\n".join(fast_lines), "\n".join(other_lines)
+    cands = pg.candidates(fast, other)
+    assert [c.text for c in cands if c.in_fast] == [line for line in fast.splitlines() if line.strip()]
+    for cand in cands:
+        if not cand.in_fast:  # resiliparse's own: a line of its text that fast mode's words do not hold
+            assert cand.in_other and cand.text in other.splitlines()
+    rows = pg.features(cands, None)
+    assert len(rows) == len(cands) and all(len(row) == len(pg.FEATURES) for row in rows)
+    kept = pg.decide(fast, other, None).splitlines()
+    assert all(line in fast.splitlines() or line in other.splitlines() for line in kept)
+
+
+def test_export_decides_as_scikit_learn_does():
+    ensemble = pytest.importorskip("sklearn.ensemble")  # the `test` extra; the training script needs it
+    from benchmarks import train_paragraphs as tp
+
+    rng = random.Random(0)
+    rows = [[rng.random() * 10 for _ in pg.FEATURES] for _ in range(300)]
+    labels = [int(row[2] + row[5] > 10) for row in rows]
+    model = ensemble.GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0).fit(rows, labels)
+    shipped = pg.Model(tp.export(model))
+    expected = model.decision_function(rows)
+    assert [shipped.score(row) for row in rows] == pytest.approx(list(expected), abs=1e-6)
