@@ -234,6 +234,10 @@ def report_warc_input(args, result: Dict) -> str:
         window = statistics.median(r["window"] for r in runs)
         lines.append(f"- processing stages against the forked pool: x{pool / window:.2f}; against the loop: "
                      f"x{loop / window:.2f}")
+    # ru_maxrss of the process that ran the pipeline (driver and runner: the runner holds what crosses a barrier)
+    # and of its largest child (a worker)
+    lines.append("- peak RSS, driver+runner / largest worker (MB): " + "; ".join(
+        f"{r['maxrss_self'] / 2**20:.0f} / {r['maxrss_children'] / 2**20:.0f}" for r in runs))
     stage = runs[-1]["counters"]
     lines.append("- last run's stage_us (s, summed over workers): " + ", ".join(
         f"{name[len('stage_us.'):]} {value / 1e6:.1f}" for name, value in sorted(stage.items())

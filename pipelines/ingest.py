@@ -122,11 +122,12 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     exchanges.append(core[EXCHANGES])
     extracted = [core["articles"]]
     if config.warc_files:
-        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc()
+        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc(
+            spool_dir=config.core.spool_dir)
         from_warc = archived["pages"] | "WarcCore" >> ProcessPages(config.core)
         extracted.append(from_warc["articles"])
         dead_letters.extend([archived[DEAD_LETTERS], from_warc[DEAD_LETTERS]])
-    known = extracted | "AllExtracted" >> beam.Flatten() | "DropKnownArticles" >> DropKnownArticles(state, store)
+    known = tuple(extracted) | "DropKnownArticles" >> DropKnownArticles(state, store)
     dead_letters.append(known[DEAD_LETTERS])
     articles = known.articles
     if config.window.active:
@@ -213,18 +214,27 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
 
 @contextmanager
 def _page_spool(config: IngestConfig, runner: str, control: Optional[RunControl] = None):
-    """The local runner's workers share this machine's disk: pages redistributed after fetching wait there
-    (removed at the end of the run, or when a signal stops it), not in the runner's memory. Other runners shuffle
-    them themselves."""
-    chosen = config.core.spool_dir
-    if runner != DEFAULT_RUNNER or not config.core.redistribute or chosen == "off":
-        yield replace(config, core=replace(config.core, spool_dir=None))
+    # WARC input always redistributes its pages (transforms/warc_input)
+    enabled = config.core.redistribute or bool(config.warc_files)
+    with page_spool(config.core.spool_dir, runner, control, enabled=enabled) as directory:
+        yield replace(config, core=replace(config.core, spool_dir=directory))
+
+
+@contextmanager
+def page_spool(chosen: Optional[str], runner: str, control: Optional[RunControl] = None, enabled: bool = True):
+    """The local runner's workers share this machine's disk: pages redistributed after fetching (or reading a
+    WARC file), and the records that cross the barriers after the core, wait in a scratch directory under
+    `chosen` (default: the temp directory), removed at the end of the run or when a signal stops it, not in the
+    runner's memory. None (nothing spooled) for other runners, which shuffle them themselves, and for
+    `--spool-dir off`."""
+    if runner != DEFAULT_RUNNER or not enabled or chosen == "off":
+        yield None
         return
     with scratch_directory(chosen) as directory:
         # a stop ends the process at once (lifecycle._hard_exit), past this block's own clean-up
         forget = control.on_interrupt(lambda reason: shutil.rmtree(directory, ignore_errors=True)) if control else None
         try:
-            yield replace(config, core=replace(config.core, spool_dir=directory))
+            yield directory
         finally:
             if forget is not None:
                 forget()

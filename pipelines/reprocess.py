@@ -9,6 +9,7 @@ import argparse
 import logging
 import re
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import List, Optional, Tuple
 
@@ -19,7 +20,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from newsbeam.entities import EntitySettings
 from newsbeam.extraction import EXTRACTOR_NAME, ExtractionSettings
 from newsbeam.manifest import library_versions, manifest_path, read_manifests, write_json
-from newsbeam.pipelines.ingest import DEFAULT_RUNNER
+from newsbeam.recordstore import RecordStore
+from newsbeam.pipelines.ingest import DEFAULT_RUNNER, page_spool
 from newsbeam.pipelines.lifecycle import RunControl, RunOutcome, counters_of, decide
 from newsbeam.pipelines.options import UsageError, default_run_id, parse_moment
 from newsbeam.replace import replace_older_rows
@@ -53,6 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entities", choices=["ner", "gazetteer", "off"], default="ner")
     parser.add_argument("--min-text-chars", dest="min_text_chars", type=int, default=200)
     parser.add_argument("--buckets", type=int, default=1)
+    parser.add_argument("--spool-dir", "--spool_dir", dest="spool_dir", default=None, metavar="DIR",
+                        help="Local runner: where the archived pages and the articles and rows crossing the "
+                             "barriers wait, compressed (default: a temporary directory under $TMPDIR, removed at "
+                             "the end of the run); 'off' keeps them in memory.")
 
 
 def source_files(source: str, since: Optional[datetime], until: Optional[datetime],
@@ -78,11 +84,14 @@ def build_pipeline(pipeline: beam.Pipeline, files, core: CoreSettings, state: St
                    run: RunContext, output: str, source: str, buckets: int) -> None:
     # pointers stay relative when the new rows live next to the archive, else they name the source files in full
     root = source if source == output else None
-    pages = pipeline | "ArchiveFiles" >> beam.Create(files) | "Pages" >> PagesFromWarc(root, reprocess=True)
+    # on the local runner, pages and articles cross the barriers as references into the run's spool (as in ingest)
+    store = RecordStore(core.spool_dir)
+    pages = pipeline | "ArchiveFiles" >> beam.Create(files) | "Pages" >> PagesFromWarc(
+        root, reprocess=True, spool_dir=core.spool_dir)
     processed = pages["pages"] | "Core" >> ProcessPages(core)
-    known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state)
-    near = known.articles | "NearDuplicates" >> NearDuplicates(state)
-    article_files = near["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, output, run, buckets)
+    known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state, store)
+    near = known.articles | "NearDuplicates" >> NearDuplicates(state, store)
+    article_files = near["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, output, run, buckets, store=store)
     dead_letter_files = (
         (pages[DEAD_LETTERS], processed[DEAD_LETTERS], known[DEAD_LETTERS])
         | "AllDeadLetters" >> beam.Flatten()
@@ -129,14 +138,14 @@ def run(argv: List[str], control: Optional[RunControl] = None) -> RunOutcome:
         # a stop ends the process at once (lifecycle._hard_exit): the lock goes with it
         release = control.on_interrupt(lambda reason: held.release()) if control else None
         try:
-            return _reprocess(args, options, files, source, output, run_id, started_at)
+            return _reprocess(args, options, files, source, output, run_id, started_at, control)
         finally:
             if release is not None:
                 release()
 
 
 def _reprocess(args, options: PipelineOptions, files: List[Tuple[str, int]], source: str, output: str, run_id: str,
-               started_at: datetime) -> RunOutcome:
+               started_at: datetime, control: Optional[RunControl]) -> RunOutcome:
     run = RunContext(run_id=run_id, ingest_date=started_at.strftime("%Y-%m-%d"), extractor=EXTRACTOR_NAME)
     entities = None if args.entities == "off" else EntityStageSettings(
         tagger=EntitySettings(use_ner=args.entities == "ner"))
@@ -155,11 +164,12 @@ def _reprocess(args, options: PipelineOptions, files: List[Tuple[str, int]], sou
     began = time.monotonic()
     error, counters = None, {}
     try:
-        pipeline = beam.Pipeline(options=options)
-        build_pipeline(pipeline, files, core, state, run, output, source, args.buckets)
-        result = pipeline.run()
-        result.wait_until_finish()
-        counters = counters_of(result)
+        with page_spool(args.spool_dir, options.view_as(StandardOptions).runner, control) as spool:
+            pipeline = beam.Pipeline(options=options)
+            build_pipeline(pipeline, files, replace(core, spool_dir=spool), state, run, output, source, args.buckets)
+            result = pipeline.run()
+            result.wait_until_finish()
+            counters = counters_of(result)
         if args.replace:
             counters["articles.replaced_older_rows"] = replace_older_rows(output, run_id)
     except Exception as exc:

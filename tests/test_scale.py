@@ -1,5 +1,6 @@
 """Scale: a run over one site still spreads its CPU work over every worker."""
 import os
+from io import BytesIO
 from dataclasses import replace
 
 import apache_beam as beam
@@ -98,20 +99,31 @@ def _barrier_bytes(monkeypatch):
     return seen
 
 
-def test_articles_cross_the_barriers_after_the_core_as_references(tmp_path, monkeypatch):
+def _big_pages(count: int, seed: int):
+    """Long articles of random words (zlib cannot shrink them much): whole, each would put ~30 KB in the runner."""
     import random
 
+    from tests.faults import article_html
+
+    rng = random.Random(seed)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(4000)]
+    return {f"/big/{n}.html": article_html(f"Report {n}", " ".join(rng.choice(words) for _ in range(300)),
+                                           paragraphs=12) for n in range(count)}
+
+
+def _rows(out):
     import pyarrow.dataset as ds
 
-    from newsbeam.pipelines import ingest
-    from tests.faults import _html, article_html
+    table = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table()
+    return sorted(zip(*(table.column(c).to_pylist() for c in ("article_id", "url", "text", "warc_filename"))))
 
-    # long articles of random words (zlib cannot shrink them much): whole, each would put ~30 KB in the runner
-    rng = random.Random(16)
-    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(4000)]
+
+def test_articles_cross_the_barriers_after_the_core_as_references(tmp_path, monkeypatch):
+    from newsbeam.pipelines import ingest
+    from tests.faults import _html
+
     pages = 6
-    routes = {f"/big/{n}.html": _html(200, article_html(
-        f"Report {n}", " ".join(rng.choice(words) for _ in range(300)), paragraphs=12)) for n in range(pages)}
+    routes = {path: _html(200, body) for path, body in _big_pages(pages, 16).items()}
     seen = _barrier_bytes(monkeypatch)
     found = {}
     with SampleSite(routes=routes) as site:
@@ -123,9 +135,7 @@ def test_articles_cross_the_barriers_after_the_core_as_references(tmp_path, monk
             outcome = ingest.run(["--urls", str(urls), "--output", str(out), "--run-id", "r1", "--entities", "off",
                                   "--host-delay", "0", "--allow-private-addresses", *flags])
             assert outcome.status == "succeeded", outcome.error
-            table = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table()
-            rows = sorted(zip(*(table.column(c).to_pylist() for c in ("article_id", "url", "text", "warc_filename"))))
-            found[label] = (seen[0], rows)
+            found[label] = (seen[0], _rows(out))
     text = sum(len(row[2]) for row in found["spool"][1])
     assert len(found["spool"][1]) == pages and text > pages * 20_000
     assert found["spool"][1] == found["whole"][1]  # the same rows either way
@@ -133,6 +143,59 @@ def test_articles_cross_the_barriers_after_the_core_as_references(tmp_path, monk
     assert found["whole"][0] > 1.5 * text, (found["whole"][0], text)
     # with it, references: a few hundred bytes an article per barrier whatever its size, plus its fingerprint
     assert found["spool"][0] < text / 2, (found["spool"][0], text)
+
+
+def test_warc_input_and_reprocess_pages_cross_the_barriers_as_references(tmp_path, monkeypatch):
+    """`--warc` input and `reprocess` reshuffle the pages they read so that every worker extracts: on the local
+    runner, that barrier (and the ones after the core) held every page of the input in the runner's memory (2.9 GB
+    for an 85 MB WARC file of 2,970 pages). Through the spool, only references cross."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from newsbeam.pipelines import ingest, reprocess
+    from tests.faults import _html
+
+    pages = _big_pages(6, 17)
+    warc = tmp_path / "input.warc.gz"
+    with open(warc, "wb") as handle:  # written by warcio, as another crawler would
+        writer = WARCWriter(handle, gzip=True)
+        for path, body in pages.items():
+            headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(f"https://news.example.org{path}", "response",
+                                                          payload=BytesIO(body), http_headers=headers))
+    body_bytes = sum(len(body) for body in pages.values())
+    seen = _barrier_bytes(monkeypatch)
+    found = {}
+    for label, flags in (("spool", []), ("whole", ["--spool-dir", "off"])):
+        seen[0] = 0
+        out = tmp_path / f"warc-{label}"
+        outcome = ingest.run(["--warc", str(warc), "--output", str(out), "--run-id", "w1", "--entities", "off",
+                              *flags])
+        assert outcome.status == "succeeded", outcome.error
+        found[label] = (seen[0], _rows(out))
+    assert len(found["spool"][1]) == 6 and found["spool"][1] == found["whole"][1]
+    assert found["whole"][0] > body_bytes, (found["whole"][0], body_bytes)
+    assert found["spool"][0] < body_bytes / 4, (found["spool"][0], body_bytes)
+
+    # reprocess reads newsbeam's own archive: fetch the same pages once, archived, then reprocess it both ways
+    source = tmp_path / "fetched"
+    with SampleSite(routes={path: _html(200, body) for path, body in pages.items()}) as site:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("".join(site.url(path) + "\n" for path in pages))
+        outcome = ingest.run(["--urls", str(urls), "--output", str(source), "--run-id", "f1", "--entities", "off",
+                              "--host-delay", "0", "--allow-private-addresses"])
+        assert outcome.status == "succeeded", outcome.error
+    again = {}
+    for label, flags in (("spool", []), ("whole", ["--spool-dir", "off"])):
+        seen[0] = 0
+        out = tmp_path / f"again-{label}"
+        outcome = reprocess.run(["--from", str(source), "--output", str(out), "--new-run-id", "p1", "--entities",
+                                 "off", *flags])
+        assert outcome.status == "succeeded", outcome.error
+        again[label] = (seen[0], [row[:3] for row in _rows(out)])
+    assert again["spool"][1] == again["whole"][1] == [row[:3] for row in _rows(source)]
+    assert again["whole"][0] > body_bytes, (again["whole"][0], body_bytes)
+    assert again["spool"][0] < body_bytes / 4, (again["spool"][0], body_bytes)
 
 
 def test_archived_responses_wait_in_the_spool_uncompressed(tmp_path, monkeypatch):

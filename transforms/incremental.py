@@ -131,7 +131,8 @@ class _DropKnownFn(_SeenIndexFn):
 class DropKnownArticles(beam.PTransform):
     """One article per canonical URL (a page's own <link rel=canonical> may merge listings that looked different),
     and none that an earlier run already wrote under that canonical URL. The listings dropped become dead letters
-    of stage `dedup` (main output: articles; tag `dead_letters`)."""
+    of stage `dedup` (main output: articles; tag `dead_letters`). Input: one PCollection of articles, or a tuple
+    of them."""
 
     def __init__(self, state: StateSettings, store: Optional[RecordStore] = None):
         super().__init__()
@@ -140,11 +141,20 @@ class DropKnownArticles(beam.PTransform):
 
     def expand(self, articles):
         store = self._store
+
+        def keyed(article: Article) -> Tuple[str, Ref]:
+            return article.extracted.canonical_url, store.put(article)
+
+        # stored: the grouping holds every article of the run (see newsbeam.recordstore). Several inputs (fetched
+        # and WARC-read articles) are stored each on its own before they meet: a Flatten of inputs made in
+        # different stages is a barrier of its own on the local runner, which would hold the articles whole.
+        inputs = articles if isinstance(articles, (tuple, list)) else (articles,)
+        refs = [pcoll | (f"KeyByCanonical{n}" if n else "KeyByCanonical") >> beam.Map(keyed).with_output_types(
+            Tuple[str, Ref]) for n, pcoll in enumerate(inputs)]
+        if len(refs) > 1:
+            refs = [refs | "AllKeyed" >> beam.Flatten()]
         return (
-            articles
-            # stored: the grouping holds every article of the run (see newsbeam.recordstore)
-            | "KeyByCanonical" >> beam.Map(lambda a: (a.extracted.canonical_url, store.put(a))).with_output_types(
-                Tuple[str, Ref])
+            refs[0]
             | "GroupByCanonical" >> beam.GroupByKey()
             | "KeepOne" >> beam.ParDo(_DropKnownFn(self._state, store)).with_outputs(DEAD_LETTERS, main="articles")
         )

@@ -32,6 +32,7 @@ from newsbeam.warc import (
 )
 from newsbeam.schemas.records import DeadLetter
 from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
+from newsbeam.transforms.spool import RedistributePages
 
 SPLIT_BYTES = 64 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -205,13 +206,17 @@ class _ReprocessPagesFn(beam.DoFn):
 class PagesFromWarc(beam.PTransform):
     """(path, size) of WARC files -> {'pages': FetchedPage, 'dead_letters': DeadLetter}.
 
-    `reprocess=True` reads newsbeam's own archive (rooted at `root`) and replays its fetch outcomes."""
+    `reprocess=True` reads newsbeam's own archive (rooted at `root`) and replays its fetch outcomes. With
+    `spool_dir` (the local runner), the pages wait there on their way to the workers, as fetched pages do
+    (transforms/spool): the runner would otherwise hold every page of the input in memory."""
 
-    def __init__(self, root: Optional[str] = None, reprocess: bool = False, split_bytes: int = SPLIT_BYTES):
+    def __init__(self, root: Optional[str] = None, reprocess: bool = False, split_bytes: int = SPLIT_BYTES,
+                 spool_dir: Optional[str] = None):
         super().__init__()
         self._root = root
         self._reprocess = reprocess
         self._split = split_bytes
+        self._spool_dir = spool_dir
 
     def expand(self, files):
         read = files | "Read" >> ReadWarcRecords(self._root, self._split)
@@ -219,5 +224,5 @@ class PagesFromWarc(beam.PTransform):
         pages = read.records | "ToPages" >> beam.ParDo(fn).with_outputs(DEAD_LETTERS, main="pages")
         dead = (read[DEAD_LETTERS], pages[DEAD_LETTERS]) | "WarcDeadLetters" >> beam.Flatten()
         # reading is cheap and extraction is not: without this, one file (or range) is extracted by one worker
-        shared = pages.pages | "SharePages" >> beam.Reshuffle()
+        shared = pages.pages | "SharePages" >> RedistributePages(self._spool_dir)
         return {"pages": shared, DEAD_LETTERS: dead}
