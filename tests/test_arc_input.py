@@ -119,7 +119,12 @@ def test_reading_goes_on_after_a_damaged_record(arc_parts, at, split):
     for size in (split, len(data) + 1):
         found = responses(data, "x.arc.gz", size)
         assert len([r for r in found if isinstance(r, ArchivedResponse)]) == 8
-        assert [d.offset for d in found if isinstance(d, DamagedRecord)] == [sum(len(m) for m in parts[:at])]
+        # one damage, reported inside the damaged member: usually at its start; when the overwritten deflate bytes
+        # still inflate (to garbage, caught only by the member's CRC), warcio reads on and the damage shows where
+        # that garbage stops parsing, later in the same member (it depends on the page bytes, i.e. the site's port)
+        start = sum(len(m) for m in parts[:at])
+        (damaged,) = [d.offset for d in found if isinstance(d, DamagedRecord)]
+        assert start <= damaged < start + len(parts[at])
 
 
 @pytest.mark.parametrize("damage_at", [2, 10, 30])
