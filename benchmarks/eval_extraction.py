@@ -202,8 +202,9 @@ EXTRACTORS: Dict[str, Callable[[str, str], Result]] = {
     "trafilatura-fast-metadata": trafilatura_fast_metadata_extractor,
     "resiliparse": resiliparse_extractor,
 }
-# newsbeam's default, the `learned` strategy, every extractor they combine, and the former default, in one run
-DEFAULT_EXTRACTORS = ["newsbeam", "newsbeam-learned", "trafilatura-fast", "resiliparse", "trafilatura",
+# newsbeam's default (the `learned` strategy), the former default `guarded`, every extractor they combine, and
+# plain trafilatura, in one run
+DEFAULT_EXTRACTORS = ["newsbeam", "newsbeam-guarded", "trafilatura-fast", "resiliparse", "trafilatura",
                       "newsbeam-balanced"]
 
 

@@ -24,6 +24,7 @@ from trafilatura.utils import load_html
 from benchmarks import eval_extraction as ev
 from newsbeam import extraction as ex
 from newsbeam import paragraphs as pg
+from newsbeam.jsonld import article_objects
 
 OUT = ev.REPO / "newsbeam" / pg.MODEL_FILE
 # chosen by cross-validation on the dev half (benchmarks/RESULTS.md, Extraction): the figures were flat between
@@ -52,8 +53,8 @@ def page_texts(work: Path, corpora: Path) -> Dict[str, dict]:
         fast = ex._run_mode(tree, page.url, settings, fast=True, precision=False)
         res = ex.resiliparse_text(page.html)
         doubtful = len(fast) < settings.doubt_below_share * len(res)
-        out[page.url] = dict(fast=fast, res=res, body=ex.article_body(tree), with_=page.with_, without=page.without,
-                             bal=ex._run_mode(tree, page.url, settings, fast=False, precision=False) if doubtful
+        out[page.url] = dict(fast=fast, res=res, body=ex.article_body(article_objects(tree)), with_=page.with_,
+                             without=page.without, bal=ex._run_mode(tree, page.url, settings, fast=False, precision=False) if doubtful
                              else "")
     work.mkdir(parents=True, exist_ok=True)
     with cache.open("wb") as f:

@@ -100,8 +100,8 @@ def checked_date(moment: datetime, source: str, fetched_at: datetime) -> Optiona
     return FoundDate(utc, local_date, minutes, source)
 
 
-def json_ld_published(tree) -> Optional[datetime]:
-    for node in article_objects(tree):
+def json_ld_published(tree, objects: Optional[List[dict]] = None) -> Optional[datetime]:
+    for node in article_objects(tree) if objects is None else objects:
         if isinstance(node.get("datePublished"), str):
             moment = parse_moment(node["datePublished"])
             if moment is not None:
@@ -123,15 +123,17 @@ def meta_published(tree) -> Optional[datetime]:
     return None
 
 
-def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str],
-                          fetched_at: datetime) -> Optional[FoundDate]:
-    """The page's publication date; `htmldate_value` is htmldate's answer (trafilatura's metadata)."""
+def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str], fetched_at: datetime,
+                          objects: Optional[List[dict]] = None) -> Optional[FoundDate]:
+    """The page's publication date; `htmldate_value` is htmldate's answer (trafilatura's metadata); `objects`:
+    the page's `article_objects`, when the caller has them already (parsing them is ~0.3 ms a page)."""
+    objects = article_objects(tree) if objects is None else objects
     moment = parse_moment(htmldate_value)
-    stated, refused = _stated(tree, moment, fetched_at)
+    stated, refused = _stated(tree, moment, fetched_at, objects)
     if refused:  # a statement after the fetch is a clock error: the date is unknown, not htmldate's next guess
         return None
     if stated is not None:
-        shown = _shown_instead(tree, stated, fetched_at)
+        shown = _shown_instead(tree, stated, fetched_at, objects)
         if shown is not stated:
             return shown
     searched = checked_date(moment, "", fetched_at) if moment is not None else None
@@ -140,7 +142,7 @@ def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str
     day = searched.local_date
     if stated is None:
         found = replace(searched, source=_htmldate_source(tree, url, day.isoformat(), fetched_at))
-        return found if found.source == SOURCE_URL else _shown_instead(tree, found, fetched_at)
+        return found if found.source == SOURCE_URL else _shown_instead(tree, found, fetched_at, objects)
     if stated.local_date != day and not stated.utc_offset_minutes and _same_instant_elsewhere(stated.published_at,
                                                                                               day):
         # a timestamp in UTC, or without offset, does not say the publisher's day (`2023-11-09T03:28:35Z` for a
@@ -149,11 +151,10 @@ def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str
     return stated
 
 
-def _statements(tree) -> List[Tuple[datetime, str]]:
+def _statements(tree, objects: List[dict]) -> List[Tuple[datetime, str]]:
     """Every publication and modification timestamp the page's JSON-LD and meta tags state, in order of trust
     (`<time>` elements are left out: comments and teasers carry them too)."""
     found = []
-    objects = article_objects(tree)
     for key in ("datePublished", "dateModified"):
         found += [(parse_moment(node[key]), SOURCE_JSON_LD) for node in objects if isinstance(node.get(key), str)]
     published, modified = [], []
@@ -167,11 +168,11 @@ def _statements(tree) -> List[Tuple[datetime, str]]:
     return [(moment, source) for moment, source in found if moment is not None]
 
 
-def _shown_instead(tree, found: FoundDate, fetched_at: datetime) -> FoundDate:
+def _shown_instead(tree, found: FoundDate, fetched_at: datetime, objects: List[dict]) -> FoundDate:
     """The first other JSON-LD or meta-tag statement whose day the page shows by its headline, other than as an
     update note, when `found`'s day is nowhere in its visible text (a republished page shows the new day; its
     JSON-LD may keep the first one); else `found` itself. The text is only read when the page states two days."""
-    others = [(moment, source) for moment, source in _statements(tree) if moment.date() != found.local_date]
+    others = [(moment, source) for moment, source in _statements(tree, objects) if moment.date() != found.local_date]
     if not others:
         return found
     text, headings = visible_text(tree)
@@ -188,12 +189,13 @@ def _shown_instead(tree, found: FoundDate, fetched_at: datetime) -> FoundDate:
     return found
 
 
-def _stated(tree, searched: Optional[datetime], fetched_at: datetime) -> Tuple[Optional[FoundDate], bool]:
+def _stated(tree, searched: Optional[datetime], fetched_at: datetime,
+            objects: List[dict]) -> Tuple[Optional[FoundDate], bool]:
     """The page's own JSON-LD or meta-tag timestamp (first found; a UTC one on the publisher's clock when the page
     states that too, in its meta tags or as htmldate's `searched` value), checked, and whether one was refused for
     lying after the fetch (a value before 1995 is a placeholder: the next one is tried)."""
     meta = meta_published(tree)
-    for moment, source in ((json_ld_published(tree), SOURCE_JSON_LD), (meta, SOURCE_META)):
+    for moment, source in ((json_ld_published(tree, objects), SOURCE_JSON_LD), (meta, SOURCE_META)):
         if moment is not None:
             if moment.utcoffset() == timedelta(0):
                 moment = _publisher_clock(moment, (meta, searched))

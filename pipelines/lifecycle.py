@@ -24,6 +24,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.entities.ner import model_versions
 from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
+from newsbeam.paragraphs import MODEL_VERSION as PARAGRAPH_MODEL_VERSION
 from newsbeam.pipelines.options import IngestConfig, UsageError
 from newsbeam.transforms.common import NAMESPACE
 
@@ -169,12 +170,16 @@ class RunManifest:
             return True
 
 
-def _model_versions(config: IngestConfig) -> Dict[str, List[str]]:
-    """The NER models a run loads (none with --entities gazetteer or off): they decide which names are found."""
+def _model_versions(config: IngestConfig) -> Dict[str, Any]:
+    """The extraction strategy (and its paragraph model) and the NER models a run loads (none with --entities
+    gazetteer or off): they decide which text is kept and which names are found."""
+    found: Dict[str, Any] = {"extraction_strategy": config.core.extraction.strategy}
+    if config.core.extraction.strategy == "learned":
+        found["paragraph_model"] = PARAGRAPH_MODEL_VERSION
     entities = config.core.entities
-    if entities is None or not entities.tagger.use_ner:
-        return {}
-    return {"ner_models": list(model_versions(entities.tagger.models))}
+    if entities is not None and entities.tagger.use_ner:
+        found["ner_models"] = list(model_versions(entities.tagger.models))
+    return found
 
 
 @dataclass

@@ -11,7 +11,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.entities import EntitySettings
-from newsbeam.extraction import ExtractionSettings
+from newsbeam.extraction import STRATEGIES, ExtractionSettings
 from newsbeam.http import DEFAULT_USER_AGENT, FetchSettings
 from newsbeam.language import LanguageSettings
 from newsbeam.partfiles import reserved_run_id
@@ -94,6 +94,10 @@ class NewsbeamOptions(PipelineOptions):
         process.add_argument("--extract-timeout", "--extract_timeout", dest="extract_timeout", type=float,
                              default=30.0, help="Seconds of extraction per page; a page over it is a dead letter "
                                                 "'extraction_timeout' (default 30; 0: no limit).")
+        process.add_argument("--extraction-strategy", "--extraction_strategy", dest="extraction_strategy",
+                             choices=list(STRATEGIES), default=STRATEGIES[0],
+                             help="How the main text is chosen (default 'learned'; 'guarded' is the rule-based one "
+                                  "before it; see docs/extraction.md).")
         process.add_argument("--max-pdf-pages", "--max_pdf_pages", dest="max_pdf_pages", type=int, default=200,
                              help="PDF documents with more pages are dead letters 'too_large' (default 200).")
         process.add_argument("--entities", choices=["ner", "gazetteer", "off"], default="ner",
@@ -287,7 +291,8 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         fetch=fetch,
         extraction=ExtractionSettings(min_text_chars=_positive("min-text-chars", options.min_text_chars, 0),
                                       timeout=_positive("extract-timeout", options.extract_timeout, 0.0),
-                                      max_pdf_pages=_positive("max-pdf-pages", options.max_pdf_pages)),
+                                      max_pdf_pages=_positive("max-pdf-pages", options.max_pdf_pages),
+                                      strategy=options.extraction_strategy),
         language=LanguageSettings(),
         entities=entities,
         redistribute=options.redistribute == "on",

@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from newsbeam.entities import EntitySettings
-from newsbeam.extraction import EXTRACTOR_NAME, ExtractionSettings
+from newsbeam.extraction import EXTRACTOR_NAME, STRATEGIES, ExtractionSettings
 from newsbeam.manifest import library_versions, manifest_path, read_manifests, write_json
 from newsbeam.recordstore import RecordStore
 from newsbeam.pipelines.ingest import DEFAULT_RUNNER, page_spool
@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "article ids. Without it, reprocessing into the source output is refused.")
     parser.add_argument("--entities", choices=["ner", "gazetteer", "off"], default="ner")
     parser.add_argument("--min-text-chars", dest="min_text_chars", type=int, default=200)
+    parser.add_argument("--extraction-strategy", dest="extraction_strategy", choices=list(STRATEGIES),
+                        default=STRATEGIES[0])
     parser.add_argument("--buckets", type=int, default=1)
     parser.add_argument("--spool-dir", "--spool_dir", dest="spool_dir", default=None, metavar="DIR",
                         help="Local runner: where the archived pages and the articles and rows crossing the "
@@ -149,7 +151,8 @@ def _reprocess(args, options: PipelineOptions, files: List[Tuple[str, int]], sou
     run = RunContext(run_id=run_id, ingest_date=started_at.strftime("%Y-%m-%d"), extractor=EXTRACTOR_NAME)
     entities = None if args.entities == "off" else EntityStageSettings(
         tagger=EntitySettings(use_ner=args.entities == "ner"))
-    core = CoreSettings(extraction=ExtractionSettings(min_text_chars=args.min_text_chars), entities=entities)
+    extraction = ExtractionSettings(min_text_chars=args.min_text_chars, strategy=args.extraction_strategy)
+    core = CoreSettings(extraction=extraction, entities=entities)
     state = StateSettings(output=output, run_id=run_id, now=started_at)
     source_runs = sorted({_FILE.search(path).group(2) for path, _ in files})
     sources = {m["run_id"]: {"extractor": m.get("versions", {}).get("trafilatura"), "status": m.get("status")}

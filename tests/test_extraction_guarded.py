@@ -17,6 +17,7 @@ ARTICLE = "<html><body><article>" + "".join(f"<p>{PROSE * 2} ({n})</p>" for n in
 TREE = load_html(ARTICLE)
 SHORT = "Kategorie: News"  # a short label the chrome filter does not know
 FAST, FULL = "\n".join([PROSE * 3, SHORT, PROSE * 3]), PROSE * 8
+GUARDED = ExtractionSettings(strategy="guarded", timeout=0)
 
 
 @pytest.fixture
@@ -34,14 +35,14 @@ def modes(monkeypatch):
 
 def test_fast_mode_is_enough_when_resiliparse_finds_about_as_much(modes, monkeypatch):
     monkeypatch.setattr(extraction, "resiliparse_text", lambda html: FAST.replace(SHORT, "KATEGORIE - news"))
-    text = main_text(TREE, "http://x/a", ExtractionSettings(timeout=0), ARTICLE)
+    text = main_text(TREE, "http://x/a", GUARDED, ARTICLE)
     assert modes == ["fast"]  # the fallback extractors are not run
     assert text == FAST
 
 
 def test_fallbacks_run_when_resiliparse_finds_far_more_text(modes, monkeypatch):
     monkeypatch.setattr(extraction, "resiliparse_text", lambda html: PROSE * 20)
-    text = main_text(TREE, "http://x/a", ExtractionSettings(timeout=0), ARTICLE)
+    text = main_text(TREE, "http://x/a", GUARDED, ARTICLE)
     assert modes == ["fast", "full"]
     assert text == FULL
 
@@ -49,7 +50,7 @@ def test_fallbacks_run_when_resiliparse_finds_far_more_text(modes, monkeypatch):
 def test_a_short_paragraph_needs_both_extractors(modes, monkeypatch):
     # resiliparse has the prose but not the label: the label is dropped, the prose stays
     monkeypatch.setattr(extraction, "resiliparse_text", lambda html: FAST.replace(SHORT, "Kategorie: Sport"))
-    text = main_text(TREE, "http://x/a", ExtractionSettings(timeout=0), ARTICLE)
+    text = main_text(TREE, "http://x/a", GUARDED, ARTICLE)
     assert text == "\n".join([PROSE * 3, PROSE * 3])
 
 
@@ -59,7 +60,7 @@ def test_no_second_opinion_keeps_fast_mode(modes, monkeypatch):
 
     monkeypatch.setattr(extraction, "extract_plain_text", fail)
     assert resiliparse_text(ARTICLE) == ""
-    assert main_text(TREE, "http://x/a", ExtractionSettings(timeout=0), ARTICLE) == FAST
+    assert main_text(TREE, "http://x/a", GUARDED, ARTICLE) == FAST
     assert modes == ["fast"]
 
 
@@ -68,8 +69,21 @@ def test_the_balanced_strategy_always_runs_the_fallbacks(modes):
     assert modes == ["full"]
 
 
-def test_guarded_is_the_default():
-    assert ExtractionSettings().strategy == "guarded" and STRATEGIES[0] == "guarded"
+def test_learned_is_the_default():
+    assert ExtractionSettings().strategy == "learned" and STRATEGIES[0] == "learned"
+
+
+def test_the_strategy_is_a_command_line_option(tmp_path):
+    from newsbeam.pipelines.options import NewsbeamOptions, build_config
+
+    urls = tmp_path / "urls.txt"
+    urls.write_text("https://news.example.org/a\n")
+
+    def strategy(*flags):
+        options = NewsbeamOptions(["--urls", str(urls), "--output", str(tmp_path / "out"), *flags])
+        return build_config(options).core.extraction.strategy
+
+    assert strategy() == "learned" and strategy("--extraction-strategy", "guarded") == "guarded"
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
