@@ -203,6 +203,16 @@ def read_record_at(root: str, filename: str, offset: int, length: int):
     raise ValueError(f"no WARC record at {filename}:{offset}")
 
 
+def payload_of(record: bytes) -> bytes:
+    """The payload of the one record whose bytes a pointer addresses (a gzip member, or an uncompressed record),
+    decoded as `read_records` decodes it (chunking and content coding undone)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    for found in ArchiveIterator(BytesIO(record), arc2warc=True):
+        return found.content_stream().read()
+    raise ValueError("no WARC or ARC record there")
+
+
 @dataclass(frozen=True)
 class ArchivedResponse:
     """A `response` record read back: the HTTP answer with its body decoded (chunking and content coding

@@ -123,7 +123,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     extracted = [core["articles"]]
     if config.warc_files:
         archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc(
-            spool_dir=config.core.spool_dir)
+            by_reference=config.core.spool_dir is not None)
         from_warc = archived["pages"] | "WarcCore" >> ProcessPages(config.core)
         extracted.append(from_warc["articles"])
         dead_letters.extend([archived[DEAD_LETTERS], from_warc[DEAD_LETTERS]])

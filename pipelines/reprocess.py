@@ -86,10 +86,11 @@ def build_pipeline(pipeline: beam.Pipeline, files, core: CoreSettings, state: St
                    run: RunContext, output: str, source: str, buckets: int) -> None:
     # pointers stay relative when the new rows live next to the archive, else they name the source files in full
     root = source if source == output else None
-    # on the local runner, pages and articles cross the barriers as references into the run's spool (as in ingest)
+    # on the local runner, pages cross the reshuffle without their bodies (read again from the archive) and
+    # articles as references into the run's spool, as in ingest
     store = RecordStore(core.spool_dir)
     pages = pipeline | "ArchiveFiles" >> beam.Create(files) | "Pages" >> PagesFromWarc(
-        root, reprocess=True, spool_dir=core.spool_dir)
+        root, reprocess=True, by_reference=core.spool_dir is not None)
     processed = pages["pages"] | "Core" >> ProcessPages(core)
     known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state, store)
     near = known.articles | "NearDuplicates" >> NearDuplicates(state, store)

@@ -114,3 +114,25 @@ def test_damaged_files_never_raise_and_never_yield_a_short_body(foreign, cut, fl
     for found in read_records(BytesIO(bytes(data)), "x", 0, len(data)):
         if isinstance(found, ArchivedResponse) and not flip:
             assert found.body == intact[found.pointer.offset]
+
+
+def test_a_page_whose_record_cannot_be_read_again_is_a_dead_letter(tmp_path):
+    """`--warc` input on the local runner reads a page's body again after the reshuffle: a file that went away
+    meanwhile costs that page (an article-stage dead letter, so the accounting balances), not the run."""
+    from datetime import datetime, timezone
+
+    from newsbeam.schemas.records import FeedItem, FetchedPage, FetchRequest, WarcPointer
+    from newsbeam.transforms.common import DEAD_LETTERS
+    from newsbeam.transforms.warc_input import _ReadBodyFn
+
+    item = FeedItem(url="https://news.example.org/a", canonical_url="https://news.example.org/a")
+    gone = str(tmp_path / "gone.warc.gz")
+    page = FetchedPage(request=FetchRequest(url=item.url, context=item), final_url=item.url, status=200,
+                       content_type="text/html", header_charset=None, body=b"", attempts=1,
+                       fetched_at=datetime(2026, 11, 30, tzinfo=timezone.utc),
+                       warc=WarcPointer("<urn:uuid:1>", gone, 0, 100))
+    (dead,) = list(_ReadBodyFn(None).process(page))
+    assert dead.tag == DEAD_LETTERS
+    letter = dead.value
+    assert (letter.stage, letter.reason, letter.url) == ("fetch", "warc_damaged", item.url)
+    assert letter.detail.startswith(f"{gone}#offset=0 could not be read again") and letter.warc == page.warc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import zlib
+from dataclasses import replace
 from typing import Iterable, Optional, Tuple
 
 import apache_beam as beam
@@ -27,12 +28,12 @@ from newsbeam.warc import (
     is_html,
     item_of,
     page_of,
+    payload_of,
     read_records,
     starts_record,
 )
-from newsbeam.schemas.records import DeadLetter
+from newsbeam.schemas.records import DeadLetter, FetchedPage
 from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
-from newsbeam.transforms.spool import RedistributePages
 
 SPLIT_BYTES = 64 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -203,26 +204,70 @@ class _ReprocessPagesFn(beam.DoFn):
             warc=found.pointer if isinstance(found, ArchivedResponse) else None))
 
 
+def _without_body(page: FetchedPage) -> FetchedPage:
+    return replace(page, body=b"")
+
+
+class _ReadBodyFn(beam.DoFn):
+    """A page that crossed the reshuffle without its body gets it back from the record its pointer names: the
+    WARC file is already on disk, so reading one gzip member again is cheaper than spooling the page."""
+
+    def __init__(self, root: Optional[str]):
+        self._root = root
+
+    def _path(self, name: str) -> str:
+        # pointers are relative to the root only for files under it (`_ReadRangeFn`)
+        if self._root and not name.startswith("/") and "://" not in name:
+            return self._root.rstrip("/") + "/" + name
+        return name
+
+    def process(self, page: FetchedPage):
+        pointer = page.warc
+        path = self._path(pointer.filename)
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                handle.seek(pointer.offset)
+                body = payload_of(handle.read(pointer.length))
+        except Exception as exc:  # the file changed or went away since it was read: this page, not the run
+            item = page.request.context
+            yield TaggedOutput(DEAD_LETTERS, DeadLetter(
+                url=item.url, feed_url=item.feed_url, stage=reasons.STAGE_FETCH, reason=reasons.WARC_DAMAGED,
+                detail=f"{path}#offset={pointer.offset} could not be read again: {type(exc).__name__}: {exc}",
+                failed_at=utcnow(), http_status=page.status, attempts=page.attempts, warc=pointer))
+            return
+        yield replace(page, body=body)
+
+
 class PagesFromWarc(beam.PTransform):
     """(path, size) of WARC files -> {'pages': FetchedPage, 'dead_letters': DeadLetter}.
 
-    `reprocess=True` reads newsbeam's own archive (rooted at `root`) and replays its fetch outcomes. With
-    `spool_dir` (the local runner), the pages wait there on their way to the workers, as fetched pages do
-    (transforms/spool): the runner would otherwise hold every page of the input in memory."""
+    `reprocess=True` reads newsbeam's own archive (rooted at `root`) and replays its fetch outcomes. Reading is
+    cheap and extraction is not: the pages are reshuffled so that every worker extracts, even from one file.
+    `by_reference` (the local runner, which holds what crosses a reshuffle in its memory: every page of the input)
+    sends them across without their bodies, which the receiving worker reads again from the input file."""
 
     def __init__(self, root: Optional[str] = None, reprocess: bool = False, split_bytes: int = SPLIT_BYTES,
-                 spool_dir: Optional[str] = None):
+                 by_reference: bool = False):
         super().__init__()
         self._root = root
         self._reprocess = reprocess
         self._split = split_bytes
-        self._spool_dir = spool_dir
+        self._by_reference = by_reference
 
     def expand(self, files):
         read = files | "Read" >> ReadWarcRecords(self._root, self._split)
         fn = _ReprocessPagesFn() if self._reprocess else _InputPagesFn()
         pages = read.records | "ToPages" >> beam.ParDo(fn).with_outputs(DEAD_LETTERS, main="pages")
-        dead = (read[DEAD_LETTERS], pages[DEAD_LETTERS]) | "WarcDeadLetters" >> beam.Flatten()
-        # reading is cheap and extraction is not: without this, one file (or range) is extracted by one worker
-        shared = pages.pages | "SharePages" >> RedistributePages(self._spool_dir)
-        return {"pages": shared, DEAD_LETTERS: dead}
+        dead = [read[DEAD_LETTERS], pages[DEAD_LETTERS]]
+        if not self._by_reference:
+            shared = pages.pages | "SharePages" >> beam.Reshuffle()
+        else:
+            bodies = (
+                pages.pages
+                | "LeaveBodies" >> beam.Map(_without_body)
+                | "SharePages" >> beam.Reshuffle()
+                | "ReadBodies" >> beam.ParDo(_ReadBodyFn(self._root)).with_outputs(DEAD_LETTERS, main="pages")
+            )
+            shared = bodies.pages
+            dead.append(bodies[DEAD_LETTERS])
+        return {"pages": shared, DEAD_LETTERS: tuple(dead) | "WarcDeadLetters" >> beam.Flatten()}
