@@ -71,3 +71,36 @@ def test_pages_pack_smaller_than_zlib_did():
     record = {"body": html, "url": "http://e.org/a"}
     assert len(pack(record)) < len(zlib.compress(pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL), 1))
     assert len(pack(record, compress=False)) > len(html)  # stored: the bytes as they are
+
+
+def test_the_spool_is_removed_whole_by_several_threads_and_links_are_not_followed(tmp_path, monkeypatch):
+    """The run's spool (thousands of files) is unlinked by several threads at once: one at a time, each unlink
+    waited for the disk in the serial tail of the run (newsbeam.scratch.remove_tree)."""
+    import os
+    import threading
+
+    from newsbeam import scratch
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("kept")
+    spool = tmp_path / "spool"
+    (spool / "sub" / "deeper").mkdir(parents=True)
+    for n in range(300):
+        (spool / f"{n:04x}").write_bytes(b"x" * 10)
+    (spool / "sub" / "a").write_bytes(b"a")
+    (spool / "sub" / "deeper" / "b").write_bytes(b"b")
+    os.symlink(outside, spool / "link-to-dir")
+    os.symlink(outside / "keep.txt", spool / "sub" / "link-to-file")
+    threads = set()
+    unlink = os.unlink
+
+    def recording(path, *args, **kwargs):
+        threads.add(threading.get_ident())
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(scratch.os, "unlink", recording)
+    scratch.remove_tree(str(spool))
+    assert not spool.exists()
+    assert (outside / "keep.txt").read_text() == "kept"
+    assert len(threads) > 1  # the old clean-up (shutil.rmtree) unlinked everything from one thread
