@@ -104,3 +104,22 @@ def test_the_spool_is_removed_whole_by_several_threads_and_links_are_not_followe
     assert not spool.exists()
     assert (outside / "keep.txt").read_text() == "kept"
     assert len(threads) > 1  # the old clean-up (shutil.rmtree) unlinked everything from one thread
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("abc xyz ÉéÅ\u00a0.,\n")), max_size=300))
+def test_fingerprints_with_the_permutations_drawn_once_are_those_of_a_fresh_minhash(text):
+    """The permutations are drawn once per process (newsbeam.neardup._permutations): the signature and band keys
+    must be exactly those of a MinHash drawing its own, as every stored band key was made."""
+    import numpy as np
+    from datasketch import MinHash
+
+    from newsbeam.neardup import NearDupSettings, fingerprint, shingles
+
+    found = fingerprint("id", text)
+    fresh = MinHash(num_perm=NearDupSettings().num_perm, seed=NearDupSettings().seed)
+    grams = shingles(text, NearDupSettings().shingle_words)
+    if grams:
+        fresh.update_batch(grams)
+    assert np.array_equal(np.asarray(fresh.hashvalues, dtype=np.uint64), found.signature)
+    assert fingerprint("id", text).bands == found.bands
