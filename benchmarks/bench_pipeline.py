@@ -716,6 +716,14 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
                 + ", ".join(f"{name} {_fmt_bytes(value)}" for name, value in run.get("rss_by_process", [])[:4]))
 
     for run in runs:
+        timeline = run.get("timeline") or []
+        if timeline:
+            # ingest.run's own `seconds` end with the manifest; the spool's removal and the lock's release follow
+            first, last = min(begin for _, begin, _ in timeline), max(end for _, _, end in timeline)
+            add(f"  {run['mode']:<7} serial ends: {first - run['started']:.2f} s before the first bundle (options, "
+                f"graph, runner), {run['ended'] - last:.2f} s after the last one (workers' shutdown, manifest, spool "
+                f"removal); ingest.run returned after {run['ended'] - run['started']:.2f} s")
+    for run in runs:
         spans = defaultdict(float)
         for name, begin, end in run.get("timeline", []):
             spans[stage_label(name)] += end - begin
