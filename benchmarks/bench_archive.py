@@ -39,7 +39,7 @@ import tempfile
 import time
 from io import BytesIO
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -202,6 +202,27 @@ def measure_warc_input(args, page_dir: Path, paths: List[str], flags: List[str])
     return result
 
 
+def run_phases(run: Dict) -> List[Tuple[str, float]]:
+    """A run's wall time in phases: Beam's start-up before its first bundle, the stages before the core, the
+    core's window, each stage after it (its bundles' seconds: the serial tail) and what follows the last bundle."""
+    timeline = run["timeline"]
+    if not timeline:
+        return []
+    core = [(start, end) for name, start, end in timeline if "WarcCore" in name]
+    core_start, core_end = min(start for start, _ in core), max(end for _, end in core)
+    phases = [("start-up", min(start for _, start, _ in timeline) - run["started"]),
+              ("before the core", sum(end - start for name, start, end in timeline if end <= core_start)),
+              ("core", core_end - core_start)]
+    after: Dict[str, float] = {}
+    for name, start, end in timeline:
+        if start >= core_end:
+            label = bench_pipeline.stage_label(name).split("+")[0]
+            after[label] = after.get(label, 0.0) + end - start
+    phases += sorted(after.items(), key=lambda item: -item[1])
+    phases.append(("after the last bundle", run["ended"] - max(end for _, _, end in timeline)))
+    return phases
+
+
 def report_warc_input(args, result: Dict) -> str:
     pages = result["floors"][0]["loop"]["pages"]
     lines = [f"### WARC input: {args.corpus}, {pages} pages in one {result['warc_bytes'] / 1e6:.1f} MB WARC file, "
@@ -238,6 +259,8 @@ def report_warc_input(args, result: Dict) -> str:
     # and of its largest child (a worker)
     lines.append("- peak RSS, driver+runner / largest worker (MB): " + "; ".join(
         f"{r['maxrss_self'] / 2**20:.0f} / {r['maxrss_children'] / 2**20:.0f}" for r in runs))
+    lines.append("- where each run's wall time goes outside the extract + language stage, s: " + "; ".join(
+        ", ".join(f"{label} {seconds:.2f}" for label, seconds in run_phases(r)) for r in runs))
     stage = runs[-1]["counters"]
     lines.append("- last run's stage_us (s, summed over workers): " + ", ".join(
         f"{name[len('stage_us.'):]} {value / 1e6:.1f}" for name, value in sorted(stage.items())

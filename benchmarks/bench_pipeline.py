@@ -562,20 +562,28 @@ def attribute(frames: List[str]) -> str:
 
 def summarize_profile(path: Path, top: int = 20) -> str:
     """Samples per pipeline step and the functions with the most self samples, from py-spy's raw output."""
-    leaf, steps = Counter(), Counter()
+    leaf, steps, processes = Counter(), Counter(), Counter()
     total = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        parts = stack.split(";")
+        frames = [f for f in parts if not f.startswith(("process ", "thread "))]
         if not frames:
             continue
         samples = int(count)
         total += samples
         leaf[frames[-1]] += samples
         steps[attribute(frames)] += samples
-    lines = [f"py-spy samples: {total}", "", "share by pipeline step (inclusive):"]
+        # py-spy --subprocesses names the processes from the root down: `process PID:"command line"`; the last
+        # is the one sampled
+        process = next((f for f in reversed(parts) if f.startswith("process ")), "")
+        processes[f"{process.split(':', 1)[0]} {_role(process.split(':', 1)[-1].strip(chr(34)).split())}"] += samples
+    lines = [f"py-spy samples: {total}", "", "share by process:"]
+    for label, samples in processes.most_common(8):
+        lines.append(f"  {100 * samples / max(total, 1):5.1f} %  {label}")
+    lines += ["", "share by pipeline step (inclusive):"]
     for label, samples in steps.most_common(25):
         lines.append(f"  {100 * samples / max(total, 1):5.1f} %  {label}")
     lines += ["", f"top {top} functions by self samples:"]
@@ -708,6 +716,14 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
                 + ", ".join(f"{name} {_fmt_bytes(value)}" for name, value in run.get("rss_by_process", [])[:4]))
 
     for run in runs:
+        timeline = run.get("timeline") or []
+        if timeline:
+            # ingest.run's own `seconds` end with the manifest; the spool's removal and the lock's release follow
+            first, last = min(begin for _, begin, _ in timeline), max(end for _, _, end in timeline)
+            add(f"  {run['mode']:<7} serial ends: {first - run['started']:.2f} s before the first bundle (options, "
+                f"graph, runner), {run['ended'] - last:.2f} s after the last one (workers' shutdown, manifest, spool "
+                f"removal); ingest.run returned after {run['ended'] - run['started']:.2f} s")
+    for run in runs:
         spans = defaultdict(float)
         for name, begin, end in run.get("timeline", []):
             spans[stage_label(name)] += end - begin
@@ -805,6 +821,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="run the single-worker pipeline under py-spy (all threads) and summarise it")
     parser.add_argument("--profile-gil", action="store_true", help="py-spy --gil: only samples holding the GIL")
+    parser.add_argument("--profile-mode", default="single", metavar="MODE",
+                        help="the run --profile samples (default single: one worker; multi: the whole process tree)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                         help="before each measurement, wait up to S seconds for other programs to leave the "
                              "machine idle (useful on a shared machine)")
@@ -870,15 +888,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"pipeline: {mode} ...", flush=True)
             runs.append(run_pipeline(mode, urls_file, workdir, page_server, None, False))
         if profiler:  # a separate run: the sampler's own cost must not show in the table
-            print("pipeline: single, under py-spy ...", flush=True)
-            profiled = run_pipeline("single", urls_file, workdir, page_server, profiler, args.profile_gil)
+            print(f"pipeline: {args.profile_mode}, under py-spy ...", flush=True)
+            profiled = run_pipeline(args.profile_mode, urls_file, workdir, page_server, profiler, args.profile_gil)
     finally:
         page_server.stop()
     text = report(args, args.pages, floor, runs, setup, clis)
     print(text)
     if profiled and Path(profiled["profile_file"]).exists():
         written = profiled["counters"].get("articles.written", 0)
-        print(f"\nprofile of the single-worker pipeline (py-spy, {'GIL holders only' if args.profile_gil else 'all non-idle threads'}; "
+        print(f"\nprofile of the {args.profile_mode} pipeline run (py-spy, {'GIL holders only' if args.profile_gil else 'all non-idle threads'}; "
               f"{written} articles in {profiled['seconds']:.1f} s under the sampler; raw stacks in "
               f"{profiled['profile_file']}):\n{summarize_profile(Path(profiled['profile_file']))}")
     if args.json:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,8 +57,19 @@ def shingles(text: str, size: int) -> List[bytes]:
     return list({" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)})
 
 
+@lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int):
+    """The MinHash's permutation parameters: drawn from the seed by every new MinHash (~0.12 ms, a tenth of an
+    article's fingerprint), the same each time, so drawn once per process."""
+    return MinHash(num_perm=num_perm, seed=seed, scheme=_SCHEME).permutations
+
+
+_SCHEME = "affine32"  # datasketch's default: the scheme every stored band key was made with
+
+
 def fingerprint(article_id: str, text: str, settings: NearDupSettings = NearDupSettings()) -> Fingerprint:
-    minhash = MinHash(num_perm=settings.num_perm, seed=settings.seed)
+    minhash = MinHash(num_perm=settings.num_perm, seed=settings.seed, scheme=_SCHEME,
+                      permutations=_permutations(settings.num_perm, settings.seed))
     grams = shingles(text, settings.shingle_words)
     if grams:
         minhash.update_batch(grams)

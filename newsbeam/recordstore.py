@@ -28,7 +28,7 @@ Ref = Union[bytes, str]  # packed bytes, or the path of the file that holds them
 @dataclass(frozen=True)
 class RecordStore:
     directory: Optional[str] = None  # None: the record travels packed in the element itself
-    compress: bool = True  # False for bodies that are mostly compressed already (newsbeam.packing.pack's zlib)
+    compress: bool = True  # False for bodies that are mostly compressed already (newsbeam.packing.pack)
 
     def put(self, record: Any) -> Ref:
         data = pack(record, compress=self.compress)

@@ -199,7 +199,7 @@ def test_warc_input_and_reprocess_pages_cross_the_barriers_as_references(tmp_pat
 
 
 def test_archived_responses_wait_in_the_spool_uncompressed(tmp_path, monkeypatch):
-    """The raw bodies are mostly gzip already: the run's spool keeps archive entries as stored zlib blocks (each
+    """The raw bodies are mostly gzip already: the run's spool keeps archive entries uncompressed (each
     body verbatim in its file), not compressed a second time (as the run's articles and rows are)."""
     from newsbeam.pipelines import ingest
     from newsbeam.recordstore import RecordStore

@@ -210,20 +210,20 @@ def with_dead_letter_pointer(dead: DeadLetter, found: WarcPointer) -> DeadLetter
 
 
 class _JoinFn(beam.DoFn):
-    def __init__(self, attach, store: RecordStore):
-        self._attach = attach
-        self._store = store
+    def __init__(self):
         self._missing = counter("warc.pointers_missing")
 
     def process(self, element):
         _, joined = element
         found = list(joined["pointers"])
         for ref in joined["rows"]:
+            # the pointer travels next to the reference and is attached where the row is read back (`Load`):
+            # reading and storing the row again here would cost an unpack and a pack per row for the same result
             if found:
-                yield self._store.put(self._attach(self._store.get(ref), found[0]))
+                yield ref, found[0]
             else:  # cannot happen while every entry is written; counted so that it would show
                 self._missing.inc()
-                yield ref
+                yield ref, None
 
 
 class AttachPointers(beam.PTransform):
@@ -247,8 +247,16 @@ class AttachPointers(beam.PTransform):
         joined = (
             {"rows": keyed, "pointers": self._pointers}
             | "Join" >> beam.CoGroupByKey()
-            | "Attach" >> beam.ParDo(_JoinFn(self._attach, store))
+            | "Attach" >> beam.ParDo(_JoinFn()).with_output_types(Tuple[Ref, Optional[WarcPointer]])
         )
         # the two branches end in different stages, so the runner holds what the Flatten gathers: references too
-        passed = split[1] | "StoreOthers" >> beam.Map(store.put).with_output_types(Ref)
-        return (joined, passed) | "Rows" >> beam.Flatten() | "Load" >> beam.Map(store.get)
+        passed = split[1] | "StoreOthers" >> beam.Map(lambda row: (store.put(row), None)).with_output_types(
+            Tuple[Ref, Optional[WarcPointer]])
+        return (joined, passed) | "Rows" >> beam.Flatten() | "Load" >> beam.Map(_loaded, store, self._attach)
+
+
+def _loaded(pair: Tuple[Ref, Optional[WarcPointer]], store: RecordStore, attach):
+    """The row read back, with the pointer the join found for it (None: it keeps its own)."""
+    ref, found = pair
+    row = store.get(ref)
+    return row if found is None else attach(row, found)

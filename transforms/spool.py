@@ -9,13 +9,12 @@ path crosses the barrier.
 from __future__ import annotations
 
 import os
-import pickle
 import uuid
-import zlib
 from typing import Optional
 
 import apache_beam as beam
 
+from newsbeam.packing import pack, unpack
 from newsbeam.schemas.records import FetchedPage
 from newsbeam.transforms.common import counter
 
@@ -29,8 +28,8 @@ class _SpoolFn(beam.DoFn):
         os.makedirs(self._directory, exist_ok=True)
 
     def process(self, page: FetchedPage):
-        # level 1: HTML shrinks ~4x for ~1 ms a page, next to ~20 ms of extraction
-        data = zlib.compress(pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL), 1)
+        # zstd level 1 (newsbeam.packing): HTML shrinks ~4.7x for ~0.25 ms a page, next to ~40 ms of extraction
+        data = pack(page)
         path = os.path.join(self._directory, uuid.uuid4().hex)
         with open(path, "wb") as file:
             file.write(data)
@@ -41,7 +40,7 @@ class _SpoolFn(beam.DoFn):
 def _unspool(path: str) -> FetchedPage:
     # the file stays until the run ends (the caller removes the directory): a retried bundle can read it again
     with open(path, "rb") as file:
-        return pickle.loads(zlib.decompress(file.read()))
+        return unpack(file.read())
 
 
 class RedistributePages(beam.PTransform):
