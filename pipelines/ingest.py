@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,7 +20,7 @@ from newsbeam.extraction import EXTRACTOR_NAME
 from newsbeam.recordstore import RecordStore
 from newsbeam.runlock import RunLock, hold_run_lock
 from newsbeam.runtime import limit_malloc_arenas
-from newsbeam.scratch import scratch_directory
+from newsbeam.scratch import remove_tree, scratch_directory
 from newsbeam.site_discovery import run_discovery
 from newsbeam.state import StateDamaged, check_state
 from newsbeam.pipelines.lifecycle import (
@@ -232,7 +231,7 @@ def page_spool(chosen: Optional[str], runner: str, control: Optional[RunControl]
         return
     with scratch_directory(chosen) as directory:
         # a stop ends the process at once (lifecycle._hard_exit), past this block's own clean-up
-        forget = control.on_interrupt(lambda reason: shutil.rmtree(directory, ignore_errors=True)) if control else None
+        forget = control.on_interrupt(lambda reason: remove_tree(directory)) if control else None
         try:
             yield directory
         finally:
