@@ -58,9 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=STRATEGIES[0])
     parser.add_argument("--buckets", type=int, default=1)
     parser.add_argument("--spool-dir", "--spool_dir", dest="spool_dir", default=None, metavar="DIR",
-                        help="Local runner: where the archived pages and the articles and rows crossing the "
-                             "barriers wait, compressed (default: a temporary directory under $TMPDIR, removed at "
-                             "the end of the run); 'off' keeps them in memory.")
+                        help="Local runner: where the articles and rows crossing the barriers wait, compressed "
+                             "(default: a temporary directory under $TMPDIR, removed at the end of the run); 'off' "
+                             "keeps them, and the archived pages, in memory.")
 
 
 def source_files(source: str, since: Optional[datetime], until: Optional[datetime],
