@@ -193,24 +193,26 @@ def read_record_at(root: str, filename: str, offset: int, length: int):
     headers, payload with transfer and content encodings undone)."""
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
-    from warcio.archiveiterator import ArchiveIterator
 
     with FileSystems.open(FileSystems.join(root, filename), compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         handle.seek(offset)
         member = handle.read(length)
-    for record in ArchiveIterator(BytesIO(member)):
-        return record.rec_headers, record.http_headers, record.content_stream().read()
-    raise ValueError(f"no WARC record at {filename}:{offset}")
+    return _only_record(member, arc2warc=False, where=f"at {filename}:{offset}")
 
 
 def payload_of(record: bytes) -> bytes:
     """The payload of the one record whose bytes a pointer addresses (a gzip member, or an uncompressed record),
     decoded as `read_records` decodes it (chunking and content coding undone)."""
+    return _only_record(record, arc2warc=True, where="in these bytes")[2]
+
+
+def _only_record(member: bytes, arc2warc: bool, where: str):
+    """(WARC headers, HTTP headers, decoded payload) of the first record in `member`."""
     from warcio.archiveiterator import ArchiveIterator
 
-    for found in ArchiveIterator(BytesIO(record), arc2warc=True):
-        return found.content_stream().read()
-    raise ValueError("no WARC or ARC record there")
+    for record in ArchiveIterator(BytesIO(member), arc2warc=arc2warc):
+        return record.rec_headers, record.http_headers, record.content_stream().read()
+    raise ValueError(f"no WARC record {where}")
 
 
 @dataclass(frozen=True)

@@ -149,12 +149,11 @@ class DropKnownArticles(beam.PTransform):
         # and WARC-read articles) are stored each on its own before they meet: a Flatten of inputs made in
         # different stages is a barrier of its own on the local runner, which would hold the articles whole.
         inputs = articles if isinstance(articles, (tuple, list)) else (articles,)
-        refs = [pcoll | (f"KeyByCanonical{n}" if n else "KeyByCanonical") >> beam.Map(keyed).with_output_types(
+        each = [pcoll | (f"KeyByCanonical{n}" if n else "KeyByCanonical") >> beam.Map(keyed).with_output_types(
             Tuple[str, Ref]) for n, pcoll in enumerate(inputs)]
-        if len(refs) > 1:
-            refs = [refs | "AllKeyed" >> beam.Flatten()]
+        refs = each[0] if len(each) == 1 else each | "AllKeyed" >> beam.Flatten()
         return (
-            refs[0]
+            refs
             | "GroupByCanonical" >> beam.GroupByKey()
             | "KeepOne" >> beam.ParDo(_DropKnownFn(self._state, store)).with_outputs(DEAD_LETTERS, main="articles")
         )

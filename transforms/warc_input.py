@@ -102,6 +102,19 @@ def _head(handle, data: bytes, found: int, at: int) -> bytes:
         return b""
 
 
+def _name_of(path: str, root: Optional[str]) -> str:
+    """The file name a pointer gives: relative to `root` for files under it (reprocess into its own output), else
+    the path in full."""
+    return path[len(root.rstrip("/")) + 1:] if root and path.startswith(root) else path
+
+
+def _path_of(name: str, root: Optional[str]) -> str:
+    """The path a pointer's file name stands for (the inverse of `_name_of`)."""
+    if root and not name.startswith("/") and "://" not in name:
+        return root.rstrip("/") + "/" + name
+    return name
+
+
 class _ReadRangeFn(beam.DoFn):
     """(path, start, end) -> ArchivedResponse / ArchivedOutcome (main) and DeadLetter for damaged records."""
 
@@ -112,7 +125,7 @@ class _ReadRangeFn(beam.DoFn):
 
     def process(self, element: Tuple[str, int, int]):
         path, start, end = element
-        name = path[len(self._root.rstrip("/")) + 1:] if self._root and path.startswith(self._root) else path
+        name = _name_of(path, self._root)
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
             for found in read_range(handle, name, start, end, path.endswith(".gz")):
                 if isinstance(found, DamagedRecord):
@@ -215,15 +228,9 @@ class _ReadBodyFn(beam.DoFn):
     def __init__(self, root: Optional[str]):
         self._root = root
 
-    def _path(self, name: str) -> str:
-        # pointers are relative to the root only for files under it (`_ReadRangeFn`)
-        if self._root and not name.startswith("/") and "://" not in name:
-            return self._root.rstrip("/") + "/" + name
-        return name
-
     def process(self, page: FetchedPage):
         pointer = page.warc
-        path = self._path(pointer.filename)
+        path = _path_of(pointer.filename, self._root)
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
                 handle.seek(pointer.offset)
