@@ -188,13 +188,27 @@ def warc_file_name(run_id: str, bucket: int, tag: str = "") -> str:
 
 
 
+def pointer_name(root: Optional[str], path: str) -> str:
+    """The `warc_filename` a row gets for a record in `path`: relative to the output `root` for files under it
+    (reprocess of an output into itself), else the path or URL in full."""
+    return path[len(root.rstrip("/")) + 1:] if root and path.startswith(root.rstrip("/") + "/") else path
+
+
+def pointer_path(root: Optional[str], filename: str) -> str:
+    """The file a row's `warc_filename` names: a name relative to the output `root` (newsbeam's own archive), or,
+    as it stands, a full path or URL (the input file of `--warc`, or of a reprocess into another output)."""
+    if root and not filename.startswith("/") and "://" not in filename:
+        return root.rstrip("/") + "/" + filename
+    return filename
+
+
 def read_record_at(root: str, filename: str, offset: int, length: int):
     """The WARC record a row points to, read through FileSystems (local, gs://, s3://): (WARC headers, HTTP
     headers, payload with transfer and content encodings undone)."""
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 
-    with FileSystems.open(FileSystems.join(root, filename), compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+    with FileSystems.open(pointer_path(root, filename), compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         handle.seek(offset)
         member = handle.read(length)
     return _only_record(member, arc2warc=False, where=f"at {filename}:{offset}")

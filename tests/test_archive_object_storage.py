@@ -17,6 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from newsbeam.pipelines.ingest import run
 from newsbeam.sample_site import SampleSite, article_paths
+from newsbeam.show import raw_response
 from tests.test_arc_input import arc_record, arc_version_block
 
 FAST = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
@@ -58,8 +59,13 @@ def articles_of(root: str):
     return found
 
 
+def _as_bytes(body) -> bytes:
+    return body if isinstance(body, bytes) else body.encode("utf-8")
+
+
 def check(rows, read_range, read_file, root: str, arc_url: str, site):
-    """Every row's pointer leads to its record; the archive file reads whole with warcio."""
+    """Every row's pointer leads to its record; the archive file reads whole with warcio; `newsbeam show --raw`
+    (raw_response) finds every row's response, in the output's archive or in the input file named in full."""
     assert sorted(r["url"] for r in rows) == sorted([site.url(p) for p in FETCHED] + [ORIGIN + p for p in FROM_ARC])
     archives = {r["warc_filename"] for r in rows if not r["url"].startswith(ORIGIN)}
     (archive,) = archives
@@ -70,6 +76,8 @@ def check(rows, read_range, read_file, root: str, arc_url: str, site):
                             row["warc_record_length"])
         (record,) = list(ArchiveIterator(io.BytesIO(member), arc2warc=True))
         assert record.rec_headers["WARC-Target-URI"] == row["url"]
+        path = row["url"].split(ORIGIN, 1)[1] if row["url"].startswith(ORIGIN) else "/" + row["url"].split("/", 3)[3]
+        assert _as_bytes(site.render(path)[0]) in raw_response(root, row)
     responses = [r.rec_headers["WARC-Target-URI"] for r in ArchiveIterator(read_file(f"{root}/{archive}"))
                  if r.rec_type == "response"]
     assert {site.url(p) for p in FETCHED} <= set(responses)
@@ -95,10 +103,10 @@ def test_archive_to_s3_and_arc_input_from_s3(site, arc_bytes, tmp_path, s3_flags
     FileSystems.set_options(PipelineOptions(s3_flags))
     try:
         rows = articles_of(root)
+        check(rows, read_range, lambda url: s3_client.get_object(Bucket=bucket, Key=key(url))["Body"], root,
+              f"s3://{bucket}/in/crawl.arc.gz", site)
     finally:
         FileSystems._pipeline_options = None
-    check(rows, read_range, lambda url: s3_client.get_object(Bucket=bucket, Key=key(url))["Body"], root,
-          f"s3://{bucket}/in/crawl.arc.gz", site)
 
 
 @pytest.fixture
@@ -139,7 +147,7 @@ def test_archive_to_gcs_and_arc_input_from_gcs(site, arc_bytes, tmp_path, gcs):
     FileSystems.set_options(PipelineOptions(["--project", "newsbeam-test"]))
     try:
         rows = articles_of(root)
+        check(rows, read_range, lambda url: io.BytesIO(gcs.blob(name(url)).download_as_bytes()), root,
+              "gs://newsbeam-test/in/crawl.arc.gz", site)
     finally:
         FileSystems._pipeline_options = None
-    check(rows, read_range, lambda url: io.BytesIO(gcs.blob(name(url)).download_as_bytes()), root,
-          "gs://newsbeam-test/in/crawl.arc.gz", site)

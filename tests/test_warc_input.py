@@ -15,7 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.capture_http import capture_http
 
 from newsbeam.sample_site import SampleSite, article_paths
-from newsbeam.warc import ArchivedResponse, DamagedRecord, read_records
+from newsbeam.warc import ArchivedResponse, DamagedRecord, pointer_name, pointer_path, read_records
 from newsbeam.transforms.warc_input import read_range, split_file
 
 NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli"]
@@ -136,3 +136,19 @@ def test_a_page_whose_record_cannot_be_read_again_is_a_dead_letter(tmp_path):
     letter = dead.value
     assert (letter.stage, letter.reason, letter.url) == ("fetch", "warc_damaged", item.url)
     assert letter.detail.startswith(f"{gone}#offset=0 could not be read again") and letter.warc == page.warc
+
+
+_SEGMENT = st.text(alphabet="abcz09-_.", min_size=1, max_size=8).filter(lambda name: name not in (".", ".."))
+
+
+@settings(max_examples=60, deadline=None)
+@given(root=st.sampled_from(["/data/out", "/data/out/", "gs://bucket/out", "s3://bucket/out/"]),
+       parts=st.lists(_SEGMENT, min_size=1, max_size=3))
+def test_a_pointers_file_name_leads_back_to_its_file(root, parts):
+    inside = root.rstrip("/") + "/" + "/".join(parts)  # a file under the output (reprocess into itself)
+    assert pointer_name(root, inside) == "/".join(parts)
+    assert pointer_path(root, pointer_name(root, inside)) == inside
+    for outside in ("/elsewhere/" + "/".join(parts), "gs://other/" + "/".join(parts),
+                    root.rstrip("/") + "-sibling/" + "/".join(parts)):  # an input file named in full
+        assert pointer_name(root, outside) == outside
+        assert pointer_path(root, pointer_name(root, outside)) == outside

@@ -29,6 +29,8 @@ from newsbeam.warc import (
     item_of,
     page_of,
     payload_of,
+    pointer_name,
+    pointer_path,
     read_records,
     starts_record,
 )
@@ -102,19 +104,6 @@ def _head(handle, data: bytes, found: int, at: int) -> bytes:
         return b""
 
 
-def _name_of(path: str, root: Optional[str]) -> str:
-    """The file name a pointer gives: relative to `root` for files under it (reprocess into its own output), else
-    the path in full."""
-    return path[len(root.rstrip("/")) + 1:] if root and path.startswith(root) else path
-
-
-def _path_of(name: str, root: Optional[str]) -> str:
-    """The path a pointer's file name stands for (the inverse of `_name_of`)."""
-    if root and not name.startswith("/") and "://" not in name:
-        return root.rstrip("/") + "/" + name
-    return name
-
-
 class _ReadRangeFn(beam.DoFn):
     """(path, start, end) -> ArchivedResponse / ArchivedOutcome (main) and DeadLetter for damaged records."""
 
@@ -125,7 +114,7 @@ class _ReadRangeFn(beam.DoFn):
 
     def process(self, element: Tuple[str, int, int]):
         path, start, end = element
-        name = _name_of(path, self._root)
+        name = pointer_name(self._root, path)
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
             for found in read_range(handle, name, start, end, path.endswith(".gz")):
                 if isinstance(found, DamagedRecord):
@@ -230,7 +219,7 @@ class _ReadBodyFn(beam.DoFn):
 
     def process(self, page: FetchedPage):
         pointer = page.warc
-        path = _path_of(pointer.filename, self._root)
+        path = pointer_path(self._root, pointer.filename)
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
                 handle.seek(pointer.offset)
