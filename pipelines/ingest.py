@@ -78,14 +78,57 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     state = config.state
     # on the local runner, what crosses the barriers after the core waits in the run's spool, not in the runner
     store = RecordStore(config.core.spool_dir)
-    feed_items = [pipeline | "RetryDue" >> DueRetries(state)]
     dead_letters = []
     validators = []
     exchanges = []
+    extracted = []
     if config.source_dead_letters:
         dead_letters.append(pipeline | "DiscoveryDeadLetters" >> beam.Create(list(config.source_dead_letters)))
     if config.discovery_written is not None:  # the responses --sites discovery archived before the pipeline
         _ = pipeline | "DiscoveryArchive" >> CountWrittenArchive(config.discovery_written)
+    # a run given only archives makes no request: earlier runs' due retries wait for the next run that fetches
+    if config.feeds or config.sitemaps or config.url_files or not config.warc_files:
+        extracted.append(_fetched_articles(pipeline, config, state, dead_letters, validators, exchanges))
+    if config.warc_files:
+        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc(
+            by_reference=config.core.spool_dir is not None)
+        from_warc = archived["pages"] | "WarcCore" >> ProcessPages(config.core)
+        extracted.append(from_warc["articles"])
+        dead_letters.extend([archived[DEAD_LETTERS], from_warc[DEAD_LETTERS]])
+    known = tuple(extracted) | "DropKnownArticles" >> DropKnownArticles(state, store)
+    dead_letters.append(known[DEAD_LETTERS])
+    articles = known.articles
+    if config.window.active:
+        articles = articles | "ArticlesInWindow" >> ArticlesInWindow(config.window)
+    near = articles | "NearDuplicates" >> NearDuplicates(state, store)
+    articles, dead_letters = near["articles"], dead_letters | "AllDeadLetters" >> beam.Flatten()
+    # without archiving, the (empty) archive step still removes what an earlier attempt of the run archived
+    exchanges = exchanges or [pipeline | "NoExchanges" >> beam.Create([])]
+    pointers = exchanges | "AllExchanges" >> beam.Flatten() | "Archive" >> ArchiveResponses(
+        config.output, run, config.buckets, store=store)
+    if config.archive != "off":
+        articles = articles | "ArticlePointers" >> AttachPointers(
+            pointers, article_pointer, with_article_pointer, store)
+        dead_letters = dead_letters | "DeadLetterPointers" >> AttachPointers(
+            pointers, dead_letter_pointer, with_dead_letter_pointer)
+    article_files = articles | "WriteArticles" >> WriteDataset(
+        ARTICLES, config.output, run, config.buckets, store=store)
+    dead_letter_files = dead_letters | "WriteDeadLetters" >> WriteDataset(
+        DEAD_LETTERS_DATASET, config.output, run, config.buckets)
+    no_validators = pipeline | "NoValidators" >> beam.Create([])
+    {
+        "article_files": article_files,
+        "dead_letter_files": dead_letter_files,
+        "validators": (validators or [no_validators]) | "AllValidators" >> beam.Flatten(),
+        "near_dup_rows": near["state_rows"],
+    } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
+
+
+def _fetched_articles(pipeline: beam.Pipeline, config: IngestConfig, state, dead_letters: list, validators: list,
+                      exchanges: list):
+    """The fetching branch: feeds, sitemaps, URL lists and due retries -> items -> the core's articles (its dead
+    letters, feed validators and HTTP exchanges are appended to the lists given)."""
+    feed_items = [pipeline | "RetryDue" >> DueRetries(state)]
     if config.feeds or config.sitemaps:
         feeds = (
             pipeline
@@ -119,39 +162,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     core = items | "Core" >> ProcessArticles(config.core)
     dead_letters.append(core[DEAD_LETTERS])
     exchanges.append(core[EXCHANGES])
-    extracted = [core["articles"]]
-    if config.warc_files:
-        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc(
-            by_reference=config.core.spool_dir is not None)
-        from_warc = archived["pages"] | "WarcCore" >> ProcessPages(config.core)
-        extracted.append(from_warc["articles"])
-        dead_letters.extend([archived[DEAD_LETTERS], from_warc[DEAD_LETTERS]])
-    known = tuple(extracted) | "DropKnownArticles" >> DropKnownArticles(state, store)
-    dead_letters.append(known[DEAD_LETTERS])
-    articles = known.articles
-    if config.window.active:
-        articles = articles | "ArticlesInWindow" >> ArticlesInWindow(config.window)
-    near = articles | "NearDuplicates" >> NearDuplicates(state, store)
-    articles, dead_letters = near["articles"], dead_letters | "AllDeadLetters" >> beam.Flatten()
-    # without archiving, the (empty) archive step still removes what an earlier attempt of the run archived
-    pointers = exchanges | "AllExchanges" >> beam.Flatten() | "Archive" >> ArchiveResponses(
-        config.output, run, config.buckets, store=store)
-    if config.archive != "off":
-        articles = articles | "ArticlePointers" >> AttachPointers(
-            pointers, article_pointer, with_article_pointer, store)
-        dead_letters = dead_letters | "DeadLetterPointers" >> AttachPointers(
-            pointers, dead_letter_pointer, with_dead_letter_pointer)
-    article_files = articles | "WriteArticles" >> WriteDataset(
-        ARTICLES, config.output, run, config.buckets, store=store)
-    dead_letter_files = dead_letters | "WriteDeadLetters" >> WriteDataset(
-        DEAD_LETTERS_DATASET, config.output, run, config.buckets)
-    no_validators = pipeline | "NoValidators" >> beam.Create([])
-    {
-        "article_files": article_files,
-        "dead_letter_files": dead_letter_files,
-        "validators": (validators or [no_validators]) | "AllValidators" >> beam.Flatten(),
-        "near_dup_rows": near["state_rows"],
-    } | "CommitState" >> CommitState(state, record_feeds=not config.backfill)
+    return core["articles"]
 
 
 def archive_discovery(config: IngestConfig) -> IngestConfig:

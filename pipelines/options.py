@@ -53,7 +53,7 @@ class NewsbeamOptions(PipelineOptions):
         group.add_argument("--warc", action="append", default=None, metavar="PATH_OR_GLOB",
                            help="Repeatable. WARC/ARC files (.warc, .warc.gz, .arc.gz; local, gs://, s3://; globs "
                                 "such as crawl-data/CC-NEWS/2024/05/*.warc.gz) whose HTML responses are extracted "
-                                "like fetched pages.")
+                                "like fetched pages. A run with only --warc input makes no network request.")
         group.add_argument("--archive", choices=["all", "articles", "off"], default="all",
                            help="Keep every HTTP response as received in OUT/warc/ (WARC 1.1): 'all' (default), "
                                 "'articles' (article pages only, not feeds), 'off'. See docs/archive.md.")

@@ -1,5 +1,6 @@
 """Scheduled runs end to end against the loopback site: cross-run dedup, conditional GET, retries, canonical
 URLs, near duplicates, backfill controls and crash safety (a real run killed with SIGKILL)."""
+import io
 import os
 import signal
 import subprocess
@@ -10,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from newsbeam.sample_site import SampleSite
 from newsbeam.seen import load_seen
@@ -93,13 +96,25 @@ def test_transient_failures_are_retried_on_schedule_and_404s_never(tmp_path):
         too_soon = run(out, "--urls", str(urls), run_id="r2", now=t0 + timedelta(minutes=10))
         assert too_soon.counters["items.skipped.waiting_retry"] == 1
         assert too_soon.counters["items.skipped.given_up"] == 1  # the 404
-        # an hour later the failure is due: retried even without being listed again
+        # an hour later the failure is due; a run given only an archive makes no request and leaves it due
+        archive = tmp_path / "input.warc.gz"
+        with archive.open("wb") as handle:
+            WARCWriter(handle, gzip=True).write_record(WARCWriter(None).create_warc_record(
+                "http://archived.example/story.html", "response",
+                payload=io.BytesIO(article_html("From the archive", ENGLISH)),
+                http_headers=StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")],
+                                              protocol="HTTP/1.1")))
+        mark = len(site.requests())
+        offline = run(out, "--warc", str(archive), run_id="r3w", now=t0 + timedelta(hours=2))
+        assert site.requests()[mark:] == [] and "items.retried" not in offline.counters
+        assert offline.counters["articles.written"] == 1
+        # then it is retried even without being listed again
         urls.write_text("")
         later = run(out, "--urls", str(urls), run_id="r3", now=t0 + timedelta(hours=2))
         assert later.counters["items.retried"] == 1 and later.counters["articles.written"] == 1
         assert len([p for p, _ in site.requests() if p == "/gone.html"]) == 1  # asked once, never again
     table = articles(out)
-    assert table.column("url").to_pylist() == [site.url("/flaky.html")]
+    assert set(table.column("url").to_pylist()) == {"http://archived.example/story.html", site.url("/flaky.html")}
 
 
 def test_the_same_article_under_two_urls_is_written_once(tmp_path):
