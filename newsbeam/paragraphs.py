@@ -63,9 +63,11 @@ def candidates(fast: str, other: str) -> List[Candidate]:
     paragraph seen before them (both extractors keep document order)."""
     fast_lines = [line for line in fast.splitlines() if line.strip()]
     other_lines = [line for line in other.splitlines() if line.strip()]
-    # each line folded once; a text's folded form is its lines' joined by spaces (a line break is not a word)
-    fast_folded = [f" {folded(line)} " for line in fast_lines]
-    other_folded = [f" {folded(line)} " for line in other_lines]
+    # each distinct line folded once (most of resiliparse's text is lines fast mode has verbatim, and folding was
+    # most of this function's cost); a text's folded form is its lines' joined by spaces (a line break is no word)
+    keys = {line: f" {folded(line)} " for line in dict.fromkeys(fast_lines)}
+    fast_folded = [keys[line] for line in fast_lines]
+    other_folded = [keys.get(line) or f" {folded(line)} " for line in other_lines]
     in_fast_all = " ".join(key.strip() for key in fast_folded if key.strip()).join("  ")
     in_other_all = " ".join(key.strip() for key in other_folded if key.strip()).join("  ")
     extra: List[List[str]] = [[] for _ in range(len(fast_lines) + 1)]  # extra[i]: after fast line i-1

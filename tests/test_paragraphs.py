@@ -83,6 +83,18 @@ def test_candidates_are_the_union_in_document_order():
     assert len(pg.candidates("Hello, World! Again.", "hello world again")) == 1
 
 
+def test_candidates_fold_each_distinct_line_once(monkeypatch):
+    """resiliparse's lines that fast mode has verbatim take fast mode's folded form: folding every line was most of
+    the cost of `candidates` (benchmarks/RESULTS.md, Extraction)."""
+    fast = "\n".join([FAST, PROSE + " One."])  # a line fast mode repeats
+    expected = pg.candidates(fast, OTHER)
+    calls = []
+    fold = pg.folded
+    monkeypatch.setattr(pg, "folded", lambda text: calls.append(text) or fold(text))
+    assert pg.candidates(fast, OTHER) == expected
+    assert sorted(calls) == sorted(set(fast.splitlines()) | set(OTHER.splitlines()))
+
+
 def test_the_shipped_model_leaves_chrome_out_and_keeps_fast_modes_vote():
     text = pg.decide(FAST, OTHER, None)
     assert "Share this article" not in text and "Related: more stories" not in text
