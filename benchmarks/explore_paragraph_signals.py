@@ -60,7 +60,8 @@ MISSING = -1.0
 
 
 def text_index(tree) -> Dict[str, object]:
-    """The element that holds each text of the page, by its first 20 characters (and by its first word)."""
+    """The element that holds each text of the page, by its first 20 characters (and by its first word); the first
+    such element wins, so paragraphs that begin alike all map to the first."""
     index: Dict[str, object] = {}
     for element in tree.iter():
         if not isinstance(element.tag, str):
