@@ -3,7 +3,7 @@ second, conservative model that drops fast mode's kept paragraphs, over the text
 of the paragraph's place in the page's DOM; the learned decision on doubtful pages too. Exploration: none of it
 ships (see benchmarks/RESULTS.md, Extraction, "The `learned` strategy").
 
-    python -m benchmarks.explore_paragraph_signals            # the dev CV figures (~3 min after train_paragraphs)
+    python -m benchmarks.explore_paragraph_signals            # the dev CV figures (~5 min after train_paragraphs)
     python -m benchmarks.explore_paragraph_signals --cost     # CPU a page of the DOM signals' extra work
 
 Same pages, folds (page i in fold i % 5), labels and scoring as `benchmarks.train_paragraphs --cv`; the texts come
