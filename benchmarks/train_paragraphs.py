@@ -3,6 +3,8 @@ trafilatura's evaluation set, and scores it by k-fold cross-validation by page a
 
     python -m benchmarks.train_paragraphs            # write newsbeam/paragraph_model.json
     python -m benchmarks.train_paragraphs --cv       # cross-validated dev F of the rules and of the model
+    git show <commit>:newsbeam/paragraphs.py > /tmp/paragraphs_before.py
+    python -m benchmarks.train_paragraphs --cost /tmp/paragraphs_before.py   # CPU of `decide`, against that version
 
 Only the development half (crc32(url) even) is read: the held-out half is for `benchmarks.eval_extraction`.
 Labels: a candidate paragraph that holds more `with` segments than `without` ones is to keep, the other way round
@@ -12,10 +14,12 @@ later ones seconds). Needs scikit-learn (the `test` extra); the shipped inferenc
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import pickle
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -143,18 +147,57 @@ def cross_validate(pages: List[Page], out=sys.stdout) -> None:
               file=out)
 
 
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location("paragraphs_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def decision_cost(pages: Sequence[Page], baseline: Path, rounds: int = 6, out=sys.stdout) -> None:
+    """CPU time of `decide` a page (the dev pages `main_text` decides, their texts cached), this version against
+    `baseline` (an earlier newsbeam/paragraphs.py), interleaved round by round so that machine load cancels out;
+    both must decide every page alike."""
+    versions = {"baseline": _load(baseline), "now": pg}
+    models = {name: module.default_model() for name, module in versions.items()}
+    inputs = [(p.texts["fast"], ex.normalize_paragraphs(p.texts["res"]), p.texts["body"]) for p in pages if p.decided]
+    differ = sum(versions["baseline"].decide(*page, models["baseline"]) != pg.decide(*page, models["now"])
+                 for page in inputs)
+    if differ:
+        raise SystemExit(f"the two versions decide {differ} of {len(inputs)} pages differently")
+    spent = dict.fromkeys(versions, 0.0)
+    for round_ in range(rounds):
+        for name in list(versions) if round_ % 2 == 0 else list(reversed(versions)):
+            decide, model = versions[name].decide, models[name]
+            started = time.process_time()
+            for page in inputs:
+                decide(*page, model)
+            spent[name] += time.process_time() - started
+    calls = rounds * len(inputs)
+    for name, seconds in spent.items():
+        print(f"decide {name:8} {1000 * seconds / calls:6.3f} CPU ms/page", file=out)
+    print(f"difference {1000 * (spent['now'] - spent['baseline']) / calls:+.3f} CPU ms/page over {len(inputs)} "
+          "pages, every page decided alike", file=out)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=Path("/tmp/newsbeam-eval"))
     parser.add_argument("--corpora", type=Path, default=ev.CORPORA)
     parser.add_argument("--cv", action="store_true", help="only the cross-validated figures, no model written")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--cost", type=Path, metavar="BASELINE",
+                        help="only the CPU time of the decision against BASELINE, an earlier newsbeam/paragraphs.py")
     args = parser.parse_args(argv)
     texts = page_texts(args.work, args.corpora)
     pages = [Page(url, texts[url]) for url in sorted(texts)]
     labels = [y for p in pages for y in p.labels]
     print(f"{len(pages)} dev pages; resiliparse-only paragraphs: {labels.count(1)} to keep, {labels.count(0)} to drop, "
           f"{labels.count(-1)} unlabelled")
+    if args.cost:
+        decision_cost(pages, args.cost)
+        return 0
     if args.cv:
         cross_validate(pages)
         return 0

@@ -63,15 +63,18 @@ def candidates(fast: str, other: str) -> List[Candidate]:
     paragraph seen before them (both extractors keep document order)."""
     fast_lines = [line for line in fast.splitlines() if line.strip()]
     other_lines = [line for line in other.splitlines() if line.strip()]
-    # each line folded once; a text's folded form is its lines' joined by spaces (a line break is not a word)
-    fast_folded = [f" {folded(line)} " for line in fast_lines]
-    other_folded = [f" {folded(line)} " for line in other_lines]
+    # each distinct line folded once (most of resiliparse's text is lines fast mode has verbatim, and folding was
+    # most of this function's cost); a text's folded form is its lines' joined by spaces (a line break is no word)
+    keys = {line: f" {folded(line)} " for line in dict.fromkeys(fast_lines)}
+    fast_folded = [keys[line] for line in fast_lines]
+    other_folded = [keys.get(line) or f" {folded(line)} " for line in other_lines]
     in_fast_all = " ".join(key.strip() for key in fast_folded if key.strip()).join("  ")
     in_other_all = " ".join(key.strip() for key in other_folded if key.strip()).join("  ")
     extra: List[List[str]] = [[] for _ in range(len(fast_lines) + 1)]  # extra[i]: after fast line i-1
-    anchor, seen = 0, set(fast_lines)
+    anchor, seen, other_seen = 0, set(fast_lines), set(other_lines)
+    # a line both texts have verbatim (a non-empty key) is in the other's folded text without searching it
     for line, key in zip(other_lines, other_folded):
-        if key.strip() and key in in_fast_all:
+        if key.strip() and (line in keys or key in in_fast_all):
             # continue after the fast paragraph that holds it (searching forward first: document order)
             hit = next((i for i in range(anchor, len(fast_lines)) if key in fast_folded[i]), None)
             if hit is None:
@@ -82,7 +85,8 @@ def candidates(fast: str, other: str) -> List[Candidate]:
             extra[anchor].append(line)
     out = [Candidate(line, False, True) for line in extra[0]]
     for i, line in enumerate(fast_lines):
-        out.append(Candidate(line, True, fast_folded[i] in in_other_all))
+        key = fast_folded[i]
+        out.append(Candidate(line, True, (line in other_seen and key != "  ") or key in in_other_all))
         out.extend(Candidate(extra_line, False, True) for extra_line in extra[i + 1])
     return out
 

@@ -83,6 +83,18 @@ def test_candidates_are_the_union_in_document_order():
     assert len(pg.candidates("Hello, World! Again.", "hello world again")) == 1
 
 
+def test_candidates_fold_each_distinct_line_once(monkeypatch):
+    """resiliparse's lines that fast mode has verbatim take fast mode's folded form: folding every line was most of
+    the cost of `candidates` (benchmarks/RESULTS.md, Extraction)."""
+    fast = "\n".join([FAST, PROSE + " One."])  # a line fast mode repeats
+    expected = pg.candidates(fast, OTHER)
+    calls = []
+    fold = pg.folded
+    monkeypatch.setattr(pg, "folded", lambda text: calls.append(text) or fold(text))
+    assert pg.candidates(fast, OTHER) == expected
+    assert sorted(calls) == sorted(set(fast.splitlines()) | set(OTHER.splitlines()))
+
+
 def test_the_shipped_model_leaves_chrome_out_and_keeps_fast_modes_vote():
     text = pg.decide(FAST, OTHER, None)
     assert "Share this article" not in text and "Related: more stories" not in text
@@ -127,6 +139,42 @@ def test_candidates_keep_every_line_of_fast_mode_in_order(fast_lines, other_line
     assert len(rows) == len(cands) and all(len(row) == len(pg.FEATURES) for row in rows)
     kept = pg.decide(fast, other, None).splitlines()
     assert all(line in fast.splitlines() or line in other.splitlines() for line in kept)
+
+
+def _reference_candidates(fast, other):
+    """`candidates` as first written (every line folded and searched for), the oracle of the faster version."""
+    fast_lines = [line for line in fast.splitlines() if line.strip()]
+    other_lines = [line for line in other.splitlines() if line.strip()]
+    fast_folded = [f" {pg.folded(line)} " for line in fast_lines]
+    other_folded = [f" {pg.folded(line)} " for line in other_lines]
+    in_fast_all = " ".join(key.strip() for key in fast_folded if key.strip()).join("  ")
+    in_other_all = " ".join(key.strip() for key in other_folded if key.strip()).join("  ")
+    extra = [[] for _ in range(len(fast_lines) + 1)]
+    anchor, seen = 0, set(fast_lines)
+    for line, key in zip(other_lines, other_folded):
+        if key.strip() and key in in_fast_all:
+            hit = next((i for i in range(anchor, len(fast_lines)) if key in fast_folded[i]), None)
+            if hit is None:
+                hit = next((i for i in range(0, anchor) if key in fast_folded[i]), anchor - 1)
+            anchor = hit + 1
+        elif key.strip() and line not in seen:
+            seen.add(line)
+            extra[anchor].append(line)
+    out = [pg.Candidate(line, False, True) for line in extra[0]]
+    for i, line in enumerate(fast_lines):
+        out.append(pg.Candidate(line, True, fast_folded[i] in in_other_all))
+        out.extend(pg.Candidate(extra_line, False, True) for extra_line in extra[i + 1])
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(_LINES, _LINES, st.lists(st.integers(0, 7), max_size=8), st.randoms(use_true_random=False))
+def test_candidates_decide_as_the_reference_does(fast_lines, own_lines, shared, rng):
+    """resiliparse's text mixing fast mode's lines verbatim (the shortcuts) with lines of its own, shuffled."""
+    other_lines = own_lines + [fast_lines[i % len(fast_lines)] for i in shared if fast_lines]
+    rng.shuffle(other_lines)
+    fast, other = "\n".join(fast_lines), "\n".join(other_lines)
+    assert pg.candidates(fast, other) == _reference_candidates(fast, other)
 
 
 def test_export_decides_as_scikit_learn_does():
