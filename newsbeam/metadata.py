@@ -6,8 +6,9 @@ changes that leave every field but the license as trafilatura returns it:
 - the license is not searched (newsbeam has no column for it; ~0.7 ms a page);
 - the author search in the page's markup (when the meta tags and JSON-LD name nobody) evaluates trafilatura's
   author XPath expressions, which test class and id attributes with EXSLT regular expressions (a Python callback per
-  element: ~7 ms a page), as Python predicates in one pass over the elements, and leaves out of the search what
-  trafilatura prunes from a copy of the whole tree (comments, sidebars, dates, figures) without copying it.
+  element: ~7 ms where it runs, half the pages), as Python predicates in one pass over the elements (~1-2 ms), and
+  leaves out of the search what trafilatura prunes from a copy of the whole tree (comments, sidebars, dates,
+  figures) without copying it.
 
 `tests/test_metadata.py` checks both against trafilatura's own functions (its XPath expressions, its
 `extract_author`, its `extract_metadata`) on real and generated pages.
@@ -17,11 +18,12 @@ from __future__ import annotations
 import logging
 import re
 from copy import deepcopy
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from courlan import extract_domain
 from htmldate import find_date
-from lxml.etree import Element
+from lxml.etree import Element, XPath
+from trafilatura.baseline import block_text
 from trafilatura.metadata import (
     META_URL,
     examine_meta,
@@ -34,12 +36,12 @@ from trafilatura.metadata import (
     normalize_authors,
 )
 from trafilatura.settings import Document
-from trafilatura.utils import trim
+from trafilatura.utils import line_processing, trim
 from trafilatura.xml import delete_element
 
 LOGGER = logging.getLogger(__name__)
 
-# trafilatura.xpaths.AUTHOR_XPATHS, in order, as (tags or None for any element, predicate on the attributes)
+# the tags and attribute patterns of trafilatura.xpaths.AUTHOR_XPATHS (the predicates are in `author_candidates`)
 _A0_TAGS = frozenset(("a", "address", "div", "link", "p", "span", "strong"))
 _A0_CLASS = re.compile("author-?name|AuthorName|authorName")
 _A1_TAGS = frozenset(("a", "div", "h3", "h4", "p", "span"))
@@ -56,6 +58,11 @@ _D_CLASS = re.compile(
     "print|category|meta-date|meta-reviewer")
 _D_ALWAYS = frozenset(("time", "figure"))
 _AUTHOR_MAX_CHARS = 120  # trafilatura's limit for an author found in the markup
+# the containers of trafilatura.xpaths.CATEGORIES_XPATHS and TAGS_XPATHS (each selects the `a[@href]` inside them;
+# the predicates are in `link_containers`); their regular expressions are anchored: matched at the start
+_CATEGORY_DIV = re.compile("(?:post-?info|post-?meta|meta|entry-meta|entry-info|entry-utility)")
+_TAG_DIV = re.compile("(?:tag|postmeta|meta)")
+_SECTION_META = XPath('.//head//meta[@property="article:section" or contains(@name, "subject")][@content]')
 
 
 def author_candidates(tree) -> Optional[List[List]]:
@@ -138,6 +145,73 @@ def find_author(tree) -> Optional[str]:
     return None
 
 
+def link_containers(tree) -> Optional[Tuple[List[List], List[List]]]:
+    """The containers each of trafilatura's six category and four tag expressions selects links in, in document
+    order, found in one pass; None when the tree is not its document's root (trafilatura's expressions search the
+    whole document)."""
+    if tree.getparent() is not None:
+        return None
+    categories: List[List] = [[], [], [], [], [], []]
+    tags: List[List] = [[], [], [], []]
+    for element in tree.iter(Element):
+        attributes = element.attrib
+        if not attributes:
+            continue
+        css, ident = attributes.get("class") or "", attributes.get("id") or ""
+        if not css and not ident:
+            continue
+        tag = element.tag
+        if tag == "div":
+            if _CATEGORY_DIV.match(css) or ident.startswith("postpath"):
+                categories[0].append(element)
+            if css in ("row", "tags"):
+                categories[5].append(element)
+            if css == "tags":
+                tags[0].append(element)
+            if css in ("row", "jp-relatedposts", "entry-utility") or _TAG_DIV.match(css):
+                tags[2].append(element)
+        elif tag == "p":
+            if css.startswith(("postmeta", "entry-categories")) or css == "postinfo" or ident == "filedunder":
+                categories[1].append(element)
+            if css.startswith("entry-tags"):
+                tags[1].append(element)
+        elif tag == "footer":
+            if css.startswith(("entry-meta", "entry-footer")):
+                categories[2].append(element)
+        elif tag in ("li", "span"):
+            if css in ("post-category", "postcategory", "entry-category") or "cat-links" in css:
+                categories[3].append(element)
+        elif tag == "header":
+            if css == "entry-header":
+                categories[4].append(element)
+        if css == "entry-meta" or "topics" in css or "tags-links" in css:
+            tags[3].append(element)
+    return categories, tags
+
+
+def _links(containers: List) -> List:
+    """The `a[@href]` inside `containers` (in document order), each once: `//container//a[@href]`."""
+    outer, links = set(), []
+    for element in containers:
+        if not any(parent in outer for parent in element.iterancestors()):  # an inner one adds no link
+            outer.add(element)
+            links += [link for link in element.iterdescendants("a") if link.get("href") is not None]
+    return links
+
+
+def categories_or_tags(tree, metatype: str, containers: List[List]) -> List[str]:
+    """trafilatura's `extract_catstags(metatype, tree)`, given the expressions' containers (`link_containers`)."""
+    results: List[str] = []
+    in_url = "/" + metatype.rstrip("y") + "(?:y|ies|s)?/"
+    for found in containers:
+        results.extend(block_text(link) for link in _links(found) if re.search(in_url, link.attrib["href"]))
+        if results:
+            break
+    if metatype == "category" and not results:
+        results.extend(element.attrib["content"] for element in _SECTION_META(tree))
+    return [result for result in dict.fromkeys(line_processing(x) for x in results if x) if result]
+
+
 def page_metadata(tree, default_url: Optional[str], date_config: Dict) -> Document:
     """`trafilatura.metadata.extract_metadata(tree, default_url, date_config)` without the license (None here)."""
     date_config = {**date_config}
@@ -168,10 +242,12 @@ def page_metadata(tree, default_url: Optional[str], date_config: Dict) -> Docume
         match = META_URL.match(metadata.url)
         if match:
             metadata.sitename = match[1]
+    containers = link_containers(tree) if not metadata.categories or not metadata.tags else None
     if not metadata.categories:
-        metadata.categories = extract_catstags("category", tree)
+        metadata.categories = (categories_or_tags(tree, "category", containers[0]) if containers
+                               else extract_catstags("category", tree))
     if not metadata.tags:
-        metadata.tags = extract_catstags("tag", tree)
+        metadata.tags = categories_or_tags(tree, "tag", containers[1]) if containers else extract_catstags("tag", tree)
     metadata.filedate = date_config.get("max_date")
     metadata.clean_and_trim()
     return metadata
