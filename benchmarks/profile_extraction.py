@@ -42,6 +42,8 @@ PARTS = (
     ("newsbeam.metadata", "find_date", "htmldate (extensive search)", 1),
     ("trafilatura.metadata", "extract_catstags", "categories and tags", 1),
     ("newsbeam.metadata", "extract_catstags", "categories and tags", 1),
+    ("newsbeam.metadata", "link_containers", "categories and tags: their containers, one pass", 1),
+    ("newsbeam.metadata", "categories_or_tags", "categories and tags: links and values", 1),
     ("trafilatura.metadata", "extract_license", "license", 1),
     ("newsbeam.extraction", "article_objects", "JSON-LD objects (newsbeam)", 0),
     ("newsbeam.extraction", "find_publication_date", "publication date (newsbeam.dates)", 0),

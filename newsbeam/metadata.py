@@ -1,6 +1,6 @@
 """A page's metadata as trafilatura's `extract_metadata` finds it, for less CPU (pure).
 
-`page_metadata` runs trafilatura's own steps in trafilatura's order (`trafilatura.metadata`, 2.3), with two
+`page_metadata` runs trafilatura's own steps in trafilatura's order (`trafilatura.metadata`, 2.3), with three
 changes that leave every field but the license as trafilatura returns it:
 
 - the license is not searched (newsbeam has no column for it; ~0.7 ms a page);
@@ -8,10 +8,12 @@ changes that leave every field but the license as trafilatura returns it:
   author XPath expressions, which test class and id attributes with EXSLT regular expressions (a Python callback per
   element: ~7 ms where it runs, half the pages), as Python predicates in one pass over the elements (~1-2 ms), and
   leaves out of the search what trafilatura prunes from a copy of the whole tree (comments, sidebars, dates,
-  figures) without copying it.
+  figures) without copying it;
+- the links that name the page's categories and tags are found in one pass over the elements instead of ten XPath
+  passes (trafilatura's six category and four tag expressions: ~2.6 -> 1.3 ms a page).
 
-`tests/test_metadata.py` checks both against trafilatura's own functions (its XPath expressions, its
-`extract_author`, its `extract_metadata`) on real and generated pages.
+`tests/test_metadata.py` checks them against trafilatura's own functions (its XPath expressions, its
+`extract_author`, `extract_catstags` and `extract_metadata`) on real and generated pages.
 """
 from __future__ import annotations
 
