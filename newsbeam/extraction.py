@@ -15,13 +15,13 @@ from charset_normalizer import from_bytes
 from lxml.etree import XPath
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLParserException
-from trafilatura.metadata import extract_metadata
 from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
 
 from newsbeam import dates
 from newsbeam.dates import find_publication_date
 from newsbeam.jsonld import article_objects
+from newsbeam.metadata import page_metadata
 from newsbeam.paragraphs import BOILERPLATE as _BOILERPLATE
 from newsbeam.paragraphs import CHROME as _CHROME
 from newsbeam.paragraphs import Candidate, decide, fast_vote
@@ -245,8 +245,7 @@ def guard_text(text: str, body: Optional[str], settings: ExtractionSettings) -> 
     if body:
         # the publisher's own articleBody is a second opinion on the short paragraphs
         lines = [line for line in lines if len(line) >= _BODY_CHECK_BELOW or _SPACE.sub(" ", line)[:60] in body]
-    text = "\n".join(lines)
-    return text if len(_prose(text)) >= settings.min_text_chars else ""
+    return "\n".join(lines) if _prose_reaches(lines, settings.min_text_chars) else ""
 
 
 def article_body(objects: List[dict]) -> Optional[str]:
@@ -270,16 +269,22 @@ def _precision_text(tree, url: str, settings: ExtractionSettings) -> str:
     accept = max(settings.rescue_min_chars, settings.min_text_chars, 2 * len(text))
     for fast in (True, False):
         other = _run_mode(tree, url, settings, fast=fast, precision=False)
-        if len(other) >= accept and len(_prose(other)) >= accept:
+        if len(other) >= accept and _prose_reaches(other.splitlines(), accept):
             return other
     return text
 
 
-def _prose(text: str) -> str:
-    """The paragraphs that do not read like a consent, subscription or newsletter box (such a box names its
-    subject every few words; an article that mentions privacy once is prose)."""
-    return "\n".join(line for line in text.splitlines()
-                     if len(_BOILERPLATE.findall(line)) * _BOILERPLATE_EVERY_CHARS < len(line))
+def _prose_reaches(lines: List[str], chars: int) -> bool:
+    """Whether the paragraphs that do not read like a consent, subscription or newsletter box (such a box names its
+    subject every few words; an article that mentions privacy once is prose), one a line, make `chars` characters;
+    reads no further than it needs to."""
+    size = -1  # no newline before the first paragraph
+    for line in lines:
+        if len(_BOILERPLATE.findall(line)) * _BOILERPLATE_EVERY_CHARS < len(line):
+            size += len(line) + 1
+            if size >= chars:
+                return True
+    return max(size, 0) >= chars
 
 
 def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: datetime) -> PageContent:
@@ -289,8 +294,7 @@ def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: 
         raise EmptyText("not parseable as HTML")
     stated = _CANONICAL_LINK(tree)
     # metadata on its own: a page whose text extraction fails still has its title and date
-    metadata = extract_metadata(tree, url, _date_params(settings, fetched_at),
-                                settings.date_search_extensive)
+    metadata = page_metadata(tree, url, _date_params(settings, fetched_at))
     objects = article_objects(tree)  # read by the date finder and the text's guards
     found = find_publication_date(tree, metadata.url or url, metadata.date, fetched_at, objects)
     text = main_text(tree, url, settings, html, objects)
