@@ -10,9 +10,10 @@ them) on one loopback origin and runs, in this process, what the pipeline's fetc
   the raw exchange kept for the archive), with the benchmark's pipeline flags (`--host-concurrency 8
   --max-connections 32 --host-delay 0`);
 - `split`: `split_for_archive` (the archive entry and the page without its raw bytes);
-- `spool`: the page packed (pickle + zstd level 1) and written to a spool file, as `transforms/spool.py` does;
-- `archive`: the archive entry stored for the WARC writer (`RecordStore(compress=False).put`: pickle, BLAKE2b,
-  a file), as `transforms/archive.py`'s KeyByFile does.
+- `spool`: the page packed (pickle + zstd level 1) and written to the spool: `transforms/spool.py`'s DoFn, called
+  as Beam would, one bundle;
+- `archive`: the archive entry stored for the WARC writer: `transforms/archive.py`'s KeyByFile step (on code
+  before 2026-11-30, where it was a lambda around `RecordStore(compress=False).put`, that call).
 
 Each part's figure is the CPU of the process (all threads, user + system) per page over the run with that part
 and those before it, minus the run without it: the parts' costs by subtraction, in one invocation, the runs
@@ -49,15 +50,25 @@ def _settings():
 def run_once(urls: List[str], parts: int, spool: Path) -> Dict[str, float]:
     """Fetches every URL with the first `parts` parts; CPU s and wall s of the whole run."""
     from newsbeam.fetching import HTML_ACCEPT, ConcurrentFetcher, FetchContext, html_only
-    from newsbeam.packing import pack
     from newsbeam.recordstore import RecordStore
     from newsbeam.schemas.records import FeedItem, FetchedPage, FetchRequest
+    from newsbeam.transforms import archive
     from newsbeam.transforms.fetch import split_for_archive
+    from newsbeam.transforms.spool import _SpoolFn
     from newsbeam.warc import ROLE_ARTICLE
 
     shutil.rmtree(spool, ignore_errors=True)
     spool.mkdir(parents=True)
     store = RecordStore(str(spool / "archive"), compress=False)
+    spooler = _SpoolFn(str(spool / "pages"))
+    if hasattr(archive, "_KeyByFileFn"):
+        keyer = archive._KeyByFileFn(1, store)
+    else:  # the code before 2026-11-30: a Map of this
+        keyer = None
+    for step in (spooler, keyer):
+        if step is not None:
+            getattr(step, "setup", lambda: None)()
+            getattr(step, "start_bundle", lambda: None)()
     requests = [FetchRequest(url=url, context=FeedItem(url=url, canonical_url=url)) for url in urls]
     fetcher = ConcurrentFetcher(FetchContext(_settings()))
     fetched = 0
@@ -67,12 +78,16 @@ def run_once(urls: List[str], parts: int, spool: Path) -> Dict[str, float]:
         if parts >= 2:
             entry, outcome = split_for_archive(outcome, ROLE_ARTICLE)
         if parts >= 3 and isinstance(outcome, FetchedPage):
-            path = spool / os.urandom(16).hex()
-            with open(path, "wb") as file:
-                file.write(pack(outcome))
+            list(spooler.process(outcome))
         if parts >= 4 and entry is not None:
-            store.put(entry)
+            if keyer is not None:
+                list(keyer.process(entry))
+            else:
+                (archive.bucket_of(entry.url, 1), (archive._entry_order(entry), store.put(entry)))
         fetched += isinstance(outcome, FetchedPage)
+    for step in (spooler, keyer):
+        if step is not None:
+            list(getattr(step, "finish_bundle", lambda: ())() or ())
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     fetcher.close()
     if fetched != len(urls):
