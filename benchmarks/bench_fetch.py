@@ -19,6 +19,10 @@ Each part's figure is the CPU of the process (all threads, user + system) per pa
 and those before it, minus the run without it: the parts' costs by subtraction, in one invocation, the runs
 interleaved over `--repeats` rounds (medians). Beam's own per-element work in the stage is not included (the
 pipeline's `stage_us.fetch` and py-spy show it). Nothing leaves 127.0.0.1.
+
+`--ops` times, instead, the single operations of a page one at a time, in this thread, on the corpus's first 400
+pages (gzip level 6, as the server sends them): decoding, packing, a spool file created against one appended,
+the robots.txt check, the URL helpers.
 """
 from __future__ import annotations
 
@@ -95,6 +99,57 @@ def run_once(urls: List[str], parts: int, spool: Path) -> Dict[str, float]:
     return {"cpu": cpu, "wall": wall}
 
 
+def time_ops(directory: Path) -> None:
+    import gzip
+    import pickle
+    import resource
+    import uuid
+    import zlib
+
+    from newsbeam.packing import pack
+    from newsbeam.recordstore import RecordStore
+    from newsbeam.robots import parse_robots, robots_allows
+    from newsbeam.urls import host_key, is_http_url
+
+    bodies = [path.read_bytes() for path in sorted((directory / "pages").glob("*.html"))[:400]]
+    gzipped = [gzip.compress(body, 6, mtime=0) for body in bodies]
+    packed = [pack({"body": body}) for body in bodies]
+    rules = parse_robots(b"User-agent: *\nAllow: /\n")
+    urls = [f"http://127.0.0.1:4321/r1/eval-{n}.html" for n in range(len(bodies))]
+    spool = directory / "ops"
+    spool.mkdir(exist_ok=True)
+    appended = open(spool / "appended", "wb")
+    store = RecordStore(str(spool / "store"), compress=False)
+
+    def created(n):
+        with open(spool / uuid.uuid4().hex, "wb") as file:
+            file.write(packed[n])
+
+    ops = [
+        ("gunzip a body (zlib, as received)", lambda n: zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(gzipped[n])),
+        ("pickle a body", lambda n: pickle.dumps({"body": bodies[n]}, protocol=pickle.HIGHEST_PROTOCOL)),
+        ("pack a body (pickle + zstd 1)", lambda n: pack({"body": bodies[n]})),
+        ("a new spool file of the packed body", created),
+        ("the packed body appended to an open file", lambda n: appended.write(packed[n])),
+        ("RecordStore.put, a new content-named file", lambda n: store.put({"body": bodies[n], "n": n})),
+        ("robots.txt check (robots_allows)", lambda n: robots_allows(rules, urls[n], "newsbeam")),
+        ("host_key + is_http_url", lambda n: (host_key(urls[n]), is_http_url(urls[n]))),
+    ]
+    print(f"{len(bodies)} pages: {sum(map(len, bodies)) / len(bodies) / 1024:.0f} KB of HTML, "
+          f"{sum(map(len, gzipped)) / len(gzipped) / 1024:.0f} KB gzip, {sum(map(len, packed)) / len(packed) / 1024:.0f}"
+          f" KB packed on average; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'operation':<44} {'user ms':>8} {'sys ms':>8} {'wall ms':>8}")
+    for label, op in ops:
+        before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        for n in range(len(bodies)):
+            op(n)
+        after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall
+        count = len(bodies)
+        print(f"{label:<44} {1000 * (after.ru_utime - before.ru_utime) / count:>8.3f} "
+              f"{1000 * (after.ru_stime - before.ru_stime) / count:>8.3f} {1000 * wall / count:>8.3f}")
+    appended.close()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=2000)
@@ -102,6 +157,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--server-nagle", action="store_true", help="the page server with Nagle's algorithm on, as "
                         "before 2026-11-30 (each answer waits ~40 ms for the client's delayed ACK)")
+    parser.add_argument("--ops", action="store_true", help="time the single operations of a page instead")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args(argv)
     chosen = args.parts.split(",")
@@ -109,6 +165,11 @@ def main(argv=None) -> int:
         parser.error(f"--parts must be a prefix of {','.join(PARTS)}")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-fetch-"))
     paths = real_pages(args.pages, workdir / "pages", corpora_dir())
+    if args.ops:
+        time_ops(workdir)
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return 0
     server = PageServer(workdir / "pages", 1, 0.0, nodelay=not args.server_nagle)
     try:
         base = f"http://127.0.0.1:{server.ports[0]}"
