@@ -99,6 +99,11 @@ def run_once(urls: List[str], parts: int, spool: Path) -> Dict[str, float]:
     return {"cpu": cpu, "wall": wall}
 
 
+def _enter(context) -> None:
+    with context:
+        pass
+
+
 def time_ops(directory: Path) -> None:
     import gzip
     import pickle
@@ -106,6 +111,7 @@ def time_ops(directory: Path) -> None:
     import uuid
     import zlib
 
+    from newsbeam.fetching import HostGates
     from newsbeam.packing import pack
     from newsbeam.recordstore import RecordStore
     from newsbeam.robots import parse_robots, robots_allows
@@ -120,6 +126,7 @@ def time_ops(directory: Path) -> None:
     spool.mkdir(exist_ok=True)
     appended = open(spool / "appended", "wb")
     store = RecordStore(str(spool / "store"), compress=False)
+    gates = HostGates(_settings())
 
     def created(n):
         with open(spool / uuid.uuid4().hex, "wb") as file:
@@ -134,6 +141,7 @@ def time_ops(directory: Path) -> None:
         ("RecordStore.put, a new content-named file", lambda n: store.put({"body": bodies[n], "n": n})),
         ("robots.txt check (robots_allows)", lambda n: robots_allows(rules, urls[n], "newsbeam")),
         ("host_key + is_http_url", lambda n: (host_key(urls[n]), is_http_url(urls[n]))),
+        ("the host gate's slot (no delay)", lambda n: _enter(gates.slot("http://127.0.0.1:4321"))),
     ]
     print(f"{len(bodies)} pages: {sum(map(len, bodies)) / len(bodies) / 1024:.0f} KB of HTML, "
           f"{sum(map(len, gzipped)) / len(gzipped) / 1024:.0f} KB gzip, {sum(map(len, packed)) / len(packed) / 1024:.0f}"
