@@ -108,10 +108,10 @@ def generate_pages(count: int, directory: Path) -> List[str]:
 
 
 class PageServer:
-    def __init__(self, page_dir: Path, hosts: int, latency_ms: float):
+    def __init__(self, page_dir: Path, hosts: int, latency_ms: float, nodelay: bool = True):
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=server.serve, args=(str(page_dir), hosts, latency_ms, child),
+        self._process = context.Process(target=server.serve, args=(str(page_dir), hosts, latency_ms, child, nodelay),
                                         daemon=True, name="bench-server")
         self._process.start()
         child.close()
@@ -374,7 +374,8 @@ class TreeSampler:
         self.cpu: Dict[int, float] = {}
         self.names: Dict[int, str] = {}
         self.peak_by_pid: Dict[int, int] = {}
-        self.series: List[Tuple[float, int]] = []  # (time, summed RSS): memory against the stage timeline
+        # (time, summed RSS, summed CPU s so far): memory and CPU against the stage timeline
+        self.series: List[Tuple[float, int, float]] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self):
@@ -408,7 +409,7 @@ class TreeSampler:
                 except psutil.Error:
                     continue
             self.peak_rss = max(self.peak_rss, total)
-            self.series.append((time.time(), total))
+            self.series.append((time.time(), total, sum(self.cpu.values())))
             self.peak_processes = max(self.peak_processes, count)
             self._stop.wait(self._interval)
 
@@ -607,6 +608,7 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
     add = lines.append
     add("")
     add(f"newsbeam pipeline benchmark: {pages} pages, {args.hosts} host(s), latency {args.latency_ms:g} ms, "
+        f"server {'with Nagle (--server-nagle)' if getattr(args, 'server_nagle', False) else 'TCP_NODELAY'}, "
         f"{os.cpu_count()} cores, python {sys.version.split()[0]}")
     add(f"corpus: {args.corpus}, {setup['files']} distinct files, {setup['bytes'] / setup['files'] / 1024:.1f} KB of HTML a page on average; "
         f"prepared in {setup['generate']:.1f} s; extra flags {' '.join(EXTRA_FLAGS) or 'none'}; runs: "
@@ -729,13 +731,22 @@ def report(args, pages: int, floor: Optional[Dict], runs: List[Dict], setup: Dic
             spans[stage_label(name)] += end - begin
         if spans:
             covered = sum(spans.values())
-            add(f"  {run['mode']:<7} wall s and peak RSS (summed over the tree) by fused stage (bundles run one after "
-                f"another; {covered:.1f} s of {run['seconds']:.1f} s, the rest is graph construction, start-up and "
-                f"the manifest):")
+            add(f"  {run['mode']:<7} wall s, CPU s and peak RSS (summed over the tree) by fused stage (bundles run "
+                f"one after another; {covered:.1f} s of {run['seconds']:.1f} s, the rest is graph construction, "
+                f"start-up and the manifest; CPU from samples every 0.2 s):")
             peaks = stage_memory(run.get("timeline", []), run.get("rss_series", []))
+            cpus = stage_cpu(run.get("timeline", []), run.get("rss_series", []))
             for label, seconds in spans.items():  # in the order the stages first ran
                 if seconds >= 0.1 or label in peaks:
-                    add(f"            {seconds:7.2f} s {_fmt_bytes(peaks.get(label)):>9}  {label}")
+                    add(f"            {seconds:7.2f} s {cpus.get(label, 0):7.2f} s CPU {_fmt_bytes(peaks.get(label)):>9}"
+                        f"  {label}")
+            # the stage that runs the pages' fetch step (the one before it only ends in its input)
+            fetch = sorted((label for label in spans if "Core/Fetch" in label), key=lambda label: -spans[label])
+            if fetch:
+                written = max(run["counters"].get("pages.fetched", 0), 1)
+                add(f"  {run['mode']:<7} fetch stage ({fetch[0][:60]}...): {spans[fetch[0]]:.2f} s, "
+                    f"{1000 * spans[fetch[0]] / written:.2f} ms wall and {1000 * cpus.get(fetch[0], 0) / written:.2f} ms "
+                    f"CPU (whole tree, runner included) a fetched page")
 
     if (floor or clis) and runs:
         add("")
@@ -764,11 +775,30 @@ def stage_memory(timeline, series) -> Dict[str, int]:
     """The highest summed RSS of the process tree seen while each fused stage ran."""
     peaks: Dict[str, int] = {}
     for name, begin, end in timeline:
-        seen = [rss for when, rss in series if begin <= when <= end]
+        seen = [sample[1] for sample in series if begin <= sample[0] <= end]
         if seen:
             label = stage_label(name)
             peaks[label] = max(peaks.get(label, 0), max(seen))
     return peaks
+
+
+def stage_cpu(timeline, series) -> Dict[str, float]:
+    """CPU seconds the process tree used while each fused stage ran (the sampled total, interpolated at the
+    bundles' start and end)."""
+    samples = [(sample[0], sample[2]) for sample in series if len(sample) > 2]
+    if len(samples) < 2:
+        return {}
+
+    def at(moment: float) -> float:
+        for (t0, c0), (t1, c1) in zip(samples, samples[1:]):
+            if t0 <= moment <= t1:
+                return c0 + (c1 - c0) * (moment - t0) / max(t1 - t0, 1e-9)
+        return samples[0][1] if moment < samples[0][0] else samples[-1][1]
+
+    used: Dict[str, float] = defaultdict(float)
+    for name, begin, end in timeline:
+        used[stage_label(name)] += at(end) - at(begin)
+    return dict(used)
 
 
 def tenth_rates(times: List[float]) -> List[float]:
@@ -826,6 +856,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                         help="before each measurement, wait up to S seconds for other programs to leave the "
                              "machine idle (useful on a shared machine)")
+    parser.add_argument("--server-nagle", action="store_true",
+                        help="the page server as before 2026-11-30: Nagle's algorithm on, each answer waits ~40 ms "
+                             "for the client's delayed ACK of its headers (caps one host at ~180 pages/s)")
     parser.add_argument("--workdir", default=None, help="keep pages, outputs and profiles here")
     parser.add_argument("--json", default=None, help="also write the raw figures to this file")
     args = parser.parse_args(argv)
@@ -858,7 +891,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup["generate"] = time.perf_counter() - started
     files = list(page_dir.rglob("*.html"))
     setup["bytes"], setup["files"] = sum(f.stat().st_size for f in files), len(files)
-    page_server = PageServer(page_dir, args.hosts, args.latency_ms)
+    page_server = PageServer(page_dir, args.hosts, args.latency_ms, nodelay=not args.server_nagle)
     runs, floor, profiled, clis = [], None, None, []
     try:
         urls = [server.url_for(page_server.ports, n, path) for n, path in enumerate(paths)]

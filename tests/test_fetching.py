@@ -212,3 +212,45 @@ def test_slow_host_does_not_hold_up_other_hosts(site, settings_with):
         order = [tag for tag, _ in fetcher.drain()]
         fetcher.close()
     assert order == ["fast"] * 5 + ["slow"] * 2
+
+
+# --- the HTTP client's own cost ------------------------------------------------------------------------------
+
+def test_exchanges_start_no_thread_each(site, fast_settings, monkeypatch):
+    """The deadline of every exchange is watched by one shared thread: a timer thread started (and cancelled) per
+    request cost ~0.3 ms of CPU a page. Fails on the code that started a threading.Timer per exchange."""
+    context = FetchContext(fast_settings)
+    fetcher = PoliteFetcher(context.client, context.gates, context.robots)
+    fetcher.fetch(FetchRequest(site.url("/faults/ok.html"), context=None), HTML_ACCEPT, html_only)  # robots.txt
+    started = []
+    original = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: (started.append(thread.name), original(thread)))
+    for _ in range(20):
+        page = fetcher.fetch(FetchRequest(site.url("/faults/ok.html"), context=None), HTML_ACCEPT, html_only)
+        assert isinstance(page, FetchedPage)
+    assert len(started) <= 1, started  # at most the deadline thread, if it had ended while idle
+
+
+def test_deadlines_fire_due_watches_only():
+    from newsbeam.http import _Deadlines, _Watch
+
+    deadlines = _Deadlines(idle=0.2)
+    fired = []
+
+    class Watch(_Watch):
+        def fire(self):
+            fired.append(self)
+
+    kept = [Watch(60.0, deadlines) for _ in range(3)]  # not due: stopped below
+    soon = Watch(0.05, deadlines)
+    stopped = Watch(0.05, deadlines)
+    stopped.stop()
+    many = [Watch(60.0, deadlines) for _ in range(2000)]  # enough stopped ones to rebuild the heap
+    for watch in many + kept:
+        watch.stop()
+    time.sleep(0.5)
+    assert fired == [soon]
+    assert len(deadlines._heap) < 1000
+    again = Watch(0.05, deadlines)  # after the idle thread ended, a new one starts
+    time.sleep(0.4)
+    assert fired == [soon, again]

@@ -4,6 +4,7 @@ from io import BytesIO
 from dataclasses import replace
 
 import apache_beam as beam
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -63,7 +64,9 @@ def test_spooled_redistribution_gives_back_every_page_unchanged(tmp_path):
     pipeline = fnapi_pipeline()
     assert_that(pipeline | beam.Create(pages) | RedistributePages(str(spool)), equal_to(pages))
     counters = run_and_count(pipeline)
-    assert len(list(spool.iterdir())) == 20  # what crossed the barrier were paths; the caller removes the files
+    # what crossed the barrier were references into the files; the pages of a bundle share one (a file per page
+    # cost up to ~0.6 ms of CPU each in the fetch stage); the caller removes the files
+    assert 1 <= len(list(spool.iterdir())) < 5
     assert 0 < counters["spool.bytes"] < sum(len(p.body) for p in pages)
 
 
@@ -79,6 +82,26 @@ def test_record_store_keeps_records_in_the_element_or_in_content_named_files(tmp
     # a retried bundle (or the same record at a second barrier) writes nothing new, and its reference is the same
     assert spooled.put(dict(record)) == ref and len(list((tmp_path / "spool").iterdir())) == 1
     assert spooled.get(ref) == record  # read again: the file stays until the run removes the spool
+
+
+def test_record_store_appends_a_bundle_s_records_to_one_file(tmp_path):
+    from newsbeam.recordstore import RecordStore
+
+    records = [{"text": f"Story {n}. " * (50 + n), "n": n} for n in range(30)]
+    store = RecordStore(str(tmp_path / "spool"))
+    first, second = store.appender(), store.appender()
+    refs = [(first if n % 3 else second).put(record) for n, record in enumerate(records)]
+    first.close()
+    second.close()
+    assert len(list((tmp_path / "spool").iterdir())) == 2
+    assert all(isinstance(ref, tuple) and len(ref[0]) < 200 for ref in refs)
+    assert [store.get(ref) for ref in reversed(refs)] == records[::-1]  # in any order, any number of times
+    assert [store.get(ref) for ref in refs] == records
+    inline = RecordStore().appender()  # no directory: packed in the element, as RecordStore.put
+    assert RecordStore().get(inline.put(records[0])) == records[0]
+    path, offset, length = refs[-1]
+    with pytest.raises(ValueError):
+        store.get((path, offset, length + 10))
 
 
 def _barrier_bytes(monkeypatch):
@@ -202,22 +225,24 @@ def test_archived_responses_wait_in_the_spool_uncompressed(tmp_path, monkeypatch
     """The raw bodies are mostly gzip already: the run's spool keeps archive entries uncompressed (each
     body verbatim in its file), not compressed a second time (as the run's articles and rows are)."""
     from newsbeam.pipelines import ingest
-    from newsbeam.recordstore import RecordStore
+    from newsbeam.recordstore import Appender
     from newsbeam.warc import ArchiveEntry
     from tests.faults import _html, article_html
 
-    put = RecordStore.put
+    put = Appender.put
     archived = []
 
     def recording(self, record):
         ref = put(self, record)
         if isinstance(record, ArchiveEntry) and record.exchanges:
-            with open(ref, "rb") as file:  # a path: the entry waits in the spool
-                data = file.read()
+            path, offset, length = ref  # in a file: the entry waits in the spool
+            self._file.flush()
+            with open(path, "rb") as file:
+                data = file.read()[offset:offset + length]
             archived.append([(raw.url, raw.body in data) for raw in record.exchanges])
         return ref
 
-    monkeypatch.setattr(RecordStore, "put", recording)  # the FnApiRunner runs in this process
+    monkeypatch.setattr(Appender, "put", recording)  # the FnApiRunner runs in this process
     routes = {f"/a/{n}.html": _html(200, article_html(f"Story {n}", f"Body of story {n}. " * 40)) for n in range(3)}
     with SampleSite(routes=routes) as site:
         urls = tmp_path / "urls.txt"

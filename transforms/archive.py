@@ -101,6 +101,29 @@ class _CountWrittenFn(beam.DoFn):
         yield written.entries
 
 
+class _KeyByFileFn(beam.DoFn):
+    """Each entry stored (in the spool: appended to one file per bundle, see newsbeam.recordstore), keyed by its
+    WARC file, with its order in that file."""
+
+    def __init__(self, buckets: int, store: RecordStore):
+        self._buckets = buckets
+        self._store = store
+
+    def start_bundle(self):
+        self._appender = self._store.appender()
+
+    def process(self, entry):
+        yield bucket_of(entry.url, self._buckets), (_entry_order(entry), self._appender.put(entry))
+
+    def finish_bundle(self):
+        self._appender.close()  # before the bundle ends: the WARC writer reads the entries after the barrier
+
+    def teardown(self):
+        appender = getattr(self, "_appender", None)
+        if appender is not None:
+            appender.close()
+
+
 class _WriteWarcFn(beam.DoFn):
     def __init__(self, root: str, run: RunContext, store: RecordStore):
         self._root = root
@@ -176,15 +199,13 @@ class ArchiveResponses(beam.PTransform):
         self._store = RecordStore(store.directory if store else None, compress=False)
 
     def expand(self, entries):
-        buckets = self._buckets
-        store = self._store
         written = (
             entries
-            | "KeyByFile" >> beam.Map(lambda e: (bucket_of(e.url, buckets), (_entry_order(e), store.put(e)))
-                                      ).with_output_types(Tuple[int, Tuple[Any, Ref]])
+            | "KeyByFile" >> beam.ParDo(_KeyByFileFn(self._buckets, self._store)).with_output_types(
+                Tuple[int, Tuple[Any, Ref]])
             | "GroupByFile" >> beam.GroupByKey()
-            | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run, store)).with_outputs(_FILES,
-                                                                                                 main="pointers")
+            | "WriteWarc" >> beam.ParDo(_WriteWarcFn(self._root, self._run, self._store)).with_outputs(
+                _FILES, main="pointers")
         )
         _ = (written[_FILES]
              | "CollectWritten" >> (beam.combiners.ToList() if self._global else
