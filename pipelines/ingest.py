@@ -87,7 +87,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     if config.discovery_written is not None:  # the responses --sites discovery archived before the pipeline
         _ = pipeline | "DiscoveryArchive" >> CountWrittenArchive(config.discovery_written)
     # a run given only archives makes no request: earlier runs' due retries wait for the next run that fetches
-    if config.feeds or config.sitemaps or config.url_files or not config.warc_files:
+    if config.feeds or config.sitemaps or config.url_files or config.sites or not config.warc_files:
         extracted.append(_fetched_articles(pipeline, config, state, dead_letters, validators, exchanges))
     if config.warc_files:
         archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc(
