@@ -202,16 +202,22 @@ def pointer_path(root: Optional[str], filename: str) -> str:
     return filename
 
 
-def read_record_at(root: str, filename: str, offset: int, length: int):
-    """The WARC record a row points to, read through FileSystems (local, gs://, s3://): (WARC headers, HTTP
-    headers, payload with transfer and content encodings undone)."""
+def read_pointed(root: Optional[str], filename: str, offset: int, length: int) -> bytes:
+    """The bytes a pointer addresses (one record's gzip member, or the uncompressed record), read through
+    FileSystems (local, gs://, s3://)."""
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 
     with FileSystems.open(pointer_path(root, filename), compression_type=CompressionTypes.UNCOMPRESSED) as handle:
         handle.seek(offset)
-        member = handle.read(length)
-    return _only_record(member, arc2warc=False, where=f"at {filename}:{offset}")
+        return handle.read(length)
+
+
+def read_record_at(root: str, filename: str, offset: int, length: int):
+    """The WARC record a row points to: (WARC headers, HTTP headers, payload with transfer and content encodings
+    undone)."""
+    return _only_record(read_pointed(root, filename, offset, length), arc2warc=False,
+                        where=f"at {filename}:{offset}")
 
 
 def payload_of(record: bytes) -> bytes:

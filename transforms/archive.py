@@ -19,6 +19,7 @@ from newsbeam.warc import WarcFileWriter, warc_file_name
 from newsbeam.schemas.datasets import RunContext
 from newsbeam.schemas.records import Article, DeadLetter, WarcPointer
 from newsbeam.transforms.common import counter, timed
+from newsbeam.transforms.spool import AppendingFn
 from newsbeam.transforms.write import bucket_of, delete_stale, window_tag
 
 WARC_FOLDER = "warc"
@@ -101,27 +102,16 @@ class _CountWrittenFn(beam.DoFn):
         yield written.entries
 
 
-class _KeyByFileFn(beam.DoFn):
+class _KeyByFileFn(AppendingFn):
     """Each entry stored (in the spool: appended to one file per bundle, see newsbeam.recordstore), keyed by its
     WARC file, with its order in that file."""
 
     def __init__(self, buckets: int, store: RecordStore):
+        super().__init__(store)
         self._buckets = buckets
-        self._store = store
-
-    def start_bundle(self):
-        self._appender = self._store.appender()
 
     def process(self, entry):
         yield bucket_of(entry.url, self._buckets), (_entry_order(entry), self._appender.put(entry))
-
-    def finish_bundle(self):
-        self._appender.close()  # before the bundle ends: the WARC writer reads the entries after the barrier
-
-    def teardown(self):
-        appender = getattr(self, "_appender", None)
-        if appender is not None:
-            appender.close()
 
 
 class _WriteWarcFn(beam.DoFn):

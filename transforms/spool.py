@@ -19,27 +19,35 @@ from newsbeam.schemas.records import FetchedPage
 from newsbeam.transforms.common import counter
 
 
-class _SpoolFn(beam.DoFn):
-    def __init__(self, directory: str):
-        self._store = RecordStore(directory)
-        self._bytes = counter("spool.bytes")
+class AppendingFn(beam.DoFn):
+    """A DoFn that stores its records in `store`, appended to one file per bundle (`self._appender.put`); the file
+    is closed when the bundle ends, before anything after the next barrier reads it back."""
+
+    def __init__(self, store: RecordStore):
+        self._store = store
 
     def start_bundle(self):
         self._appender = self._store.appender()
+
+    def finish_bundle(self):
+        self._appender.close()
+
+    def teardown(self):
+        appender = getattr(self, "_appender", None)
+        if appender is not None:
+            appender.close()
+
+
+class _SpoolFn(AppendingFn):
+    def __init__(self, directory: str):
+        super().__init__(RecordStore(directory))
+        self._bytes = counter("spool.bytes")
 
     def process(self, page: FetchedPage):
         # zstd level 1 (newsbeam.packing): HTML shrinks ~4.7x for ~0.25 ms a page, next to ~40 ms of extraction
         ref = self._appender.put(page)
         self._bytes.inc(ref[2])
         yield ref
-
-    def finish_bundle(self):
-        self._appender.close()  # before the bundle ends: the pages are read back after the barrier
-
-    def teardown(self):
-        appender = getattr(self, "_appender", None)
-        if appender is not None:
-            appender.close()
 
 
 def _unspool(ref: Ref, store: RecordStore) -> FetchedPage:

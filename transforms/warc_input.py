@@ -31,6 +31,7 @@ from newsbeam.warc import (
     payload_of,
     pointer_name,
     pointer_path,
+    read_pointed,
     read_records,
     starts_record,
 )
@@ -219,13 +220,11 @@ class _ReadBodyFn(beam.DoFn):
 
     def process(self, page: FetchedPage):
         pointer = page.warc
-        path = pointer_path(self._root, pointer.filename)
         try:
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-                handle.seek(pointer.offset)
-                body = payload_of(handle.read(pointer.length))
+            body = payload_of(read_pointed(self._root, pointer.filename, pointer.offset, pointer.length))
         except Exception as exc:  # the file changed or went away since it was read: this page, not the run
             item = page.request.context
+            path = pointer_path(self._root, pointer.filename)
             yield TaggedOutput(DEAD_LETTERS, DeadLetter(
                 url=item.url, feed_url=item.feed_url, stage=reasons.STAGE_FETCH, reason=reasons.WARC_DAMAGED,
                 detail=f"{path}#offset={pointer.offset} could not be read again: {type(exc).__name__}: {exc}",
