@@ -1,9 +1,11 @@
-"""Per-paragraph keep/drop decision over two extractors' texts (pure): candidates, features, a small learned model.
+"""Per-paragraph keep/drop decision over two extractors' texts (pure): candidates, features, two small learned models.
 
-The candidates are the union of trafilatura fast mode's paragraphs and resiliparse's, in document order; each gets
-cheap features (its length, whether the other extractor has it, punctuation, chrome words, the page's JSON-LD
-`articleBody`, its neighbours, how much the two extractors agree on the page) and a gradient-boosted tree ensemble
-trained on the development half of trafilatura's evaluation set (`benchmarks/train_paragraphs.py`) decides.
+The candidates are the union of trafilatura fast mode's paragraphs and resiliparse's, in document order. Those only
+resiliparse found get cheap text features (their length, punctuation, chrome words, the page's JSON-LD
+`articleBody`, their neighbours, how much the two extractors agree on the page) and the `add` model decides them;
+those fast mode keeps by the two-extractor vote get signals of their place in the page's DOM (and a few of the text
+features) and the `drop` model decides them. Both are gradient-boosted tree ensembles trained on the development
+half of trafilatura's evaluation set (`benchmarks/train_paragraphs.py`).
 """
 from __future__ import annotations
 
