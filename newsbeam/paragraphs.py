@@ -254,7 +254,7 @@ def elements_of(tree, texts: Sequence[str]) -> List[object]:
 
     for node in tree.iter(Element):  # elements only: no comments, no processing instructions
         if node.tag in _NOT_TEXT:
-            continue
+            continue  # (its tail too, as the models were trained: text right after a script is rare)
         raw = node.text
         if raw and not raw.isspace():
             see(raw, node, False)
@@ -302,8 +302,8 @@ def _link_density(element, memo: dict) -> float:
 
 def dom_rows(tree, cands: Sequence[Candidate], only: Sequence[int]) -> List[Tuple[float, ...]]:
     """`DOM_FEATURES` of the candidates of the indexes `only`: where each lies in the page's DOM (`tree`, as parsed
-    before extraction), against the long paragraphs both extractors keep; all 0 but `dom_found` where its text is
-    not found in the DOM."""
+    before extraction), against the long paragraphs both extractors keep; `dom_found` 0 and the others -1 where its
+    text is not found in the DOM."""
     elements = elements_of(tree, [cand.text for cand in cands])
     longs = [element for cand, element in zip(cands, elements)
              if cand.in_fast and cand.in_other and len(cand.text) >= LONG_CHARS and element is not None]
