@@ -1,7 +1,8 @@
 """Signals for the paragraphs both extractors keep (issue 13, goal 2), measured on the development half only: a
 second, conservative model that drops fast mode's kept paragraphs, over the text features alone or with features
-of the paragraph's place in the page's DOM; the learned decision on doubtful pages too. Exploration: none of it
-ships (see benchmarks/RESULTS.md, Extraction, "The `learned` strategy").
+of the paragraph's place in the page's DOM; the learned decision on doubtful pages too. Exploration: a cheaper form
+of its best variant ships since extract5 (`newsbeam.paragraphs.drop_rows`, trained by `benchmarks.train_paragraphs`;
+see benchmarks/RESULTS.md, Extraction, "The `learned` strategy").
 
     python -m benchmarks.explore_paragraph_signals            # the dev CV figures (~5 min after train_paragraphs)
     python -m benchmarks.explore_paragraph_signals --cost     # CPU a page of the DOM signals' extra work
@@ -145,13 +146,11 @@ class Page(tp.Page):
     it is, as shipped; 'standard': standard mode's text with the fallbacks, decided like the others)."""
 
     def __init__(self, url: str, texts: dict, html: str, doubtful: str):
-        super().__init__(url, texts)
-        if doubtful == "standard" and texts["res"] and not self.decided:
-            self.decided = True
-            self.cands = pg.candidates(texts["bal"], ex.normalize_paragraphs(texts["res"]))
-            self.extra = [i for i, cand in enumerate(self.cands) if not cand.in_fast]
-            self.rows = pg.features(self.cands, texts["body"], self.extra)
-            self.labels = [_label(self.cands[i].text, texts) for i in self.extra]
+        super().__init__(url, texts)  # decides doubtful pages over standard mode's text, as shipped since extract5
+        self.passed = (doubtful == "fallback" and bool(texts["res"])
+                       and len(texts["fast"]) < ex.ExtractionSettings().doubt_below_share * len(texts["res"]))
+        if self.passed:  # as shipped before: the fallbacks' text as it is
+            self.decided, self.cands, self.extra, self.rows, self.labels = False, [], [], [], []
         self.kept = [i for i, cand in enumerate(self.cands) if pg.fast_vote(cand)]
         self.kept_labels = [_label(self.cands[i].text, texts) for i in self.kept]
         self.kept_text = pg.features(self.cands, texts["body"], self.kept) if self.kept else []
@@ -159,7 +158,7 @@ class Page(tp.Page):
         self.kept_dom = dom_rows(tree, self.cands, self.kept) if tree is not None else [
             [MISSING] * len(DOM_FEATURES) for _ in self.kept]
 
-    def kept_rows(self, features: str) -> List[List[float]]:
+    def drop_candidate_rows(self, features: str) -> List[List[float]]:
         out = []
         for i, text_row, dom_row in zip(self.kept, self.kept_text, self.kept_dom):
             row = list(text_row) if "text" in features else []
@@ -174,7 +173,8 @@ class Page(tp.Page):
 
     def decided_text(self, added: Sequence[bool], dropped: Sequence[bool]) -> str:
         if not self.decided:
-            return self.text(added)
+            return ex.guard_text(self.texts["bal" if self.passed else "fast"], self.texts["body"],
+                                 ex.ExtractionSettings(timeout=0))
         keep = {i for i, add in zip(self.extra, added) if add} | (set(self.kept) - {
             i for i, drop in zip(self.kept, dropped) if drop})
         return ex.guard_text("\n".join(c.text for i, c in enumerate(self.cands) if i in keep), self.texts["body"],
@@ -245,7 +245,7 @@ def explore(pages: Sequence[Page], out=sys.stdout) -> None:
           f"{segment_f(pages, added, [[y == 0 for y in p.kept_labels] for p in pages])}", file=out)
     for features, depth, leaf in (("text", 3, 20), ("dom", 3, 20), ("text+dom", 3, 20), ("text+strong+cta", 2, 20),
                                   ("text+strong+cta", 2, 10), ("text+strong+cta", 3, 20)):
-        probs = out_of_fold(pages, lambda p: p.kept_rows(features), lambda p: p.kept_labels, depth, leaf)
+        probs = out_of_fold(pages, lambda p: p.drop_candidate_rows(features), lambda p: p.kept_labels, depth, leaf)
         for below in (0.1, 0.2, 0.3, 0.4):
             dropped = [[x < below for x in prob] for prob in probs]
             print(f"  + drop fast mode's kept paragraphs ({features}, depth {depth}, min. leaf {leaf}) below {below}: "

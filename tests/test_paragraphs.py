@@ -1,6 +1,7 @@
 """The `learned` strategy's per-paragraph decision (newsbeam/paragraphs.py): candidates, features, the model."""
 import json
 import random
+from html import escape
 from datetime import datetime, timezone
 
 import pytest
@@ -22,7 +23,7 @@ FEATURE = {name: i for i, name in enumerate(pg.FEATURES)}
 
 def _spec(**changes):
     """A two-tree model: log-odds -0.5, +2 when the paragraph ends a sentence, -1 when it has over 20 words."""
-    spec = {"version": pg.MODEL_VERSION, "features": list(pg.FEATURES), "base": -0.5, "threshold": 0.0, "trees": [
+    spec = {"features": list(pg.FEATURES), "base": -0.5, "threshold": 0.0, "trees": [
         {"feature": [FEATURE["sentence_end"], -1, -1], "threshold": [0.5, 0, 0], "left": [1, -1, -1],
          "right": [2, -1, -1], "value": [0, 0.0, 2.0]},
         {"feature": [FEATURE["words"], -1, -1], "threshold": [20.0, 0, 0], "left": [1, -1, -1],
@@ -49,14 +50,24 @@ def test_a_fixed_feature_vector_gives_a_fixed_score_and_decision():
     assert not pg.Model(_spec(threshold=1.6)).keep(_row(sentence_end=1.0, words=5.0))
 
 
+_KEEP_ALL = {"features": list(pg.DROP_FEATURES), "base": 1.0, "threshold": 0.0, "trees": []}
+
+
+def _models(add=None, drop=None):
+    return pg.models_from({"version": pg.MODEL_VERSION, "add": add or _spec(), "drop": drop or _KEEP_ALL})
+
+
 def test_the_model_file_version_and_features_are_checked():
     with pytest.raises(ValueError, match="version"):
-        pg.Model(_spec(version=pg.MODEL_VERSION + 1))
+        pg.models_from({"version": pg.MODEL_VERSION - 1, "add": _spec(), "drop": _KEEP_ALL})
     with pytest.raises(ValueError, match="features"):
         pg.Model(_spec(features=list(pg.FEATURES[:-1])))
+    with pytest.raises(ValueError, match="features"):
+        _models(drop=dict(_KEEP_ALL, features=list(pg.FEATURES)))
     shipped = json.loads(resources.files("newsbeam").joinpath(pg.MODEL_FILE).read_text(encoding="utf-8"))
-    assert shipped["version"] == pg.MODEL_VERSION and tuple(shipped["features"]) == pg.FEATURES
-    assert pg.default_model() is pg.default_model()  # read once per process
+    assert shipped["version"] == pg.MODEL_VERSION and tuple(shipped["add"]["features"]) == pg.FEATURES
+    assert tuple(shipped["drop"]["features"]) == pg.DROP_FEATURES
+    assert pg.default_models() is pg.default_models()  # read once per process
 
 
 def test_the_shipped_weights_give_fixed_scores():
@@ -66,10 +77,78 @@ def test_the_shipped_weights_give_fixed_scores():
     other = "\n".join([PROSE + " One.", mayor, PROSE + " Two.", "Share this article", PROSE + " Three."])
     cands = pg.candidates(FAST, other)
     extra = [i for i, cand in enumerate(cands) if not cand.in_fast]
-    scores = [pg.default_model().score(row) for row in pg.features(cands, None, extra)]
+    scores = [pg.default_models().add.score(row) for row in pg.features(cands, None, extra)]
     assert [cands[i].text for i in extra] == [mayor, "Share this article"]
-    assert scores == pytest.approx([0.8084, -5.8684], abs=1e-3)
-    assert pg.decide(FAST, other, None).splitlines() == [PROSE + " One.", mayor, PROSE + " Two.", PROSE + " Three."]
+    assert scores == pytest.approx([-1.2338, -5.7449], abs=1e-3)  # both under the threshold, log(0.6 / 0.4)
+    assert pg.decide(FAST, other, None) == FAST
+
+
+LONG = ("The council approved the new budget on Tuesday after a long debate about schools, roads and the cost of "
+        "public transport in the region, and the mayor called it a turning point for the city and its people.")
+ARTICLE = [f"One: {LONG}", f"Two: {LONG}", "A short line of the article, said the mayor.", f"Three: {LONG}"]
+TEASERS = ["Another story worth reading today", "Click here to download our app"]
+PAGE = f"""<html><body><div class="page"><h1>Budget approved</h1>
+<article class="story"><p>{ARTICLE[0]}</p><p>{ARTICLE[1]}</p><p>{ARTICLE[2]}</p><p>{ARTICLE[3]}</p></article>
+<aside class="related"><ul><li><h3><a href="/x">{TEASERS[0]}</a></h3></li>
+<li><h3><a href="/y">{TEASERS[1]}</a></h3></li></ul></aside></div></body></html>"""
+
+
+def test_the_drop_model_drops_what_fast_mode_keeps_by_its_place_in_the_dom():
+    """Teasers of other articles in an aside's links and headings, which fast mode kept and resiliparse did not:
+    the shipped `drop` model drops them, and keeps the article; without the page's tree nothing is dropped."""
+    fast, other = "\n".join(ARTICLE + TEASERS), "\n".join(ARTICLE)
+    tree = load_html(PAGE)
+    assert pg.decide(fast, other, None, tree).splitlines() == ARTICLE
+    assert pg.decide(fast, other, None).splitlines() == ARTICLE + TEASERS
+    cands = pg.candidates(fast, other)
+    scores = [pg.default_models().drop.score(row) for row in pg.drop_rows(cands, None, range(6), tree)]
+    assert scores == pytest.approx([2.9206, 3.755, 3.2106, 3.4427, -1.5437, -6.1173], abs=1e-3)  # pinned weights
+
+
+def test_dom_rows_place_each_paragraph():
+    cands = pg.candidates("\n".join(ARTICLE + TEASERS + ["Not on the page"]), "\n".join(ARTICLE))
+    rows = [dict(zip(pg.DOM_FEATURES, row)) for row in pg.dom_rows(load_html(PAGE), cands, range(len(cands)))]
+    short, teaser, missing = rows[2], rows[4], rows[6]
+    assert short == {"dom_found": 1.0, "in_article": 1.0, "in_article_body": 0.0, "in_figure": 0.0, "in_a": 0.0,
+                     "in_li": 0.0, "in_h": 0.0, "content_token": 1.0, "link_density": 0.0, "in_main": 1.0,
+                     "in_long_ancestor": 1.0, "long_sibling": 1.0}
+    assert teaser["in_a"] == teaser["in_li"] == teaser["in_h"] == teaser["link_density"] == 1.0
+    assert teaser["in_article"] == teaser["long_sibling"] == teaser["in_long_ancestor"] == teaser["content_token"] == 0
+    assert missing["dom_found"] == 0.0 and set(missing.values()) == {0.0, -1.0}
+    itemprop = load_html(f'<html><body><div itemprop="articleBody"><figure><figcaption>{ARTICLE[2]}</figcaption>'
+                         f'</figure><p>{ARTICLE[0]}</p></div></body></html>')
+    row = dict(zip(pg.DOM_FEATURES, pg.dom_rows(itemprop, cands, [2])[0]))
+    assert row["in_article_body"] == row["in_figure"] == 1.0 and row["in_article"] == 0.0
+
+
+def test_elements_of_finds_the_first_element_by_prefix_or_first_word():
+    tree = load_html("<html><head><script>var A = 'Alpha beta gamma delta epsilon';</script></head><body>"
+                     "<div>intro<p id=a>  Alpha   beta gamma\n delta epsilon zeta</p>tail text here</div>"
+                     "<p id=b>Alpha beta gamma delta epsilon again</p><p id=c>Omega something else</p></body></html>")
+    a, tail, b, word, none = pg.elements_of(tree, ["Alpha beta gamma delta epsilon zeta", "tail text here",
+                                                    "Alpha beta gamma delta epsilon again", "Omega different",
+                                                    "Nowhere to be seen"])
+    assert a.get("id") == "a" and b.get("id") == "a"  # the same first 20 characters: the first element wins
+    assert tail.tag == "div" and word.get("id") == "c" and none is None
+
+
+def test_learned_decides_doubtful_pages_over_standard_mode_and_drops_by_the_dom(monkeypatch):
+    """A page where fast mode keeps under half of resiliparse's text (doubtful) is decided too: standard mode's
+    text with its fallbacks, plus the paragraphs the `add` model keeps (before: standard mode's text as it was);
+    and `main_text` hands the decision the page's tree, so the `drop` model sees the DOM."""
+    modes = {True: FAST.splitlines()[0], False: FAST}  # fast mode keeps one paragraph, standard mode three
+    monkeypatch.setattr(extraction, "_run_mode", lambda tree, url, settings, fast, precision: modes[fast])
+    monkeypatch.setattr(extraction, "resiliparse_text", lambda html: OTHER)
+    monkeypatch.setattr(pg, "default_models", _models)  # keeps whatever ends a sentence, drops nothing
+    tree = load_html("<html><body><p>x</p></body></html>")
+    settings = ExtractionSettings(strategy="learned", timeout=0)
+    assert main_text(tree, "http://x/a", settings, "<html></html>").splitlines() == [
+        PROSE + " One.", "The mayor said the vote was a turning point.", PROSE + " Two.", PROSE + " Three."]
+    monkeypatch.undo()
+    monkeypatch.setattr(extraction, "_run_mode", lambda tree, url, settings, fast, precision: "\n".join(
+        ARTICLE + TEASERS))
+    monkeypatch.setattr(extraction, "resiliparse_text", lambda html: "\n".join(ARTICLE))
+    assert main_text(load_html(PAGE), "http://x/a", settings, PAGE).splitlines() == ARTICLE
 
 
 def test_candidates_are_the_union_in_document_order():
@@ -105,7 +184,7 @@ def test_the_shipped_model_leaves_chrome_out_and_keeps_fast_modes_vote():
 def test_learned_strategy_adds_what_the_model_keeps(monkeypatch):
     monkeypatch.setattr(extraction, "_run_mode", lambda tree, url, settings, fast, precision: FAST)
     monkeypatch.setattr(extraction, "resiliparse_text", lambda html: OTHER)
-    monkeypatch.setattr(pg, "default_model", lambda: pg.Model(_spec()))  # keeps whatever ends a sentence
+    monkeypatch.setattr(pg, "default_models", _models)  # keeps whatever ends a sentence, drops nothing
     tree = load_html("<html><body><p>x</p></body></html>")
     text = main_text(tree, "http://x/a", ExtractionSettings(strategy="learned", timeout=0), "<html></html>")
     assert text.splitlines() == [PROSE + " One.", "The mayor said the vote was a turning point.", PROSE + " Two.",
@@ -139,6 +218,32 @@ def test_candidates_keep_every_line_of_fast_mode_in_order(fast_lines, other_line
     assert len(rows) == len(cands) and all(len(row) == len(pg.FEATURES) for row in rows)
     kept = pg.decide(fast, other, None).splitlines()
     assert all(line in fast.splitlines() or line in other.splitlines() for line in kept)
+
+
+_BLOCKS = st.lists(st.tuples(st.sampled_from(["p", "div", "li", "a", "h2", "figcaption", "span", "article"]),
+                              st.text(alphabet="abcdefgh ©", min_size=1, max_size=30)), min_size=1, max_size=10)
+
+
+@settings(max_examples=50, deadline=None)
+@given(_BLOCKS, st.lists(st.integers(0, 9), max_size=8), st.booleans())
+def test_the_dom_signals_find_every_text_and_only_drop(blocks, shared, nested):
+    """On generated pages: every paragraph is found in the DOM, the rows are well formed, and the tree only ever
+    removes lines of fast mode from the decision (in order), never adds or reorders."""
+    inner = "".join(f"<{tag}>{escape(text)}</{tag}>" for tag, text in blocks)
+    tree = load_html(f"<html><body>{'<div class=content>' + inner + '</div>' if nested else inner}</body></html>")
+    lines = [" ".join(text.split()) for _, text in blocks if text.strip()]
+    fast = "\n".join(lines)
+    other = "\n".join(lines[i % len(lines)] for i in shared) if lines else ""
+    cands = pg.candidates(fast, other)
+    assert all(element is not None for element in pg.elements_of(tree, [cand.text for cand in cands]))
+    kept = [i for i, cand in enumerate(cands) if pg.fast_vote(cand)]
+    rows = pg.drop_rows(cands, None, kept, tree)
+    assert len(rows) == len(kept) and all(len(row) == len(pg.DROP_FEATURES) for row in rows)
+    density = pg.DROP_FEATURES.index("link_density")
+    assert all(0.0 <= row[density] <= 1.0 for row in rows)
+    with_tree, without = pg.decide(fast, other, None, tree).splitlines(), pg.decide(fast, other, None).splitlines()
+    remaining = iter(without)
+    assert all(any(line == other for other in remaining) for line in with_tree)  # a subsequence
 
 
 def _reference_candidates(fast, other):
@@ -186,5 +291,7 @@ def test_export_decides_as_scikit_learn_does():
     labels = [int(row[2] + row[5] > 10) for row in rows]
     model = ensemble.GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0).fit(rows, labels)
     shipped = pg.Model(tp.export(model))
+    assert tp.serialise(tp.export(model)) == tp.serialise(tp.export(
+        ensemble.GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0).fit(rows, labels)))
     expected = model.decision_function(rows)
     assert [shipped.score(row) for row in rows] == pytest.approx(list(expected), abs=1e-6)
