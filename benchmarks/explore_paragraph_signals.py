@@ -48,12 +48,9 @@ DOM_FEATURES = tuple(TOKENS) + tuple(f"in_{tag}" for tag in TAGS) + (
 # the subset that told the labels apart best (tokens hardly did: trafilatura already drops elements by them)
 STRONG = ("body", "in_article", "in_article_body", "in_figure", "in_a", "in_li", "in_h", "link_density", "in_main",
           "in_long_ancestor", "long_sibling")
-# multilingual calls to action, "more" teasers, advertising and copyright notes
-CALL_TO_ACTION = re.compile(
-    r"^(more|mehr|más|plus|weitere|lesen sie auch|lee también|le puede interesar|mira|read also|see also|also read|"
-    r"related)\b|©|copyright|rights reserved|rechte vorbehalten|click|klick|haga clic|cliquez|follow (us|the|on)|"
-    r"folgen sie|síguenos|suivez|download|herunterladen|descarg|télécharg|advertis|affiliate|commission|werbung|"
-    r"anzeige|publicidad|publicité", re.I)
+# the shipped lexicon (newsbeam.paragraphs), matched here case-insensitively on the text as it is, as extract4's
+# table was made (the shipped code lowercases the text instead, with the same counts)
+CALL_TO_ACTION = re.compile(pg.CALL_TO_ACTION.pattern, re.I)
 _BLOCK = {"p", "div", "li", "td", "section", "article", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "dd",
           "figcaption", "pre"}
 _SPACE = re.compile(r"\s+")
