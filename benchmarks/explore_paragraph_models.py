@@ -21,6 +21,7 @@ Readability's pages' texts are cached in --work too. Needs scikit-learn (the `te
 from __future__ import annotations
 
 import argparse
+import copy
 import pickle
 import random
 import re
@@ -177,6 +178,9 @@ class Variant:
     weak_keep: float = 0.0  # weight of fast mode's unlabelled kept paragraphs, as keep, in the `drop` model's
     weak_drop: float = 0.0  # weight of the unlabelled resiliparse-only paragraphs, as drop, in the `add` model's
     signals: Tuple[int, ...] = ()  # indexes of `SIGNALS` added to the `drop` model's rows
+    # (n, m): in training, a `without` segment under n characters does not count in a paragraph of m characters or
+    # more (short generic segments such as "Wohnen" label whole paragraphs of the article drop); () as shipped
+    clean: Tuple[int, ...] = ()
     drop_below: Tuple[float, ...] = (0.2, 0.3, 0.4)
     keep_above: float = tp.KEEP_ABOVE
     extra: Dict = field(default_factory=dict)
@@ -222,15 +226,38 @@ def assignments(n: int) -> List[List[int]]:
     return out
 
 
+def clean_label(shorter: int, longer: int) -> Callable[[str, dict], int]:
+    """`train_paragraphs`' label, where a `without` segment under `shorter` characters does not count in a
+    paragraph of `longer` characters or more."""
+    def label(text: str, texts: dict) -> int:
+        keep = sum(s in text for s in texts["with_"]) - sum(
+            s in text for s in texts["without"] if len(s) >= shorter or len(text) < longer)
+        return 1 if keep > 0 else 0 if keep < 0 else -1
+
+    return label
+
+
+def relabelled(pages: Sequence[Page], label: Callable[[str, dict], int]) -> List[Page]:
+    """Copies of `pages` with their labels by `label` (for training; the scoring stays by the segments)."""
+    out = []
+    for page in pages:
+        page = copy.copy(page)
+        page.labels = [label(page.cands[i].text, page.texts) for i in page.extra]
+        page.kept_labels = [label(page.cands[i].text, page.texts) for i in page.kept]
+        out.append(page)
+    return out
+
+
 def cross_validate(variant: Variant, pages: Sequence[Page], readability: Sequence[Page]) -> Dict[float, List[tuple]]:
     """For each threshold of `variant.drop_below`, the dev F (P, R) under each fold assignment."""
+    training = relabelled(pages, clean_label(*variant.clean)) if variant.clean else pages
     train_read = [p for p in readability if p.even]
     out: Dict[float, List[tuple]] = {below: [] for below in variant.drop_below}
     for folds in assignments(len(pages)):
         add_probs: List[list] = [[] for _ in pages]
         drop_probs: List[list] = [[] for _ in pages]
         for fold in range(tp.FOLDS):
-            train = [p for i, p in enumerate(pages) if folds[i] != fold]
+            train = [p for i, p in enumerate(training) if folds[i] != fold]
             add, drop = _train("add", variant, train, train_read), _train("drop", variant, train, train_read)
             for i, page in enumerate(pages):
                 if folds[i] == fold:
@@ -276,6 +303,10 @@ VARIANTS = (
     Variant("`add`: 50 trees", add=Trees(50, 3, 20, 0.1), drop_below=(0.3,)),
     Variant("`add`: min. leaf 40", add=Trees(100, 3, 40, 0.1), drop_below=(0.3,)),
     Variant("`add`: subsample 0.7", add=Trees(100, 3, 20, 0.1, 0.7), drop_below=(0.3,)),
+    *(Variant(f"labels: a `without` segment under {n} characters ignored in paragraphs of {m} or more", clean=(n, m))
+      for n, m in ((20, 200), (20, 150), (25, 100))),
+    Variant("the same (20, 200), + resiliparse-only rows (weight 1)", clean=(20, 200), extra_rows=1.0,
+            drop_below=(0.15, 0.2, 0.25)),
 )
 
 

@@ -60,3 +60,19 @@ def test_three_fold_assignments_each_a_partition():
     folds = em.assignments(23)
     assert folds[0] == [i % 5 for i in range(23)] and len(folds) == 3 and folds[1] != folds[2]
     assert all(sorted(set(f)) == [0, 1, 2, 3, 4] and max(f.count(k) for k in range(5)) == 5 for f in folds)
+
+
+def _page():
+    fast = "\n".join([LONG, "Wohnen: " + LONG.replace("approved", "passed")])
+    texts = dict(fast=fast, res=fast, bal="", body=None, with_=("approved the new budget",), without=("Wohnen",))
+    return em.tp.Page("http://example.com/a", texts)
+
+
+def test_clean_labels_ignore_short_without_segments_in_long_paragraphs():
+    texts = {"with_": ("approved the new budget",), "without": ("Wohnen", "Share this article with friends")}
+    long = "Wohnen: " + LONG.replace("approved", "passed")  # over 200 characters, no `with` segment
+    assert em.tp._label(long, texts) == 0 and em.clean_label(20, 200)(long, texts) == -1
+    assert em.clean_label(20, 200)("Wohnen und Leben", texts) == 0  # a short paragraph: the segment still counts
+    assert em.clean_label(20, 200)("Share this article with friends " + long, texts) == 0  # a long segment still counts
+    page = em.relabelled([_page()], em.clean_label(20, 200))[0]
+    assert page.kept_labels == [1, -1] and _page().kept_labels == [1, 0]  # a copy: the original keeps its labels
