@@ -23,7 +23,7 @@ import pickle
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from trafilatura.utils import load_html
 
@@ -87,9 +87,11 @@ def _label(text: str, texts: dict) -> int:
 class Page:
     """One dev page as `main_text` decides it: its candidates (fast mode's paragraphs, or standard mode's with its
     fallbacks where fast mode is doubtful, and resiliparse's), the `add` rows of those only resiliparse found and
-    the `drop` rows of those the vote keeps (DOM features from `html`), and their labels."""
+    the `drop` rows of those the vote keeps (DOM features from `html`), and their labels (`label`: by the trafilatura
+    set's segments; another corpus brings its own)."""
 
-    def __init__(self, url: str, texts: dict, html: Optional[str] = None):
+    def __init__(self, url: str, texts: dict, html: Optional[str] = None,
+                 label: Callable[[str, dict], int] = _label):
         self.url, self.texts = url, texts
         settings = ex.ExtractionSettings(timeout=0)
         self.decided = bool(texts["res"])
@@ -98,9 +100,9 @@ class Page:
         self.cands = pg.candidates(base, ex.normalize_paragraphs(texts["res"])) if self.decided else []
         self.extra = [i for i, c in enumerate(self.cands) if not c.in_fast]
         self.rows = pg.features(self.cands, texts["body"], self.extra)
-        self.labels = [_label(self.cands[i].text, texts) for i in self.extra]
+        self.labels = [label(self.cands[i].text, texts) for i in self.extra]
         self.kept = [i for i, c in enumerate(self.cands) if pg.fast_vote(c)]
-        self.kept_labels = [_label(self.cands[i].text, texts) for i in self.kept]
+        self.kept_labels = [label(self.cands[i].text, texts) for i in self.kept]
         self.tree = load_html(html) if html is not None and self.kept else None
         # no tree (unparsable), nothing dropped: as `decide` does
         self.kept_rows = pg.drop_rows(self.cands, texts["body"], self.kept, self.tree) if self.tree is not None else []
