@@ -23,7 +23,7 @@ from htmldate.utils import Extractor as DateOptions
 from lxml.etree import XPath
 
 from newsbeam.jsonld import article_objects
-from newsbeam.shown_dates import shows_day, shows_day_as_date, visible_text
+from newsbeam.shown_dates import is_update_note, shows_day, shows_day_as_date, visible_text, written_days
 
 # date_source values (a column analysts filter on: add values, never rename them)
 SOURCE_JSON_LD = "html:json-ld"
@@ -56,6 +56,7 @@ _META = XPath("//meta[@content]")
 # 1000/2000 give the same figures on htmldate's labelled pages)
 _BEFORE_HEADLINE, _AFTER_HEADLINE = 500, 1000
 _TIME = XPath('//time[@datetime][@itemprop="datePublished" or @pubdate]/@datetime')
+_TIME_ANY = XPath('//time[not(ancestor::*[contains(@class, "comment") or contains(@id, "comment")])]/@datetime')
 _LEADING_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})([T ][0-9:.,]+)?\s*(Z|[+-]\d{2}:?\d{2})?")
 
 
@@ -142,6 +143,8 @@ def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str
     day = searched.local_date
     if stated is None:
         found = replace(searched, source=_htmldate_source(tree, url, day.isoformat(), fetched_at))
+        if found.source == SOURCE_TEXT:
+            found = _shown_by_headline(tree, found, fetched_at)
         return found if found.source == SOURCE_URL else _shown_instead(tree, found, fetched_at, objects)
     if stated.local_date != day and not stated.utc_offset_minutes and _same_instant_elsewhere(stated.published_at,
                                                                                               day):
@@ -187,6 +190,32 @@ def _shown_instead(tree, found: FoundDate, fetched_at: datetime, objects: List[d
             if other is not None:
                 return other
     return found
+
+
+def _shown_by_headline(tree, found: FoundDate, fetched_at: datetime) -> FoundDate:
+    """htmldate's day from the page's text, unless the page shows another day by its headline and that one nowhere
+    (text search picks the most frequent or latest plausible day of the whole page: a comment's, a teaser's, a
+    sidebar's, while a page writes its own date in its dateline or byline). Kept when it is a `<time>` element's
+    (outside comments) or written by a headline; else the day written nearest to a headline, not as an update
+    note, wins; a page without `<h1>`, or without a day by its headline, keeps htmldate's."""
+    for value in _TIME_ANY(tree):
+        moment = parse_moment(value)
+        if moment is not None and moment.date() == found.local_date:
+            return found
+    text, headings = visible_text(tree)
+    nearest: Optional[Tuple[int, date]] = None
+    for start in headings:
+        low = max(0, start - _BEFORE_HEADLINE)
+        window = text[low:start + _AFTER_HEADLINE]
+        if shows_day_as_date(window, found.local_date):
+            return found
+        for begin, _, day in written_days(window):
+            if not is_update_note(window, begin) and (nearest is None or abs(low + begin - start) < nearest[0]):
+                nearest = (abs(low + begin - start), day)
+    if nearest is None:
+        return found
+    day = nearest[1]
+    return checked_date(datetime(day.year, day.month, day.day), SOURCE_TEXT, fetched_at) or found
 
 
 def _stated(tree, searched: Optional[datetime], fetched_at: datetime,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 from lxml.etree import XPath
 
@@ -95,5 +95,48 @@ _UPDATE_NOTE = re.compile(
 
 def shows_day_as_date(text: str, day: date) -> bool:
     """Whether `text` writes `day` other than as an update note ("Updated Jul 24, 2018", "last edited on ...")."""
-    return any(not _UPDATE_NOTE.search(text, max(0, match.start() - 40), match.start())
-               for match in day_pattern(day).finditer(text))
+    return any(not is_update_note(text, match.start()) for match in day_pattern(day).finditer(text))
+
+
+def is_update_note(text: str, start: int) -> bool:
+    """Whether the day written at `start` of `text` follows an update word ("Updated Jul 24, 2018")."""
+    return _UPDATE_NOTE.search(text, max(0, start - 40), start) is not None
+
+
+def _month_of_name() -> Dict[str, int]:
+    return {name: month for month, names in _MONTH_NAMES.items() for name in names.split("|")}
+
+
+_MONTH_OF_NAME = _month_of_name()
+_ANY_NAME = "|".join(sorted(map(re.escape, _MONTH_OF_NAME), key=len, reverse=True))
+# any day written with its year, in the forms `day_pattern` knows; numbers are read day first, except a slashed
+# date that can only be month first (06/13/2019), or when `month_first` (an American page)
+_ANY_DAY = re.compile(
+    r"(?<![\d.])(?:"
+    r"(?P<a>\d{1,2})\s?(?P<sep>[./-])\s?(?P<b>\d{1,2})\s?(?P=sep)\s?(?P<ab_y>\d{4}|\d{2})(?!\d)"
+    r"|(?P<iso_y>\d{4})\s?(?P<isep>[-/.])\s?(?P<iso_m>\d{1,2})\s?(?P=isep)\s?(?P<iso_d>\d{1,2})(?![\dT])"
+    rf"|(?P<n_d>\d{{1,2}})(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+)?(?P<n_m>{_ANY_NAME})\.?,?\s*(?:de\s+)?(?P<n_y>\d{{4}})(?!\d)"
+    rf"|(?<![^\W\d_])(?P<m_m>{_ANY_NAME})\.?\s*(?P<m_d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<m_y>\d{{4}})(?!\d)"
+    r")", re.IGNORECASE)
+
+
+def written_days(text: str, month_first: bool = False) -> Iterator[Tuple[int, int, date]]:
+    """Every day `text` writes with its year, as (start, end, day), in order; impossible dates are skipped. A
+    two-digit year is of this century."""
+    for match in _ANY_DAY.finditer(text):
+        group = match.group
+        try:
+            if group("a"):
+                first, second, year = int(group("a")), int(group("b")), int(group("ab_y"))
+                if group("sep") == "/" and (second > 12 or (month_first and first <= 12)):
+                    first, second = second, first
+                day = date(year + 2000 if year < 100 else year, second, first)
+            elif group("iso_y"):
+                day = date(int(group("iso_y")), int(group("iso_m")), int(group("iso_d")))
+            elif group("n_d"):
+                day = date(int(group("n_y")), _MONTH_OF_NAME[group("n_m").lower()], int(group("n_d")))
+            else:
+                day = date(int(group("m_y")), _MONTH_OF_NAME[group("m_m").lower()], int(group("m_d")))
+        except ValueError:
+            continue
+        yield match.start(), match.end(), day

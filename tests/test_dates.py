@@ -330,3 +330,50 @@ def test_a_day_is_shown_only_when_written_as_that_day(text, shown):
     from newsbeam.shown_dates import shows_day
 
     assert shows_day(text, date(2020, 1, 6)) is shown
+
+
+# htmldate's text search: a day written further down (related stories, a programme, comments) against the byline's
+_FAR = BODY * 2 + "<div><p>Related: 2020/02/20 story</p><p>2020/02/20 other story</p></div>"
+
+
+@pytest.mark.parametrize("byline, day", [
+    ("<p>By A. Writer, March 3, 2020</p>", date(2020, 3, 3)),
+    ("<p>Karlsruhe (03.03.2020). Von A. Writer</p>", date(2020, 3, 3)),
+    ("<p>Familie 03/03/2020</p>", date(2020, 3, 3)),
+    ("<p>Updated March 3, 2020</p>", date(2020, 2, 20)),  # an update note is not the page's date
+    ("<p>By A. Writer</p>", date(2020, 2, 20)),  # no day by the headline: htmldate's stays
+])
+def test_a_day_found_in_the_text_gives_way_to_the_day_written_by_the_headline(byline, day):
+    page = found(body=byline + _FAR, url="http://example.org/a")
+    assert page.published_local_date == day and page.date_source == "html:text"
+
+
+@pytest.mark.parametrize("time, day", [
+    ('<p>Started <time datetime="2020-02-20T12:22:42-0400">a minute ago</time></p>', date(2020, 2, 20)),
+    ('<div class="comment-list"><time datetime="2020-02-20T03:36:11+02:00">20 Feb</time></div>', date(2020, 3, 3)),
+])
+def test_a_time_element_outside_comments_confirms_the_text_searchs_day(time, day):
+    page = found(body="<p>Joined March 3, 2020</p>" + _FAR + time, url="http://example.org/a")
+    assert page.published_local_date == day
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 12, 31)), st.sampled_from(_NAMED + _NUMERIC),
+       _WORDS, _WORDS)
+def test_any_written_day_is_read_back(day, form, before, after):
+    from newsbeam.shown_dates import written_days
+
+    text = f"{before} {_written(day, form)} {after}"
+    read = {found for _, _, found in written_days(text)} | {found for _, _, found in written_days(text, True)}
+    assert day in read
+    if form in _NAMED:  # a month name leaves no doubt: that day and no other
+        assert [found for _, _, found in written_days(text)] == [day]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet="0123456789./- ,JanuryMchst", max_size=40))
+def test_reading_written_days_never_raises_and_finds_only_real_days(text):
+    from newsbeam.shown_dates import written_days
+
+    for start, end, day in written_days(text):
+        assert 0 <= start < end <= len(text) and isinstance(day, date)
