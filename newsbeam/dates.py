@@ -128,7 +128,15 @@ def find_publication_date(tree, url: Optional[str], htmldate_value: Optional[str
                           objects: Optional[List[dict]] = None) -> Optional[FoundDate]:
     """The page's publication date; `htmldate_value` is htmldate's answer (trafilatura's metadata); `objects`:
     the page's `article_objects`, when the caller has them already (parsing them is ~0.3 ms a page)."""
-    objects = article_objects(tree) if objects is None else objects
+    found = _found(tree, url, htmldate_value, fetched_at, article_objects(tree) if objects is None else objects)
+    if (found is not None and found.source in (SOURCE_META, SOURCE_JSON_LD) and not found.utc_offset_minutes
+            and found.published_at.time() != datetime.min.time()):  # a timestamp, not a day
+        return _publishers_shown_day(tree, found)
+    return found
+
+
+def _found(tree, url: Optional[str], htmldate_value: Optional[str], fetched_at: datetime,
+           objects: List[dict]) -> Optional[FoundDate]:
     moment = parse_moment(htmldate_value)
     stated, refused = _stated(tree, moment, fetched_at, objects)
     if refused:  # a statement after the fetch is a clock error: the date is unknown, not htmldate's next guess
@@ -198,24 +206,59 @@ def _shown_by_headline(tree, found: FoundDate, fetched_at: datetime) -> FoundDat
     sidebar's, while a page writes its own date in its dateline or byline). Kept when it is a `<time>` element's
     (outside comments) or written by a headline; else the day written nearest to a headline, not as an update
     note, wins; a page without `<h1>`, or without a day by its headline, keeps htmldate's."""
+    if _time_element_states(tree, found.local_date):
+        return found
+    text, headings = visible_text(tree)
+    windows = _headline_windows(text, headings)
+    if any(shows_day_as_date(window, found.local_date) for _, _, window in windows):
+        return found
+    day = _headline_day(windows)
+    if day is None:
+        return found
+    return checked_date(datetime(day.year, day.month, day.day), SOURCE_TEXT, fetched_at) or found
+
+
+def _publishers_shown_day(tree, found: FoundDate) -> FoundDate:
+    """A timestamp in UTC, or without offset, whose day the page writes nowhere, on the day it shows by its
+    headline when the same instant falls on that day somewhere on Earth (`2020-12-05T23:15Z` on an Italian page
+    whose dateline says 6 December): the publisher's day, as with htmldate's day above; the instant is kept, the
+    offset unknown. A `<time>` element (outside comments) that states the timestamp's day keeps it."""
+    if _time_element_states(tree, found.local_date):
+        return found
+    text, headings = visible_text(tree)
+    if not headings or shows_day(text, found.local_date):
+        return found
+    day = _headline_day(_headline_windows(text, headings))
+    if day is None or day == found.local_date or not _same_instant_elsewhere(found.published_at, day):
+        return found
+    return FoundDate(found.published_at, day, None, found.source)
+
+
+def _time_element_states(tree, day: date) -> bool:
     for value in _TIME_ANY(tree):
         moment = parse_moment(value)
-        if moment is not None and moment.date() == found.local_date:
-            return found
-    text, headings = visible_text(tree)
-    nearest: Optional[Tuple[int, date]] = None
+        if moment is not None and moment.date() == day:
+            return True
+    return False
+
+
+def _headline_windows(text: str, headings: List[int]) -> List[Tuple[int, int, str]]:
+    """(where the headline starts, where its window starts, the window's text) for each `<h1>`."""
+    windows = []
     for start in headings:
         low = max(0, start - _BEFORE_HEADLINE)
-        window = text[low:start + _AFTER_HEADLINE]
-        if shows_day_as_date(window, found.local_date):
-            return found
+        windows.append((start, low, text[low:start + _AFTER_HEADLINE]))
+    return windows
+
+
+def _headline_day(windows: List[Tuple[int, int, str]]) -> Optional[date]:
+    """The day written nearest to a headline (a dateline, a byline), not as an update note; None if none is."""
+    nearest: Optional[Tuple[int, date]] = None
+    for start, low, window in windows:
         for begin, _, day in written_days(window):
             if not is_update_note(window, begin) and (nearest is None or abs(low + begin - start) < nearest[0]):
                 nearest = (abs(low + begin - start), day)
-    if nearest is None:
-        return found
-    day = nearest[1]
-    return checked_date(datetime(day.year, day.month, day.day), SOURCE_TEXT, fetched_at) or found
+    return None if nearest is None else nearest[1]
 
 
 def _stated(tree, searched: Optional[datetime], fetched_at: datetime,

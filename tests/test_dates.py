@@ -377,3 +377,21 @@ def test_reading_written_days_never_raises_and_finds_only_real_days(text):
 
     for start, end, day in written_days(text):
         assert 0 <= start < end <= len(text) and isinstance(day, date)
+
+
+@pytest.mark.parametrize("stated, body, day", [
+    ("2020-12-05T23:15:00Z", "<p>06 Dicembre 2020 | Roma</p>" + BODY, date(2020, 12, 6)),
+    ("2020-12-05T23:15:00", "<p>06 Dicembre 2020 | Roma</p>" + BODY, date(2020, 12, 6)),  # no offset: same
+    ("2020-12-05T23:15:00+01:00", "<p>06 Dicembre 2020 | Roma</p>" + BODY, date(2020, 12, 5)),  # the publisher's
+    ("2020-12-05T23:15:00Z", "<p>06 Dicembre 2020</p>" + BODY + "<p>Sent 05.12.2020</p>", date(2020, 12, 5)),
+    ("2020-12-05T23:15:00Z", "<p>09 Dicembre 2020</p>" + BODY, date(2020, 12, 5)),  # no instant of the 5th
+    ("2020-12-05T23:15:00Z", '<p>06 Dicembre 2020 <time datetime="2020-12-05">5/12</time></p>' + BODY,
+     date(2020, 12, 5)),
+])
+def test_a_utc_timestamp_whose_day_is_shown_nowhere_takes_the_day_shown_by_the_headline(stated, body, day):
+    page = found(f'<meta property="article:published_time" content="{stated}">', body=body, url="http://example.org/a")
+    assert page.published_local_date == day and page.date_source == "html:meta"
+    assert page.published_at == datetime(2020, 12, 5, 23, 15, tzinfo=timezone.utc) - (
+        timedelta(hours=1) if stated.endswith("+01:00") else timedelta(0))
+    if day == date(2020, 12, 6):
+        assert page.published_utc_offset_minutes is None
