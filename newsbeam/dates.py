@@ -151,6 +151,8 @@ def _found(tree, url: Optional[str], htmldate_value: Optional[str], fetched_at: 
     day = searched.local_date
     if stated is None:
         found = replace(searched, source=_htmldate_source(tree, url, day.isoformat(), fetched_at))
+        if found.source != SOURCE_URL:
+            found = _transposed(tree, found, moment, fetched_at)
         if found.source == SOURCE_TEXT:
             found = _shown_by_headline(tree, found, fetched_at)
         return found if found.source == SOURCE_URL else _shown_instead(tree, found, fetched_at, objects)
@@ -232,6 +234,20 @@ def _publishers_shown_day(tree, found: FoundDate) -> FoundDate:
     if day is None or day == found.local_date or not _same_instant_elsewhere(found.published_at, day):
         return found
     return FoundDate(found.published_at, day, None, found.source)
+
+
+def _transposed(tree, found: FoundDate, moment: datetime, fetched_at: datetime) -> FoundDate:
+    """htmldate's day with its month and day swapped, when both readings are days, the page's text writes that
+    one and never htmldate's: numbers in markup are read day first, but `11/01/2023 12:43:42` in a meta tag of a
+    page that shows "01.11.2023" is American (and vice versa)."""
+    day = found.local_date
+    if day.day > 12 or day.day == day.month:
+        return found
+    swapped = day.replace(month=day.day, day=day.month)
+    text, _ = visible_text(tree)
+    if shows_day(text, day) or not shows_day(text, swapped):
+        return found
+    return checked_date(moment.replace(month=swapped.month, day=swapped.day), found.source, fetched_at) or found
 
 
 def _time_element_states(tree, day: date) -> bool:

@@ -395,3 +395,15 @@ def test_a_utc_timestamp_whose_day_is_shown_nowhere_takes_the_day_shown_by_the_h
         timedelta(hours=1) if stated.endswith("+01:00") else timedelta(0))
     if day == date(2020, 12, 6):
         assert page.published_utc_offset_minutes is None
+
+
+@pytest.mark.parametrize("shown, day", [
+    ("<p>Erstellt am: 01.11.2023</p>", date(2023, 11, 1)),  # the meta tag is American
+    ("<p>Erstellt am: 11.01.2023</p>", date(2023, 1, 11)),
+    ("<p>Erstellt am: 11/01/2023</p>", date(2023, 1, 11)),  # both readings: htmldate's stays
+    ("", date(2023, 1, 11)),
+])
+def test_a_day_and_month_read_the_wrong_way_round_take_the_order_the_page_shows(shown, day):
+    page = found('<meta name="date" content="11/01/2023 12:43:42">', body=BODY * 2 + shown,
+                 url="http://example.org/a")
+    assert page.published_local_date == day and page.date_source == "html:meta"
