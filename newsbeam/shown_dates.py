@@ -98,6 +98,17 @@ def shows_day_as_date(text: str, day: date) -> bool:
     return any(not is_update_note(text, match.start()) for match in day_pattern(day).finditer(text))
 
 
+# words that present a day as the page's publication
+_PUBLICATION_NOTE = re.compile(
+    r"\b(published|posted|veröffentlicht|erschienen|erstellt|publié|publicado|publicada|pubblicato|gepubliceerd)"
+    r"\W{0,3}(?:\w+\W{1,3}){0,2}$", re.IGNORECASE)
+
+
+def is_publication_note(text: str, start: int) -> bool:
+    """Whether the day written at `start` of `text` follows a publication word ("Veröffentlicht am 16.08.2019")."""
+    return _PUBLICATION_NOTE.search(text, max(0, start - 40), start) is not None
+
+
 def is_update_note(text: str, start: int) -> bool:
     """Whether the day written at `start` of `text` follows an update word ("Updated Jul 24, 2018")."""
     return _UPDATE_NOTE.search(text, max(0, start - 40), start) is not None

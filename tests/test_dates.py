@@ -407,3 +407,32 @@ def test_a_day_and_month_read_the_wrong_way_round_take_the_order_the_page_shows(
     page = found('<meta name="date" content="11/01/2023 12:43:42">', body=BODY * 2 + shown,
                  url="http://example.org/a")
     assert page.published_local_date == day and page.date_source == "html:meta"
+
+
+@pytest.mark.parametrize("text, day", [
+    ("<footer><p>Copyright © 2022 Example e.V.</p></footer>", None),  # a year alone is no day
+    ("<p>Comunicato Stampa n. 03/2020</p>", None),  # nor a month
+    ("<p>Unser Tipp im November 2021</p>", None),
+    ("<p>Stand 01.03.2020</p>", date(2020, 3, 1)),  # the first of a month, written: a day
+])
+def test_a_month_or_a_year_alone_is_no_publication_day(text, day):
+    page = found(body=BODY + text, url="http://example.org/a")
+    assert page.published_local_date == day
+    assert page.date_source == ("none" if day is None else "html:text")
+
+
+def test_a_day_written_as_the_publication_beats_the_text_searchs_revision():
+    text = "<p>Letzte Änderung: 31.10.2023 - 14:49:39 Erschienen am: 01.11.2023</p>"
+    page = found(body="<p>By A. Writer</p>" + BODY * 2 + text, url="http://example.org/a")
+    assert page.published_local_date == date(2023, 11, 1) and page.date_source == "html:text"
+
+
+@pytest.mark.parametrize("text, noted", [
+    ("Veröffentlicht am 16.08.2019", True), ("Erschienen am: 01.11.2023", True), ("Published on 3 May 2020", True),
+    ("publié le 3 mai 2020", True), ("Unpublished 3 May 2020", False), ("Updated 3 May 2020", False),
+])
+def test_a_publication_note_is_recognised(text, noted):
+    from newsbeam.shown_dates import is_publication_note, written_days
+
+    (start, _, _), = written_days(text)
+    assert is_publication_note(text, start) is noted
