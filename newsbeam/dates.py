@@ -58,6 +58,7 @@ _META = XPath("//meta[@content]")
 _BEFORE_HEADLINE, _AFTER_HEADLINE = 500, 1000
 _TIME = XPath('//time[@datetime][@itemprop="datePublished" or @pubdate]/@datetime')
 _TIME_ANY = XPath('//time[not(ancestor::*[contains(@class, "comment") or contains(@id, "comment")])]/@datetime')
+_LANGUAGE = XPath('/html/@lang | //meta[@property="og:locale"]/@content')
 _LEADING_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})([T ][0-9:.,]+)?\s*(Z|[+-]\d{2}:?\d{2})?")
 
 
@@ -67,6 +68,11 @@ class _Page:
     def __init__(self, tree):
         self.tree = tree
         self._text: Optional[Tuple[str, List[int]]] = None
+
+    @property
+    def month_first(self) -> bool:
+        """Whether the page is American English (`lang="en-US"`, `og:locale` en_US): 06/07/2019 is June 7th."""
+        return any(value.strip().lower().replace("_", "-").startswith("en-us") for value in _LANGUAGE(self.tree))
 
     @property
     def text(self) -> str:
@@ -238,7 +244,7 @@ def _shown_by_headline(page: _Page, found: FoundDate, fetched_at: datetime) -> F
     windows = _headline_windows(text, headings)
     if any(shows_day_as_date(window, found.local_date) for _, _, window in windows):
         return found
-    day = _headline_day(windows)
+    day = _headline_day(windows, page.month_first)
     if day is None:
         return found
     return checked_date(datetime(day.year, day.month, day.day), SOURCE_TEXT, fetched_at) or found
@@ -254,7 +260,7 @@ def _publishers_shown_day(page: _Page, found: FoundDate) -> FoundDate:
     text, headings = page.shown()
     if not headings or shows_day(text, found.local_date):
         return found
-    day = _headline_day(_headline_windows(text, headings))
+    day = _headline_day(_headline_windows(text, headings), page.month_first)
     if day is None or day == found.local_date or not _same_instant_elsewhere(found.published_at, day):
         return found
     return FoundDate(found.published_at, day, None, found.source)
@@ -279,7 +285,7 @@ def _published_day(page: _Page, found: FoundDate, fetched_at: datetime) -> Found
     01.11.2023", "Published on ...") instead of htmldate's from the text, when htmldate's is not one of those:
     text search may pick a revision ("Letzte Änderung: 31.10.2023") or a later day of the page."""
     text, _ = page.shown()
-    cued = [day for begin, _, day in written_days(text) if is_publication_note(text, begin)]
+    cued = [day for begin, _, day in written_days(text, page.month_first) if is_publication_note(text, begin)]
     if not cued or found.local_date in cued:
         return found
     day = cued[0]
@@ -311,11 +317,11 @@ def _headline_windows(text: str, headings: List[int]) -> List[Tuple[int, int, st
     return windows
 
 
-def _headline_day(windows: List[Tuple[int, int, str]]) -> Optional[date]:
+def _headline_day(windows: List[Tuple[int, int, str]], month_first: bool) -> Optional[date]:
     """The day written nearest to a headline (a dateline, a byline), not as an update note; None if none is."""
     nearest: Optional[Tuple[int, date]] = None
     for start, low, window in windows:
-        for begin, _, day in written_days(window):
+        for begin, _, day in written_days(window, month_first):
             if not is_update_note(window, begin) and (nearest is None or abs(low + begin - start) < nearest[0]):
                 nearest = (abs(low + begin - start), day)
     return None if nearest is None else nearest[1]

@@ -436,3 +436,11 @@ def test_a_publication_note_is_recognised(text, noted):
 
     (start, _, _), = written_days(text)
     assert is_publication_note(text, start) is noted
+
+
+@pytest.mark.parametrize("lang, day", [
+    ("en-US", date(2020, 3, 4)), ("en-GB", date(2020, 4, 3)), ("de", date(2020, 4, 3))])
+def test_a_numeric_day_by_the_headline_is_read_in_the_pages_order(lang, day):
+    page = html(body="<p>By A. Writer, 03/04/2020</p>" + _FAR).replace("<html>", f'<html lang="{lang}">')
+    result = extract_page(page, "http://example.org/a", ExtractionSettings(timeout=0), FETCHED)
+    assert result.published_local_date == day and result.date_source == "html:text"
