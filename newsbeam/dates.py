@@ -23,7 +23,7 @@ from htmldate.utils import Extractor as DateOptions
 from lxml.etree import XPath
 
 from newsbeam.jsonld import article_objects
-from newsbeam.shown_dates import (is_publication_note, is_update_note, shows_day, shows_day_as_date, visible_text,
+from newsbeam.shown_dates import (is_update_note, published_days, shows_day, shows_day_as_date, visible_text,
                                   written_days)
 
 # date_source values (a column analysts filter on: add values, never rename them)
@@ -271,7 +271,7 @@ def _transposed(page: _Page, found: FoundDate, moment: datetime, fetched_at: dat
     one and never htmldate's: numbers in markup are read day first, but `11/01/2023 12:43:42` in a meta tag of a
     page that shows "01.11.2023" is American (and vice versa)."""
     day = found.local_date
-    if day.day > 12 or day.day == day.month:
+    if found.source != SOURCE_META or day.day > 12 or day.day == day.month:  # text search reads what is shown
         return found
     swapped = day.replace(month=day.day, day=day.month)
     text, _ = page.shown()
@@ -285,7 +285,7 @@ def _published_day(page: _Page, found: FoundDate, fetched_at: datetime) -> Found
     01.11.2023", "Published on ...") instead of htmldate's from the text, when htmldate's is not one of those:
     text search may pick a revision ("Letzte Änderung: 31.10.2023") or a later day of the page."""
     text, _ = page.shown()
-    cued = [day for begin, _, day in written_days(text, page.month_first) if is_publication_note(text, begin)]
+    cued = published_days(text, page.month_first)
     if not cued or found.local_date in cued:
         return found
     day = cued[0]

@@ -23,6 +23,9 @@ _MONTHS = (
 _EXTRA = {1: ("jänner",), 2: ("feber",)}  # Austrian German
 _INVISIBLE = {"script", "style", "noscript", "template", "head", "title", "meta", "link"}
 _BODY = XPath("//body")
+# the non-blank text nodes of a subtree outside invisible elements, and its <h1>s, in document order
+_WALK = XPath("descendant-or-self::text()[normalize-space()][not(" + " or ".join(
+    f"parent::{tag}" for tag in sorted(_INVISIBLE)) + ")] | descendant-or-self::h1")
 
 
 def _month_names() -> Dict[int, str]:
@@ -40,29 +43,37 @@ _MONTH_NAMES = _month_names()
 
 def visible_text(tree) -> Tuple[str, List[int]]:
     """The page's text as a reader sees it (no scripts, styles or head; whitespace folded), and where in it each
-    first-level heading (`<h1>`) starts."""
+    first-level heading (`<h1>`) starts. libxml2 walks the tree (its text nodes and `<h1>`s, in document order):
+    ~1.5 x faster than visiting every element from Python."""
     parts: List[str] = []
     headings: List[int] = []
     size = 0
-    stack = list(reversed(_BODY(tree) or [tree]))
-    while stack:
-        element = stack.pop()
-        if isinstance(element, str):  # a tail, queued after its element's subtree
-            text = element
-        else:
-            if element.tail:
-                stack.append(element.tail)
-            if not isinstance(element.tag, str) or element.tag in _INVISIBLE:  # comments, scripts: skip their text
+    for root in _BODY(tree) or [tree]:
+        hidden = {inner for outer in root.iter("noscript", "template", "head") for inner in outer.iterdescendants()}
+        for node in _WALK(root):
+            if not isinstance(node, str):  # an <h1>
+                if node not in hidden:
+                    headings.append(size)
                 continue
-            if element.tag == "h1":
-                headings.append(size)
-            stack.extend(reversed(element))
-            text = element.text
-        text = " ".join((text or "").split())
+            if hidden:  # rare: most pages have no <noscript> or <template> in their body
+                owner = node.getparent()
+                if node.is_tail:  # a tail is the text of its element's parent
+                    owner = owner.getparent()
+                if owner in hidden:
+                    continue
+            text = " ".join(node.split())
+            if text:
+                parts.append(text)
+                size += len(text) + 1
+        text = " ".join((root.tail or "").split())
         if text:
             parts.append(text)
             size += len(text) + 1
     return " ".join(parts), headings
+
+
+# the longest a written day reaches before its year ("30 de septiembre de ") and after it ("-12-31")
+_BEFORE_YEAR, _AFTER_YEAR = 60, 20
 
 
 def day_pattern(day: date) -> "re.Pattern[str]":
@@ -81,9 +92,21 @@ def day_pattern(day: date) -> "re.Pattern[str]":
     return re.compile(rf"(?<![\d.])(?:{'|'.join(forms)})", re.IGNORECASE)
 
 
+def day_matches(text: str, day: date) -> Iterator["re.Match[str]"]:
+    """Where `text` (whitespace folded) writes `day` with its year. Only the text around the year is searched with
+    `day_pattern`: its alternatives, tried at every position of a page's text, cost ~5 ms where this costs ~0.1."""
+    pattern = day_pattern(day)
+    seen = set()
+    for year in re.finditer(rf"(?<!\d)(?:{day.year}|{day.year % 100:02d})(?!\d)", text):
+        for match in pattern.finditer(text, max(0, year.start() - _BEFORE_YEAR), year.end() + _AFTER_YEAR):
+            if match.start() <= year.start() and year.end() <= match.end() and match.start() not in seen:
+                seen.add(match.start())
+                yield match
+
+
 def shows_day(text: str, day: date) -> bool:
     """Whether `text` (a page's visible text) writes `day` with its year."""
-    return day_pattern(day).search(text) is not None
+    return next(day_matches(text, day), None) is not None
 
 
 # words that present a day as a revision of the page rather than its date
@@ -95,18 +118,28 @@ _UPDATE_NOTE = re.compile(
 
 def shows_day_as_date(text: str, day: date) -> bool:
     """Whether `text` writes `day` other than as an update note ("Updated Jul 24, 2018", "last edited on ...")."""
-    return any(not is_update_note(text, match.start()) for match in day_pattern(day).finditer(text))
+    return any(not is_update_note(text, match.start()) for match in day_matches(text, day))
 
 
 # words that present a day as the page's publication
-_PUBLICATION_NOTE = re.compile(
-    r"\b(published|posted|veröffentlicht|erschienen|erstellt|publié|publicado|publicada|pubblicato|gepubliceerd)"
-    r"\W{0,3}(?:\w+\W{1,3}){0,2}$", re.IGNORECASE)
+_PUBLICATION_WORD = re.compile(
+    r"\b(?:published|posted|veröffentlicht|erschienen|erstellt|publié|publicado|publicada|pubblicato|gepubliceerd)",
+    re.IGNORECASE)
+_PUBLICATION_NOTE = re.compile(_PUBLICATION_WORD.pattern + r"\W{0,3}(?:\w+\W{1,3}){0,2}$", re.IGNORECASE)
 
 
 def is_publication_note(text: str, start: int) -> bool:
     """Whether the day written at `start` of `text` follows a publication word ("Veröffentlicht am 16.08.2019")."""
     return _PUBLICATION_NOTE.search(text, max(0, start - 40), start) is not None
+
+
+def published_days(text: str, month_first: bool = False) -> List[date]:
+    """The days `text` writes as publication notes, in order (only the text after each publication word is read)."""
+    found: List[date] = []
+    for word in _PUBLICATION_WORD.finditer(text):
+        after = text[word.start():word.end() + 80]
+        found += [day for start, _, day in written_days(after, month_first) if is_publication_note(after, start)]
+    return found
 
 
 def is_update_note(text: str, start: int) -> bool:

@@ -444,3 +444,46 @@ def test_a_numeric_day_by_the_headline_is_read_in_the_pages_order(lang, day):
     page = html(body="<p>By A. Writer, 03/04/2020</p>" + _FAR).replace("<html>", f'<html lang="{lang}">')
     result = extract_page(page, "http://example.org/a", ExtractionSettings(timeout=0), FETCHED)
     assert result.published_local_date == day and result.date_source == "html:text"
+
+
+def _visible_text_by_elements(tree):
+    """The first implementation of `visible_text` (every element visited from Python): the reference."""
+    from newsbeam.shown_dates import _BODY, _INVISIBLE
+
+    parts, headings, size = [], [], 0
+    stack = list(reversed(_BODY(tree) or [tree]))
+    while stack:
+        element = stack.pop()
+        if isinstance(element, str):
+            text = element
+        else:
+            if element.tail:
+                stack.append(element.tail)
+            if not isinstance(element.tag, str) or element.tag in _INVISIBLE:
+                continue
+            if element.tag == "h1":
+                headings.append(size)
+            stack.extend(reversed(element))
+            text = element.text
+        text = " ".join((text or "").split())
+        if text:
+            parts.append(text)
+            size += len(text) + 1
+    return " ".join(parts), headings
+
+
+_PIECES = st.sampled_from(["<h1>", "</h1>", "<h1></h1>", "<script>var a = '3 May 2020';</script>", "<noscript>",
+                           "</noscript>", "<template><p>t</p></template>", "<!-- c -->", "<p>", "</p>", "<b>", "</b>",
+                           "<style>p {}</style>", "<title>x</title>", "\xa0", " ", "\n", "Mai 2020", "x", "<br>"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_PIECES, max_size=25), st.booleans())
+def test_visible_text_reads_what_the_element_walk_reads(pieces, wrapped):
+    from newsbeam.shown_dates import visible_text
+
+    markup = "".join(pieces)
+    tree = load_html(f"<html><head><title>t</title></head><body>{markup}</body></html>" if wrapped else
+                     f"<div>{markup}</div>")
+    if tree is not None:
+        assert visible_text(tree) == _visible_text_by_elements(tree)
