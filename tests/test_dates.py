@@ -487,3 +487,14 @@ def test_visible_text_reads_what_the_element_walk_reads(pieces, wrapped):
                      f"<div>{markup}</div>")
     if tree is not None:
         assert visible_text(tree) == _visible_text_by_elements(tree)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dates(min_value=date(1995, 1, 1), max_value=date(2030, 12, 31)), st.sampled_from(_NAMED + _NUMERIC),
+       st.text(alphabet="0123456789 .-/,aJ", max_size=15), st.text(alphabet="0123456789 .-/,aT", max_size=15),
+       st.booleans())
+def test_a_day_searched_around_its_year_is_found_as_by_the_whole_pattern(day, form, before, after, written):
+    from newsbeam.shown_dates import day_matches, day_pattern
+
+    text = " ".join(f"{before}{_written(day, form) if written else ''}{after}".split())
+    assert [m.span() for m in day_matches(text, day)] == [m.span() for m in day_pattern(day).finditer(text)]
