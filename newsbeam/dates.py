@@ -251,16 +251,16 @@ def _shown_by_headline(page: _Page, found: FoundDate, fetched_at: datetime) -> F
 
 
 def _publishers_shown_day(page: _Page, found: FoundDate) -> FoundDate:
-    """A timestamp in UTC, or without offset, whose day the page writes nowhere, on the day it shows by its
-    headline when the same instant falls on that day somewhere on Earth (`2020-12-05T23:15Z` on an Italian page
-    whose dateline says 6 December): the publisher's day, as with htmldate's day above; the instant is kept, the
-    offset unknown. A `<time>` element (outside comments) that states the timestamp's day keeps it."""
+    """A timestamp in UTC, or without offset, whose day the page does not write by its headline, on the day it
+    shows there instead when the same instant falls on that day somewhere on Earth (`2020-12-05T23:15Z` on an
+    Italian page whose dateline says 6 December): the publisher's day, as with htmldate's day above; the instant is
+    kept, the offset unknown. A `<time>` element (outside comments) that states the timestamp's day keeps it."""
     if _time_element_states(page.tree, found.local_date):
         return found
-    text, headings = page.shown()
-    if not headings or shows_day(text, found.local_date):
+    windows = _headline_windows(*page.shown())
+    if any(shows_day(window, found.local_date) for _, _, window in windows):
         return found
-    day = _headline_day(_headline_windows(text, headings), page.month_first)
+    day = _headline_day(windows, page.month_first)
     if day is None or day == found.local_date or not _same_instant_elsewhere(found.published_at, day):
         return found
     return FoundDate(found.published_at, day, None, found.source)

@@ -384,11 +384,12 @@ def test_reading_written_days_never_raises_and_finds_only_real_days(text):
     ("2020-12-05T23:15:00", "<p>06 Dicembre 2020 | Roma</p>" + BODY, date(2020, 12, 6)),  # no offset: same
     ("2020-12-05T23:15:00+01:00", "<p>06 Dicembre 2020 | Roma</p>" + BODY, date(2020, 12, 5)),  # the publisher's
     ("2020-12-05T23:15:00Z", "<p>06 Dicembre 2020</p>" + BODY + "<p>Sent 05.12.2020</p>", date(2020, 12, 5)),
+    ("2020-12-05T23:15:00Z", "<p>06 Dicembre 2020</p>" + BODY * 2 + "<p>Teaser 05.12.2020</p>", date(2020, 12, 6)),
     ("2020-12-05T23:15:00Z", "<p>09 Dicembre 2020</p>" + BODY, date(2020, 12, 5)),  # no instant of the 5th
     ("2020-12-05T23:15:00Z", '<p>06 Dicembre 2020 <time datetime="2020-12-05">5/12</time></p>' + BODY,
      date(2020, 12, 5)),
 ])
-def test_a_utc_timestamp_whose_day_is_shown_nowhere_takes_the_day_shown_by_the_headline(stated, body, day):
+def test_a_utc_timestamp_whose_day_the_headline_does_not_show_takes_the_day_it_shows(stated, body, day):
     page = found(f'<meta property="article:published_time" content="{stated}">', body=body, url="http://example.org/a")
     assert page.published_local_date == day and page.date_source == "html:meta"
     assert page.published_at == datetime(2020, 12, 5, 23, 15, tzinfo=timezone.utc) - (
