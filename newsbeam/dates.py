@@ -5,10 +5,13 @@ Order of trust: the page's JSON-LD `datePublished` of an article-like object, th
 its offset, which is kept. Then htmldate's search (the value trafilatura's metadata carries, extensive search on),
 labelled by the step of htmldate that finds that day: `url`, `html:meta`, `html:json-ld`, else `html:text`. A
 timestamp stated in UTC, or without offset, does not say the publisher's day: when htmldate finds a day on which
-that instant falls somewhere on Earth, that day is the publisher's. When the page states several days (JSON-LD and
-meta tags disagree, or a modification on another day) and its visible text nowhere shows the chosen one, the stated
-day it shows by its headline, not as an update note, wins: a republished page shows its readers the new day. A date
-after the fetch, or before 1995, is no date.
+that instant falls somewhere on Earth, or the headline shows one instead of the stated day, that day is the
+publisher's. When the page states several days (JSON-LD and meta tags disagree, or a modification on another day)
+and its visible text nowhere shows the chosen one, the stated day it shows by its headline, not as an update note,
+wins: a republished page shows its readers the new day. htmldate's day from the page's text is checked against
+what the page shows: a day written as the publication ("Erschienen am ...") or, failing that, by the headline wins
+over it; one read day-first from a meta tag whose other reading the page shows is swapped; the first of a month
+that the page never writes (a month or a year alone) is no day. A date after the fetch, or before 1995, is no date.
 """
 from __future__ import annotations
 
