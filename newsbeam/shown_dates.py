@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from lxml.etree import XPath
 
@@ -50,12 +50,15 @@ def visible_text(tree) -> Tuple[str, List[int]]:
     size = 0
     for root in _BODY(tree) or [tree]:
         hidden = {inner for outer in root.iter("noscript", "template", "head") for inner in outer.iterdescendants()}
+        # text within them (not directly in them: the walk leaves that out) is rare: a <noscript> usually holds
+        # an <iframe> or an <img> alone
+        hidden_text = any(_has_text(inner.text) or _has_text(inner.tail) for inner in hidden)
         for node in _WALK(root):
             if not isinstance(node, str):  # an <h1>
                 if node not in hidden:
                     headings.append(size)
                 continue
-            if hidden:  # rare: most pages have no <noscript> or <template> in their body
+            if hidden_text:
                 owner = node.getparent()
                 if node.is_tail:  # a tail is the text of its element's parent
                     owner = owner.getparent()
@@ -70,6 +73,10 @@ def visible_text(tree) -> Tuple[str, List[int]]:
             parts.append(text)
             size += len(text) + 1
     return " ".join(parts), headings
+
+
+def _has_text(text: Optional[str]) -> bool:
+    return bool(text) and not text.isspace()
 
 
 # the longest a written day reaches before its year ("30 de septiembre de ") and after it ("-12-31")
