@@ -236,11 +236,10 @@ def _shown_instead(page: _Page, found: FoundDate, fetched_at: datetime, objects:
 
 
 def _shown_by_headline(page: _Page, found: FoundDate, fetched_at: datetime) -> FoundDate:
-    """htmldate's day from the page's text, unless the page shows another day by its headline and that one nowhere
-    (text search picks the most frequent or latest plausible day of the whole page: a comment's, a teaser's, a
-    sidebar's, while a page writes its own date in its dateline or byline). Kept when it is a `<time>` element's
-    (outside comments) or written by a headline; else the day written nearest to a headline, not as an update
-    note, wins; a page without `<h1>`, or without a day by its headline, keeps htmldate's."""
+    """htmldate's day from the page's text, or the day written nearest to a headline (not as an update note) when
+    the headline area does not show htmldate's: text search picks a plausible day of the whole page (a comment's, a
+    teaser's, a sidebar's), while a page writes its own date in its dateline or byline. A `<time>` element (outside
+    comments) that states htmldate's day keeps it; so does a page without `<h1>` or without a day by its headline."""
     if _time_element_states(page.tree, found.local_date):
         return found
     text, headings = page.shown()
