@@ -499,3 +499,15 @@ def test_a_day_searched_around_its_year_is_found_as_by_the_whole_pattern(day, fo
 
     text = " ".join(f"{before}{_written(day, form) if written else ''}{after}".split())
     assert [m.span() for m in day_matches(text, day)] == [m.span() for m in day_pattern(day).finditer(text)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.dates(min_value=date(1995, 1, 1), max_value=date(2030, 12, 31)),
+                          st.sampled_from(_NAMED + _NUMERIC)), max_size=3),
+       st.lists(st.text(alphabet="0123456789 .-/,aJMT", max_size=12), min_size=4, max_size=4))
+def test_written_days_searched_around_years_are_those_of_the_whole_text(days, fillers):
+    from newsbeam.shown_dates import _ANY_DAY, _read_days, written_days
+
+    pieces = [fillers[0]] + [f"{_written(day, form)}{fillers[1 + i]}" for i, (day, form) in enumerate(days)]
+    text = " ".join(" ".join(pieces).split())
+    assert list(written_days(text)) == list(_read_days(_ANY_DAY.finditer(text), False))
