@@ -263,7 +263,8 @@ def _publishers_shown_day(page: _Page, found: FoundDate) -> FoundDate:
     if any(shows_day(window, found.local_date) for _, _, window in windows):
         return found
     day = _headline_day(windows, page.month_first)
-    if day is None or day == found.local_date or not _same_instant_elsewhere(found.published_at, day):
+    if day is None or abs(day - found.local_date) != timedelta(days=1) or not _same_instant_elsewhere(
+            found.published_at, day):
         return found
     return FoundDate(found.published_at, day, None, found.source)
 

@@ -213,7 +213,7 @@ def _read_days(matches, month_first: bool) -> Iterator[Tuple[int, int, date]]:
                 first, second, year = int(group("a")), int(group("b")), int(group("ab_y"))
                 if group("sep") == "/" and (second > 12 or (month_first and first <= 12)):
                     first, second = second, first
-                day = date(year + 2000 if year < 100 else year, second, first)
+                day = date(year + 2000 if len(group("ab_y")) == 2 else year, second, first)
             elif group("iso_y"):
                 day = date(int(group("iso_y")), int(group("iso_m")), int(group("iso_d")))
             elif group("n_d"):

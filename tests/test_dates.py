@@ -511,3 +511,19 @@ def test_written_days_searched_around_years_are_those_of_the_whole_text(days, fi
     pieces = [fillers[0]] + [f"{_written(day, form)}{fillers[1 + i]}" for i, (day, form) in enumerate(days)]
     text = " ".join(" ".join(pieces).split())
     assert list(written_days(text)) == list(_read_days(_ANY_DAY.finditer(text), False))
+
+
+_DAYISH = st.sampled_from(["1 January 0001", "31.12.9999", "01.01.0001", "0001-01-01", "12/31/99", "29.02.2021",
+                           "6 Dicembre 2020", "04.12.2020", "Updated 6 December 2020", "Erschienen am 6.12.2020"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.datetimes(min_value=datetime(1995, 1, 2), max_value=datetime(2026, 11, 20)),
+       st.sampled_from(["Z", "", "+01:00"]), st.lists(_DAYISH, max_size=4), st.booleans())
+def test_any_days_by_the_headline_never_raise_nor_date_after_the_fetch(moment, zone, days, stated):
+    head = f'<meta property="article:published_time" content="{moment.isoformat()}{zone}">' if stated else ""
+    body = "".join(f"<p>{day}</p>" for day in days) + BODY
+    tree = load_html(html(head, body))
+    value = None if stated else "2020-12-05T00:00:00"
+    page = find_publication_date(tree, "http://example.org/a", value, FETCHED)
+    assert page is None or (page.published_at <= FETCHED and page.local_date.year >= 1995)
