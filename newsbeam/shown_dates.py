@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from lxml.etree import XPath
 
@@ -23,6 +23,11 @@ _MONTHS = (
 _EXTRA = {1: ("jänner",), 2: ("feber",)}  # Austrian German
 _INVISIBLE = {"script", "style", "noscript", "template", "head", "title", "meta", "link"}
 _BODY = XPath("//body")
+# the non-blank text nodes of a subtree outside invisible elements, and its <h1>s, in document order
+_WALK_PATH = ("descendant-or-self::text()[normalize-space()][not(" + " or ".join(
+    f"parent::{tag}" for tag in sorted(_INVISIBLE)) + ")] | descendant-or-self::h1")
+_WALK = XPath(_WALK_PATH, smart_strings=False)  # plain strings: ~25 % faster
+_WALK_WITH_PARENTS = XPath(_WALK_PATH)  # strings that know their element
 
 
 def _month_names() -> Dict[int, str]:
@@ -40,29 +45,44 @@ _MONTH_NAMES = _month_names()
 
 def visible_text(tree) -> Tuple[str, List[int]]:
     """The page's text as a reader sees it (no scripts, styles or head; whitespace folded), and where in it each
-    first-level heading (`<h1>`) starts."""
+    first-level heading (`<h1>`) starts. libxml2 walks the tree (its text nodes and `<h1>`s, in document order):
+    ~1.5 x faster than visiting every element from Python."""
     parts: List[str] = []
     headings: List[int] = []
     size = 0
-    stack = list(reversed(_BODY(tree) or [tree]))
-    while stack:
-        element = stack.pop()
-        if isinstance(element, str):  # a tail, queued after its element's subtree
-            text = element
-        else:
-            if element.tail:
-                stack.append(element.tail)
-            if not isinstance(element.tag, str) or element.tag in _INVISIBLE:  # comments, scripts: skip their text
+    for root in _BODY(tree) or [tree]:
+        hidden = {inner for outer in root.iter("noscript", "template", "head") for inner in outer.iterdescendants()}
+        # text within them (not directly in them: the walk leaves that out) is rare: a <noscript> usually holds
+        # an <iframe> or an <img> alone
+        hidden_text = any(_has_text(inner.text) or _has_text(inner.tail) for inner in hidden)
+        for node in (_WALK_WITH_PARENTS if hidden_text else _WALK)(root):
+            if not isinstance(node, str):  # an <h1>
+                if node not in hidden:
+                    headings.append(size)
                 continue
-            if element.tag == "h1":
-                headings.append(size)
-            stack.extend(reversed(element))
-            text = element.text
-        text = " ".join((text or "").split())
+            if hidden_text:
+                owner = node.getparent()
+                if node.is_tail:  # a tail is the text of its element's parent
+                    owner = owner.getparent()
+                if owner in hidden:
+                    continue
+            text = " ".join(node.split())
+            if text:
+                parts.append(text)
+                size += len(text) + 1
+        text = " ".join((root.tail or "").split())
         if text:
             parts.append(text)
             size += len(text) + 1
     return " ".join(parts), headings
+
+
+def _has_text(text: Optional[str]) -> bool:
+    return bool(text) and not text.isspace()
+
+
+# the longest a written day reaches before its year ("30 de septiembre de ") and after it ("-12-31")
+_BEFORE_YEAR, _AFTER_YEAR = 60, 20
 
 
 def day_pattern(day: date) -> "re.Pattern[str]":
@@ -81,9 +101,21 @@ def day_pattern(day: date) -> "re.Pattern[str]":
     return re.compile(rf"(?<![\d.])(?:{'|'.join(forms)})", re.IGNORECASE)
 
 
+def day_matches(text: str, day: date) -> Iterator["re.Match[str]"]:
+    """Where `text` (whitespace folded) writes `day` with its year. Only the text around the year is searched with
+    `day_pattern`: its alternatives, tried at every position of a page's text, cost ~5 ms where this costs ~0.1."""
+    pattern = day_pattern(day)
+    seen = set()
+    for year in re.finditer(rf"(?<!\d)(?:{day.year}|{day.year % 100:02d})(?!\d)", text):
+        for match in pattern.finditer(text, max(0, year.start() - _BEFORE_YEAR), year.end() + _AFTER_YEAR):
+            if match.start() <= year.start() and year.end() <= match.end() and match.start() not in seen:
+                seen.add(match.start())
+                yield match
+
+
 def shows_day(text: str, day: date) -> bool:
     """Whether `text` (a page's visible text) writes `day` with its year."""
-    return day_pattern(day).search(text) is not None
+    return next(day_matches(text, day), None) is not None
 
 
 # words that present a day as a revision of the page rather than its date
@@ -95,5 +127,99 @@ _UPDATE_NOTE = re.compile(
 
 def shows_day_as_date(text: str, day: date) -> bool:
     """Whether `text` writes `day` other than as an update note ("Updated Jul 24, 2018", "last edited on ...")."""
-    return any(not _UPDATE_NOTE.search(text, max(0, match.start() - 40), match.start())
-               for match in day_pattern(day).finditer(text))
+    return any(not is_update_note(text, match.start()) for match in day_matches(text, day))
+
+
+# words that present a day as the page's publication
+_PUBLICATION_WORD = re.compile(
+    r"\b(?:published|posted|veröffentlicht|erschienen|erstellt|publié|publicado|publicada|pubblicato|gepubliceerd)",
+    re.IGNORECASE)
+_PUBLICATION_STEMS = ("publi", "pubbl", "posted", "veröffentlicht", "erschienen", "erstellt")
+_PUBLICATION_NOTE = re.compile(_PUBLICATION_WORD.pattern + r"\W{0,3}(?:\w+\W{1,3}){0,2}$", re.IGNORECASE)
+
+
+def is_publication_note(text: str, start: int) -> bool:
+    """Whether the day written at `start` of `text` follows a publication word ("Veröffentlicht am 16.08.2019")."""
+    return _PUBLICATION_NOTE.search(text, max(0, start - 40), start) is not None
+
+
+def published_days(text: str, month_first: bool = False) -> List[date]:
+    """The days `text` writes as publication notes, in order (only the text after each publication word is read)."""
+    lowered = text.lower()
+    if not any(stem in lowered for stem in _PUBLICATION_STEMS):  # most pages: a substring search, no regex
+        return []
+    found: List[date] = []
+    for word in _PUBLICATION_WORD.finditer(text):
+        after = text[word.start():word.end() + 80]
+        found += [day for start, _, day in written_days(after, month_first) if is_publication_note(after, start)]
+    return found
+
+
+def is_update_note(text: str, start: int) -> bool:
+    """Whether the day written at `start` of `text` follows an update word ("Updated Jul 24, 2018")."""
+    return _UPDATE_NOTE.search(text, max(0, start - 40), start) is not None
+
+
+def _month_of_name() -> Dict[str, int]:
+    return {name: month for month, names in _MONTH_NAMES.items() for name in names.split("|")}
+
+
+_MONTH_OF_NAME = _month_of_name()
+_ANY_NAME = "|".join(sorted(map(re.escape, _MONTH_OF_NAME), key=len, reverse=True))
+# any day written with its year, in the forms `day_pattern` knows; numbers are read day first, except a slashed
+# date that can only be month first (06/13/2019), or when `month_first` (an American page)
+_ANY_DAY = re.compile(
+    r"(?<![\d.])(?:"
+    r"(?P<a>\d{1,2})\s?(?P<sep>[./-])\s?(?P<b>\d{1,2})\s?(?P=sep)\s?(?P<ab_y>\d{4}|\d{2})(?!\d)"
+    r"|(?P<iso_y>\d{4})\s?(?P<isep>[-/.])\s?(?P<iso_m>\d{1,2})\s?(?P=isep)\s?(?P<iso_d>\d{1,2})(?![\dT])"
+    rf"|(?P<n_d>\d{{1,2}})(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+)?(?P<n_m>{_ANY_NAME})\.?,?\s*(?:de\s+)?(?P<n_y>\d{{4}})(?!\d)"
+    rf"|(?<![^\W\d_])(?P<m_m>{_ANY_NAME})\.?\s*(?P<m_d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<m_y>\d{{4}})(?!\d)"
+    r")", re.IGNORECASE)
+
+
+# where a year can be written: four digits, or two after a date's separator (28.09.19)
+_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)|(?<=[./-])\s?\d{2}(?!\d)")
+
+
+def _year_regions(text: str) -> Iterator[Tuple[int, int]]:
+    """The stretches of `text` around its possible years, merged: every written day lies within one."""
+    start = end = -1
+    for year in _YEAR.finditer(text):
+        low, high = max(0, year.start() - _BEFORE_YEAR), year.end() + _AFTER_YEAR
+        if low > end:
+            if end >= 0:
+                yield start, end
+            start = low
+        end = max(end, high)
+    if end >= 0:
+        yield start, end
+
+
+def written_days(text: str, month_first: bool = False) -> Iterator[Tuple[int, int, date]]:
+    """Every day `text` (whitespace folded) writes with its year, as (start, end, day), in order; impossible dates
+    are skipped. A two-digit year is of this century. Only the stretches around possible years are searched (as in
+    `day_matches`), with the same result as the whole text."""
+    for start, end in _year_regions(text):
+        # a match that reaches the stretch's end read a cut-off number (`2000` of `20000`); real ones end earlier
+        yield from _read_days((match for match in _ANY_DAY.finditer(text, start, end)
+                               if match.end() < end or end >= len(text)), month_first)
+
+
+def _read_days(matches, month_first: bool) -> Iterator[Tuple[int, int, date]]:
+    for match in matches:
+        group = match.group
+        try:
+            if group("a"):
+                first, second, year = int(group("a")), int(group("b")), int(group("ab_y"))
+                if group("sep") == "/" and (second > 12 or (month_first and first <= 12)):
+                    first, second = second, first
+                day = date(year + 2000 if len(group("ab_y")) == 2 else year, second, first)
+            elif group("iso_y"):
+                day = date(int(group("iso_y")), int(group("iso_m")), int(group("iso_d")))
+            elif group("n_d"):
+                day = date(int(group("n_y")), _MONTH_OF_NAME[group("n_m").lower()], int(group("n_d")))
+            else:
+                day = date(int(group("m_y")), _MONTH_OF_NAME[group("m_m").lower()], int(group("m_d")))
+        except ValueError:
+            continue
+        yield match.start(), match.end(), day

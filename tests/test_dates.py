@@ -330,3 +330,200 @@ def test_a_day_is_shown_only_when_written_as_that_day(text, shown):
     from newsbeam.shown_dates import shows_day
 
     assert shows_day(text, date(2020, 1, 6)) is shown
+
+
+# htmldate's text search: a day written further down (related stories, a programme, comments) against the byline's
+_FAR = BODY * 2 + "<div><p>Related: 2020/02/20 story</p><p>2020/02/20 other story</p></div>"
+
+
+@pytest.mark.parametrize("byline, day", [
+    ("<p>By A. Writer, March 3, 2020</p>", date(2020, 3, 3)),
+    ("<p>Karlsruhe (03.03.2020). Von A. Writer</p>", date(2020, 3, 3)),
+    ("<p>Familie 03/03/2020</p>", date(2020, 3, 3)),
+    ("<p>Updated March 3, 2020</p>", date(2020, 2, 20)),  # an update note is not the page's date
+    ("<p>By A. Writer</p>", date(2020, 2, 20)),  # no day by the headline: htmldate's stays
+])
+def test_a_day_found_in_the_text_gives_way_to_the_day_written_by_the_headline(byline, day):
+    page = found(body=byline + _FAR, url="http://example.org/a")
+    assert page.published_local_date == day and page.date_source == "html:text"
+
+
+@pytest.mark.parametrize("time, day", [
+    ('<p>Started <time datetime="2020-02-20T12:22:42-0400">a minute ago</time></p>', date(2020, 2, 20)),
+    ('<div class="comment-list"><time datetime="2020-02-20T03:36:11+02:00">20 Feb</time></div>', date(2020, 3, 3)),
+])
+def test_a_time_element_outside_comments_confirms_the_text_searchs_day(time, day):
+    page = found(body="<p>Joined March 3, 2020</p>" + _FAR + time, url="http://example.org/a")
+    assert page.published_local_date == day
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 12, 31)), st.sampled_from(_NAMED + _NUMERIC),
+       _WORDS, _WORDS)
+def test_any_written_day_is_read_back(day, form, before, after):
+    from newsbeam.shown_dates import written_days
+
+    text = f"{before} {_written(day, form)} {after}"
+    read = {found for _, _, found in written_days(text)} | {found for _, _, found in written_days(text, True)}
+    assert day in read
+    if form in _NAMED:  # a month name leaves no doubt: that day and no other
+        assert [found for _, _, found in written_days(text)] == [day]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet="0123456789./- ,JanuryMchst", max_size=40))
+def test_reading_written_days_never_raises_and_finds_only_real_days(text):
+    from newsbeam.shown_dates import written_days
+
+    for start, end, day in written_days(text):
+        assert 0 <= start < end <= len(text) and isinstance(day, date)
+
+
+@pytest.mark.parametrize("stated, body, day", [
+    ("2020-12-05T23:15:00Z", "<p>06 Dicembre 2020 | Roma</p>" + BODY, date(2020, 12, 6)),
+    ("2020-12-05T23:15:00", "<p>06 Dicembre 2020 | Roma</p>" + BODY, date(2020, 12, 6)),  # no offset: same
+    ("2020-12-05T23:15:00+01:00", "<p>06 Dicembre 2020 | Roma</p>" + BODY, date(2020, 12, 5)),  # the publisher's
+    ("2020-12-05T23:15:00Z", "<p>06 Dicembre 2020</p>" + BODY + "<p>Sent 05.12.2020</p>", date(2020, 12, 5)),
+    ("2020-12-05T23:15:00Z", "<p>06 Dicembre 2020</p>" + BODY * 2 + "<p>Teaser 05.12.2020</p>", date(2020, 12, 6)),
+    ("2020-12-05T23:15:00Z", "<p>09 Dicembre 2020</p>" + BODY, date(2020, 12, 5)),  # no instant of the 5th
+    ("2020-12-05T23:15:00Z", '<p>06 Dicembre 2020 <time datetime="2020-12-05">5/12</time></p>' + BODY,
+     date(2020, 12, 5)),
+])
+def test_a_utc_timestamp_whose_day_the_headline_does_not_show_takes_the_day_it_shows(stated, body, day):
+    page = found(f'<meta property="article:published_time" content="{stated}">', body=body, url="http://example.org/a")
+    assert page.published_local_date == day and page.date_source == "html:meta"
+    assert page.published_at == datetime(2020, 12, 5, 23, 15, tzinfo=timezone.utc) - (
+        timedelta(hours=1) if stated.endswith("+01:00") else timedelta(0))
+    if day == date(2020, 12, 6):
+        assert page.published_utc_offset_minutes is None
+
+
+@pytest.mark.parametrize("shown, day", [
+    ("<p>Erstellt am: 01.11.2023</p>", date(2023, 11, 1)),  # the meta tag is American
+    ("<p>Erstellt am: 11.01.2023</p>", date(2023, 1, 11)),
+    ("<p>Erstellt am: 11/01/2023</p>", date(2023, 1, 11)),  # both readings: htmldate's stays
+    ("", date(2023, 1, 11)),
+])
+def test_a_day_and_month_read_the_wrong_way_round_take_the_order_the_page_shows(shown, day):
+    page = found('<meta name="date" content="11/01/2023 12:43:42">', body=BODY * 2 + shown,
+                 url="http://example.org/a")
+    assert page.published_local_date == day and page.date_source == "html:meta"
+
+
+@pytest.mark.parametrize("text, day", [
+    ("<footer><p>Copyright © 2022 Example e.V.</p></footer>", None),  # a year alone is no day
+    ("<p>Comunicato Stampa n. 03/2020</p>", None),  # nor a month
+    ("<p>Unser Tipp im November 2021</p>", None),
+    ("<p>Stand 01.03.2020</p>", date(2020, 3, 1)),  # the first of a month, written: a day
+])
+def test_a_month_or_a_year_alone_is_no_publication_day(text, day):
+    page = found(body=BODY + text, url="http://example.org/a")
+    assert page.published_local_date == day
+    assert page.date_source == ("none" if day is None else "html:text")
+
+
+def test_a_day_written_as_the_publication_beats_the_text_searchs_revision():
+    text = "<p>Letzte Änderung: 31.10.2023 - 14:49:39 Erschienen am: 01.11.2023</p>"
+    page = found(body="<p>By A. Writer</p>" + BODY * 2 + text, url="http://example.org/a")
+    assert page.published_local_date == date(2023, 11, 1) and page.date_source == "html:text"
+
+
+@pytest.mark.parametrize("text, noted", [
+    ("Veröffentlicht am 16.08.2019", True), ("Erschienen am: 01.11.2023", True), ("Published on 3 May 2020", True),
+    ("publié le 3 mai 2020", True), ("Unpublished 3 May 2020", False), ("Updated 3 May 2020", False),
+])
+def test_a_publication_note_is_recognised(text, noted):
+    from newsbeam.shown_dates import is_publication_note, written_days
+
+    (start, _, _), = written_days(text)
+    assert is_publication_note(text, start) is noted
+
+
+@pytest.mark.parametrize("lang, day", [
+    ("en-US", date(2020, 3, 4)), ("en-GB", date(2020, 4, 3)), ("de", date(2020, 4, 3))])
+def test_a_numeric_day_by_the_headline_is_read_in_the_pages_order(lang, day):
+    page = html(body="<p>By A. Writer, 03/04/2020</p>" + _FAR).replace("<html>", f'<html lang="{lang}">')
+    result = extract_page(page, "http://example.org/a", ExtractionSettings(timeout=0), FETCHED)
+    assert result.published_local_date == day and result.date_source == "html:text"
+
+
+def _visible_text_by_elements(tree):
+    """The first implementation of `visible_text` (every element visited from Python): the reference."""
+    from newsbeam.shown_dates import _BODY, _INVISIBLE
+
+    parts, headings, size = [], [], 0
+    stack = list(reversed(_BODY(tree) or [tree]))
+    while stack:
+        element = stack.pop()
+        if isinstance(element, str):
+            text = element
+        else:
+            if element.tail:
+                stack.append(element.tail)
+            if not isinstance(element.tag, str) or element.tag in _INVISIBLE:
+                continue
+            if element.tag == "h1":
+                headings.append(size)
+            stack.extend(reversed(element))
+            text = element.text
+        text = " ".join((text or "").split())
+        if text:
+            parts.append(text)
+            size += len(text) + 1
+    return " ".join(parts), headings
+
+
+_PIECES = st.sampled_from(["<h1>", "</h1>", "<h1></h1>", "<script>var a = '3 May 2020';</script>", "<noscript>",
+                           "</noscript>", "<template><p>t</p></template>", "<!-- c -->", "<p>", "</p>", "<b>", "</b>",
+                           "<style>p {}</style>", "<title>x</title>", "\xa0", " ", "\n", "Mai 2020", "x", "<br>"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_PIECES, max_size=25), st.booleans())
+def test_visible_text_reads_what_the_element_walk_reads(pieces, wrapped):
+    from newsbeam.shown_dates import visible_text
+
+    markup = "".join(pieces)
+    tree = load_html(f"<html><head><title>t</title></head><body>{markup}</body></html>" if wrapped else
+                     f"<div>{markup}</div>")
+    if tree is not None:
+        assert visible_text(tree) == _visible_text_by_elements(tree)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dates(min_value=date(1995, 1, 1), max_value=date(2030, 12, 31)), st.sampled_from(_NAMED + _NUMERIC),
+       st.text(alphabet="0123456789 .-/,aJ", max_size=15), st.text(alphabet="0123456789 .-/,aT", max_size=15),
+       st.booleans())
+def test_a_day_searched_around_its_year_is_found_as_by_the_whole_pattern(day, form, before, after, written):
+    from newsbeam.shown_dates import day_matches, day_pattern
+
+    text = " ".join(f"{before}{_written(day, form) if written else ''}{after}".split())
+    assert [m.span() for m in day_matches(text, day)] == [m.span() for m in day_pattern(day).finditer(text)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.dates(min_value=date(1995, 1, 1), max_value=date(2030, 12, 31)),
+                          st.sampled_from(_NAMED + _NUMERIC)), max_size=3),
+       st.lists(st.text(alphabet="0123456789 .-/,aJMT", max_size=12), min_size=4, max_size=4))
+def test_written_days_searched_around_years_are_those_of_the_whole_text(days, fillers):
+    from newsbeam.shown_dates import _ANY_DAY, _read_days, written_days
+
+    pieces = [fillers[0]] + [f"{_written(day, form)}{fillers[1 + i]}" for i, (day, form) in enumerate(days)]
+    text = " ".join(" ".join(pieces).split())
+    assert list(written_days(text)) == list(_read_days(_ANY_DAY.finditer(text), False))
+
+
+_DAYISH = st.sampled_from(["1 January 0001", "31.12.9999", "01.01.0001", "0001-01-01", "12/31/99", "29.02.2021",
+                           "6 Dicembre 2020", "04.12.2020", "Updated 6 December 2020", "Erschienen am 6.12.2020"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.datetimes(min_value=datetime(1995, 1, 2), max_value=datetime(2026, 11, 20)),
+       st.sampled_from(["Z", "", "+01:00"]), st.lists(_DAYISH, max_size=4), st.booleans())
+def test_any_days_by_the_headline_never_raise_nor_date_after_the_fetch(moment, zone, days, stated):
+    head = f'<meta property="article:published_time" content="{moment.isoformat()}{zone}">' if stated else ""
+    body = "".join(f"<p>{day}</p>" for day in days) + BODY
+    tree = load_html(html(head, body))
+    value = None if stated else "2020-12-05T00:00:00"
+    page = find_publication_date(tree, "http://example.org/a", value, FETCHED)
+    assert page is None or (page.published_at <= FETCHED and page.local_date.year >= 1995)
