@@ -208,3 +208,18 @@ def test_the_checks_catch_drift():
     assert list(_pairs("`--log-level LEVEL` / `--config FILE.toml`", "WARNING")) == [("--log-level", "WARNING"),
                                                                                     ("--config", "WARNING")]
     assert OPTION.findall("|---|---| a--b `--max-bytes`, --feeds.") == ["--max-bytes", "--feeds"]
+
+
+def test_each_quoted_command_line_uses_options_of_its_command(commands):
+    """`newsbeam report OUT --entities off` would pass the check above (`ingest` has it) but fail when run."""
+    top = {option for action in cli._parser()._actions for option in action.option_strings}
+    wrong = []
+    for path in MANUALS:
+        text = re.sub(r"\\\n\s*", " ", path.read_text(encoding="utf-8"))  # shell continuation lines
+        for line in text.splitlines():
+            for command, rest in re.findall(rf"newsbeam ({'|'.join(commands)})\b([^`|\n]*)", line):
+                known = top | {option for parser in (commands[command], cli.beam_parser(command))
+                               for action in parser._actions for option in action.option_strings}
+                wrong += [f"{path.relative_to(ROOT)}: newsbeam {command} {option}"
+                          for option in OPTION.findall(rest) if option not in known and option not in OTHER]
+    assert not wrong, "\n".join(wrong)
