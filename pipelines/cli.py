@@ -236,7 +236,8 @@ def _with_config(parser: argparse.ArgumentParser, argv: List[str]) -> List[str]:
         return argv
     subparsers = _subparsers(parser)
     beam_actions = beam_parser()._actions
-    known = {name: config_file.option_index([*subparsers[name]._actions, *beam_actions])
+    # newsbeam's own options win a key they share with Beam's: `user-agent` is newsbeam's, not Beam's `--user_agent`
+    known = {name: config_file.option_index([*beam_actions, *subparsers[name]._actions])
              for name in config_file.COMMAND_SECTIONS}
     command = argv[position]
     try:
