@@ -216,3 +216,6 @@ def test_the_date_sources_are_all_documented():
     values = {value for name, value in vars(dates).items() if name.startswith("SOURCE_") and isinstance(value, str)}
     row = next(line for line in COMPLETE.read_text(encoding="utf-8").splitlines() if line.startswith("| `date_source`"))
     assert set(re.findall(r"`([\w:-]+)`", _cells(row)[-1])) == values
+    readme = next(line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+                  if line.startswith("| `published_at`, `date_source`"))
+    assert set(re.findall(r"`([\w:-]+)`", _cells(readme)[-1].split("came from", 1)[1])) <= values
