@@ -133,6 +133,7 @@ def test_the_sample_config_is_valid(captured, restore_logging):
     assert cli.main(["ingest", "--config", str(sample)]) == 0
     args = _parsed(captured[0])
     assert args.output and args.feeds
+    assert "newsroom@example.org" in args.http_user_agent  # the sample's own, not the default
 
 
 def test_a_key_newsbeam_shares_with_beam_is_newsbeams(tmp_path):
