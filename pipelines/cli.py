@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ingest = _subparser(
         commands, "ingest", help="Run one batch ingestion.", epilog=EPILOG,
-        usage="newsbeam ingest --output DIR (--feeds SOURCE | --urls FILE)... [options]",
+        usage="newsbeam ingest --output DIR (--feeds SOURCE | --urls FILE | --sites FILE_OR_URL | --warc GLOB)... "
+              "[options]",
         description="Fetch feeds and article URLs, extract text, tag language, write Parquet.",
     )
     NewsbeamOptions._add_argparse_args(ingest)
@@ -78,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 
     stream = _subparser(
         commands, "stream", help="Keep polling the feeds and ingest what is new, until stopped.", epilog=EPILOG,
-        usage="newsbeam stream --output DIR (--feeds SOURCE | --urls FILE)... [options]",
+        usage="newsbeam stream --output DIR (--feeds SOURCE | --urls FILE | --sites FILE_OR_URL)... [options]",
         description="Local streaming: one bounded ingest per poll, with the same transforms and incremental state "
                     "as `ingest`. A first SIGINT/SIGTERM finishes the poll in flight and exits 0; a second one "
                     "stops the poll at once (exit 130/143, its manifest says 'interrupted'). Progress: one line "
@@ -236,7 +237,8 @@ def _with_config(parser: argparse.ArgumentParser, argv: List[str]) -> List[str]:
         return argv
     subparsers = _subparsers(parser)
     beam_actions = beam_parser()._actions
-    known = {name: config_file.option_index([*subparsers[name]._actions, *beam_actions])
+    # newsbeam's own options win a key they share with Beam's: `user-agent` is newsbeam's, not Beam's `--user_agent`
+    known = {name: config_file.option_index([*beam_actions, *subparsers[name]._actions])
              for name in config_file.COMMAND_SECTIONS}
     command = argv[position]
     try:

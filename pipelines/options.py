@@ -34,8 +34,9 @@ class NewsbeamOptions(PipelineOptions):
     def _add_argparse_args(cls, parser):
         group = parser.add_argument_group("newsbeam sources and output")
         group.add_argument("--feeds", action="append", default=None, metavar="SOURCE",
-                           help="Repeatable. A feed URL (RSS 0.9x/1.0/2.0, Atom), a feed file, an OPML subscription "
-                                "list (file or URL; nested outlines count) or a text file of feed URLs.")
+                           help="Repeatable. A feed (RSS 0.9x/1.0/2.0, Atom, JSON Feed), a sitemap or sitemap index "
+                                "(gzip too), an OPML subscription list (nested outlines count) or a text file of feed "
+                                "URLs; a URL or a file.")
         group.add_argument("--urls", action="append", default=None, metavar="FILE",
                            help="Repeatable. A text file of article URLs, one per line ('#' starts a comment).")
         group.add_argument("--sites", default=None, metavar="FILE_OR_URL",

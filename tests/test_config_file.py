@@ -14,7 +14,7 @@ from newsbeam.pipelines.stream import StreamOptions
 def _known():
     parsers = cli._subparsers(cli._parser())
     beam = cli.beam_parser()._actions
-    return {name: config_file.option_index([*parsers[name]._actions, *beam]) for name in config_file.COMMAND_SECTIONS}
+    return {name: config_file.option_index([*beam, *parsers[name]._actions]) for name in config_file.COMMAND_SECTIONS}
 
 
 KNOWN = _known()
@@ -133,3 +133,14 @@ def test_the_sample_config_is_valid(captured, restore_logging):
     assert cli.main(["ingest", "--config", str(sample)]) == 0
     args = _parsed(captured[0])
     assert args.output and args.feeds
+    assert "newsroom@example.org" in args.http_user_agent  # the sample's own, not the default
+
+
+def test_a_key_newsbeam_shares_with_beam_is_newsbeams(tmp_path):
+    """`user-agent` (and `user_agent`) in a config file set newsbeam's User-Agent; Beam also has `--user_agent`
+    (for its GCP clients), which used to win the key, so the run sent the default User-Agent to every site."""
+    for key in ("user-agent", "user_agent"):
+        path = tmp_path / "newsbeam.toml"
+        path.write_text(f'{key} = "newsbeam (+mailto:ops@example.org)"\n', encoding="utf-8")
+        argv = cli._with_config(cli._parser(), ["ingest", "--config", str(path), "--output", "out"])
+        assert _parsed(argv[1:]).http_user_agent == "newsbeam (+mailto:ops@example.org)", argv
