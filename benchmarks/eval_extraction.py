@@ -275,11 +275,17 @@ def cost(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path 
          out=sys.stdout, cpu: bool = False) -> Dict[str, float]:
     """Seconds per page of each extractor, interleaved page by page (a shared machine's load then weighs on all
     alike), on the trafilatura set; the ratios to `trafilatura-fast` are what to compare. `cpu`: this process's
-    CPU time instead of wall-clock time (steadier while other work loads the machine)."""
+    CPU time instead of wall-clock time (steadier while other work loads the machine). Every extractor first runs
+    once over all the pages untimed: the first newsbeam extractor of a process otherwise also paid the one-off
+    compiles (dateparser's locales, ~2.5 s over 300 pages, which the pipeline loads from its disk cache), so its
+    figure depended on its place in `extractors`."""
     clock = time.process_time if cpu else time.perf_counter
     top = unpack(corpora / TRAFILATURA_ARCHIVE, work)
     urls = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
     pages = load_trafilatura_set(top, set(subset(sorted(urls), n, lambda url: url)))
+    for page in pages:
+        for name in extractors:
+            EXTRACTORS[name](page.html, page.url)
     spent = Counter()
     for page in pages:
         for name in extractors:
