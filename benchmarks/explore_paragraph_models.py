@@ -26,7 +26,6 @@ import pickle
 import random
 import re
 import sys
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -144,7 +143,7 @@ def readability_pages(work: Path, corpora: Path) -> List[Page]:
         with cache.open("wb") as f:
             pickle.dump(texts, f)
     return [Page(name, t, t["html"], lambda text, _, labels=readability_label(t["expected"]): labels(text),
-                 zlib.crc32(name.encode("utf-8")) % 2 == 0) for name, t in sorted(texts.items())]
+                 ev.split_of(name) == "dev") for name, t in sorted(texts.items())]
 
 
 @dataclass(frozen=True)
@@ -314,8 +313,8 @@ def readability_halves(work: Path, corpora: Path, extractors: Sequence[str] = ("
                        out=sys.stdout) -> None:
     """Readability's bag F (P / R) of `extractors` on the odd half (never trained on), the even half and all 130."""
     pages = ev.load_readability_set(ev.unpack(corpora / ev.READABILITY_ARCHIVE, work))
-    odd = [p for p in pages if zlib.crc32(p.name.encode("utf-8")) % 2]
-    even = [p for p in pages if not zlib.crc32(p.name.encode("utf-8")) % 2]
+    odd = [p for p in pages if ev.split_of(p.name) == "held-out"]
+    even = [p for p in pages if ev.split_of(p.name) == "dev"]
     for name in extractors:
         for half, group in (("odd", odd), ("even", even), ("all", pages)):
             score = ev.score_readability(group, ev.EXTRACTORS[name])
