@@ -32,6 +32,7 @@ LOG = logging.getLogger(__name__)
 STATUS_FOLDER = "_stream"  # not in _runs/: that folder holds one manifest per run and nothing else
 STATUS_FILE = "status.json"
 MAX_CONSECUTIVE_FAILURES = 5
+MAX_POLL_INTERVAL = 366 * 86400.0  # a year: beyond it (or NaN) next_poll_at cannot even be written as a date
 
 
 class StreamOptions(PipelineOptions):
@@ -77,8 +78,10 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
     poll in flight and the status file 'interrupted'."""
     options = PipelineOptions(argv)
     stream = options.view_as(StreamOptions)
-    if stream.poll_interval <= 0:
-        raise UsageError("--poll-interval must be positive")
+    if not 0 < stream.poll_interval < MAX_POLL_INTERVAL:
+        raise UsageError(f"--poll-interval must be positive and under {MAX_POLL_INTERVAL:.0f} seconds")
+    if stream.duration is not None and not stream.duration > 0:  # also NaN
+        raise UsageError("--duration must be positive")
     if stream.max_cycles is not None and stream.max_cycles < 1:
         raise UsageError("--max-cycles must be at least 1")
     if options.view_as(NewsbeamOptions).run_id is not None:
@@ -108,11 +111,8 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
         # a stop ends the process at once (lifecycle._hard_exit): release the lock first (cleanups run newest first)
         forget_lock = control.on_interrupt(lambda reason: lock.release()) if control else (lambda: None)
         try:  # the one place that wraps all the polls
-            while not stop.is_set():
-                if stream.max_cycles is not None and status.cycles >= stream.max_cycles:
-                    break
-                if stream.duration is not None and time.monotonic() - started >= stream.duration:
-                    break
+            wait: Optional[float] = 0.0
+            while wait is not None and not stop.is_set():
                 cycle_started = time.monotonic()
                 run_id = default_run_id(_now())
                 try:
@@ -128,9 +128,10 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
                 status.cycles += 1
                 consecutive_failures = consecutive_failures + 1 if _failed(outcome) else 0
                 _record(status, outcome)
-                next_poll = cycle_started + stream.poll_interval
-                status.next_poll_at = datetime.fromtimestamp(time.time() + max(0.0, next_poll - time.monotonic()),
-                                                             timezone.utc).isoformat()
+                wait = _wait_before_next(stream, status.cycles, started, cycle_started + stream.poll_interval,
+                                         time.monotonic())
+                status.next_poll_at = (None if wait is None else
+                                       datetime.fromtimestamp(time.time() + wait, timezone.utc).isoformat())
                 write_json(status_path, asdict(status))
                 LOG.info("cycle %d: %s", status.cycles, cycle_line(outcome))
                 if on_cycle is not None:
@@ -139,7 +140,8 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
                     status.state = "failed"
                     LOG.error("stopping: %d cycles in a row failed", consecutive_failures)
                     return EXIT_PIPELINE_FAILED
-                stop.wait(max(0.0, next_poll - time.monotonic()))
+                if wait is not None:
+                    stop.wait(wait)
             status.state = "stopped"
             return EXIT_OK
         finally:
@@ -152,6 +154,19 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
             status.next_poll_at = None
             write_json(status_path, asdict(status))
             _restore_signal_handlers(previous)
+
+
+def _wait_before_next(stream: StreamOptions, cycles: int, started: float, next_poll: float,
+                      now: float) -> Optional[float]:
+    """Seconds to wait before the next poll (0 after a poll slower than the interval: the next starts at once,
+    and the schedule shifts rather than bunching up), or None if there is none: `--max-cycles` polls are done, or
+    the next poll would start after `--duration`. Deciding before the wait spares the idle interval that would
+    otherwise follow the last poll."""
+    if stream.max_cycles is not None and cycles >= stream.max_cycles:
+        return None
+    if stream.duration is not None and max(next_poll, now) - started >= stream.duration:
+        return None
+    return max(0.0, next_poll - now)
 
 
 def cycle_line(outcome: RunOutcome) -> str:

@@ -101,6 +101,7 @@ def test_stop_event_ends_the_stream_between_cycles(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--poll-interval", "0"], "--poll-interval must be positive"),
+    (["--duration", "0"], "--duration must be positive"),
     (["--max-cycles", "0"], "--max-cycles must be at least 1"),
     (["--run-id", "x"], "--run-id does not apply to stream"),
 ])
