@@ -2,13 +2,18 @@
 start. Failing and recovering feeds, kills and restarts, a second driver on one output, the last poll's exit, the
 output read back and checked against what the feeds listed."""
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timezone
+
+import duckdb
 
 import pyarrow.dataset as ds
 
+from newsbeam.manifest import account
 from newsbeam.sample_site import SampleSite, article_paths
 
 PAGES = [p for p in article_paths() if "subscribers" not in p and "abonnes" not in p]
@@ -111,3 +116,56 @@ def test_the_schedule_after_each_poll():
     assert wait(["--poll-interval", "60", "--duration", "30"], 1, 60.0, 5.0) is None
     assert wait(["--poll-interval", "10", "--duration", "30"], 1, 10.0, 50.0) is None  # a slow poll overran it
     assert wait(["--poll-interval", "10", "--duration", "30"], 2, 20.0, 12.0) == 8.0
+
+
+def test_a_feed_failing_then_recovering_loses_nothing_and_the_output_adds_up(tmp_path):
+    """Two feeds, three polls, a process clock that is not UTC: one feed answers 500 in the second poll and lists
+    an article with a future date and one with no date when it is back; the other gains an item every poll. Read
+    back: every listed item is one article, no article_id twice, the failure one feed dead letter, every poll's
+    manifest balanced, the status file's totals what is on disk, partitions on the UTC date."""
+    flaky_polls, healthy_polls = [0], [0]
+    future = "Tue, 01 Jan 2036 12:00:00 +0000"
+    flaky_lists = {1: PAGES[:2], 3: PAGES[:4]}
+
+    def flaky(handler):
+        flaky_polls[0] += 1
+        if flaky_polls[0] == 2:
+            handler.send_body(500, b"oops", "text/plain")
+            return
+        paths = flaky_lists[min(flaky_polls[0], 3)]
+        handler.send_body(200, rss(handler.server.site, paths, {PAGES[0]: "Mon, 30 Nov 2026 06:00:00 +0000",
+                                                                PAGES[2]: future}), "application/rss+xml")
+
+    def healthy(handler):
+        healthy_polls[0] += 1
+        handler.send_body(200, rss(handler.server.site, PAGES[10:10 + healthy_polls[0]], {PAGES[11]: future}),
+                          "application/rss+xml")
+
+    # a zone whose calendar day differs from UTC's right now, so a local date anywhere would show
+    zone = "Etc/GMT-14" if datetime.now(timezone.utc).hour >= 10 else "Etc/GMT+12"
+    with SampleSite(routes={"/flaky.rss": flaky, "/healthy.rss": healthy}) as site:
+        done = subprocess.run(
+            stream_command([site.url("/flaky.rss"), site.url("/healthy.rss")], tmp_path, *QUICK, "--read-timeout",
+                           "5", "--max-attempts", "1", "--poll-interval", "0.2", "--max-cycles", "3"),
+            capture_output=True, text=True, timeout=180, env={**os.environ, "TZ": zone})
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 3 and "succeeded" in done.stdout
+
+    listed = {site.url(p) for p in [*PAGES[:4], *PAGES[10:13]]}
+    articles, dead = read(tmp_path, "articles"), read(tmp_path, "dead_letters")
+    assert {row["url"] for row in articles} == listed  # the items listed during and after the outage too
+    glob = f"{tmp_path}/articles/**/*.parquet"
+    assert duckdb.sql(f"SELECT count(*), count(DISTINCT article_id) FROM read_parquet('{glob}', "
+                      "hive_partitioning = true)").fetchall() == [(len(listed), len(listed))]
+    assert [(row["url"], row["stage"], row["reason"]) for row in dead] == [
+        (site.url("/flaky.rss"), "feed", "feed_http_5xx")]
+    runs = manifests(tmp_path)
+    assert [run["status"] for run in runs] == ["succeeded"] * 3
+    assert all(account(run["counters"]).balanced for run in runs)
+    assert sum(run["counters"].get("items.to_fetch", 0) for run in runs) == len(listed)  # none fetched twice
+    assert {row["ingest_date"] for row in articles} == {run["ingest_date"] for run in runs} \
+        == {run["started_at"][:10] for run in runs}  # the UTC date, whatever the process's zone
+    assert all(row["published_at"] is None or row["published_at"] <= row["fetched_at"] for row in articles)
+    status = json.loads((tmp_path / "_stream" / "status.json").read_text())
+    assert (status["cycles"], status["failed_cycles"], status["state"]) == (3, 0, "stopped")
+    assert (status["articles_written"], status["dead_letters_written"]) == (len(articles), len(dead))
