@@ -57,6 +57,7 @@ class StreamStatus:
     updated_at: str
     cycles: int = 0
     failed_cycles: int = 0
+    no_input_cycles: int = 0  # polls in which every source failed or was empty: not failures, but worth watching
     articles_written: int = 0
     dead_letters_written: int = 0
     last_run_id: Optional[str] = None
@@ -119,8 +120,14 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
                     # the stream reports one line per poll; a progress line per poll would repeat it
                     quiet = [] if "--progress" in argv else ["--progress", "off"]
                     outcome = ingest.run([*argv, *quiet, "--run-id", run_id], control=control, lock=lock)
-                except UsageError:
-                    raise
+                except UsageError as exc:
+                    if not status.cycles:
+                        raise  # bad arguments or inputs: said at once, before the stream has ever run
+                    # Later, the same error is a passing condition (a feed list being replaced, the output's storage
+                    # unreachable): it fails this poll only, and the five-in-a-row rule decides when to give up.
+                    LOG.error("cycle %s could not start: %s", run_id, exc)
+                    outcome = RunOutcome(run_id, config.output, FAILED, EXIT_PIPELINE_FAILED, {}, None,
+                                         round(time.monotonic() - cycle_started, 3), f"UsageError: {exc}")
                 except Exception as exc:  # a cycle that cannot even start is logged; the next poll tries again
                     LOG.exception("cycle %s could not run", run_id)
                     outcome = RunOutcome(run_id, config.output, FAILED, EXIT_PIPELINE_FAILED, {}, None,
@@ -187,6 +194,9 @@ def _record(status: StreamStatus, outcome: RunOutcome) -> None:
     status.dead_letters_written += outcome.counters.get("dead_letters.written", 0)
     if _failed(outcome):
         status.failed_cycles += 1
+    if outcome.exit_code == EXIT_NO_INPUT:
+        status.no_input_cycles += 1
+    if outcome.error:  # a stream whose every feed fails says so here, although its polls do not count as failed
         status.recent_errors = (status.recent_errors + [f"{outcome.run_id}: {outcome.error}"])[-5:]
 
 

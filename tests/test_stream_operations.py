@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timezone
 
 import duckdb
+import pytest
 
 import pyarrow.dataset as ds
 
@@ -169,3 +170,37 @@ def test_a_feed_failing_then_recovering_loses_nothing_and_the_output_adds_up(tmp
     status = json.loads((tmp_path / "_stream" / "status.json").read_text())
     assert (status["cycles"], status["failed_cycles"], status["state"]) == (3, 0, "stopped")
     assert (status["articles_written"], status["dead_letters_written"]) == (len(articles), len(dead))
+
+
+def test_a_stream_whose_feeds_all_fail_says_so_and_outlives_its_feed_list_vanishing(tmp_path):
+    """Every feed down (HTTP 500): the polls find no input, which is not a failed poll (the feeds may come back),
+    but the status file counts them and shows why. The feed list missing for one poll (being replaced) fails that
+    poll only, instead of ending a stream that has run for days with exit 2; a list missing at the start still
+    refuses at once."""
+    from newsbeam.pipelines.options import UsageError
+    from newsbeam.pipelines.stream import run_stream
+
+    feed_list = tmp_path / "feeds.txt"
+    output = tmp_path / "out"
+    with SampleSite(routes={"/down.rss": lambda h: h.send_body(500, b"oops", "text/plain")}) as site:
+        feed_list.write_text(site.url("/down.rss") + "\n")
+        polls = []
+
+        def on_cycle(outcome):
+            polls.append(outcome.status)
+            if len(polls) == 1:
+                feed_list.rename(tmp_path / "feeds.old")
+            elif len(polls) == 2:
+                (tmp_path / "feeds.old").rename(feed_list)
+
+        args = ["--feeds", str(feed_list), "--output", str(output), *QUICK, "--read-timeout", "5",
+                "--max-attempts", "1", "--poll-interval", "0.1"]
+        code = run_stream([*args, "--max-cycles", "3"], on_cycle=on_cycle)
+        feed_list.unlink()
+        with pytest.raises(UsageError, match="no such file"):
+            run_stream([*args, "--max-cycles", "1"])
+    assert code == 0 and polls == ["no_input", "failed", "no_input"]
+    status = json.loads((output / "_stream" / "status.json").read_text())
+    assert (status["cycles"], status["failed_cycles"], status["no_input_cycles"]) == (3, 1, 2)
+    assert len(status["recent_errors"]) == 3 and "no such file" in status["recent_errors"][1]
+    assert "no input" in status["recent_errors"][2] and status["dead_letters_written"] == 2
