@@ -112,6 +112,9 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
         # a stop ends the process at once (lifecycle._hard_exit): release the lock first (cleanups run newest first)
         forget_lock = control.on_interrupt(lambda reason: lock.release()) if control else (lambda: None)
         try:  # the one place that wraps all the polls
+            # at once, not after the first poll (minutes, with models to load): until then the file would still
+            # describe the previous driver, perhaps one killed while 'running', under its pid
+            write_json(status_path, asdict(status))
             wait: Optional[float] = 0.0
             while wait is not None and not stop.is_set():
                 cycle_started = time.monotonic()

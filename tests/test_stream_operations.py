@@ -75,6 +75,8 @@ def test_kill_mid_poll_second_driver_refused_restart_completes_and_exits_after_i
         first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             wait_for(reached.is_set, 90, "the first driver's poll to fetch the slow article")
+            status = json.loads((tmp_path / "_stream" / "status.json").read_text())  # written before the first poll
+            assert (status["state"], status["pid"], status["cycles"]) == ("running", first.pid, 0)
             second = subprocess.run([*command, "--max-cycles", "1"], capture_output=True, text=True, timeout=120)
             assert second.returncode == 2 and "another run is writing to this output" in second.stderr, second.stderr
             first.kill()
