@@ -206,3 +206,29 @@ def test_a_stream_whose_feeds_all_fail_says_so_and_outlives_its_feed_list_vanish
     assert (status["cycles"], status["failed_cycles"], status["no_input_cycles"]) == (3, 1, 2)
     assert len(status["recent_errors"]) == 3 and "no such file" in status["recent_errors"][1]
     assert "no input" in status["recent_errors"][2] and status["dead_letters_written"] == 2
+
+
+def test_five_failed_polls_in_a_row_stop_the_driver(tmp_path, monkeypatch):
+    """Polls whose run fails (exit 1, 3, or a poll that cannot start) count; one that succeeds or finds no input
+    resets the count. The fifth failure in a row ends the driver with exit 1 and status 'failed'."""
+    from newsbeam.pipelines import stream
+    from newsbeam.pipelines.lifecycle import RunOutcome
+
+    plan = iter([1, 3, 1, 1, 4, 1, 1, 3, 1, 0, 1, 1, 1, 1, 1, 0])
+    ran = []
+
+    def fake_run(argv, control=None, lock=None):
+        code = next(plan)
+        ran.append(code)
+        status = {0: "succeeded", 1: "failed", 3: "accounting_mismatch", 4: "no_input"}[code]
+        return RunOutcome(f"run-{len(ran)}", str(tmp_path), status, code, {}, None, 0.0,
+                          None if code == 0 else f"{status} ({len(ran)})")
+
+    monkeypatch.setattr(stream.ingest, "run", fake_run)
+    code = stream.run_stream(["--feeds", "http://127.0.0.1:9/feed.rss", "--output", str(tmp_path),
+                              "--poll-interval", "0.001"])
+    assert code == 1 and ran == [1, 3, 1, 1, 4, 1, 1, 3, 1, 0, 1, 1, 1, 1, 1]
+    status = stream.status_of(str(tmp_path))
+    assert (status["state"], status["cycles"], status["failed_cycles"], status["no_input_cycles"]) == (
+        "failed", 15, 13, 1)
+    assert status["recent_errors"][-1] == "run-15: failed (15)" and status["next_poll_at"] is None
