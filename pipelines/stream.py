@@ -42,9 +42,9 @@ class StreamOptions(PipelineOptions):
         group.add_argument("--poll-interval", "--poll_interval", dest="poll_interval", type=float, default=60.0,
                            help="Seconds from the start of one poll to the start of the next (default 60).")
         group.add_argument("--max-cycles", "--max_cycles", dest="max_cycles", type=int, default=None,
-                           help="Stop after N polls (default: run until stopped).")
+                           help="Stop right after the Nth poll (default: run until stopped).")
         group.add_argument("--duration", type=float, default=None, metavar="SECONDS",
-                           help="Stop once this many seconds have passed (the cycle in flight finishes).")
+                           help="Start no poll after this many seconds (the poll in flight finishes).")
 
 
 @dataclass
