@@ -172,7 +172,8 @@ def summarize(output: str) -> str:
         with open(status_path, encoding="utf-8") as handle:
             status = json.load(handle)
         lines.append(f"stream: {status.get('state')} (pid {status.get('pid')}), {status.get('cycles')} polls, "
-                     f"{status.get('failed_cycles')} failed, {status.get('articles_written')} articles; "
+                     f"{status.get('failed_cycles')} failed, {status.get('no_input_cycles', 0)} without input, "
+                     f"{status.get('articles_written')} articles; "
                      f"last poll {status.get('updated_at', '')[:19]}, next {status.get('next_poll_at') or '-'}")
     manifests = read_manifests(output)
     if manifests:
