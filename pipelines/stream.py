@@ -121,7 +121,8 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
                 run_id = default_run_id(_now())
                 try:
                     # the stream reports one line per poll; a progress line per poll would repeat it
-                    quiet = [] if "--progress" in argv else ["--progress", "off"]
+                    given = any(arg == "--progress" or arg.startswith("--progress=") for arg in argv)
+                    quiet = [] if given else ["--progress", "off"]
                     outcome = ingest.run([*argv, *quiet, "--run-id", run_id], control=control, lock=lock)
                 except UsageError as exc:
                     if not status.cycles:

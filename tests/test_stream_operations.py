@@ -231,3 +231,21 @@ def test_five_failed_polls_in_a_row_stop_the_driver(tmp_path, monkeypatch):
     assert (status["state"], status["cycles"], status["failed_cycles"], status["no_input_cycles"]) == (
         "failed", 15, 13, 1)
     assert status["recent_errors"][-1] == "run-15: failed (15)" and status["next_poll_at"] is None
+
+
+def test_a_progress_option_given_as_one_word_is_kept(tmp_path, monkeypatch):
+    """The driver silences each poll's progress line unless asked for it; `--progress=log` asks too."""
+    from newsbeam.pipelines import stream
+    from newsbeam.pipelines.lifecycle import RunOutcome
+
+    seen = []
+
+    def fake_run(argv, control=None, lock=None):
+        seen.append(argv)
+        return RunOutcome("run-1", str(tmp_path), "succeeded", 0, {}, None, 0.0)
+
+    monkeypatch.setattr(stream.ingest, "run", fake_run)
+    for progress in (["--progress=log"], ["--progress", "log"], []):
+        stream.run_stream(["--feeds", "http://127.0.0.1:9/feed.rss", "--output", str(tmp_path), *progress,
+                           "--max-cycles", "1"])
+    assert [argv.count("off") for argv in seen] == [0, 0, 1]
