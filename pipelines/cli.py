@@ -242,7 +242,8 @@ def _with_config(parser: argparse.ArgumentParser, argv: List[str]) -> List[str]:
              for name in config_file.COMMAND_SECTIONS}
     command = argv[position]
     try:
-        inserted = config_file.config_argv(config_file.load(path), command, known, _given(argv[position + 1:]))
+        inserted = config_file.config_argv(config_file.load(path), command, known, _given(argv[position + 1:]),
+                                           base=os.path.dirname(os.path.abspath(path)))
     except config_file.ConfigError as exc:
         parser.error(str(exc))
     return [*argv[:position + 1], *inserted, *argv[position + 1:]]

@@ -59,6 +59,12 @@ def run_report(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.output):
         print(f"newsbeam: error: {args.output!r} is not a folder", file=sys.stderr)
         return 2
+    from newsbeam.report import MARKERS, is_output
+
+    if not is_output(args.output):  # a mistyped path must not get a report.html of nothing, as `inspect` says
+        print(f"newsbeam: error: {args.output!r} is not a newsbeam output folder (none of {', '.join(MARKERS)} in "
+              "it)", file=sys.stderr)
+        return 2
     if args.since and args.until and args.since > args.until:
         print("newsbeam: error: --since is after --until", file=sys.stderr)
         return 2

@@ -61,6 +61,9 @@ def test_the_command_line_wins_even_for_repeatable_options():
     ({"host-delay": [1, 2]}, "takes one value, not a list"),
     ({"ignore-robots": "yes"}, "expected true or false"),
     ({"ingest": 3}, "[ingest] must be a table"),
+    # which of the two won was an accident of the file's order
+    ({"host-delay": 0, "host_delay": 1}, "option given twice in config file: 'host-delay' and 'host_delay'"),
+    ({"ingest": {"run-id": "a", "run_id": "b"}}, "given twice in config file: [ingest] 'run-id' and 'run_id'"),
 ])
 def test_unknown_or_malformed_keys_are_errors_that_name_the_key(config, message):
     with pytest.raises(config_file.ConfigError, match=None) as error:
@@ -107,7 +110,28 @@ def test_cli_reads_the_config_file_and_the_command_line_wins(tmp_path, captured,
     assert "--config" not in captured[0]
     # before the command too
     assert cli.main(["--config", str(path), "ingest"]) == 0
-    assert _parsed(captured[1]).feeds == ["a.xml", "b.xml"]
+    assert _parsed(captured[1]).feeds == [str(tmp_path / "a.xml"), str(tmp_path / "b.xml")]
+
+
+def test_relative_paths_in_the_file_are_relative_to_the_file(tmp_path, monkeypatch, captured, restore_logging):
+    """They were relative to the working directory: from Airflow (whose BashOperator runs in a temporary folder)
+    or a crontab without `cd`, `output = "data"` wrote into a folder nobody reads and `feeds = ["feeds.opml"]`
+    was not found."""
+    (tmp_path / "etc").mkdir()
+    path = tmp_path / "etc" / "newsbeam.toml"
+    path.write_text('output = "../data"\nspool-dir = "off"\ntopics = "/abs/topics.yaml"\n[ingest]\n'
+                    'feeds = ["feeds.opml", "https://example.org/feed.xml", "s3://bucket/feeds.txt"]\n'
+                    'urls = ["lists/urls.txt"]\n')
+    monkeypatch.chdir("/")
+    assert cli.main(["ingest", "--config", str(path)]) == 0
+    args = _parsed(captured[0])
+    base = tmp_path / "etc"
+    assert args.feeds == [str(base / "feeds.opml"), "https://example.org/feed.xml", "s3://bucket/feeds.txt"]
+    assert (args.output, args.urls, args.spool_dir, args.topics) == (
+        str(base / "../data"), [str(base / "lists/urls.txt")], "off", "/abs/topics.yaml")
+    # the command line's own relative paths stay relative to the working directory
+    assert cli.main(["ingest", "--config", str(path), "--output", "here"]) == 0
+    assert _parsed(captured[1]).output == "here"
 
 
 def test_cli_config_errors_exit_2_naming_the_key(tmp_path, capsys, captured, restore_logging):

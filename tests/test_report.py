@@ -267,16 +267,19 @@ def test_report_command(corpus_output, tmp_path):
     assert "Filtered: since 2026-10-03; language en or fr; entity nobody" in page.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("args", [["missing"], ["OUT", "--since", "2026-02-30"],
+@pytest.mark.parametrize("args", [["missing"], ["plain"], ["OUT", "--since", "2026-02-30"],
                                   ["OUT", "--since", "2026-10-05", "--until", "2026-10-01"], ["OUT", "--runner", "x"]])
 def test_report_command_refuses_bad_arguments(corpus_output, tmp_path, capsys, args):
     out, _ = corpus_output
-    argv = ["report", *[str(out) if a == "OUT" else str(tmp_path / a) if a == "missing" else a for a in args]]
+    (tmp_path / "plain").mkdir()  # a folder, but not newsbeam's: a mistyped path got an empty report.html, exit 0
+    argv = ["report", *[str(out) if a == "OUT" else str(tmp_path / a) if a in ("missing", "plain") else a
+                        for a in args]]
     try:
         code = main(argv)
     except SystemExit as exc:  # argparse's own errors
         code = exc.code
     assert code == 2 and "error" in capsys.readouterr().err
+    assert not (tmp_path / "plain" / "report.html").exists()
 
 
 def test_duckdb_never_fetches_extensions():
