@@ -6,7 +6,7 @@ from typing import Dict, Iterable
 
 import pyarrow as pa
 
-from newsbeam.state import SegmentedTable
+from newsbeam.state import SegmentedTable, has_run_files
 from newsbeam.schemas.records import FeedValidator
 
 FEED_STATE_VERSION = 1
@@ -57,7 +57,14 @@ def validator_rows(run_id: str, validators: Iterable[FeedValidator]) -> pa.Table
 
 
 def load_validators(output: str, current_run: str) -> Dict[str, FeedValidator]:
-    """The latest validators per feed URL from other runs."""
+    """The latest validators per feed URL from other runs; none for a re-run of a run id that committed files.
+
+    Such a re-run replaces its earlier files with what it writes now; sent a later run's validator, the feed
+    answered 304 and the run's articles were replaced with nothing (and, the feed being unchanged, never fetched
+    again). Fetched unconditionally, the feed lists them again and the seen index (without this run's own rows)
+    lets them through."""
+    if has_run_files(output, current_run):
+        return {}
     latest: Dict[str, FeedValidator] = {}
     for row in feed_table(output).read(exclude_run=current_run).to_pylist():
         previous = latest.get(row["feed_url"])

@@ -195,6 +195,16 @@ def read_run_files(output: str, dataset: str, depth: int, run_id: str, columns: 
     return pa.concat_tables(tables) if tables else None
 
 
+def has_run_files(output: str, run_id: str, article_depth: int = 2, dead_letter_depth: int = 1) -> bool:
+    """Whether `run_id` already committed article or dead-letter files (an earlier attempt of a re-run)."""
+    for dataset, depth in (("articles", article_depth), ("dead_letters", dead_letter_depth)):
+        pattern = FileSystems.join(output, dataset, *(["*"] * depth), f"part-{run_id}-*.parquet")
+        for result in FileSystems.match([pattern]):
+            if any(owns(meta.path.rsplit("/", 1)[-1], run_id) for meta in result.metadata_list):
+                return True
+    return False
+
+
 def runs_in(output: str) -> List[str]:
     """The id of every run that has a manifest (from file names alone: a streaming job makes thousands)."""
     pattern = FileSystems.join(output, MANIFEST_FOLDER, "*.json")

@@ -207,6 +207,12 @@ def test_rerunning_a_run_id_replaces_instead_of_skipping(site, tmp_path):
     rows = articles(out).num_rows
     again = run(out, *feeds, run_id="r1")  # the state of r1 itself is not used to skip r1's own items
     assert again.counters["articles.written"] == rows == articles(out).num_rows
+    # after a later run recorded the feed's ETag, a re-run of r1 (an Airflow "clear") sent it, got 304 and
+    # replaced r1's articles with nothing
+    assert run(out, *feeds, run_id="r2").counters["feeds.not_modified"] == 1
+    again = run(out, *feeds, run_id="r1")
+    assert again.counters["articles.written"] == rows == articles(out).num_rows
+    assert "If-None-Match" not in site.requests("/feeds/world.rss")[-1][1]
 
 
 # --- crash safety ----------------------------------------------------------------------------------------------
