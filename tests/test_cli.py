@@ -1,6 +1,7 @@
 """End to end: the real `newsbeam` command against the loopback site, output read back with pyarrow, DuckDB,
 pandas and Polars."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,7 +66,10 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
     out = tmp_path / "out"
     done = newsbeam("ingest", *inputs, "--output", str(out), "--run-id", "r1")
     assert done.returncode == 0, done.stderr
-    assert "run r1: succeeded" in done.stdout
+    # what cron and Airflow log: stdout is the one summary line; stderr (no terminal) holds progress log lines only
+    assert re.fullmatch(r"run r1: succeeded in \d+\.\d s -> \S+\n", done.stdout), done.stdout
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d progress: ", line) for line in done.stderr.splitlines())
+    assert "| done |" in done.stderr.splitlines()[-1]
 
     articles = articles_of(out)
     successes = [p for p, reason in FAULT_URLS.items() if reason is None]
