@@ -68,7 +68,9 @@ def progress_view(counts: Mapping[str, int], elapsed: float, fetch_started: Opti
         rate = fetched / (elapsed - fetch_started)
         if to_fetch is not None and not final:
             eta = max(0, to_fetch - fetched) / rate
-    if final and "articles.written" in counts:
+    # a run that wrote only dead letters (or nothing) has no 'articles.written': its last line must still show
+    # what it committed, not the in-flight failures (which miss a feed that is not a feed, a bad source line ...)
+    if final and ("articles.written" in counts or "dead_letters.written" in counts or "run.committed" in counts):
         articles, dead = c("articles.written"), c("dead_letters.written")
     else:
         articles = c("articles.extracted")

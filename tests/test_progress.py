@@ -55,6 +55,9 @@ def test_final_view_takes_the_writers_counts():
     final = progress_view({**COUNTS, "articles.written": 8, "dead_letters.written": 6}, 3725.0, 14.0, final=True)
     assert (final.articles, final.dead_letters, final.eta) == (8, 6, None)
     assert "| done | elapsed 1:02:05 |" in format_view(final)
+    # a run that wrote no article: its last line said 'dead letters 0' while it wrote a feed_not_a_feed one
+    only_dead = progress_view({"sources.read": 1, "dead_letters.written": 1, "run.committed": 1}, 4.0, final=True)
+    assert (only_dead.articles, only_dead.dead_letters) == (0, 1)
 
 
 @settings(max_examples=50, deadline=None)
