@@ -82,6 +82,15 @@ def had_no_input(counters: Mapping[str, int]) -> bool:
             and not counters.get("feeds.not_modified") and not counters.get("feeds.unchanged"))
 
 
+def _no_input_message(counters: Mapping[str, int]) -> str:
+    failed = counters.get("dead_letters.written.source", 0) + counters.get("dead_letters.written.feed", 0)
+    if failed:
+        return (f"no input: every source failed or was empty ({failed} dead letter(s) of stages 'source' and 'feed' "
+                "say why)")
+    # e.g. a feed list file left empty by a deploy: no dead letter to point to
+    return "no input: every source was empty (no feed, feed item or URL listed) and none failed"
+
+
 def decide(counters: Mapping[str, int], error: Optional[str] = None
            ) -> Tuple[str, int, Optional[Accounting], Optional[str]]:
     """A finished batch run's (status, exit code, accounting, error message), from its counters alone."""
@@ -95,8 +104,7 @@ def decide(counters: Mapping[str, int], error: Optional[str] = None
     if not accounting.balanced:
         return ACCOUNTING_MISMATCH, EXIT_ACCOUNTING, accounting, f"accounting does not balance: {accounting.as_dict()}"
     if had_no_input(counters):
-        return (NO_INPUT, EXIT_NO_INPUT, accounting,
-                "no input: every source failed or was empty (see the dead letters of stages 'source' and 'feed')")
+        return NO_INPUT, EXIT_NO_INPUT, accounting, _no_input_message(counters)
     return SUCCEEDED, EXIT_OK, accounting, None
 
 

@@ -50,6 +50,17 @@ def test_decide(counters, error, expected):
     assert (message is None) == (status == "succeeded")
 
 
+def test_no_input_without_a_dead_letter_does_not_point_to_dead_letters():
+    """An empty feed list file (a deploy gone wrong) gave 'see the dead letters of stages ...', and there were none."""
+    _, code, _, message = decide({"run.committed": 1, "sources.read": 1, "sources.subscription_lists": 1})
+    assert code == 4
+    assert message == "no input: every source was empty (no feed, feed item or URL listed) and none failed"
+    _, _, _, message = decide({"run.committed": 1, "dead_letters.written": 3, "dead_letters.written.feed": 2,
+                               "dead_letters.written.source": 1})
+    assert message == ("no input: every source failed or was empty (3 dead letter(s) of stages 'source' and 'feed' "
+                       "say why)")
+
+
 def _manifest(tmp_path):
     options = PipelineOptions(["--feeds", "https://example.org/feed.xml", "--output", str(tmp_path)])
     config = build_config(options.view_as(NewsbeamOptions), now=datetime(2026, 11, 29, tzinfo=timezone.utc))
@@ -179,10 +190,12 @@ def test_a_run_whose_sources_all_failed_or_were_empty_says_so(tmp_path, capsys, 
     assert cli.main(["ingest", *args, "--output", str(out), *FAST, "--run-id", "r1"]) == 4
     captured = capsys.readouterr()
     assert captured.out.startswith("run r1: no_input in ")
+    counters = json.loads((tmp_path / "out" / "_runs" / "r1.json").read_text())["counters"]
+    dead = counters.get("dead_letters.written.source", 0) + counters.get("dead_letters.written.feed", 0)
     # the one line newsbeam says about it (the progress log's closing line may stand before it)
     assert [line for line in captured.err.strip().splitlines() if line.startswith("newsbeam:")] == [
-        "newsbeam: warning: no input: every source failed or was empty (see the dead letters of stages 'source' "
-        "and 'feed')"]
+        f"newsbeam: warning: no input: every source failed or was empty ({dead} dead letter(s) of stages 'source' "
+        "and 'feed' say why)"]
     manifest = json.loads((out / "_runs" / "r1.json").read_text())
     assert manifest["status"] == "no_input" and "no input" in manifest["error"]
     assert manifest["accounting"]["balanced"] and manifest["counters"].get("items.in", 0) == 0
