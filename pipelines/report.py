@@ -87,7 +87,12 @@ def run_report(args: argparse.Namespace) -> int:
     # names may contain commas ("Washington, D.C."), so --entity is split only by repetition
     filters = Filters(since=args.since, until=args.until, languages=_values(args.language),
                       topics=_values(args.topic), entities=tuple(e.strip() for e in args.entity or () if e.strip()))
-    outcome = write_report(args.output, args.out_file, filters)
+    try:
+        outcome = write_report(args.output, args.out_file, filters)
+    except OSError as exc:  # a read-only output, a full disk, -o under a file: one line, as for `ingest`
+        target = args.out_file or os.path.join(args.output, "report.html")
+        print(f"newsbeam: error: cannot write the report to {target!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     print(f"report: {outcome.path} ({outcome.bytes / 1e6:.1f} MB, {outcome.charts} charts, "
           f"{outcome.seconds:.1f} s)")
     return 0

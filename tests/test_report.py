@@ -269,17 +269,20 @@ def test_report_command(corpus_output, tmp_path):
 
 
 @pytest.mark.parametrize("args", [["missing"], ["plain"], ["OUT", "--since", "2026-02-30"],
+                                  ["OUT", "-o", "afile/report.html"],  # unwritable: was a traceback, exit 1
                                   ["OUT", "--since", "2026-10-05", "--until", "2026-10-01"], ["OUT", "--runner", "x"]])
 def test_report_command_refuses_bad_arguments(corpus_output, tmp_path, capsys, args):
     out, _ = corpus_output
     (tmp_path / "plain").mkdir()  # a folder, but not newsbeam's: a mistyped path got an empty report.html, exit 0
-    argv = ["report", *[str(out) if a == "OUT" else str(tmp_path / a) if a in ("missing", "plain") else a
-                        for a in args]]
+    (tmp_path / "afile").write_text("")
+    argv = ["report", *[str(out) if a == "OUT" else str(tmp_path / a)
+                        if a.split("/")[0] in ("missing", "plain", "afile") else a for a in args]]
     try:
         code = main(argv)
     except SystemExit as exc:  # argparse's own errors
         code = exc.code
-    assert code == 2 and "error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "error" in err.splitlines()[-1] and "Traceback" not in err, err
     assert not (tmp_path / "plain" / "report.html").exists()
 
 
