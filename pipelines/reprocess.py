@@ -92,7 +92,7 @@ def build_pipeline(pipeline: beam.Pipeline, files, core: CoreSettings, state: St
     pages = pipeline | "ArchiveFiles" >> beam.Create(files) | "Pages" >> PagesFromWarc(
         root, reprocess=True, by_reference=core.spool_dir is not None)
     processed = pages["pages"] | "Core" >> ProcessPages(core)
-    known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state, store)
+    known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state, store, earlier_runs=False)
     near = known.articles | "NearDuplicates" >> NearDuplicates(state, store)
     article_files = near["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, output, run, buckets, store=store)
     dead_letter_files = (
@@ -175,7 +175,7 @@ def _reprocess(args, options: PipelineOptions, files: List[Tuple[str, int]], sou
             result.wait_until_finish()
             counters = counters_of(result)
         if args.replace:
-            counters["articles.replaced_older_rows"] = replace_older_rows(output, run_id)
+            counters.update(replace_older_rows(output, run_id))
     except Exception as exc:
         LOG.exception("reprocess %s failed", run_id)
         error = f"{type(exc).__name__}: {exc}"
