@@ -231,7 +231,11 @@ def _only_record(member: bytes, arc2warc: bool, where: str):
     from warcio.archiveiterator import ArchiveIterator
 
     for record in ArchiveIterator(BytesIO(member), arc2warc=arc2warc):
-        return record.rec_headers, record.http_headers, record.content_stream().read()
+        body = record.content_stream().read()
+        missing = getattr(record.raw_stream, "limit", 0)
+        if missing:  # the bytes end inside the record (a truncated file): warcio reads it short silently
+            raise ValueError(f"the WARC record {where} is truncated: {missing} bytes missing")
+        return record.rec_headers, record.http_headers, body
     raise ValueError(f"no WARC record {where}")
 
 

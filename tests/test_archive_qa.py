@@ -65,3 +65,40 @@ def test_reprocess_replace_twice_keeps_one_row_per_url_redirected_articles_inclu
         assert sorted(urls) == sorted(fetched["urls"]) and set(urls.values()) == {1}
         counters = json.loads((out / "_runs" / f"{run}.json").read_text())["counters"]
         assert counters["articles.replaced_older_rows"] == 2 and counters["dead_letters.replaced_older_rows"] == 1
+
+
+def show(capsys, *args):
+    """(exit code, stdout bytes, stderr) of `newsbeam show ...`."""
+    code = cli.main(["show", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out.encode(), captured.err
+
+
+def test_show_raw_finds_a_dead_letter_by_its_url_and_prints_its_archived_answer(fetched, capsys):
+    out, missing = fetched["out"], fetched["urls"][2]
+    code, printed, _ = show(capsys, missing, "--raw", out)
+    assert code == 0 and printed.split(b"\r\n", 1)[0].endswith(b" 404 Not Found"), printed[:80]
+    code, printed, _ = show(capsys, missing, out)
+    assert code == 0 and json.loads(printed)["reason"] == "http_404"
+    # an article by its listed URL: the response the redirects ended on
+    code, printed, _ = show(capsys, fetched["urls"][0], "--raw", out)
+    assert code == 0 and b" 200 " in printed.split(b"\r\n", 1)[0] and b"Raqqa" in printed
+    code, _, err = show(capsys, "0" * 32, out)
+    assert code == 2 and "no article nor dead letter" in err
+
+
+def test_show_raw_of_a_truncated_or_deleted_archive_is_a_clear_exit_2_never_a_partial_page(fetched, capsys,
+                                                                                           tmp_path):
+    out = tmp_path / "out"
+    subprocess.run(["cp", "-r", str(fetched["out"]), str(out)], check=True)
+    row = next(r for r in rows(out, "articles") if r["url"] == fetched["urls"][1])
+    path = out / row["warc_filename"]
+    with open(path, "r+b") as handle:  # the file ends in the middle of the article's record
+        handle.truncate(row["warc_record_offset"] + row["warc_record_length"] // 2)
+    code, printed, err = show(capsys, row["article_id"], "--raw", out)
+    assert (code, printed) == (2, b"") and "is damaged" in err and "truncated" in err
+    path.unlink()
+    code, printed, err = show(capsys, row["article_id"], "--raw", out)
+    assert (code, printed) == (2, b"") and f"the archive file {path} is gone" in err
+    code, _, err = show(capsys, row["article_id"], tmp_path / "nowhere")
+    assert code == 2 and "is not a newsbeam output" in err
