@@ -388,9 +388,21 @@ def _read_from(stream: BinaryIO, filename: str, start: int, end: Optional[int], 
         if following is not None:
             stream.seek(following)
         return following
-    if end is not None and read_up_to < end:
+    if end is not None and read_up_to < end and not _only_line_ends(stream, read_up_to, end):
         yield DamagedRecord(filename, read_up_to, f"{end - read_up_to} bytes after the last whole record")
     return None
+
+
+def _only_line_ends(stream: BinaryIO, start: int, end: int) -> bool:
+    """Whether the bytes from `start` to `end` are only CR and LF: warcio leaves a record's closing CRLF CRLF unread
+    when its block is empty (the log record wget writes last), which is no damage."""
+    if end - start > 64:
+        return False
+    try:
+        stream.seek(start)
+        return not stream.read(end - start).strip(b"\r\n")
+    except (AttributeError, OSError):
+        return False
 
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")

@@ -4,12 +4,16 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from io import BytesIO
 
 import pyarrow.dataset as ds
 import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from newsbeam.pipelines import cli
 from newsbeam.sample_site import SampleSite
+from newsbeam.warc import DamagedRecord, read_records
 from tests.faults import fault_routes
 
 FAST = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
@@ -102,3 +106,31 @@ def test_show_raw_of_a_truncated_or_deleted_archive_is_a_clear_exit_2_never_a_pa
     assert (code, printed) == (2, b"") and f"the archive file {path} is gone" in err
     code, _, err = show(capsys, row["article_id"], tmp_path / "nowhere")
     assert code == 2 and "is not a newsbeam output" in err
+
+
+def test_an_uncompressed_warc_ending_in_an_empty_record_is_not_damaged(tmp_path):
+    """wget's `.warc` (--no-warc-compression) ends with its log as a resource record; an empty one left warcio's
+    closing CRLF CRLF unread, which was reported as `4 bytes after the last whole record`, a warc_damaged dead
+    letter for a sound file."""
+    buffer = BytesIO()
+    writer = WARCWriter(buffer, gzip=False)
+    body = b"<html><body><p>hello</p></body></html>"
+    http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    writer.write_record(writer.create_warc_record("http://a.example/x", "response", payload=BytesIO(body),
+                                                  length=len(body), http_headers=http))
+    writer.write_record(writer.create_warc_record("http://a.example/log", "resource", payload=BytesIO(b""),
+                                                  length=0, warc_content_type="text/plain"))
+    data = buffer.getvalue()
+    found = list(read_records(BytesIO(data), "t.warc", 0, len(data)))
+    assert [type(item).__name__ for item in found] == ["ArchivedResponse", "OtherRecord"]
+    # real damage after the last record still is
+    found = list(read_records(BytesIO(data + b"junk"), "t.warc", 0, len(data) + 4))
+    assert isinstance(found[-1], DamagedRecord) and found[-1].offset == len(data) - 4
+
+
+def test_warc_input_refuses_a_folder_named_like_a_warc_file_with_exit_2(tmp_path, capsys):
+    (tmp_path / "crawl.warc.gz").mkdir()  # was read as a file: IsADirectoryError, a failed run (exit 1)
+    code = cli.main(["ingest", "--warc", str(tmp_path / "crawl.warc.gz"), "--output", str(tmp_path / "out")])
+    assert code == 2 and "matches no .warc" in capsys.readouterr().err
+    code = cli.main(["ingest", "--warc", str(tmp_path), "--output", str(tmp_path / "out")])
+    assert code == 2 and "a folder: pass a glob such as" in capsys.readouterr().err
