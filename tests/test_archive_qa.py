@@ -134,3 +134,26 @@ def test_warc_input_refuses_a_folder_named_like_a_warc_file_with_exit_2(tmp_path
     assert code == 2 and "matches no .warc" in capsys.readouterr().err
     code = cli.main(["ingest", "--warc", str(tmp_path), "--output", str(tmp_path / "out")])
     assert code == 2 and "a folder: pass a glob such as" in capsys.readouterr().err
+
+
+def test_reprocess_skips_a_killed_runs_unfinished_archive_and_says_so(fetched, tmp_path, capsys):
+    """What `ingest` SIGKILLed while writing its archive leaves (a hidden temporary, cut short) is never read,
+    and the manifest names it; a selection that matches nothing says what the archive holds."""
+    out = tmp_path / "out"
+    subprocess.run(["cp", "-r", str(fetched["out"]), str(out)], check=True)
+    (committed,) = (out / "warc").glob("ingest_date=*/r1-*.warc.gz")
+    unfinished = committed.parent / f".r2-00000.warc.gz.{'0' * 32}.inprogress"
+    unfinished.write_bytes(committed.read_bytes()[:1000])
+    again = tmp_path / "again"
+    assert cli.main(["reprocess", "--from", str(out), "--output", str(again), "--new-run-id", "rp",
+                     "--entities", "off"]) == 0
+    manifest = json.loads((again / "_runs" / "rp.json").read_text())
+    assert manifest["sources"]["files"] == [str(committed)] and manifest["accounting"]["balanced"]
+    assert manifest["sources"]["skipped_unfinished"] == [str(unfinished)]
+    assert not any(r["url"].endswith("#offset=0") for r in rows(again, "dead_letters"))  # not read as damaged
+    capsys.readouterr()
+    assert cli.main(["reprocess", "--from", str(out), "--output", str(again), "--run-id", "r2"]) == 2
+    err = capsys.readouterr().err
+    assert "match the selection (--run-id r2): the archive holds runs r1, ingest dates" in err
+    assert cli.main(["reprocess", "--from", str(tmp_path / "nowhere"), "--output", str(again)]) == 2
+    assert "not a newsbeam output" in capsys.readouterr().err
