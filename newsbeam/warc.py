@@ -405,7 +405,8 @@ def _only_line_ends(stream: BinaryIO, start: int, end: int) -> bool:
         return False
 
 
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# what a fetch takes as an article page (newsbeam.fetching.html_only): HTML, and PDF, extracted as a document
+_PAGE_TYPES = ("text/html", "application/xhtml+xml", "application/pdf", "application/x-pdf")
 
 
 def _parse_iso(value: Optional[str]) -> Optional[datetime]:
@@ -440,8 +441,9 @@ def content_type_of(response: ArchivedResponse) -> Tuple[Optional[str], Optional
 
 
 def is_html(response: ArchivedResponse) -> bool:
+    """Whether the response is an article candidate as a fetched page would be: HTML or PDF, or undeclared."""
     media_type, _ = content_type_of(response)
-    return media_type is None or media_type in _HTML_TYPES
+    return media_type is None or media_type in _PAGE_TYPES
 
 
 def page_of(response: ArchivedResponse) -> FetchedPage:

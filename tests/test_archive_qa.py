@@ -157,3 +157,26 @@ def test_reprocess_skips_a_killed_runs_unfinished_archive_and_says_so(fetched, t
     assert "match the selection (--run-id r2): the archive holds runs r1, ingest dates" in err
     assert cli.main(["reprocess", "--from", str(tmp_path / "nowhere"), "--output", str(again)]) == 2
     assert "not a newsbeam output" in capsys.readouterr().err
+
+
+def test_warc_input_extracts_a_pdf_response_as_a_fetch_would(tmp_path):
+    """A fetched PDF is an article (newsbeam.fetching.html_only takes it); the same response read from a WARC was
+    skipped as `not_html`."""
+    from tests.pdf_samples import text_pdf
+
+    path = tmp_path / "crawl.warc.gz"
+    with open(path, "wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        for url, kind, body in (("http://a.example/report.pdf", "application/pdf", text_pdf(2)),
+                                ("http://a.example/logo.png", "image/png", b"\x89PNG\r\n\x1a\n" + bytes(64))):
+            http = StatusAndHeaders("200 OK", [("Content-Type", kind)], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(url, "response", payload=BytesIO(body), length=len(body),
+                                                          http_headers=http))
+    out = tmp_path / "out"
+    assert cli.main(["ingest", "--warc", str(path), "--output", str(out), "--run-id", "w", "--entities", "off",
+                     "--progress", "off"]) == 0
+    (article,) = rows(out, "articles")
+    assert article["url"] == "http://a.example/report.pdf" and article["page_count"] == 2 and article["word_count"]
+    assert article["warc_filename"] == str(path) and article["warc_record_offset"] == 0
+    counters = json.loads((out / "_runs" / "w.json").read_text())["counters"]
+    assert counters["warc_in.skipped.not_html"] == 1 and counters["warc_in.records.response"] == 2
