@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import time
 from dataclasses import replace
@@ -148,7 +149,9 @@ def run(argv: List[str], control: Optional[RunControl] = None) -> RunOutcome:
     standard.runner = standard.runner or DEFAULT_RUNNER
     FileSystems.set_options(options)
     started_at = datetime.now(timezone.utc)
-    source, output = args.source.rstrip("/"), args.output.rstrip("/")
+    # one spelling per place: `out` and `./out/` are the same output (else --replace is bypassed), and the rows of
+    # another output point to the source files by absolute paths (a relative one would read as under that output)
+    source, output = _where(args.source), _where(args.output)
     if source == output and not args.replace:
         raise UsageError("--output is the source output: pass --replace to replace older rows, or another --output")
     since, until = parse_moment("since", args.since), parse_moment("until", args.until, end_of_day=True)
@@ -169,6 +172,10 @@ def run(argv: List[str], control: Optional[RunControl] = None) -> RunOutcome:
         finally:
             if release is not None:
                 release()
+
+
+def _where(path: str) -> str:
+    return path.rstrip("/") if "://" in path else os.path.realpath(path)
 
 
 def _reprocess(args, options: PipelineOptions, files: List[Tuple[str, int]], source: str, output: str, run_id: str,

@@ -180,3 +180,19 @@ def test_warc_input_extracts_a_pdf_response_as_a_fetch_would(tmp_path):
     assert article["warc_filename"] == str(path) and article["warc_record_offset"] == 0
     counters = json.loads((out / "_runs" / "w.json").read_text())["counters"]
     assert counters["warc_in.skipped.not_html"] == 1 and counters["warc_in.records.response"] == 2
+
+
+def test_reprocess_sees_through_spellings_of_the_same_output(fetched, tmp_path, monkeypatch, capsys):
+    """`--from out --output ./out/` was taken for two outputs: the reprocess wrote every article a second time
+    into the source output without --replace. Relative paths: the rows of another output pointed to the source
+    files by a relative name, which `show --raw` then looked for under that output."""
+    subprocess.run(["cp", "-r", str(fetched["out"]), str(tmp_path / "out")], check=True)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["reprocess", "--from", "out", "--output", "./out/", "--entities", "off"]) == 2
+    assert "pass --replace" in capsys.readouterr().err and len(list(tmp_path.glob("out/_runs/*.json"))) == 1
+    assert cli.main(["reprocess", "--from", "out", "--output", "again", "--entities", "off"]) == 0
+    row = next(r for r in rows(tmp_path / "again", "articles") if r["url"] == fetched["urls"][1])
+    assert row["warc_filename"].startswith(str(tmp_path / "out" / "warc") + "/")
+    capsys.readouterr()
+    assert cli.main(["show", row["article_id"], "--raw", "again"]) == 0
+    assert capsys.readouterr().out.startswith("HTTP/1.")
