@@ -163,6 +163,12 @@ def run(argv: List[str], control: Optional[RunControl] = None) -> RunOutcome:
         LOG.warning("skipped %d unfinished archive file(s), never committed (a run killed while writing, or one "
                     "still writing): %s", len(unfinished), ", ".join(unfinished))
     run_id = args.new_run_id or "reprocess-" + default_run_id(started_at)
+    # a run of the same id is replaced whole (its files, its manifest): a fetching run's rows that the archive does
+    # not hold (robots_disallowed, feed dead letters ...) would be lost, and its manifest with them
+    fetching = any(m.get("run_id") == run_id and m.get("mode") != "reprocess" for m in read_manifests(output))
+    if fetching or source == output and any(run == run_id for *_, run in committed):
+        raise UsageError(f"--new-run-id {run_id!r} is a fetching run of {output}: reprocessing under its id would "
+                         f"replace that run's files and manifest; choose another id")
     # one live run per output, as for ingest (newsbeam.runlock): two would write every article twice
     with hold_run_lock(output, run_id, error=UsageError) as held:
         # a stop ends the process at once (lifecycle._hard_exit): the lock goes with it

@@ -228,3 +228,22 @@ def test_reading_a_warc_does_not_hold_a_large_non_page_response_in_memory(tmp_pa
         tracemalloc.stop()
     assert found.status == 200 and found.body == b"" and not is_html(found)
     assert peak < size / 8, peak
+
+
+def test_reprocess_refuses_the_id_of_a_fetching_run(fetched, tmp_path, capsys):
+    """`--new-run-id r1` into r1's output replaced r1's files and manifest: its rows that the archive does not
+    hold were lost."""
+    out = tmp_path / "out"
+    subprocess.run(["cp", "-r", str(fetched["out"]), str(out)], check=True)
+    before = json.loads((out / "_runs" / "r1.json").read_text())
+    for target in (out, tmp_path / "copy"):
+        if target != out:
+            subprocess.run(["cp", "-r", str(out), str(target)], check=True)
+        assert cli.main(["reprocess", "--from", str(out), "--output", str(target), "--replace", "--new-run-id",
+                         "r1"]) == 2
+        assert "is a fetching run of" in capsys.readouterr().err
+    assert json.loads((out / "_runs" / "r1.json").read_text()) == before
+    # a reprocess's own id may be used again: the re-run replaces it
+    for _ in range(2):
+        assert cli.main(["reprocess", "--from", str(out), "--output", str(tmp_path / "again"), "--new-run-id", "rp",
+                         "--entities", "off"]) == 0
