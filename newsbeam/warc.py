@@ -231,14 +231,19 @@ def _only_record(member: bytes, arc2warc: bool, where: str):
     from warcio.archiveiterator import ArchiveIterator
 
     for record in ArchiveIterator(BytesIO(member), arc2warc=arc2warc):
-        return record.rec_headers, record.http_headers, record.content_stream().read()
+        body = record.content_stream().read()
+        missing = getattr(record.raw_stream, "limit", 0)
+        if missing:  # the bytes end inside the record (a truncated file): warcio reads it short silently
+            raise ValueError(f"the WARC record {where} is truncated: {missing} bytes missing")
+        return record.rec_headers, record.http_headers, body
     raise ValueError(f"no WARC record {where}")
 
 
 @dataclass(frozen=True)
 class ArchivedResponse:
     """A `response` record read back: the HTTP answer with its body decoded (chunking and content coding
-    undone), where it lies, and newsbeam's context when the archive is newsbeam's own."""
+    undone; empty unless it may be a page: 2xx, HTML, PDF or undeclared), where it lies, and newsbeam's context
+    when the archive is newsbeam's own."""
 
     url: str
     status: int
@@ -316,6 +321,27 @@ def read_records(stream: BinaryIO, filename: str, start: int = 0, end: Optional[
         yield OtherRecord("response")
 
 
+def _body_wanted(record) -> bool:
+    """Whether a reader needs the record's content: warcinfo and metadata, and responses that may be article pages
+    (2xx, HTML, PDF or undeclared). Others (a video, an image, a 404, a request) can be gigabytes and are of no
+    use: they are read through in blocks rather than held whole."""
+    if record.rec_type in ("warcinfo", "metadata"):
+        return True
+    if record.rec_type != "response" or record.http_headers is None:
+        return False
+    try:
+        status = int(record.http_headers.get_statuscode())
+    except (TypeError, ValueError):
+        return True  # reported as damaged, as before
+    return 200 <= status < 300 and _media_type(record.http_headers.get_header("Content-Type")) in (None, *_PAGE_TYPES)
+
+
+def _read_through(stream: BinaryIO) -> bytes:
+    while stream.read(1 << 20):
+        pass
+    return b""
+
+
 def _read_from(stream: BinaryIO, filename: str, start: int, end: Optional[int], state: _ReadState,
                resync: Optional[Callable[[int], Optional[int]]], arc: bool):
     """Reads from `start` until the range's end (returns None) or a damaged record (returns where to go on)."""
@@ -330,7 +356,7 @@ def _read_from(stream: BinaryIO, filename: str, start: int, end: Optional[int], 
     try:
         for record in iterator:
             # warcio knows a record's offset only once it is read to the end
-            body = record.content_stream().read()
+            body = record.content_stream().read() if _body_wanted(record) else _read_through(record.raw_stream)
             offset = base + iterator.get_record_offset()
             if end is not None and offset >= end:
                 return None
@@ -384,12 +410,25 @@ def _read_from(stream: BinaryIO, filename: str, start: int, end: Optional[int], 
         if following is not None:
             stream.seek(following)
         return following
-    if end is not None and read_up_to < end:
+    if end is not None and read_up_to < end and not _only_line_ends(stream, read_up_to, end):
         yield DamagedRecord(filename, read_up_to, f"{end - read_up_to} bytes after the last whole record")
     return None
 
 
-_HTML_TYPES = ("text/html", "application/xhtml+xml")
+def _only_line_ends(stream: BinaryIO, start: int, end: int) -> bool:
+    """Whether the bytes from `start` to `end` are only CR and LF: warcio leaves a record's closing CRLF CRLF unread
+    when its block is empty (the log record wget writes last), which is no damage."""
+    if end - start > 64:
+        return False
+    try:
+        stream.seek(start)
+        return not stream.read(end - start).strip(b"\r\n")
+    except (AttributeError, OSError):
+        return False
+
+
+# what a fetch takes as an article page (newsbeam.fetching.html_only): HTML, and PDF, extracted as a document
+_PAGE_TYPES = ("text/html", "application/xhtml+xml", "application/pdf", "application/x-pdf")
 
 
 def _parse_iso(value: Optional[str]) -> Optional[datetime]:
@@ -420,12 +459,17 @@ def content_type_of(response: ArchivedResponse) -> Tuple[Optional[str], Optional
     message["content-type"] = value
     charset = message.get_param("charset")
     charset = charset.strip().lower() if isinstance(charset, str) and charset.strip() else None
-    return value.split(";")[0].strip().lower() or None, charset
+    return _media_type(value), charset
+
+
+def _media_type(value: Optional[str]) -> Optional[str]:
+    return (value or "").split(";")[0].strip().lower() or None
 
 
 def is_html(response: ArchivedResponse) -> bool:
+    """Whether the response is an article candidate as a fetched page would be: HTML or PDF, or undeclared."""
     media_type, _ = content_type_of(response)
-    return media_type is None or media_type in _HTML_TYPES
+    return media_type is None or media_type in _PAGE_TYPES
 
 
 def page_of(response: ArchivedResponse) -> FetchedPage:

@@ -129,7 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     add_arguments(reprocess)
 
     show = _subparser(commands, "show", help="Print one article's row, or with --raw its archived HTTP response.")
-    show.add_argument("article_id", metavar="ARTICLE_ID")
+    show.add_argument("article_id", metavar="ARTICLE_ID",
+                      help="An article id, or a URL: an article's url, final_url or canonical_url, or a dead letter's "
+                           "url (docs/archive.md).")
     show.add_argument("output", metavar="OUT", help="An output folder written by newsbeam.")
     show.add_argument("--raw", action="store_true", help="Print the HTTP response kept in OUT/warc (docs/archive.md).")
     return parser
@@ -331,18 +333,19 @@ def _run(args: argparse.Namespace, rest: List[str], beam_args: List[str]) -> int
 
 
 def _show(args) -> int:
-    from newsbeam.show import describe, find_article, raw_response
+    from newsbeam.show import ShowError, describe, find_row, raw_response
 
-    row = find_article(args.output, args.article_id)
-    if row is None:
-        print(f"newsbeam: error: no article {args.article_id!r} in {args.output!r}", file=sys.stderr)
-        return 2
-    if not args.raw:
-        print(describe(row))
-        return 0
     try:
+        row = find_row(args.output, args.article_id)
+        if row is None:
+            print(f"newsbeam: error: no article nor dead letter {args.article_id!r} in {args.output!r}",
+                  file=sys.stderr)
+            return 2
+        if not args.raw:
+            print(describe(row))
+            return 0
         data = raw_response(args.output, row)
-    except LookupError as exc:
+    except ShowError as exc:
         print(f"newsbeam: error: {exc}", file=sys.stderr)
         return 2
     sys.stdout.buffer.write(data)

@@ -337,8 +337,11 @@ def _warc_inputs(patterns: List[str]) -> Tuple[Tuple[str, int], ...]:
             metadata = FileSystems.match([pattern])[0].metadata_list
         except Exception as exc:  # unreachable bucket, bad scheme
             raise UsageError(f"--warc {pattern!r}: {exc}") from None
-        matched = [meta for meta in metadata if meta.path.endswith(_WARC_SUFFIXES)]
+        # a folder named like a file (`x.warc.gz/`) is no file: reading it would fail the run
+        matched = [meta for meta in metadata if meta.path.endswith(_WARC_SUFFIXES) and not os.path.isdir(meta.path)]
         if not matched:
-            raise UsageError(f"--warc {pattern!r} matches no .warc, .warc.gz, .arc or .arc.gz file")
+            folder = f" (a folder: pass a glob such as {pattern.rstrip('/') + '/*.warc.gz'!r})" \
+                if os.path.isdir(pattern) else ""
+            raise UsageError(f"--warc {pattern!r} matches no .warc, .warc.gz, .arc or .arc.gz file{folder}")
         found.update((meta.path, meta.size_in_bytes) for meta in matched)
     return tuple(sorted(found.items()))

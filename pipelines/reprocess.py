@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import time
 from dataclasses import replace
@@ -63,23 +64,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "keeps them, and the archived pages, in memory.")
 
 
-def source_files(source: str, since: Optional[datetime], until: Optional[datetime],
-                 run_ids: Optional[List[str]]) -> List[Tuple[str, int]]:
-    """(path, size) of the archive files to read, in name order."""
-    pattern = FileSystems.join(source, "warc", "ingest_date=*", "*.warc.gz")
-    found = []
+def archive_files(source: str) -> Tuple[List[Tuple[str, int, str, str]], List[str]]:
+    """(path, size, ingest date, run id) of the committed archive files under `source`, in name order, and the
+    paths of unfinished ones: hidden temporaries (`.<name>.<hex>.inprogress`) of a run killed while writing them,
+    or still writing them, which are never read."""
+    pattern = FileSystems.join(source, "warc", "ingest_date=*", "*")
+    committed, unfinished = [], []
     for result in FileSystems.match([pattern]):
         for meta in result.metadata_list:
             match = _FILE.search(meta.path)
-            if not match:
-                continue
-            day, run = match.groups()
-            if since and day < since.strftime("%Y-%m-%d") or until and day > until.strftime("%Y-%m-%d"):
-                continue
-            if run_ids and run not in run_ids:
-                continue
-            found.append((meta.path, meta.size_in_bytes))
-    return sorted(found)
+            if match:
+                committed.append((meta.path, meta.size_in_bytes, *match.groups()))
+            elif meta.path.endswith(".inprogress"):
+                unfinished.append(meta.path)
+    return sorted(committed), sorted(unfinished)
+
+
+def source_files(committed: List[Tuple[str, int, str, str]], since: Optional[datetime], until: Optional[datetime],
+                 run_ids: Optional[List[str]]) -> List[Tuple[str, int]]:
+    """(path, size) of the archive files the selection takes, in name order."""
+    first, last = since.strftime("%Y-%m-%d") if since else None, until.strftime("%Y-%m-%d") if until else None
+    return [(path, size) for path, size, day, run in committed
+            if not (first and day < first or last and day > last or run_ids and run not in run_ids)]
+
+
+def _nothing_selected(source: str, committed, args) -> str:
+    """Why there is nothing to read: no archive at all, or what the archive holds that the selection missed."""
+    if not committed:
+        return (f"no WARC archive files under {source}/warc: not a newsbeam output, or its runs had --archive off "
+                f"(or were killed before their archive was committed)")
+    chosen = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in
+                      (("since", args.since), ("until", args.until)) if value)
+    chosen += "".join(f" --run-id {run}" for run in args.run_ids or ())
+    runs = sorted({run for *_, run in committed})
+    days = sorted({day for _, _, day, _ in committed})
+    listed = ", ".join(runs[:10]) + (f" and {len(runs) - 10} more" if len(runs) > 10 else "")
+    return (f"no WARC archive files under {source}/warc match the selection ({chosen.strip()}): the archive holds "
+            f"runs {listed}, ingest dates {days[0]} to {days[-1]}")
 
 
 def build_pipeline(pipeline: beam.Pipeline, files, core: CoreSettings, state: StateSettings,
@@ -92,7 +113,7 @@ def build_pipeline(pipeline: beam.Pipeline, files, core: CoreSettings, state: St
     pages = pipeline | "ArchiveFiles" >> beam.Create(files) | "Pages" >> PagesFromWarc(
         root, reprocess=True, by_reference=core.spool_dir is not None)
     processed = pages["pages"] | "Core" >> ProcessPages(core)
-    known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state, store)
+    known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state, store, earlier_runs=False)
     near = known.articles | "NearDuplicates" >> NearDuplicates(state, store)
     article_files = near["articles"] | "WriteArticles" >> WriteDataset(ARTICLES, output, run, buckets, store=store)
     dead_letter_files = (
@@ -128,27 +149,43 @@ def run(argv: List[str], control: Optional[RunControl] = None) -> RunOutcome:
     standard.runner = standard.runner or DEFAULT_RUNNER
     FileSystems.set_options(options)
     started_at = datetime.now(timezone.utc)
-    source, output = args.source.rstrip("/"), args.output.rstrip("/")
+    # one spelling per place: `out` and `./out/` are the same output (else --replace is bypassed), and the rows of
+    # another output point to the source files by absolute paths (a relative one would read as under that output)
+    source, output = _where(args.source), _where(args.output)
     if source == output and not args.replace:
         raise UsageError("--output is the source output: pass --replace to replace older rows, or another --output")
     since, until = parse_moment("since", args.since), parse_moment("until", args.until, end_of_day=True)
-    files = source_files(source, since, until, args.run_ids)
+    committed, unfinished = archive_files(source)
+    files = source_files(committed, since, until, args.run_ids)
     if not files:
-        raise UsageError(f"no WARC archive files under {source}/warc match the selection")
+        raise UsageError(_nothing_selected(source, committed, args))
+    if unfinished:
+        LOG.warning("skipped %d unfinished archive file(s), never committed (a run killed while writing, or one "
+                    "still writing): %s", len(unfinished), ", ".join(unfinished))
     run_id = args.new_run_id or "reprocess-" + default_run_id(started_at)
+    # a run of the same id is replaced whole (its files, its manifest): a fetching run's rows that the archive does
+    # not hold (robots_disallowed, feed dead letters ...) would be lost, and its manifest with them
+    fetching = any(m.get("run_id") == run_id and m.get("mode") != "reprocess" for m in read_manifests(output))
+    if fetching or source == output and any(run == run_id for *_, run in committed):
+        raise UsageError(f"--new-run-id {run_id!r} is a fetching run of {output}: reprocessing under its id would "
+                         f"replace that run's files and manifest; choose another id")
     # one live run per output, as for ingest (newsbeam.runlock): two would write every article twice
     with hold_run_lock(output, run_id, error=UsageError) as held:
         # a stop ends the process at once (lifecycle._hard_exit): the lock goes with it
         release = control.on_interrupt(lambda reason: held.release()) if control else None
         try:
-            return _reprocess(args, options, files, source, output, run_id, started_at, control)
+            return _reprocess(args, options, files, source, output, run_id, started_at, control, unfinished)
         finally:
             if release is not None:
                 release()
 
 
+def _where(path: str) -> str:
+    return path.rstrip("/") if "://" in path else os.path.realpath(path)
+
+
 def _reprocess(args, options: PipelineOptions, files: List[Tuple[str, int]], source: str, output: str, run_id: str,
-               started_at: datetime, control: Optional[RunControl]) -> RunOutcome:
+               started_at: datetime, control: Optional[RunControl], unfinished: List[str]) -> RunOutcome:
     run = RunContext(run_id=run_id, ingest_date=started_at.strftime("%Y-%m-%d"), extractor=EXTRACTOR_NAME)
     entities = None if args.entities == "off" else EntityStageSettings(
         tagger=EntitySettings(use_ner=args.entities == "ner"))
@@ -161,7 +198,7 @@ def _reprocess(args, options: PipelineOptions, files: List[Tuple[str, int]], sou
     manifest = {"run_id": run_id, "mode": "reprocess", "started_at": started_at.isoformat(),
                 "ingest_date": run.ingest_date, "output": output, "extractor": EXTRACTOR_NAME,
                 "sources": {"reprocessed_from": source, "runs": source_runs, "source_runs": sources,
-                            "files": [path for path, _ in files]},
+                            "files": [path for path, _ in files], "skipped_unfinished": unfinished},
                 "options": vars(args), "versions": library_versions()}
     path = manifest_path(output, run_id)
     write_json(path, {**manifest, "status": "running"})
@@ -175,7 +212,7 @@ def _reprocess(args, options: PipelineOptions, files: List[Tuple[str, int]], sou
             result.wait_until_finish()
             counters = counters_of(result)
         if args.replace:
-            counters["articles.replaced_older_rows"] = replace_older_rows(output, run_id)
+            counters.update(replace_older_rows(output, run_id))
     except Exception as exc:
         LOG.exception("reprocess %s failed", run_id)
         error = f"{type(exc).__name__}: {exc}"

@@ -109,9 +109,14 @@ def _duplicate(article: Article, reason: str, detail: str) -> TaggedOutput:
 
 
 class _DropKnownFn(_SeenIndexFn):
-    def __init__(self, state: StateSettings, store: RecordStore):
+    def __init__(self, state: StateSettings, store: RecordStore, earlier_runs: bool = True):
         super().__init__(state)
         self._store = store
+        self._earlier_runs = earlier_runs
+
+    def setup(self):
+        if self._earlier_runs:
+            super().setup()
 
     def process(self, element: Tuple[str, Iterable[Ref]]):
         canonical, refs = element
@@ -121,7 +126,7 @@ class _DropKnownFn(_SeenIndexFn):
         for other in others:
             yield _duplicate(other, reasons.DUPLICATE_CANONICAL, f"the page names {canonical} as its canonical URL, "
                                                                  f"as does {article.extracted.item.url}")
-        if article.extracted.canonical_url != article.extracted.item.canonical_url and \
+        if self._earlier_runs and article.extracted.canonical_url != article.extracted.item.canonical_url and \
                 self._index.status(url_key(canonical)) == WRITTEN:
             yield _duplicate(article, reasons.SEEN_CANONICAL, f"an earlier run wrote {canonical}")
             return
@@ -132,12 +137,14 @@ class DropKnownArticles(beam.PTransform):
     """One article per canonical URL (a page's own <link rel=canonical> may merge listings that looked different),
     and none that an earlier run already wrote under that canonical URL. The listings dropped become dead letters
     of stage `dedup` (main output: articles; tag `dead_letters`). Input: one PCollection of articles, or a tuple
-    of them."""
+    of them. `earlier_runs=False` (reprocess) keeps only the within-run rule: a reprocessed article is one an
+    earlier run wrote, by design, and must not become a `seen_canonical` dead letter for it."""
 
-    def __init__(self, state: StateSettings, store: Optional[RecordStore] = None):
+    def __init__(self, state: StateSettings, store: Optional[RecordStore] = None, earlier_runs: bool = True):
         super().__init__()
         self._state = state
         self._store = store or RecordStore()
+        self._earlier_runs = earlier_runs
 
     def expand(self, articles):
         store = self._store
@@ -155,7 +162,8 @@ class DropKnownArticles(beam.PTransform):
         return (
             refs
             | "GroupByCanonical" >> beam.GroupByKey()
-            | "KeepOne" >> beam.ParDo(_DropKnownFn(self._state, store)).with_outputs(DEAD_LETTERS, main="articles")
+            | "KeepOne" >> beam.ParDo(_DropKnownFn(self._state, store, self._earlier_runs)).with_outputs(
+                DEAD_LETTERS, main="articles")
         )
 
 
