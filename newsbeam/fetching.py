@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 from urllib.parse import urljoin
 
 from protego import Protego
@@ -66,43 +66,73 @@ def parse_retry_after(value: str) -> Optional[float]:
     return max(0.0, (moment - utcnow()).total_seconds())
 
 
+class _HostGate:
+    """One origin's politeness state; `changed` guards it."""
+
+    def __init__(self, concurrency: int, delay: float):
+        self.semaphore = threading.Semaphore(concurrency)
+        self.changed = threading.Condition()
+        self.delay = delay
+        self.next_start = 0.0
+        self.unsent: Optional[object] = None  # the ticket of a request let through that has not reached its socket
+
+    def sent(self, ticket: object) -> None:
+        with self.changed:
+            if self.unsent is ticket:  # once per request: a later call (the slot's exit) must not clear the next's
+                self.unsent = None
+                self.next_start = max(self.next_start, time.monotonic() + self.delay)
+                self.changed.notify_all()
+
+
 class HostGates:
     """Per-origin politeness shared by all fetch threads of a process: at most `host_concurrency` requests in
-    flight per origin, and request starts at least `delay` seconds apart (robots.txt Crawl-delay raises it)."""
+    flight per origin, and requests sent at least `delay` seconds apart (robots.txt Crawl-delay raises it).
+
+    The delay counts from the moment the previous request was written to its socket (`slot` yields the callback
+    that marks it), and the next one is not let through before that: a thread can be held between the gate and
+    the socket (another thread holding the GIL, a slow connect), and counting from the gate would then let the
+    server see two requests closer than `delay`."""
 
     def __init__(self, settings: FetchSettings):
         self._settings = settings
         self._lock = threading.Lock()
-        self._gates: Dict[str, Tuple[threading.Semaphore, List[float], List[float]]] = {}
+        self._gates: Dict[str, _HostGate] = {}
 
     def set_crawl_delay(self, origin: str, crawl_delay: Optional[float]) -> None:
         if crawl_delay:
-            _, _, delay = self._gate(origin)
-            delay[0] = max(self._settings.host_delay, min(crawl_delay, self._settings.crawl_delay_max))
+            gate = self._gate(origin)
+            with gate.changed:
+                gate.delay = max(self._settings.host_delay, min(crawl_delay, self._settings.crawl_delay_max))
 
-    def _gate(self, origin: str):
+    def _gate(self, origin: str) -> _HostGate:
         with self._lock:
             gate = self._gates.get(origin)
             if gate is None:
-                gate = (threading.Semaphore(self._settings.host_concurrency), [0.0], [self._settings.host_delay])
-                self._gates[origin] = gate
+                gate = self._gates[origin] = _HostGate(self._settings.host_concurrency, self._settings.host_delay)
             return gate
 
     @contextmanager
-    def slot(self, origin: str):
-        semaphore, next_start, delay = self._gate(origin)
-        with semaphore:
-            with self._lock:
-                now = time.monotonic()
-                start = max(now, next_start[0])
-                next_start[0] = start + delay[0]
-            if start > now:
-                time.sleep(start - now)
-                # a sleep can end late (another thread holding the GIL): the next start counts from this one's
-                # actual start, or the server would see the two closer than `delay`
-                with self._lock:
-                    next_start[0] = max(next_start[0], time.monotonic() + delay[0])
-            yield
+    def slot(self, origin: str) -> Iterator[Callable[[], None]]:
+        """Waits for the origin's turn; yields `sent`, to call once the request is on the wire. A request that
+        never calls it (it failed before sending) counts as sent when the slot is left."""
+        gate = self._gate(origin)
+        with gate.semaphore:
+            ticket = object()
+            with gate.changed:
+                while True:
+                    if gate.unsent is not None:  # the request before is on its way to its socket: its sending
+                        gate.changed.wait()      # sets the time
+                        continue
+                    wait = gate.next_start - time.monotonic()
+                    if wait <= 0:
+                        break
+                    gate.changed.wait(wait)  # a sleep that gives the lock back (and may wake late: fine)
+                if gate.delay > 0:  # without a delay, requests need not wait for each other's sending
+                    gate.unsent = ticket
+            try:
+                yield lambda: gate.sent(ticket)
+            finally:
+                gate.sent(ticket)
 
 
 class _BlockedRobots(str):
@@ -166,9 +196,10 @@ class RobotsCache:
         url = origin + "/robots.txt"
         for _ in range(self._client.settings.max_redirects + 1):
             try:
-                with self._gates.slot(host_key(url)):
+                with self._gates.slot(host_key(url)) as sent:
                     # a longer one is cut, as Google does: ignoring it would allow everything it forbids
-                    answer = self._client.get(url, accept="text/plain", max_bytes=PARSE_BYTES, truncate=True)
+                    answer = self._client.get(url, accept="text/plain", max_bytes=PARSE_BYTES, truncate=True,
+                                              on_sent=sent)
                 self._keep(answer.raw)
             except FetchError as exc:
                 self._keep(exc.raw)
@@ -278,8 +309,9 @@ class PoliteFetcher:
             attempt += 1
             retry_after = None
             try:
-                with self._gates.slot(origin):
-                    answer = self._client.get(url, accept=accept, check=check, headers=headers, max_bytes=max_bytes)
+                with self._gates.slot(origin) as sent:
+                    answer = self._client.get(url, accept=accept, check=check, headers=headers, max_bytes=max_bytes,
+                                              on_sent=sent)
                 if answer.raw is not None:
                     exchanges.append(answer.raw)
                 if answer.status not in _RETRY_STATUSES:

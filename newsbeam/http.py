@@ -190,7 +190,8 @@ class _Watch:
     per-read timeout). Sockets, not connections: http.client detaches the socket from a connection that will
     close while the response still reads from it."""
 
-    def __init__(self, seconds: float, deadlines: _Deadlines):
+    def __init__(self, seconds: float, deadlines: _Deadlines, on_sent: Optional[Callable[[], None]] = None):
+        self.on_sent = on_sent  # called once the request is written to a socket (the host gate's clock)
         self.fired = False
         self.queued = False  # waiting in `deadlines` (guarded by its lock)
         self._lock = threading.Lock()
@@ -232,9 +233,14 @@ class _Guard:
         self._local = threading.local()
         self._deadlines = _Deadlines()
 
-    def start(self, seconds: float) -> _Watch:
-        watch = self._local.watch = _Watch(seconds, self._deadlines)
+    def start(self, seconds: float, on_sent: Optional[Callable[[], None]] = None) -> _Watch:
+        watch = self._local.watch = _Watch(seconds, self._deadlines, on_sent)
         return watch
+
+    def sent(self) -> None:
+        watch = getattr(self._local, "watch", None)
+        if watch is not None and watch.on_sent is not None:
+            watch.on_sent()
 
     def finish(self, watch: _Watch) -> None:
         watch.stop()
@@ -267,7 +273,8 @@ class _GuardedConnectionMixin:
 
     def request(self, *args, **kwargs):
         self.guard.attach(self.sock)  # a reused connection (a new one has no socket yet: see _new_conn)
-        return super().request(*args, **kwargs)
+        super().request(*args, **kwargs)
+        self.guard.sent()  # the request's bytes are in the socket now
 
 
 def _guarded_pool_classes(guard: _Guard) -> Dict[str, type]:
@@ -334,14 +341,16 @@ class HttpClient:
         max_bytes: Optional[int] = None,
         headers: Tuple[Tuple[str, str], ...] = (),
         truncate: bool = False,
+        on_sent: Optional[Callable[[], None]] = None,
     ) -> Exchange:
         """One GET without following redirects. Non-2xx answers come back with an empty body.
 
         The whole exchange, from connecting to the last decoded byte, ends within `deadline` seconds. A body
-        over `max_bytes` is `too_large`, or with `truncate` cut to its first `max_bytes` bytes."""
+        over `max_bytes` is `too_large`, or with `truncate` cut to its first `max_bytes` bytes. `on_sent` is called
+        once the request has been written to its socket."""
         self._refuse_literal_address(url)
         deadline = self.settings.deadline
-        watch = self._guard.start(deadline)
+        watch = self._guard.start(deadline, on_sent)
         try:
             exchange = self._get(url, accept, check, max_bytes, headers, truncate, watch)
             if watch.fired:  # a shut socket reads as the end of a body without Content-Length: maybe cut short

@@ -112,10 +112,10 @@ class NewsbeamOptions(PipelineOptions):
                              help="Spread fetched pages over every worker before extraction (default on), so that "
                                   "CPU work uses every core however few hosts a run has; 'off' keeps each host's "
                                   "pages on the worker that fetched them (the old behaviour, for comparison).")
-        process.add_argument("--warm-up", "--warm_up", dest="warm_up", choices=["on", "off"], default="off",
-                             help="'on': load the language, entity and topic models in the background while pages "
-                                  "are fetched (6-10%% faster runs; request starts may then drift by tens of ms "
-                                  "from --host-delay). Default 'off': they load when the first page reaches them.")
+        process.add_argument("--warm-up", "--warm_up", dest="warm_up", choices=["on", "off"], default="on",
+                             help="'on' (the default): load the language, entity and topic models in the background "
+                                  "while pages are fetched, so that extraction starts with them loaded; 'off': "
+                                  "they load when the first page reaches them.")
         process.add_argument("--spool-dir", "--spool_dir", dest="spool_dir", default=None, metavar="DIR",
                              help="Local runner: where redistributed pages wait, compressed, between fetching and "
                                   "extraction, and the articles, rows and archived responses crossing the barriers "

@@ -254,3 +254,70 @@ def test_deadlines_fire_due_watches_only():
     again = Watch(0.05, deadlines)  # after the idle thread ended, a new one starts
     time.sleep(0.4)
     assert fired == [soon, again]
+
+
+def test_requests_reach_the_host_delay_apart_even_when_one_is_held_before_its_socket(site, settings_with,
+                                                                                     monkeypatch):
+    # a thread let through by the host gate can be held before it writes its request (another thread holding the
+    # GIL, e.g. models loading; a slow connect): the next request must count its delay from that write, not from
+    # the gate, or the server sees the two closer than --host-delay
+    import urllib3.connection
+
+    held = [0.15]  # the first article request waits 150 ms between the gate and its socket
+    original = urllib3.connection.HTTPConnection.putrequest
+
+    def late_putrequest(self, method, url, *args, **kwargs):
+        if "ok.html" in url and held:
+            time.sleep(held.pop())
+        return original(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "putrequest", late_putrequest)
+    fetcher = ConcurrentFetcher(FetchContext(settings_with(host_delay=0.2, host_concurrency=2)))
+    outcomes = _run_all(fetcher, [[FetchRequest(site.url(f"/faults/ok.html?n={i}"), None) for i in range(3)]])
+    fetcher.close()
+    assert all(isinstance(o, FetchedPage) for o in outcomes)
+    times = site.request_times("/faults/ok.html")
+    assert len(times) == 3
+    # counted from the gate, the second request arrived 50 ms after the held one
+    assert all(b - a >= 0.2 - 0.02 for a, b in zip(times, times[1:])), times
+
+
+def test_a_request_leaving_its_slot_does_not_release_the_next_before_that_one_is_sent():
+    # two requests in flight per host: when the first leaves its slot, the second (let through, not yet sent) still
+    # holds the turn; a third must wait for the second's sending, plus the delay
+    from newsbeam.fetching import HostGates
+    from newsbeam.http import FetchSettings
+
+    gates = HostGates(FetchSettings(host_concurrency=2, host_delay=0.1))
+    a_sent, b_through = threading.Event(), threading.Event()
+    times = {}
+
+    def first():
+        with gates.slot("http://a.example") as sent:
+            sent()
+            a_sent.set()
+            b_through.wait(5)
+        times["a_left"] = time.monotonic()
+
+    def second():
+        a_sent.wait(5)
+        with gates.slot("http://a.example") as sent:
+            b_through.set()
+            time.sleep(0.3)  # held before its socket
+            times["b_sent"] = time.monotonic()
+            sent()
+            time.sleep(0.2)
+
+    def third():
+        b_through.wait(5)
+        time.sleep(0.05)  # after the first has left its slot
+        with gates.slot("http://a.example"):
+            times["c_through"] = time.monotonic()
+
+    threads = [threading.Thread(target=f) for f in (first, second, third)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert times["a_left"] < times["b_sent"]
+    assert times["c_through"] >= times["b_sent"] + 0.1 - 0.01, times

@@ -12,6 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from newsbeam.sample_site import SITE_DIR, SampleSite
 from newsbeam.schemas.records import FeedItem
 from newsbeam.transforms.core import CoreSettings, ProcessArticles
+from newsbeam.transforms.entities import EntityStageSettings
 from newsbeam.urls import canonicalize_url
 from tests.conftest import FAST
 from tests.pipeline_helpers import run_and_count
@@ -28,13 +29,15 @@ def _two_worker_pipeline() -> test_pipeline.TestPipeline:
 
 def test_one_host_run_extracts_on_both_workers_and_stays_polite():
     # 32 article pages, all from one host: fetching keeps them in one group, the extraction after it must not;
-    # the host's gate (one request at a time, 50 ms apart, one robots.txt) must hold all the same
+    # the host's gate (one request at a time, 50 ms apart, one robots.txt) must hold all the same, also while the
+    # warm-up loads the entity models in the fetching worker (a thread that holds the GIL for tens of ms at a time)
     settings = replace(FAST, host_concurrency=1, host_delay=0.05)
     paths = [f"/articles/{page.name}" for page in sorted((SITE_DIR / "articles").glob("*.html"))]
     with SampleSite() as site:
         items = [FeedItem(url=site.url(p), canonical_url=canonicalize_url(site.url(p)), feed_url=None) for p in paths]
         pipeline = _two_worker_pipeline()
-        result = pipeline | beam.Create(items) | ProcessArticles(CoreSettings(fetch=settings, entities=None))
+        core = CoreSettings(fetch=settings, entities=EntityStageSettings(), warm_up=True)
+        result = pipeline | beam.Create(items) | ProcessArticles(core)
         # the pid is taken in the fused stage that extracts: a Map right after it has no barrier in between
         pids = (result["articles"] | "Pid" >> beam.Map(_extracting_pid) | beam.Distinct()
                 | beam.combiners.Count.Globally())

@@ -27,6 +27,24 @@ def test_setup_builds_the_shared_detector_in_the_background_and_the_stage_gets_t
     assert warm._held == []
 
 
+def test_a_worker_that_fetches_loads_when_its_fetching_ends_and_an_idle_one_at_once():
+    fetching = _WarmUpFn(LanguageSettings(seed=8), None, idle_grace=5.0, fetching_defer=60.0)
+    fetching.setup()
+    assert list(fetching.process("page")) == ["page"]  # pages come through: this worker fetches
+    fetching._thread.join(0.5)
+    assert fetching._thread.is_alive() and fetching._held == []  # its fetch threads keep the GIL meanwhile
+    fetching.finish_bundle()
+    fetching._thread.join(60)
+    assert len(fetching._held) == 1
+    fetching.teardown()
+
+    idle = _WarmUpFn(LanguageSettings(seed=9), None, idle_grace=0.1, fetching_defer=60.0)
+    idle.setup()  # no page comes: it loads without waiting for the fetching elsewhere to end
+    idle._thread.join(30)
+    assert not idle._thread.is_alive() and len(idle._held) == 1
+    idle.teardown()
+
+
 def test_a_failing_load_is_left_to_the_stage_that_needs_it(monkeypatch, caplog):
     import newsbeam.transforms.warmup as warmup
 
@@ -62,12 +80,12 @@ def test_the_core_warms_up_after_fetching_unless_told_not_to():
         assert len(found) == expected, found
 
 
-def test_the_option_turns_it_on(tmp_path):
+def test_it_is_on_unless_turned_off(tmp_path):
     urls = tmp_path / "urls.txt"
     urls.write_text("https://example.com/a\n")
     common = ["--urls", str(urls), "--output", str(tmp_path / "out")]
-    assert build_config(NewsbeamOptions(common)).core.warm_up is False
-    assert build_config(NewsbeamOptions([*common, "--warm-up", "on"])).core.warm_up is True
+    assert build_config(NewsbeamOptions(common)).core.warm_up is True
+    assert build_config(NewsbeamOptions([*common, "--warm-up", "off"])).core.warm_up is False
 
 
 def test_pages_pass_through_the_core_unchanged_with_the_warm_up():
@@ -81,26 +99,3 @@ def test_pages_pass_through_the_core_unchanged_with_the_warm_up():
         assert_that(urls, equal_to([item.url for item in items]))
         counters = run_and_count(pipeline)
     assert counters["pages.fetched"] == len(paths)
-
-
-def test_a_late_waking_request_pushes_the_next_one_back(monkeypatch):
-    # a thread that sleeps to its turn can wake late (another thread holding the GIL, e.g. a warm-up loading
-    # models): the next request must still start `delay` after this one's actual start, not after its planned one
-    from newsbeam import fetching
-    from newsbeam.http import FetchSettings
-
-    clock = {"now": 100.0}
-    monkeypatch.setattr(fetching.time, "monotonic", lambda: clock["now"])
-
-    late = [0.03]
-
-    def oversleep(seconds):
-        clock["now"] += seconds + (late.pop() if late else 0.0)  # the first sleeper wakes 30 ms late
-
-    monkeypatch.setattr(fetching.time, "sleep", oversleep)
-    gates = fetching.HostGates(FetchSettings(host_concurrency=1, host_delay=0.05))
-    starts = []
-    for _ in range(3):
-        with gates.slot("http://a.example"):
-            starts.append(clock["now"])
-    assert all(b - a >= 0.05 - 1e-9 for a, b in zip(starts, starts[1:])), starts

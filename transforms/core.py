@@ -30,9 +30,9 @@ class CoreSettings:
     language: LanguageSettings = LanguageSettings()
     entities: Optional[EntityStageSettings] = EntityStageSettings()  # None: no entity stage
     redistribute: bool = True  # reshuffle fetched pages so that extraction does not follow the hosts
-    # load the later stages' models in the background while fetching (transforms/warmup); off by default: the
-    # loading holds the GIL for tens of milliseconds at a time, which shifts the fetching threads' request starts
-    warm_up: bool = False
+    # load the later stages' models in the background while fetching (transforms/warmup); the host gate counts
+    # its delay from each request's sending, so the loading thread's hold on the GIL cannot bring requests closer
+    warm_up: bool = True
     spool_dir: Optional[str] = None  # local directory the redistributed pages' bodies wait in (transforms/spool)
     archive: bool = False  # article responses go to the `exchanges` output, for the WARC archive
 

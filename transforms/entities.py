@@ -8,6 +8,7 @@ import apache_beam as beam
 from apache_beam.utils import shared
 
 from newsbeam.entities import EntitySettings, EntityTagger
+from newsbeam.runtime import freeze_set_up_heap
 from newsbeam.topics import TopicMatcher
 from newsbeam.schemas.records import Article
 from newsbeam.transforms.common import acquire_shared, counter, timed
@@ -45,12 +46,17 @@ class _TagBatchFn(beam.DoFn):
     def setup(self):
         self._tagger = shared_tagger(self._settings.tagger)
         self._topics = shared_topics(self._settings.topics_path)
+        self._models = len(self._tagger.loaded_languages())
+        freeze_set_up_heap()
 
     def process(self, batch: List[Article]):
         self._batches.inc()
         with timed(self._time):
             mentions = self._tagger.tag_many([(a.extracted.text, a.language) for a in batch])
             topics = [self._topics.match(a.extracted.text) for a in batch]
+        if len(self._tagger.loaded_languages()) != self._models:  # a language's model loaded on its first text
+            self._models = len(self._tagger.loaded_languages())
+            freeze_set_up_heap()
         for article, found, matched in zip(batch, mentions, topics):
             self._mentions.inc(len(found))
             self._linked.inc(sum(1 for m in found if m.entity_id))

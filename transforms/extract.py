@@ -9,6 +9,7 @@ from newsbeam.article import extract_article
 from newsbeam.extraction import EmptyText, ExtractionSettings, NotHtml
 from newsbeam.fetching import utcnow
 from newsbeam.pdf import PdfEncrypted, PdfError, PdfTooLarge
+from newsbeam.runtime import freeze_set_up_heap, set_up_extraction_child
 from newsbeam.schemas.records import DeadLetter, ExtractedArticle, FetchedPage
 from newsbeam.transforms.common import DEAD_LETTERS, counter, timed
 from newsbeam.watchdog import CallTimedOut, Watchdog
@@ -28,7 +29,8 @@ class _ExtractFn(beam.DoFn):
         self._dates.load()
         # a page is given `timeout` seconds in a child process; 0 runs it here, unguarded
         self._watchdog = Watchdog(extract_article, self._settings.timeout,
-                                  initializer=dateparser_cache.load_default) if self._settings.timeout else None
+                                  initializer=set_up_extraction_child) if self._settings.timeout else None
+        freeze_set_up_heap()
 
     def finish_bundle(self):
         self._dates.save_if_grown()

@@ -5,6 +5,7 @@ import apache_beam as beam
 from apache_beam.utils import shared
 
 from newsbeam.language import UNDETERMINED, LanguageDetector, LanguageSettings, language_from_hint
+from newsbeam.runtime import freeze_set_up_heap
 from newsbeam.schemas.records import Article, ExtractedArticle
 from newsbeam.transforms.common import acquire_shared, counter, timed
 
@@ -25,6 +26,7 @@ class _DetectLanguageFn(beam.DoFn):
 
     def setup(self):
         self._detector = shared_detector(self._settings)
+        freeze_set_up_heap()
 
     def process(self, article: ExtractedArticle):
         with timed(self._time):

@@ -6,7 +6,8 @@ worker, with nothing else to do meanwhile. `WarmUp` is a pass-through step fused
 starts building them in a background thread, through the same per-process handles the later stages acquire
 (`apache_beam.utils.shared`), so those stages find them ready, or wait for the build already under way instead of
 starting a second one. Beam's local runner sets up a stage on every worker, even a worker given no element of it,
-so each worker starts loading when fetching starts, also the workers that fetch nothing (a one-host run).
+so the workers that fetch nothing (all but one in a one-host run) load while the others fetch; a worker that
+fetches loads once its fetching ends, or meanwhile if it lasts (below).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Callable, List, Optional
 import apache_beam as beam
 
 from newsbeam.language import LanguageSettings
+from newsbeam.runtime import freeze_set_up_heap
 from newsbeam.transforms.entities import EntityStageSettings, shared_tagger, shared_topics
 from newsbeam.transforms.language import shared_detector
 
@@ -39,29 +41,50 @@ def _with_models(tagger):
     return tagger
 
 
+# A worker that fetches waits before it loads: fetching is the run's serial phase (the stages after it start when it
+# ends), and the loading thread would take the GIL from its fetch threads. A worker that gets no page within
+# IDLE_GRACE s (nothing to fetch, or a polite first request) loads at once; a fetching worker loads when its
+# fetching ends or after FETCHING_DEFER s (a fetch held back by politeness delays, minutes long, leaves it time).
+IDLE_GRACE = 0.5
+FETCHING_DEFER = 5.0
+
+
 class _WarmUpFn(beam.DoFn):
-    def __init__(self, language: Optional[LanguageSettings], entities: Optional[EntityStageSettings]):
+    def __init__(self, language: Optional[LanguageSettings], entities: Optional[EntityStageSettings],
+                 idle_grace: float = IDLE_GRACE, fetching_defer: float = FETCHING_DEFER):
         self._language = language
         self._entities = entities
+        self._idle_grace = idle_grace
+        self._fetching_defer = fetching_defer
 
     def setup(self):
         # the handles keep a weak reference only: this DoFn holds what it built until the later stages hold it too
         self._held: List[object] = []
+        self._fetching = threading.Event()  # a page came through: this worker fetches
+        self._fetched = threading.Event()  # its fetching bundle ended
         self._thread = threading.Thread(target=self._load, name="newsbeam-warmup", daemon=True)
         self._thread.start()
 
     def _load(self):
+        if self._fetching.wait(self._idle_grace):
+            self._fetched.wait(self._fetching_defer)
         for load in _loaders(self._language, self._entities):
             try:
                 self._held.append(load())
             except Exception:  # noqa: BLE001 - the stage that needs it builds it again and reports the error
                 LOG.debug("warm-up: loading failed; the stage that uses it will load it", exc_info=True)
                 return
+        freeze_set_up_heap()  # what was loaded lives as long as the process (newsbeam.runtime)
 
     def process(self, element):
+        self._fetching.set()
         yield element
 
+    def finish_bundle(self):
+        self._fetched.set()
+
     def teardown(self):
+        self._fetched.set()
         self._held = []
 
 
