@@ -159,6 +159,30 @@ def test_unlinked_model_entities_are_kept_without_an_id(tagger):
     assert "geonames:314830" in entity_ids(mentions)
 
 
+# ------------------------------------------------------------------------- analyst QA: defects found and fixed
+@pytest.mark.parametrize("text, language", [
+    ("May said the court will rule in June.", "en"),
+    ("In June and July the SDF fought near the border.", "en"),
+    ("Returnees arrived in June", "und"),
+])
+def test_a_month_is_never_a_place(tagger, text, language):
+    # GeoNames lists 'June' as an alternate name of Yavné (Israel): 'in June' was linked to a city
+    assert "geonames:293222" not in ids(tagger, text, language)
+
+
+def test_a_sentence_start_mention_of_a_place_named_before_is_linked(tagger):
+    mentions = [m for m in tagger.tag("The governor of Aleppo spoke. Aleppo is calm. Raqqa and Rakka agree.", "en")
+                if m.entity_id]
+    assert [(m.text, m.entity_id) for m in mentions] == [
+        ("Aleppo", "geonames:170063"), ("Aleppo", "geonames:170063"), ("Raqqa", RAQQA), ("Rakka", RAQQA)]
+
+
+def test_an_english_possessive_stays_outside_an_unlinked_mention(tagger):
+    text = "Abu Bakr al-Baghdadi\u2019s widow was tried in Baghdad. Helen Carter's report followed."
+    people = [m.text for m in tagger.tag(text, "en") if m.label == "PERSON"]
+    assert people == ["Abu Bakr al-Baghdadi", "Helen Carter"]
+
+
 # -------------------------------------------------------------------------------------------------------- traps
 @pytest.mark.parametrize("text, language, absent", [
     ("Nice work, the minister said.", "en", "geonames:2990440"),

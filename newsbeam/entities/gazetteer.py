@@ -75,6 +75,7 @@ class WordLists:
     given_names: frozenset  # keys
     designators: frozenset  # plain words
     honorifics: frozenset  # plain words
+    not_places: frozenset  # keys that are never a GeoNames alternate name: month and day names ('June', Yavné)
     place_before: Mapping[str, frozenset]
     place_after: Mapping[str, frozenset]
     group_before: Mapping[str, frozenset]
@@ -259,7 +260,7 @@ class _Builder:
             focus = record["countrycode"] in options.focus_countries
             for name in record["alternatenames"]:
                 normalised = _useful_alternate(name, options.min_alternate_chars)
-                if normalised is None:
+                if normalised is None or normalised.key in self.words.not_places:
                     continue
                 arabic_word = " " not in normalised.key and script_of(name) == "arabic"
                 if arabic_word and not focus and record["population"] < options.min_population_arabic_alternates:
@@ -358,6 +359,7 @@ def _word_lists(data: Mapping, stops: frozenset) -> WordLists:
         given_names=keys(_lists(words.get("given_names", []), "words.given_names")),
         designators=frozenset(plain(word) for word in _lists(words.get("designators", []), "words.designators")),
         honorifics=frozenset(plain(word) for word in _lists(words.get("honorifics", []), "words.honorifics")),
+        not_places=keys(_lists(words.get("not_places", []), "words.not_places")),
         place_before=per_language(cues.get("place_before")),
         place_after=per_language(cues.get("place_after")),
         group_before=per_language(cues.get("group_before")),

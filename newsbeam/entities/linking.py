@@ -354,8 +354,11 @@ def link(gazetteer: Gazetteer, text: str, language: str, ner: Sequence[ner_label
 
     # Pass 2: ambiguous hits need support
     for hit, aliases in pending.items():
+        # a plain name held back only for its sentence start is confirmed by the same entity linked elsewhere
+        # ('The governor of Aleppo spoke. Aleppo is calm.')
         supported = [alias for alias in aliases
-                     if _supported(context, hit, alias, entities[alias.entity], known_ids, known_countries)]
+                     if (not _ambiguous_here(alias, language) and entities[alias.entity].id in known_ids)
+                     or _supported(context, hit, alias, entities[alias.entity], known_ids, known_countries)]
         if supported:
             confident[hit] = supported
 
@@ -369,7 +372,10 @@ def link(gazetteer: Gazetteer, text: str, language: str, ner: Sequence[ner_label
             start = span.start
             if language == "en" and text.startswith(("the ", "The "), start) and span.end - start > 4:
                 start += 4  # OntoNotes spans often include the article: 'the Syrian Democratic Forces'
-            candidates.append(Linked(start, span.end, None, span.mapped))
+            end = span.end
+            if language == "en" and text.endswith(("'s", "\u2019s"), start, end) and end - start > 4:
+                end -= 2  # and sometimes the possessive: "Abu Bakr al-Baghdadi's" is 'Abu Bakr al-Baghdadi'
+            candidates.append(Linked(start, end, None, span.mapped))
     return _without_overlaps(candidates)
 
 
