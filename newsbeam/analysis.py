@@ -22,10 +22,21 @@ def partitioning(spec: DatasetSpec) -> ds.Partitioning:
     return ds.partitioning(pa.schema([(column, pa.string()) for column in spec.partition_columns]), flavor="hive")
 
 
+def dataset_schema(spec: DatasetSpec) -> pa.Schema:
+    """The current schema of the files plus the partition columns as strings."""
+    return pa.schema(list(spec.schema) + [pa.field(column, pa.string()) for column in spec.partition_columns],
+                     metadata=spec.schema.metadata)
+
+
 def open_dataset(output: str, name: str = "articles") -> ds.Dataset:
-    """A pyarrow dataset over OUT/<name>; raises KeyError for an unknown dataset name."""
+    """A pyarrow dataset over OUT/<name>; raises KeyError for an unknown dataset name.
+
+    Read with the current schema, not the first file's: an output written over several releases holds files of
+    older schema versions, and an older file first would drop the newer columns (entity_ids, topics) from every row.
+    Columns an older file lacks are null in its rows."""
     spec = DATASETS[name]
-    return ds.dataset(os.path.join(output, spec.name), format="parquet", partitioning=partitioning(spec))
+    return ds.dataset(os.path.join(output, spec.name), format="parquet", partitioning=partitioning(spec),
+                      schema=dataset_schema(spec))
 
 
 def read_pandas(output: str, name: str = "articles", columns: Optional[Sequence[str]] = None,

@@ -9,8 +9,9 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from benchmarks.report_corpus import Corpus, generate_articles
 from newsbeam.pipelines import cli
-from newsbeam.schemas.datasets import ENTITY
+from newsbeam.schemas.datasets import ARTICLES_SCHEMA, ENTITY
 
 from newsbeam.analysis import read_pandas
 from newsbeam.report import NotAnOutput, failing_hosts, summarize
@@ -54,6 +55,26 @@ def test_read_pandas_partition_columns_compare_as_strings(tmp_path):
     assert sorted(df[df.ingest_date >= "2026-11-01"].title) == ["2026-11-02 fr", "2026-11-03 und"]
     assert list(df.sort_values("language").language) == ["en", "fr", "und"]
     assert read_pandas(str(tmp_path), columns=["title", "language"]).columns.tolist() == ["title", "language"]
+
+
+def test_read_pandas_keeps_newer_columns_when_an_older_file_comes_first(tmp_path):
+    # an output written over several releases: a schema version 1 file (no entity_ids, topics) in an early day
+    # used to set the dataset's schema, and every row lost its entity_ids and topics
+    v1 = pa.schema([f for f in ARTICLES_SCHEMA if f.name not in ("duplicate_group", "entities", "entity_ids",
+                                                                   "topics")])
+    old = tmp_path / "articles" / "ingest_date=2025-01-01" / "language=en"
+    new = tmp_path / "articles" / "ingest_date=2026-11-02" / "language=ar"
+    old.mkdir(parents=True)
+    new.mkdir(parents=True)
+    row = generate_articles(Corpus(articles=1, seed=7))[0]
+    old_row = {k: v for k, v in row.items() if k in v1.names} | {"title": "old", "schema_version": 1}
+    pq.write_table(pa.Table.from_pylist([old_row], schema=v1), old / "part-r-0.parquet")
+    new_row = row | {"title": "new", "entity_ids": ["geonames:170794"], "topics": ["returnees"]}
+    pq.write_table(pa.Table.from_pylist([new_row], schema=ARTICLES_SCHEMA), new / "part-r-0.parquet")
+    df = read_pandas(str(tmp_path)).sort_values("ingest_date")
+    assert df.title.tolist() == ["old", "new"] and df.language.tolist() == ["en", "ar"]
+    assert df.entity_ids.iloc[0] is None and list(df.entity_ids.iloc[1]) == ["geonames:170794"]
+    assert list(df.topics.iloc[1]) == ["returnees"]
 
 
 def test_inspect_shows_dates_duplicates_failing_hosts_and_unfinished_runs(demo, tmp_path, capsys):
