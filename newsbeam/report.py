@@ -11,14 +11,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from newsbeam import analysis
 from newsbeam.manifest import read_manifests
 
 
 def open_dataset(output: str, name: str) -> Optional[ds.Dataset]:
-    path = os.path.join(output, name)
-    if not os.path.isdir(path):
+    """The dataset read with its current schema (newsbeam.analysis), so an older-schema file that sorts first does
+    not hide the newer columns; None where there are no files."""
+    if not os.path.isdir(os.path.join(output, name)):
         return None
-    dataset = ds.dataset(path, format="parquet", partitioning="hive")
+    dataset = analysis.open_dataset(output, name)
     return dataset if dataset.files else None
 
 
@@ -43,18 +45,16 @@ def _clip(text: str, width: int) -> str:
 
 def _entity_lines(articles: ds.Dataset) -> List[str]:
     """The most linked entities and the watchlist topics, with the languages they were found in."""
-    if "entity_ids" not in articles.schema.names:
-        return []  # schema version 1 output
     table = articles.to_table(columns=["language", "entities", "topics"])
     languages = table.column("language").to_pylist()
     names, seen_in, topics = {}, {}, {}
     for language, mentions, matched in zip(languages, table.column("entities").to_pylist(),
                                            table.column("topics").to_pylist()):
-        for mention in mentions:
+        for mention in mentions or ():  # null in files older than the entity columns
             if mention["entity_id"]:
                 names[mention["entity_id"]] = mention["entity_name"]
                 seen_in.setdefault(mention["entity_id"], {}).setdefault(language, set()).add(mention["text"])
-        for topic in matched:
+        for topic in matched or ():
             topics.setdefault(topic, set()).add(language)
     if not seen_in:
         return ["entities: none linked"]
@@ -91,8 +91,6 @@ def _published_lines(articles: ds.Dataset) -> List[str]:
 
 
 def _near_duplicate_lines(articles: ds.Dataset) -> List[str]:
-    if "duplicate_group" not in articles.schema.names:
-        return []  # schema version 1 output
     table = articles.to_table(columns=["duplicate_group", "title"])
     sizes = Counter(table.column("duplicate_group").to_pylist())
     groups = {group: size for group, size in sizes.items() if group is not None and size > 1}

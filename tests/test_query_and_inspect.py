@@ -57,7 +57,7 @@ def test_read_pandas_partition_columns_compare_as_strings(tmp_path):
     assert read_pandas(str(tmp_path), columns=["title", "language"]).columns.tolist() == ["title", "language"]
 
 
-def test_read_pandas_keeps_newer_columns_when_an_older_file_comes_first(tmp_path):
+def test_read_pandas_and_inspect_keep_newer_columns_when_an_older_file_comes_first(tmp_path):
     # an output written over several releases: a schema version 1 file (no entity_ids, topics) in an early day
     # used to set the dataset's schema, and every row lost its entity_ids and topics
     v1 = pa.schema([f for f in ARTICLES_SCHEMA if f.name not in ("duplicate_group", "entities", "entity_ids",
@@ -75,6 +75,8 @@ def test_read_pandas_keeps_newer_columns_when_an_older_file_comes_first(tmp_path
     assert df.title.tolist() == ["old", "new"] and df.language.tolist() == ["en", "ar"]
     assert df.entity_ids.iloc[0] is None and list(df.entity_ids.iloc[1]) == ["geonames:170794"]
     assert list(df.topics.iloc[1]) == ["returnees"]
+    text = summarize(str(tmp_path))  # `newsbeam inspect` read the files the same way
+    assert "most linked entities" in text and "returnees (ar)" in text
 
 
 def test_inspect_shows_dates_duplicates_failing_hosts_and_unfinished_runs(demo, tmp_path, capsys):
