@@ -170,6 +170,23 @@ def test_a_month_is_never_a_place(tagger, text, language):
     assert "geonames:293222" not in ids(tagger, text, language)
 
 
+@pytest.mark.parametrize("text, language, expected", [
+    ("Sie kehrte aus Ra\u00adkka nach D\u00fcssel\u00addorf zur\u00fcck.", "de",
+     [("Ra\u00adkka", RAQQA), ("D\u00fcssel\u00addorf", "geonames:2934246")]),
+    ("He travelled to Ra\u00adqqa via Ga\u00adzi\u00adan\u00adtep.", "en",
+     [("Ra\u00adqqa", RAQQA), ("Ga\u00adzi\u00adan\u00adtep", "geonames:314830")]),
+])
+def test_a_soft_hyphen_inside_a_name_is_invisible(tagger, text, language, expected):
+    # web pages hyphenate long words with &shy;: the name was cut in two and missed
+    assert [(m.text, m.entity_id) for m in tagger.tag(text, language) if m.entity_id] == expected
+
+
+@pytest.mark.parametrize("text", ["The jihadist moved from Deir ez-\nZor to Raqqa.", "He prayed at the Deir."])
+def test_deir_alone_is_not_an_iranian_port(tagger, text):
+    # 'Deir' (monastery) is a GeoNames alternate name of Bandar-e Deyr, Iran
+    assert "geonames:136280" not in ids(tagger, text, "en")
+
+
 def test_a_sentence_start_mention_of_a_place_named_before_is_linked(tagger):
     mentions = [m for m in tagger.tag("The governor of Aleppo spoke. Aleppo is calm. Raqqa and Rakka agree.", "en")
                 if m.entity_id]

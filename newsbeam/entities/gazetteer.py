@@ -75,7 +75,7 @@ class WordLists:
     given_names: frozenset  # keys
     designators: frozenset  # plain words
     honorifics: frozenset  # plain words
-    not_places: frozenset  # keys that are never a GeoNames alternate name: month and day names ('June', Yavné)
+    not_places: frozenset  # keys never kept as a GeoNames alternate name: months, days ('June', Yavné), 'Deir'
     place_before: Mapping[str, frozenset]
     place_after: Mapping[str, frozenset]
     group_before: Mapping[str, frozenset]

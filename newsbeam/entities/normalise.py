@@ -25,9 +25,10 @@ import unicodedata
 from functools import lru_cache
 from typing import List, NamedTuple, Tuple
 
-# Letters, digits and the combining marks and tatweel that belong inside a word (Python's \w leaves marks out).
-_MARKS = "\u0300-\u036F\u0483-\u0489\u0591-\u05C7\u0610-\u061A\u0640\u064B-\u065F\u0670\u06D6-\u06ED" \
-         "\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F"
+# Letters, digits and the combining marks and tatweel that belong inside a word (Python's \w leaves marks out),
+# and the invisible soft hyphen and zero-width (non-)joiner, which web pages put inside words ('Ra&shy;kka').
+_MARKS = "\u00AD\u200C\u200D\u0300-\u036F\u0483-\u0489\u0591-\u05C7\u0610-\u061A\u0640\u064B-\u065F\u0670" \
+         "\u06D6-\u06ED\u1AB0-\u1AFF\u1DC0-\u1DFF\u20D0-\u20FF\uFE20-\uFE2F"
 TOKEN = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
 # What may stand between an article token and its word for the article to be dropped ('al-Hol', 'al Hol').
 _ARTICLE_GAP = re.compile(r"[ \t\u00A0\-\u2010\u2011\u2012\u2013]{1,2}")
@@ -40,6 +41,7 @@ _STRONG_ARTICLES = frozenset({"al", "el"})
 _SPECIAL = str.maketrans({
     "ı": "i", "İ": "i", "ş": "sh", "Ş": "sh", "ç": "ch", "Ç": "ch", "ß": "ss", "ẞ": "ss", "ø": "o", "Ø": "o",
     "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "đ": "d", "Đ": "d", "ł": "l", "Ł": "l", "ð": "d", "þ": "th",
+    "\u00AD": None, "\u200C": None, "\u200D": None,  # invisible inside a word
     # transliteration marks for ayn and hamza carry no letter
     "ʿ": None, "ʾ": None, "ʼ": None, "ʻ": None, "ʽ": None, "`": None, "´": None,
     # Arabic letter variants
