@@ -111,6 +111,18 @@ def test_filters_narrow_the_articles(corpus_output):
     assert collect(str(out), filters).rows["overview"][0]["articles"] == len(expected)
 
 
+def test_an_entity_filter_by_name_matches_any_spelling_seen_whatever_the_accents(corpus_output):
+    # an analyst types the spelling they know ('Raqqa', 'Hassake'), not GeoNames' name ('Ar Raqqah', 'Al Ḩasakah')
+    out, corpus = corpus_output
+    articles = generate_articles(corpus)
+    spelling = next(m for a in articles for m in a["entities"] if m["entity_id"] and m["text"] != m["entity_name"])
+    ids = {m["entity_id"] for a in articles for m in a["entities"] if m["text"] == spelling["text"] and m["entity_id"]}
+    expected = [a for a in articles if ids & set(a["entity_ids"])]
+    typed = spelling["text"].swapcase().replace("E", "\u00c9").replace("e", "\u00e9")  # case, accents
+    assert expected and ids == {spelling["entity_id"]}
+    assert collect(str(out), Filters(entities=(typed,))).rows["overview"][0]["articles"] == len(expected)
+
+
 def _write_v1_articles(out, ingest_date, count=5):
     """Schema version 1 files (no duplicate_group, entities, entity_ids, topics) beside version 2 ones."""
     v1 = pa.schema([f for f in ARTICLES_SCHEMA if f.name not in ("duplicate_group", "entities", "entity_ids",

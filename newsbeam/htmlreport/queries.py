@@ -10,6 +10,7 @@ import datetime
 import glob
 import logging
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -102,6 +103,11 @@ def _parquet(folder: str, union_by_name: bool) -> str:
     return f"read_parquet({sql_literal(path + '/**/*.parquet')}, hive_partitioning = true{union})"
 
 
+def _plain(name: str) -> str:
+    """A name as DuckDB's lower(strip_accents(...)) writes it."""
+    return "".join(ch for ch in unicodedata.normalize("NFD", name) if not unicodedata.combining(ch)).lower()
+
+
 def article_columns(con: duckdb.DuckDBPyConnection, output: str, union_by_name: bool) -> List[str]:
     source = _parquet(os.path.join(output, "articles"), union_by_name)
     present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
@@ -139,14 +145,20 @@ def articles_relation(output: str, columns: Sequence[str], filters: Filters, uni
         conditions.append(f"language IN ({', '.join(sql_literal(v) for v in filters.languages)})")
     if filters.topics:
         conditions.append(f"list_has_any(topics, {_list_literal(filters.topics)})")
+    source = _parquet(os.path.join(output, "articles"), union_by_name)
     if filters.entities:
-        wanted = _list_literal([v.lower() for v in filters.entities])
-        conditions.append(f"(list_has_any(entity_ids, {_list_literal(filters.entities)}) OR list_has_any("
-                          f"list_transform(entities, lambda m: lower(m.entity_name)), {wanted}))")
+        # A name selects every entity called or spelt so anywhere in the output, whatever the case and accents:
+        # '--entity Raqqa' finds 'Ar Raqqah' (GeoNames' name) in every spelling and script, not only 'Raqqa'.
+        wanted = _list_literal([_plain(v) for v in filters.entities])
+        named = (f"(SELECT coalesce(list(DISTINCT m.entity_id), []) FROM (SELECT unnest(entities) AS m FROM {source})"
+                 f" WHERE m.entity_id IS NOT NULL AND (list_contains({wanted}, lower(strip_accents(m.entity_name)))"
+                 f" OR list_contains({wanted}, lower(strip_accents(m.text)))))")
+        conditions.append(f"(list_has_any(entity_ids, {_list_literal(filters.entities)}) OR "
+                          f"list_has_any(entity_ids, {named}))")
     # the day an article belongs to: its publication date, or the fetch date when it has none
     day = _day("coalesce(published_at, fetched_at)") if "published_at" in columns else _day("fetched_at")
     return Relation("articles", f"  SELECT * FROM (\n    SELECT {', '.join(columns)},\n      {day} AS day\n"
-                                f"    FROM {_parquet(os.path.join(output, 'articles'), union_by_name)}\n  )"
+                                f"    FROM {source}\n  )"
                                 f"{_where(conditions)}")
 
 
