@@ -185,6 +185,11 @@ class ParsedFeed:
 
 
 def _article_link(entry, base: Optional[str], atom: bool) -> Optional[str]:
+    # FeedBurner's <link> is a feedproxy redirect; origLink is the publisher's own URL (the same article listed in
+    # another feed then dedupes, and the fetch is not a tracking redirect)
+    original = (entry.get("feedburner_origlink") or "").strip()
+    if is_http_url(original):
+        return original
     link = (entry.get("link") or "").strip()
     if link and base and not is_http_url(link):
         link = urljoin(base, link)  # relative or protocol-relative, where feedparser had no base to resolve it
@@ -307,13 +312,15 @@ def _read_opml(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
     if ref.depth > 0:
         return _nested(OPML, ref)
     subscriptions = parse_opml(body)
+    # a relative (or protocol-relative) xmlUrl resolves against the list's own URL, as a browser would
+    feeds = tuple(dict.fromkeys(urljoin(ref.base_url, url) if ref.base_url else url for url in subscriptions.feeds))
     rejected = [Rejected(None, None, reasons.STAGE_SOURCE, reasons.INVALID_URL,
                          f"xmlUrl {url[:2048]!r} listed in {ref.source} is not an http(s) URL")
-                for url in subscriptions.feeds if not is_http_url(url)]
+                for url in feeds if not is_http_url(url)]
     rejected += [Rejected(url, url, reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED,
                           f"an outline of type include/link/source in {ref.source}: lists inside lists are not "
                           "followed; give it with --feeds") for url in subscriptions.lists]
-    return SourceContents(OPML, read=True, listed=tuple(url for url in subscriptions.feeds if is_http_url(url)),
+    return SourceContents(OPML, read=True, listed=tuple(url for url in feeds if is_http_url(url)),
                           rejected=tuple(rejected))
 
 

@@ -390,3 +390,35 @@ def test_core_skips_304_and_unchanged_bodies():
     outcome = read_document(changed, NOW)
     assert outcome.changed and len(outcome.items) == 1 and outcome.validator == validator("new")
     assert dict(outcome.counts) == {"feeds.parsed": 1, "feeds.items": 1}
+
+
+# --- adversarial QA of publishers' sources (sourcesqa) --------------------------------------------------------------
+
+FEEDBURNER_RSS = b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"><channel><title>T</title>
+<item><title>a</title><link>http://feedproxy.google.com/~r/site/~3/abc/</link>
+<feedburner:origLink>https://news.example/2026/a?utm_source=feedburner</feedburner:origLink></item>
+<item><title>b</title><link>https://news.example/2026/b</link></item>
+</channel></rss>"""
+
+
+def test_feedburner_origlink_is_the_article_url_not_the_feedproxy_redirect():
+    items = read_source(FEEDBURNER_RSS, "https://news.example/feed").items
+    assert [item.url for item in items] == ["https://news.example/2026/a?utm_source=feedburner",
+                                            "https://news.example/2026/b"]
+    # the same article listed without FeedBurner in another feed dedupes on this canonical URL
+    assert items[0].canonical_url == "https://news.example/2026/a"
+
+
+def test_opml_relative_and_protocol_relative_xmlurls_resolve_against_the_list():
+    opml = b"""<?xml version="1.0"?><opml version="2.0"><head/><body><outline text="group">
+    <outline text="a" type="rss" xmlUrl="feeds/a.xml"/><outline text="b" type="rss" xmlUrl="//cdn.example/b.xml"/>
+    <outline text="c" type="rss" xmlUrl="https://news.example/c.xml"/>
+    <outline text="c again" type="rss" xmlUrl="https://news.example/c.xml"/></outline></body></opml>"""
+    contents = read_source(opml, "https://news.example/lists/mine.opml")
+    assert contents.listed == ("https://news.example/lists/feeds/a.xml", "https://cdn.example/b.xml",
+                               "https://news.example/c.xml")
+    assert contents.rejected == ()
+    # a local OPML file has no URL to resolve against: the relative xmlUrls are still clear dead letters
+    local = read_source(opml, "/tmp/mine.opml")
+    assert [r.reason for r in local.rejected] == [reasons.INVALID_URL] * 2
