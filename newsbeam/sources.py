@@ -203,6 +203,19 @@ def _article_link(entry, base: Optional[str], atom: bool) -> Optional[str]:
     return None
 
 
+_GUID = re.compile(rb"<guid(?:\s[^>]*)?>\s*([^<\s]+)\s*</guid>")
+
+
+def _opaque_guid_links(body: bytes, base: Optional[str]) -> frozenset:
+    """The links feedparser made of guids that are ids, not URLs. A <guid> is a permalink unless it says
+    isPermaLink="false", and feedparser resolves it against the base: `<guid>12345</guid>` in an item without a
+    <link> would become https://site/12345, a page that was never listed. An id here has no '/' and no scheme."""
+    if not base or b"<guid" not in body:
+        return frozenset()
+    ids = (raw.decode("utf-8", "replace") for raw in _GUID.findall(body))
+    return frozenset(urljoin(base, value) for value in ids if "/" not in value and ":" not in value)
+
+
 def _why_no_link(entry, base: Optional[str]) -> str:
     link = (entry.get("link") or "").strip()
     named = _text(entry.get("id")) or _text(entry.get("title")) or "untitled"
@@ -234,7 +247,12 @@ def parse_feed(body: bytes, feed_url: str, content_type: Optional[str] = None,
     title = _text(parsed.feed.get("title"))
     items: List[FeedItem] = []
     unusable: List[str] = []
+    opaque = _opaque_guid_links(body, base_url) if not atom else frozenset()
     for entry in parsed.entries:
+        if entry.get("guidislink") and (entry.get("link") or "").strip() in opaque:
+            unusable.append(f"entry {_text(entry.get('title')) or 'untitled'!r} has no link and a guid that is "
+                            "an id, not a URL")
+            continue
         link = _article_link(entry, base_url, atom)
         if link is None:
             unusable.append(_why_no_link(entry, base_url))

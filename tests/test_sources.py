@@ -422,3 +422,19 @@ def test_opml_relative_and_protocol_relative_xmlurls_resolve_against_the_list():
     # a local OPML file has no URL to resolve against: the relative xmlUrls are still clear dead letters
     local = read_source(opml, "/tmp/mine.opml")
     assert [r.reason for r in local.rejected] == [reasons.INVALID_URL] * 2
+
+
+def test_an_rss_guid_that_is_an_id_is_not_made_into_a_url():
+    # isPermaLink defaults to true, so feedparser takes any <guid> as the link and resolves it against the feed URL
+    rss = b"""<rss version="2.0"><channel><title>T</title>
+    <item><title>numeric</title><guid>48213</guid></item>
+    <item><title>path</title><guid>/2026/11/path-guid</guid></item>
+    <item><title>url</title><guid>https://news.example/2026/url-guid</guid></item>
+    <item><title>linked</title><link>https://news.example/2026/linked</link><guid>48214</guid></item>
+    </channel></rss>"""
+    contents = read_source(rss, "https://news.example/feeds/all.rss")
+    assert [item.url for item in contents.items] == [
+        "https://news.example/2026/11/path-guid", "https://news.example/2026/url-guid",
+        "https://news.example/2026/linked"]
+    assert [(r.reason, r.detail) for r in contents.rejected] == [
+        (reasons.NO_ARTICLE_LINK, "entry 'numeric' has no link and a guid that is an id, not a URL")]
