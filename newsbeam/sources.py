@@ -200,6 +200,18 @@ def _article_link(entry, base: Optional[str], atom: bool) -> Optional[str]:
     guid = (entry.get("id") or "").strip()
     if atom and is_http_url(guid):
         return guid
+    return _pdf_enclosure(entry)
+
+
+def _pdf_enclosure(entry) -> Optional[str]:
+    """An item whose only document is a PDF enclosure (a report, a ruling, a press release): newsbeam reads PDFs,
+    so the PDF is the article. Audio and video enclosures (podcasts) are not articles."""
+    for link in entry.get("links", ()):
+        href = (link.get("href") or "").strip()
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        if link.get("rel") == "enclosure" and is_http_url(href) and (
+                kind == "application/pdf" or (not kind and href.lower().split("?")[0].endswith(".pdf"))):
+            return href
     return None
 
 

@@ -438,3 +438,17 @@ def test_an_rss_guid_that_is_an_id_is_not_made_into_a_url():
         "https://news.example/2026/linked"]
     assert [(r.reason, r.detail) for r in contents.rejected] == [
         (reasons.NO_ARTICLE_LINK, "entry 'numeric' has no link and a guid that is an id, not a URL")]
+
+
+def test_a_pdf_enclosure_is_the_article_when_an_item_has_no_link():
+    rss = b"""<rss version="2.0"><channel><title>Ministry</title>
+    <item><title>report</title><enclosure url="https://gov.example/r.pdf" type="application/pdf" length="9"/></item>
+    <item><title>untyped</title><enclosure url="https://gov.example/u.PDF?v=2" length="9"/></item>
+    <item><title>linked</title><link>https://gov.example/page</link>
+      <enclosure url="https://gov.example/l.pdf" type="application/pdf" length="9"/></item>
+    <item><title>podcast</title><enclosure url="https://gov.example/ep.mp3" type="audio/mpeg" length="9"/></item>
+    </channel></rss>"""
+    contents = read_source(rss, "https://gov.example/feed")
+    assert [item.url for item in contents.items] == [
+        "https://gov.example/r.pdf", "https://gov.example/u.PDF?v=2", "https://gov.example/page"]
+    assert [r.reason for r in contents.rejected] == [reasons.NO_ARTICLE_LINK]

@@ -1,8 +1,8 @@
 """Adversarial sources through the real `newsbeam ingest` over loopback: the oddities publishers serve (an RSS as
-text/html with FeedBurner, tracking and fragment links, PDF enclosures, items without links; the same article in
-two feeds; a feed that redirects to HTML; an empty 200; a sitemap index with gzip, a 404, a plain `.gz` and itself;
-an OPML with a relative xmlUrl, a repeat and itself; a URL disallowed by robots.txt). Every item is accounted for
-exactly once and every dead letter says why."""
+text/html with FeedBurner, tracking and fragment links, a PDF enclosure as the article, an audio one, items without
+links; the same article in two feeds; a feed that redirects to HTML; an empty 200; a sitemap index with gzip, a 404,
+a plain `.gz` and itself; an OPML with a relative xmlUrl, a repeat and itself; a URL disallowed by robots.txt).
+Every item is accounted for exactly once and every dead letter says why."""
 import gzip
 import json
 
@@ -11,6 +11,7 @@ import pytest
 
 from newsbeam.sample_site import SampleSite
 from tests.kinds_routes import SITEMAPS
+from tests.pdf_samples import text_pdf
 from tests.test_cli import FAST_FLAGS, GAZETTEER_ONLY, newsbeam
 
 A = ["/articles/en-returnees-trial-brussels.html", "/articles/en-hague-court-ruling.html",
@@ -23,7 +24,8 @@ def _feed(base: str) -> bytes:
 <item><title>via feedproxy</title><link>{base}/feedproxy/~r/qa/~3/x/</link>
 <feedburner:origLink>{base}{A[0]}?utm_source=feedburner&amp;utm_medium=feed</feedburner:origLink></item>
 <item><title>relative, tracked</title><link>{A[1]}?utm_campaign=rss#comments</link></item>
-<item><title>podcast</title><enclosure url="{base}/media/ep1.pdf" type="application/pdf" length="10"/></item>
+<item><title>annual report</title><enclosure url="{base}/media/report.pdf" type="application/pdf" length="10"/></item>
+<item><title>podcast</title><enclosure url="{base}/media/ep1.mp3" type="audio/mpeg" length="10"/></item>
 <item><title>no link at all</title><description>text</description></item>
 </channel></rss>""".encode()
 
@@ -78,6 +80,7 @@ ROUTES = {
                            "application/x-gzip"),
     "/qa/plain.xml.gz": _serve(lambda b: _urlset(b, [A[3], A[2]]), "application/x-gzip"),  # not gzip after all
     "/qa/list.opml": _serve(_opml, "text/x-opml"),
+    "/media/report.pdf": _serve(lambda b: text_pdf(1), "application/pdf"),
 }
 
 
@@ -96,18 +99,18 @@ def test_publishers_oddities_end_to_end_each_item_once(qa_site, tmp_path):
     run = json.loads((out / "_runs" / "qa.json").read_text())
     assert run["accounting"]["balanced"], run["accounting"]  # exit code 3 otherwise, but say which check failed
     counters = run["counters"]
-    # feed 2 + other 2 + a.xml.gz 2 + plain.xml.gz 2 = 8 items: 4 articles and the robots-disallowed URL
-    assert counters["items.in"] == 8 and counters["items.unique"] == 5
+    # feed 3 + other 2 + a.xml.gz 2 + plain.xml.gz 2 = 9 items: 4 pages, a PDF and the robots-disallowed URL
+    assert counters["items.in"] == 9 and counters["items.unique"] == 6
     rows = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table().to_pylist()
     # FeedBurner's origLink (not feedproxy), so it dedupes with the Atom feed's plain link
-    assert sorted(r["canonical_url"].replace(site.base_url, "") for r in rows) == sorted(A)
+    assert sorted(r["canonical_url"].replace(site.base_url, "") for r in rows) == sorted(A + ["/media/report.pdf"])
     assert not site.requests("/feedproxy/~r/qa/~3/x/") and not site.requests("/private/secret.html")
     letters = ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table().to_pylist()
     assert sorted((r["stage"], r["reason"], (r["url"] or "").replace(site.base_url, "")) for r in letters) == [
         ("feed", "feed_http_404", "/qa/missing.xml.gz"),
         ("feed", "feed_not_a_feed", "/qa/empty.rss"),  # a 200 with an empty body
         ("feed", "feed_not_a_feed", "/qa/moved.rss"),  # redirected to an HTML page: named as given
-        ("feed", "no_article_link", "/qa/feed.rss"),  # the PDF enclosure
+        ("feed", "no_article_link", "/qa/feed.rss"),  # the podcast's audio enclosure
         ("feed", "no_article_link", "/qa/feed.rss"),  # the item without a link
         ("feed", "sitemap_loop", "/qa/index.xml"),  # the index lists itself
         ("fetch", "robots_disallowed", "/private/secret.html"),
