@@ -51,7 +51,8 @@ def _index(base: str) -> bytes:
 def _opml(base: str) -> bytes:
     return f"""<?xml version="1.0"?><opml version="2.0"><head/><body><outline text="news">
 <outline text="qa" type="rss" xmlUrl="feed.rss"/><outline text="other" type="rss" xmlUrl="{base}/qa/other.atom"/>
-<outline text="other again" type="rss" xmlUrl="/qa/other.atom"/></outline>
+<outline text="other again" type="rss" xmlUrl="/qa/other.atom"/>
+<outline text="members" type="rss" xmlUrl="/private/feed.rss"/></outline>
 <outline text="me" type="include" url="{base}/qa/list.opml"/></body></opml>""".encode()
 
 
@@ -80,6 +81,7 @@ ROUTES = {
                            "application/x-gzip"),
     "/qa/plain.xml.gz": _serve(lambda b: _urlset(b, [A[3], A[2]]), "application/x-gzip"),  # not gzip after all
     "/qa/list.opml": _serve(_opml, "text/x-opml"),
+    "/private/feed.rss": _serve(_feed, "application/rss+xml"),  # robots.txt disallows /private/
     "/media/report.pdf": _serve(lambda b: text_pdf(1), "application/pdf"),
 }
 
@@ -105,11 +107,13 @@ def test_publishers_oddities_end_to_end_each_item_once(qa_site, tmp_path):
     # FeedBurner's origLink (not feedproxy), so it dedupes with the Atom feed's plain link
     assert sorted(r["canonical_url"].replace(site.base_url, "") for r in rows) == sorted(A + ["/media/report.pdf"])
     assert not site.requests("/feedproxy/~r/qa/~3/x/") and not site.requests("/private/secret.html")
+    assert not site.requests("/private/feed.rss")
     letters = ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table().to_pylist()
     assert sorted((r["stage"], r["reason"], (r["url"] or "").replace(site.base_url, "")) for r in letters) == [
         ("feed", "feed_http_404", "/qa/missing.xml.gz"),
         ("feed", "feed_not_a_feed", "/qa/empty.rss"),  # a 200 with an empty body
         ("feed", "feed_not_a_feed", "/qa/moved.rss"),  # redirected to an HTML page: named as given
+        ("feed", "feed_robots_disallowed", "/private/feed.rss"),  # never fetched
         ("feed", "no_article_link", "/qa/feed.rss"),  # the podcast's audio enclosure
         ("feed", "no_article_link", "/qa/feed.rss"),  # the item without a link
         ("feed", "sitemap_loop", "/qa/index.xml"),  # the index lists itself
