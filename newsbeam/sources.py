@@ -190,7 +190,7 @@ def _article_link(entry, base: Optional[str], atom: bool) -> Optional[str]:
     original = (entry.get("feedburner_origlink") or "").strip()
     if is_http_url(original):
         return original
-    link = (entry.get("link") or "").strip()
+    link = _as_browser_would((entry.get("link") or "").strip())
     if link and base and not is_http_url(link):
         link = urljoin(base, link)  # relative or protocol-relative, where feedparser had no base to resolve it
     if is_http_url(link):
@@ -201,6 +201,16 @@ def _article_link(entry, base: Optional[str], atom: bool) -> Optional[str]:
     if atom and is_http_url(guid):
         return guid
     return _pdf_enclosure(entry)
+
+
+def _as_browser_would(link: str) -> str:
+    """A link as a browser follows it: a wrapped link's line break and indentation removed (feedparser has already
+    dropped the line break: a run of blanks is the indentation), tabs removed (the WHATWG URL parser's rule), a
+    space percent-encoded. CMSs do publish `/2026/11/my story.html`, which is not a URL as written."""
+    return _WRAPPED.sub("", link).replace(" ", "%20")
+
+
+_WRAPPED = re.compile(r"\s*[\r\n]\s*|[ \t]{2,}|\t")
 
 
 def _pdf_enclosure(entry) -> Optional[str]:

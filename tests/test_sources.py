@@ -452,3 +452,14 @@ def test_a_pdf_enclosure_is_the_article_when_an_item_has_no_link():
     assert [item.url for item in contents.items] == [
         "https://gov.example/r.pdf", "https://gov.example/u.PDF?v=2", "https://gov.example/page"]
     assert [r.reason for r in contents.rejected] == [reasons.NO_ARTICLE_LINK]
+
+
+def test_links_with_spaces_or_line_breaks_are_read_as_a_browser_would():
+    rss = b"""<rss version="2.0"><channel><title>T</title>
+    <item><title>spaced</title><link>https://news.example/2026/11/my story.html</link></item>
+    <item><title>wrapped</title><link>https://news.example/2026/11/a-very-long-
+        slug.html</link></item></channel></rss>"""
+    contents = read_source(rss, "https://news.example/feed")
+    assert [item.url for item in contents.items] == [
+        "https://news.example/2026/11/my%20story.html", "https://news.example/2026/11/a-very-long-slug.html"]
+    assert contents.rejected == ()
