@@ -378,9 +378,11 @@ def _read_url_list(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceConte
 
 
 def _read_html(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    # a feed URL that now redirects to a page is a feed that moved or was retired: say where it led
+    moved = f" (the URL led to {ref.base_url})" if ref.base_url and ref.base_url != ref.source else ""
     return SourceContents(HTML, rejected=(_feed_dead(
-        ref, NOT_A_FEED, "an HTML page, not a feed: give article URLs with --urls; a site's feeds are named in "
-                         "its <link rel=\"alternate\"> tags"),))
+        ref, NOT_A_FEED, f"an HTML page{moved}, not a feed: give article URLs with --urls; a site's feeds are named "
+                         "in its <link rel=\"alternate\"> tags"),))
 
 
 def _read_json(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:

@@ -120,6 +120,8 @@ def test_publishers_oddities_end_to_end_each_item_once(qa_site, tmp_path):
         ("fetch", "robots_disallowed", "/private/secret.html"),
         ("source", "nested_list_ignored", "/qa/list.opml"),  # the OPML includes itself
     ]
+    [moved] = [r["detail"] for r in letters if r["url"] == site.url("/qa/moved.rss")]
+    assert f"the URL led to {site.url('/qa/landing.html')}" in moved  # a feed that moved or was retired
     # the relative xmlUrl is read; a feed listed twice (absolute and relative) and a self-listing are fetched once
     assert len(site.requests("/qa/feed.rss")) == 1
     assert len(site.requests("/qa/list.opml")) == 1 and len(site.requests("/qa/other.atom")) == 1
