@@ -170,10 +170,11 @@ def fallback_sitemaps(homepage: str) -> tuple[DiscoveredSource, ...]:
 
 
 def discover(homepage: str, html: bytes | None, robots_txt: str | bytes | None,
-             limits: DiscoveryLimits = DiscoveryLimits()) -> Discovery:
+             limits: DiscoveryLimits = DiscoveryLimits(), page_url: str | None = None) -> Discovery:
     """A site's feeds and sitemaps from its homepage and robots.txt (either may be None when it could not be
-    fetched): the homepage's feed links, robots.txt's sitemaps, else the fallback locations."""
-    feeds = feed_links(html, homepage, limits) if html else ()
+    fetched): the homepage's feed links, robots.txt's sitemaps, else the fallback locations. `page_url` is where
+    the homepage was finally fetched from (after redirects): its relative feed links resolve against it."""
+    feeds = feed_links(html, page_url or homepage, limits) if html else ()
     sitemaps = robots_sitemaps(robots_txt, robots_url(homepage), limits) if robots_txt else ()
     if sitemaps:
         return Discovery(homepage, feeds, sitemaps)

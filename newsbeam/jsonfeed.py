@@ -79,7 +79,8 @@ def parse_json_feed(body: bytes, document_url: str, max_items: int = MAX_ITEMS) 
         if not isinstance(entry, dict):
             unusable.append(f"item {position}")
             continue
-        url = _absolute(entry.get("url"), base) or _absolute(entry.get("external_url"), base)
+        url = (_absolute(entry.get("url"), base) or _absolute(entry.get("external_url"), base)
+               or _pdf_attachment(entry.get("attachments"), base))
         if url is None:
             unusable.append(_identifier(entry.get("id")) or _string(entry.get("title")) or f"item {position}")
             continue
@@ -101,6 +102,20 @@ def parse_json_feed(body: bytes, document_url: str, max_items: int = MAX_ITEMS) 
         unusable=tuple(unusable),
         ignored=max(0, len(entries) - max_items),
     )
+
+
+def _pdf_attachment(attachments, base: str | None) -> str | None:
+    """An item whose only document is a PDF attachment (a report, a ruling): newsbeam reads PDFs, so the PDF is the
+    article, as with an RSS enclosure. Audio and video attachments (podcasts) are not articles."""
+    if not isinstance(attachments, list):
+        return None
+    for attachment in attachments:
+        if isinstance(attachment, dict) and (_string(attachment.get("mime_type")) or "").split(";")[0].strip(
+                ).lower() == "application/pdf":
+            url = _absolute(attachment.get("url"), base)
+            if url:
+                return url
+    return None
 
 
 def _string(value) -> str | None:

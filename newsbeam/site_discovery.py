@@ -45,6 +45,7 @@ class SiteSources:
     discovered_at: str  # ISO 8601, UTC
     feeds: Tuple[str, ...] = ()
     sitemaps: Tuple[str, ...] = ()
+    homepage_problem: Optional[str] = None  # why the homepage was not read this run (not recorded)
 
     def as_dict(self) -> Dict:
         return {"discovered_at": self.discovered_at, "feeds": list(self.feeds), "sitemaps": list(self.sitemaps)}
@@ -107,13 +108,18 @@ def discover_site(homepage: str, fetcher: PoliteFetcher, now: datetime,
     locations: only those that answer with a sitemap are kept (a 404 there is expected, not an error, and many
     sites answer any path with an HTML page)."""
     robots = _get(fetcher, robots_url(homepage), "text/plain,*/*;q=0.1")
-    html = _get(fetcher, homepage, HTML_ACCEPT)
-    found = discover(homepage, html, robots, limits)
+    page = fetcher.fetch(FetchRequest(url=homepage, context=None), HTML_ACCEPT, None)
+    failed = isinstance(page, FetchFailure)
+    # a homepage that redirects (to /en/, to www., to another host): its relative feed links are relative to
+    # where it was finally fetched from
+    found = discover(homepage, None if failed else page.body, robots, limits, None if failed else page.final_url)
     sitemaps = [source.url for source in found.sitemaps]
     if found.fallback:
         sitemaps = [url for url in sitemaps
                     if sitemap_kind(_get(fetcher, url, FEED_ACCEPT, feed_like, SOURCE_MAX_BYTES) or b"")]
-    return SiteSources(homepage, now.isoformat(), tuple(source.url for source in found.feeds), tuple(sitemaps))
+    return SiteSources(homepage, now.isoformat(), tuple(source.url for source in found.feeds), tuple(sitemaps),
+                       f"the homepage could not be fetched ({page.reason}: {page.detail}) and no sitemap was found"
+                       if failed else None)
 
 
 def run_discovery(sites_source: str, output: str, settings: FetchSettings, now: datetime,
@@ -150,7 +156,8 @@ def run_discovery(sites_source: str, output: str, settings: FetchSettings, now: 
         if not known.feeds and not known.sitemaps:
             dead.append(DeadLetter(url=home, feed_url=None, stage=reasons.STAGE_SOURCE,
                                    reason=reasons.DISCOVERY_NOTHING_FOUND,
-                                   detail="no feed link on the homepage and no sitemap (robots.txt, /sitemap.xml)",
+                                   detail=known.homepage_problem or
+                                   "no feed link on the homepage and no sitemap (robots.txt, /sitemap.xml)",
                                    failed_at=now))
         feeds.update(dict.fromkeys(known.feeds))
         sitemaps.update(dict.fromkeys(known.sitemaps))

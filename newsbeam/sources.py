@@ -185,7 +185,12 @@ class ParsedFeed:
 
 
 def _article_link(entry, base: Optional[str], atom: bool) -> Optional[str]:
-    link = (entry.get("link") or "").strip()
+    # FeedBurner's <link> is a feedproxy redirect; origLink is the publisher's own URL (the same article listed in
+    # another feed then dedupes, and the fetch is not a tracking redirect)
+    original = (entry.get("feedburner_origlink") or "").strip()
+    if is_http_url(original):
+        return original
+    link = _as_browser_would((entry.get("link") or "").strip())
     if link and base and not is_http_url(link):
         link = urljoin(base, link)  # relative or protocol-relative, where feedparser had no base to resolve it
     if is_http_url(link):
@@ -195,7 +200,42 @@ def _article_link(entry, base: Optional[str], atom: bool) -> Optional[str]:
     guid = (entry.get("id") or "").strip()
     if atom and is_http_url(guid):
         return guid
+    return _pdf_enclosure(entry)
+
+
+def _as_browser_would(link: str) -> str:
+    """A link as a browser follows it: a wrapped link's line break and indentation removed (feedparser has already
+    dropped the line break: a run of blanks is the indentation), tabs removed (the WHATWG URL parser's rule), a
+    space percent-encoded. CMSs do publish `/2026/11/my story.html`, which is not a URL as written."""
+    return _WRAPPED.sub("", link).replace(" ", "%20")
+
+
+_WRAPPED = re.compile(r"\s*[\r\n]\s*|[ \t]{2,}|\t")
+
+
+def _pdf_enclosure(entry) -> Optional[str]:
+    """An item whose only document is a PDF enclosure (a report, a ruling, a press release): newsbeam reads PDFs,
+    so the PDF is the article. Audio and video enclosures (podcasts) are not articles."""
+    for link in entry.get("links", ()):
+        href = (link.get("href") or "").strip()
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        if link.get("rel") == "enclosure" and is_http_url(href) and (
+                kind == "application/pdf" or (not kind and href.lower().split("?")[0].endswith(".pdf"))):
+            return href
     return None
+
+
+_GUID = re.compile(rb"<guid(?:\s[^>]*)?>\s*([^<\s]+)\s*</guid>")
+
+
+def _opaque_guid_links(body: bytes, base: Optional[str]) -> frozenset:
+    """The links feedparser made of guids that are ids, not URLs. A <guid> is a permalink unless it says
+    isPermaLink="false", and feedparser resolves it against the base: `<guid>12345</guid>` in an item without a
+    <link> would become https://site/12345, a page that was never listed. An id here has no '/' and no scheme."""
+    if not base or b"<guid" not in body:
+        return frozenset()
+    ids = (raw.decode("utf-8", "replace") for raw in _GUID.findall(body))
+    return frozenset(urljoin(base, value) for value in ids if "/" not in value and ":" not in value)
 
 
 def _why_no_link(entry, base: Optional[str]) -> str:
@@ -229,7 +269,12 @@ def parse_feed(body: bytes, feed_url: str, content_type: Optional[str] = None,
     title = _text(parsed.feed.get("title"))
     items: List[FeedItem] = []
     unusable: List[str] = []
+    opaque = _opaque_guid_links(body, base_url) if not atom else frozenset()
     for entry in parsed.entries:
+        if entry.get("guidislink") and (entry.get("link") or "").strip() in opaque:
+            unusable.append(f"entry {_text(entry.get('title')) or 'untitled'!r} has no link and a guid that is "
+                            "an id, not a URL")
+            continue
         link = _article_link(entry, base_url, atom)
         if link is None:
             unusable.append(_why_no_link(entry, base_url))
@@ -307,13 +352,15 @@ def _read_opml(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
     if ref.depth > 0:
         return _nested(OPML, ref)
     subscriptions = parse_opml(body)
+    # a relative (or protocol-relative) xmlUrl resolves against the list's own URL, as a browser would
+    feeds = tuple(dict.fromkeys(urljoin(ref.base_url, url) if ref.base_url else url for url in subscriptions.feeds))
     rejected = [Rejected(None, None, reasons.STAGE_SOURCE, reasons.INVALID_URL,
                          f"xmlUrl {url[:2048]!r} listed in {ref.source} is not an http(s) URL")
-                for url in subscriptions.feeds if not is_http_url(url)]
+                for url in feeds if not is_http_url(url)]
     rejected += [Rejected(url, url, reasons.STAGE_SOURCE, reasons.NESTED_LIST_IGNORED,
                           f"an outline of type include/link/source in {ref.source}: lists inside lists are not "
                           "followed; give it with --feeds") for url in subscriptions.lists]
-    return SourceContents(OPML, read=True, listed=tuple(url for url in subscriptions.feeds if is_http_url(url)),
+    return SourceContents(OPML, read=True, listed=tuple(url for url in feeds if is_http_url(url)),
                           rejected=tuple(rejected))
 
 
@@ -331,9 +378,11 @@ def _read_url_list(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceConte
 
 
 def _read_html(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:
+    # a feed URL that now redirects to a page is a feed that moved or was retired: say where it led
+    moved = f" (the URL led to {ref.base_url})" if ref.base_url and ref.base_url != ref.source else ""
     return SourceContents(HTML, rejected=(_feed_dead(
-        ref, NOT_A_FEED, "an HTML page, not a feed: give article URLs with --urls; a site's feeds are named in "
-                         "its <link rel=\"alternate\"> tags"),))
+        ref, NOT_A_FEED, f"an HTML page{moved}, not a feed: give article URLs with --urls; a site's feeds are named "
+                         "in its <link rel=\"alternate\"> tags"),))
 
 
 def _read_json(body: bytes, sniffed: Sniffed, ref: SourceRef) -> SourceContents:

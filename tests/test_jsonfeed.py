@@ -119,3 +119,15 @@ def test_any_input_raises_only_json_feed_error_and_lists_only_http_urls(body):
     except JsonFeedError:
         return
     assert all(is_http_url(item.url) for item in listing.items)
+
+
+def test_an_item_whose_only_document_is_a_pdf_attachment_has_it_as_its_article():
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"id": "r", "attachments": [{"url": "/reports/r.pdf", "mime_type": "application/pdf"}]},
+        {"id": "p", "attachments": [{"url": "https://e.org/ep.mp3", "mime_type": "audio/mpeg"}]},
+        {"id": "l", "url": "https://e.org/page", "attachments": [{"url": "https://e.org/l.pdf",
+                                                                   "mime_type": "application/pdf"}]},
+        {"id": "b", "attachments": "not a list"}]}).encode()
+    listing = read_json_feed(body, "https://e.org/feed.json")
+    assert [item.url for item in listing.items] == ["https://e.org/reports/r.pdf", "https://e.org/page"]
+    assert [entry.reason for entry in listing.unusable] == [INVALID_URL, INVALID_URL]

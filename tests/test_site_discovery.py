@@ -75,3 +75,33 @@ def test_discovery_responses_are_kept_for_the_archive_only_when_asked(tmp_path):
     urls = {raw.url for entry in kept.archive for raw in entry.exchanges}
     assert f"{site.base_url}/" in urls and f"{site.base_url}/robots.txt" in urls
     assert all(entry.final_record_id for entry in kept.archive if entry.url != f"{site.base_url}/robots.txt")
+
+
+def _moved_home(handler):
+    handler.send_response(301)
+    handler.send_header("Location", "/edition/en/")
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def test_a_redirected_homepage_resolves_its_relative_feed_links_where_it_landed(tmp_path):
+    page = b'<html><head><link rel="alternate" type="application/rss+xml" href="feed.rss"></head></html>'
+    routes = {"/": _moved_home, "/robots.txt": _no_sitemap_robots,
+              "/edition/en/": lambda h: h.send_body(200, page, "text/html")}
+    with SampleSite(routes=routes) as site:
+        sites = tmp_path / "sites.txt"
+        sites.write_text(f"{site.base_url}/\n")
+        found = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
+    assert found.feeds == (site.url("/edition/en/feed.rss"),) and found.dead_letters == ()
+
+
+def test_a_homepage_that_cannot_be_fetched_is_named_in_the_dead_letter(tmp_path):
+    routes = {"/": lambda h: h.send_body(404, b"<html><body>gone</body></html>", "text/html"),
+              "/robots.txt": _no_sitemap_robots}
+    with SampleSite(routes=routes) as site:
+        sites = tmp_path / "sites.txt"
+        sites.write_text(f"{site.base_url}/\n")
+        found = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
+    [dead] = found.dead_letters
+    assert dead.reason == "discovery_nothing_found" and dead.detail.startswith(
+        "the homepage could not be fetched (http_404"), dead.detail

@@ -390,3 +390,76 @@ def test_core_skips_304_and_unchanged_bodies():
     outcome = read_document(changed, NOW)
     assert outcome.changed and len(outcome.items) == 1 and outcome.validator == validator("new")
     assert dict(outcome.counts) == {"feeds.parsed": 1, "feeds.items": 1}
+
+
+# --- adversarial QA of publishers' sources (sourcesqa) --------------------------------------------------------------
+
+FEEDBURNER_RSS = b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"><channel><title>T</title>
+<item><title>a</title><link>http://feedproxy.google.com/~r/site/~3/abc/</link>
+<feedburner:origLink>https://news.example/2026/a?utm_source=feedburner</feedburner:origLink></item>
+<item><title>b</title><link>https://news.example/2026/b</link></item>
+</channel></rss>"""
+
+
+def test_feedburner_origlink_is_the_article_url_not_the_feedproxy_redirect():
+    items = read_source(FEEDBURNER_RSS, "https://news.example/feed").items
+    assert [item.url for item in items] == ["https://news.example/2026/a?utm_source=feedburner",
+                                            "https://news.example/2026/b"]
+    # the same article listed without FeedBurner in another feed dedupes on this canonical URL
+    assert items[0].canonical_url == "https://news.example/2026/a"
+
+
+def test_opml_relative_and_protocol_relative_xmlurls_resolve_against_the_list():
+    opml = b"""<?xml version="1.0"?><opml version="2.0"><head/><body><outline text="group">
+    <outline text="a" type="rss" xmlUrl="feeds/a.xml"/><outline text="b" type="rss" xmlUrl="//cdn.example/b.xml"/>
+    <outline text="c" type="rss" xmlUrl="https://news.example/c.xml"/>
+    <outline text="c again" type="rss" xmlUrl="https://news.example/c.xml"/></outline></body></opml>"""
+    contents = read_source(opml, "https://news.example/lists/mine.opml")
+    assert contents.listed == ("https://news.example/lists/feeds/a.xml", "https://cdn.example/b.xml",
+                               "https://news.example/c.xml")
+    assert contents.rejected == ()
+    # a local OPML file has no URL to resolve against: the relative xmlUrls are still clear dead letters
+    local = read_source(opml, "/tmp/mine.opml")
+    assert [r.reason for r in local.rejected] == [reasons.INVALID_URL] * 2
+
+
+def test_an_rss_guid_that_is_an_id_is_not_made_into_a_url():
+    # isPermaLink defaults to true, so feedparser takes any <guid> as the link and resolves it against the feed URL
+    rss = b"""<rss version="2.0"><channel><title>T</title>
+    <item><title>numeric</title><guid>48213</guid></item>
+    <item><title>path</title><guid>/2026/11/path-guid</guid></item>
+    <item><title>url</title><guid>https://news.example/2026/url-guid</guid></item>
+    <item><title>linked</title><link>https://news.example/2026/linked</link><guid>48214</guid></item>
+    </channel></rss>"""
+    contents = read_source(rss, "https://news.example/feeds/all.rss")
+    assert [item.url for item in contents.items] == [
+        "https://news.example/2026/11/path-guid", "https://news.example/2026/url-guid",
+        "https://news.example/2026/linked"]
+    assert [(r.reason, r.detail) for r in contents.rejected] == [
+        (reasons.NO_ARTICLE_LINK, "entry 'numeric' has no link and a guid that is an id, not a URL")]
+
+
+def test_a_pdf_enclosure_is_the_article_when_an_item_has_no_link():
+    rss = b"""<rss version="2.0"><channel><title>Ministry</title>
+    <item><title>report</title><enclosure url="https://gov.example/r.pdf" type="application/pdf" length="9"/></item>
+    <item><title>untyped</title><enclosure url="https://gov.example/u.PDF?v=2" length="9"/></item>
+    <item><title>linked</title><link>https://gov.example/page</link>
+      <enclosure url="https://gov.example/l.pdf" type="application/pdf" length="9"/></item>
+    <item><title>podcast</title><enclosure url="https://gov.example/ep.mp3" type="audio/mpeg" length="9"/></item>
+    </channel></rss>"""
+    contents = read_source(rss, "https://gov.example/feed")
+    assert [item.url for item in contents.items] == [
+        "https://gov.example/r.pdf", "https://gov.example/u.PDF?v=2", "https://gov.example/page"]
+    assert [r.reason for r in contents.rejected] == [reasons.NO_ARTICLE_LINK]
+
+
+def test_links_with_spaces_or_line_breaks_are_read_as_a_browser_would():
+    rss = b"""<rss version="2.0"><channel><title>T</title>
+    <item><title>spaced</title><link>https://news.example/2026/11/my story.html</link></item>
+    <item><title>wrapped</title><link>https://news.example/2026/11/a-very-long-
+        slug.html</link></item></channel></rss>"""
+    contents = read_source(rss, "https://news.example/feed")
+    assert [item.url for item in contents.items] == [
+        "https://news.example/2026/11/my%20story.html", "https://news.example/2026/11/a-very-long-slug.html"]
+    assert contents.rejected == ()

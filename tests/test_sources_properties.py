@@ -114,3 +114,20 @@ def test_url_file_lines_are_each_an_item_or_a_dead_letter(lines):
     assert len(outcome.items) + len(outcome.dead_letters) == len(meaningful)
     assert [d.detail.split()[1] for d in outcome.dead_letters] == [str(line.number) for line in meaningful
                                                                  if not line.is_url]
+
+
+LINK_PARTS = st.lists(st.sampled_from(["https://e.org/", "a", " ", "\n   ", "\t", "/", "?utm_source=x", "#f", "48213",
+                                       "//cdn.e.org/", "é", "&amp;", "feed://", ".pdf"]), max_size=8).map("".join)
+ENCLOSURE_TYPES = st.sampled_from(["", "application/pdf", "audio/mpeg", "application/PDF; x=1"])
+
+
+@FAST
+@given(link=LINK_PARTS, guid=LINK_PARTS, enclosure=LINK_PARTS, kind=ENCLOSURE_TYPES)
+def test_every_rss_item_is_one_item_with_a_clean_url_or_one_dead_letter(link, guid, enclosure, kind):
+    item = (f"<item><title>t</title><link>{link}</link><guid>{guid}</guid>"
+            f"<enclosure url='{enclosure}' type='{kind}' length='1'/></item>")
+    body = f"<rss version='2.0'><channel><title>T</title>{item}{item}</channel></rss>".encode()
+    contents = read_source(body, "https://e.org/feeds/all.rss")
+    assert len(contents.items) + len(contents.rejected) == 2
+    for found in contents.items:
+        assert found.url.startswith(("http://", "https://")) and not any(c.isspace() for c in found.url)
