@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from protego import Protego
 
+from newsbeam.mediatypes import media_type
 from newsbeam.urls import canonicalize_url, host_key, is_http_url
 
 # what a discovered source is
@@ -133,7 +134,7 @@ def feed_links(html: bytes, base_url: str, limits: DiscoveryLimits = DiscoveryLi
     found: dict[str, DiscoveredSource] = {}
     for element in root.iter("link"):
         rels = (element.get("rel") or "").lower().split()
-        kind = FEED_TYPES.get((element.get("type") or "").split(";")[0].strip().lower())
+        kind = FEED_TYPES.get(media_type(element.get("type")))
         if "alternate" not in rels or kind is None:
             continue
         url = _join(base, (element.get("href") or "").strip())

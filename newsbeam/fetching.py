@@ -23,6 +23,7 @@ from protego import Protego
 
 from newsbeam import reasons
 from newsbeam.http import ContentCheck, Exchange, FetchError, FetchSettings, HttpClient, RawExchange
+from newsbeam.mediatypes import media_type
 from newsbeam.robots import PARSE_BYTES, parse_robots, robots_allows
 from newsbeam.urls import host_key, is_http_url
 from newsbeam.schemas.records import FetchedPage, FetchFailure, FetchRequest
@@ -353,13 +354,13 @@ _NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", 
 def html_only(status: int, headers: Dict[str, str]) -> Optional[str]:
     """Refuse a declared body that is neither HTML nor PDF before downloading it; an undeclared type is sniffed
     after extraction."""
-    declared = (headers.get("content-type") or "").split(";")[0].strip().lower()
-    return None if not declared or declared in _HTML_TYPES else reasons.NOT_HTML
+    declared = media_type(headers.get("content-type"))
+    return None if declared is None or declared in _HTML_TYPES else reasons.NOT_HTML
 
 
 def feed_like(status: int, headers: Dict[str, str]) -> Optional[str]:
     """Feeds come with every content type imaginable; refuse only what cannot be one."""
-    declared = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    declared = media_type(headers.get("content-type")) or ""
     return reasons.NOT_A_FEED if declared.startswith(_NOT_FEED_PREFIXES) else None
 
 

@@ -15,7 +15,6 @@ import uuid
 import zlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from email.message import Message
 from typing import Callable, Dict, List, Optional, Tuple
 
 import urllib3
@@ -32,7 +31,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from newsbeam import __version__, reasons
+from newsbeam import __version__, mediatypes, reasons
 from newsbeam.addresses import blocked_kind, literal_address
 
 # Operators should add a contact address with --user-agent, e.g. "newsbeam/0.1 (+mailto:news-team@example.org)".
@@ -100,18 +99,11 @@ class Exchange:
 
     @property
     def content_type(self) -> Optional[str]:
-        value = self.headers.get("content-type")
-        return value.split(";")[0].strip().lower() if value else None
+        return mediatypes.media_type(self.headers.get("content-type"))
 
     @property
     def charset(self) -> Optional[str]:
-        value = self.headers.get("content-type")
-        if not value:
-            return None
-        message = Message()
-        message["content-type"] = value
-        charset = message.get_param("charset")
-        return charset.strip().lower() if isinstance(charset, str) and charset.strip() else None
+        return mediatypes.charset(self.headers.get("content-type"))
 
 
 # Decides from the status and headers whether the body is wanted; returns a reason code to refuse it.

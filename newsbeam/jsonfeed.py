@@ -8,6 +8,7 @@ from datetime import datetime
 from urllib.parse import urljoin
 
 from newsbeam.listings import INVALID_URL, JSON_FEED_PARSE_ERROR, JSON_FEED_TOO_LARGE, Listing, Unusable
+from newsbeam.mediatypes import media_type
 from newsbeam.schemas.records import FeedItem
 from newsbeam.urls import canonicalize_url, is_http_url
 from newsbeam.w3cdates import parse_w3c_datetime
@@ -110,8 +111,7 @@ def _pdf_attachment(attachments, base: str | None) -> str | None:
     if not isinstance(attachments, list):
         return None
     for attachment in attachments:
-        if isinstance(attachment, dict) and (_string(attachment.get("mime_type")) or "").split(";")[0].strip(
-                ).lower() == "application/pdf":
+        if isinstance(attachment, dict) and media_type(_string(attachment.get("mime_type"))) == "application/pdf":
             url = _absolute(attachment.get("url"), base)
             if url:
                 return url

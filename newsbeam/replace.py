@@ -1,7 +1,6 @@
 """`reprocess --replace`: a reprocessed run's rows replace the older rows of the same article ids and URLs."""
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Callable, Dict, List
 
@@ -10,6 +9,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+
+from newsbeam.partfiles import owns
 
 
 def _files(output: str, dataset: str, *levels: str) -> List[str]:
@@ -54,19 +55,21 @@ def replace_older_rows(output: str, run_id: str) -> Dict[str, int]:
     URL, dead letters of the same URL. So each URL the reprocess replayed has one row, its own, however often it is
     repeated. Returns the rows removed per dataset (`articles.replaced_older_rows`,
     `dead_letters.replaced_older_rows`)."""
-    # exactly this run's files: `part-<run_id>-<bucket>.parquet` (a prefix would also take run `<run_id>-b`'s)
-    mine = re.compile(rf"/part-{re.escape(run_id)}-\d{{5}}\.parquet$")
+    # exactly this run's batch files (newsbeam.partfiles: a prefix would also take run `<run_id>-b`'s)
+    def mine(path: str) -> bool:
+        return owns(path.rsplit("/", 1)[-1], run_id, tag="")
+
     articles, dead_letters = _files(output, "articles", "*", "*"), _files(output, "dead_letters", "*")
     ids, urls = set(), set()
-    for path in filter(mine.search, articles):
+    for path in filter(mine, articles):
         table = _read(path)
         ids.update(table.column("article_id").to_pylist())
         urls.update(table.column("url").to_pylist())
-    for path in filter(mine.search, dead_letters):
+    for path in filter(mine, dead_letters):
         urls.update(url for url in _read(path).column("url").to_pylist() if url)
-    others = [path for path in articles if not mine.search(path)]
+    others = [path for path in articles if not mine(path)]
     removed_articles = _rewrite_without(others, lambda table: pc.or_(
         _among(table.column("article_id"), ids), _among(table.column("url"), urls)))
-    others = [path for path in dead_letters if not mine.search(path)]
+    others = [path for path in dead_letters if not mine(path)]
     removed_dead_letters = _rewrite_without(others, lambda table: _among(table.column("url"), urls))
     return {"articles.replaced_older_rows": removed_articles, "dead_letters.replaced_older_rows": removed_dead_letters}

@@ -23,6 +23,7 @@ import listparser
 from newsbeam import reasons
 from newsbeam.jsonfeed import is_json_feed
 from newsbeam.listings import Listing, SubSitemap
+from newsbeam.mediatypes import media_type
 from newsbeam.sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
 from newsbeam.sniff import (  # noqa: F401 (the kinds are part of this module's interface)
     FEED,
@@ -218,7 +219,7 @@ def _pdf_enclosure(entry) -> Optional[str]:
     so the PDF is the article. Audio and video enclosures (podcasts) are not articles."""
     for link in entry.get("links", ()):
         href = (link.get("href") or "").strip()
-        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        kind = media_type(link.get("type"))
         if link.get("rel") == "enclosure" and is_http_url(href) and (
                 kind == "application/pdf" or (not kind and href.lower().split("?")[0].endswith(".pdf"))):
             return href

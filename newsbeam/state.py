@@ -17,7 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, List, Optional, Sequence, Set
+from typing import Iterable, Iterator, List, Optional, Sequence, Set
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -181,28 +181,29 @@ def _write_atomically(path: str, table: pa.Table) -> None:
         pq.write_table(table, handle, compression="zstd")
 
 
-def read_run_files(output: str, dataset: str, depth: int, run_id: str, columns: Sequence[str]) -> pa.Table:
-    """The rows a run committed to a dataset, read back from its data files (batch and streaming windows; only
-    names it owns exactly, not those of run ids it prefixes)."""
+def run_file_paths(output: str, dataset: str, depth: int, run_id: str) -> Iterator[str]:
+    """The data files a run committed to a dataset (batch and streaming windows; only names it owns exactly, not
+    those of run ids it prefixes)."""
     pattern = FileSystems.join(output, dataset, *(["*"] * depth), f"part-{run_id}-*.parquet")
-    tables = []
     for result in FileSystems.match([pattern]):
         for meta in result.metadata_list:
-            if not owns(meta.path.rsplit("/", 1)[-1], run_id):
-                continue
-            with FileSystems.open(meta.path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-                tables.append(pq.read_table(handle, columns=list(columns)))
+            if owns(meta.path.rsplit("/", 1)[-1], run_id):
+                yield meta.path
+
+
+def read_run_files(output: str, dataset: str, depth: int, run_id: str, columns: Sequence[str]) -> pa.Table:
+    """The rows a run committed to a dataset, read back from its data files (`run_file_paths`)."""
+    tables = []
+    for path in run_file_paths(output, dataset, depth, run_id):
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            tables.append(pq.read_table(handle, columns=list(columns)))
     return pa.concat_tables(tables) if tables else None
 
 
 def has_run_files(output: str, run_id: str, article_depth: int = 2, dead_letter_depth: int = 1) -> bool:
     """Whether `run_id` already committed article or dead-letter files (an earlier attempt of a re-run)."""
-    for dataset, depth in (("articles", article_depth), ("dead_letters", dead_letter_depth)):
-        pattern = FileSystems.join(output, dataset, *(["*"] * depth), f"part-{run_id}-*.parquet")
-        for result in FileSystems.match([pattern]):
-            if any(owns(meta.path.rsplit("/", 1)[-1], run_id) for meta in result.metadata_list):
-                return True
-    return False
+    return any(next(run_file_paths(output, dataset, depth, run_id), None) is not None
+               for dataset, depth in (("articles", article_depth), ("dead_letters", dead_letter_depth)))
 
 
 def runs_in(output: str) -> List[str]:

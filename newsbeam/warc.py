@@ -20,7 +20,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from newsbeam import __version__
+from newsbeam import __version__, mediatypes
 from newsbeam.http import RawExchange
 from newsbeam.schemas.records import FeedItem, FetchedPage, FetchFailure, WarcPointer
 
@@ -333,7 +333,7 @@ def _body_wanted(record) -> bool:
         status = int(record.http_headers.get_statuscode())
     except (TypeError, ValueError):
         return True  # reported as damaged, as before
-    return 200 <= status < 300 and _media_type(record.http_headers.get_header("Content-Type")) in (None, *_PAGE_TYPES)
+    return 200 <= status < 300 and _page_media(mediatypes.media_type(record.http_headers.get_header("Content-Type")))
 
 
 def _read_through(stream: BinaryIO) -> bytes:
@@ -427,8 +427,14 @@ def _only_line_ends(stream: BinaryIO, start: int, end: int) -> bool:
         return False
 
 
-# what a fetch takes as an article page (newsbeam.fetching.html_only): HTML, and PDF, extracted as a document
+# an article page: HTML, and PDF, extracted as a document (newsbeam.pdf reads both PDF types; a live fetch,
+# newsbeam.fetching.html_only, takes application/pdf only)
 _PAGE_TYPES = ("text/html", "application/xhtml+xml", "application/pdf", "application/x-pdf")
+
+
+def _page_media(declared: Optional[str]) -> bool:
+    """Whether a declared media type (None: undeclared, sniffed after extraction) may be an article page."""
+    return declared is None or declared in _PAGE_TYPES
 
 
 def _parse_iso(value: Optional[str]) -> Optional[datetime]:
@@ -450,26 +456,13 @@ def item_of(response: ArchivedResponse) -> FeedItem:
 
 def content_type_of(response: ArchivedResponse) -> Tuple[Optional[str], Optional[str]]:
     """(media type, charset) from the archived Content-Type header."""
-    from email.message import Message
-
     value = dict(response.headers).get("content-type")
-    if not value:
-        return None, None
-    message = Message()
-    message["content-type"] = value
-    charset = message.get_param("charset")
-    charset = charset.strip().lower() if isinstance(charset, str) and charset.strip() else None
-    return _media_type(value), charset
+    return mediatypes.media_type(value), mediatypes.charset(value)
 
 
-def _media_type(value: Optional[str]) -> Optional[str]:
-    return (value or "").split(";")[0].strip().lower() or None
-
-
-def is_html(response: ArchivedResponse) -> bool:
+def is_page_type(response: ArchivedResponse) -> bool:
     """Whether the response is an article candidate as a fetched page would be: HTML or PDF, or undeclared."""
-    media_type, _ = content_type_of(response)
-    return media_type is None or media_type in _PAGE_TYPES
+    return _page_media(content_type_of(response)[0])
 
 
 def page_of(response: ArchivedResponse) -> FetchedPage:

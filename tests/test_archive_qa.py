@@ -14,7 +14,7 @@ from warcio.warcwriter import WARCWriter
 
 from newsbeam.pipelines import cli
 from newsbeam.sample_site import SampleSite
-from newsbeam.warc import DamagedRecord, is_html, read_records
+from newsbeam.warc import DamagedRecord, is_page_type, read_records
 from tests.faults import fault_routes
 
 FAST = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
@@ -226,7 +226,7 @@ def test_reading_a_warc_does_not_hold_a_large_non_page_response_in_memory(tmp_pa
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert found.status == 200 and found.body == b"" and not is_html(found)
+    assert found.status == 200 and found.body == b"" and not is_page_type(found)
     assert peak < size / 8, peak
 
 

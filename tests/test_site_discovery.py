@@ -13,18 +13,28 @@ def _no_sitemap_robots(handler):
     handler.send_body(200, b"User-agent: *\nDisallow:\n", "text/plain")
 
 
+def _sites_file(tmp_path, *lines: str) -> str:
+    sites = tmp_path / "sites.txt"
+    sites.write_text("".join(f"{line}\n" for line in lines))
+    return str(sites)
+
+
+def _discover_homepage(site, tmp_path):
+    """run_discovery over a sites file naming `site`'s homepage, into `tmp_path`."""
+    return run_discovery(_sites_file(tmp_path, f"{site.base_url}/"), str(tmp_path), FAST, NOW, 7)
+
+
 def test_discovery_records_reuses_and_rediscovers_after_the_given_days(tmp_path):
     with SampleSite(routes=kinds_routes()) as site:
-        sites = tmp_path / "sites.txt"
-        sites.write_text(f"{site.base_url}\n")  # no path: the homepage is '/'
-        first = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
+        sites = _sites_file(tmp_path, site.base_url)  # no path: the homepage is '/'
+        first = run_discovery(sites, str(tmp_path), FAST, NOW, 7)
         assert first.feeds == (site.url("/kinds/feed.json"), site.url("/feeds/world.rss"))
         assert first.sitemaps == (site.url("/kinds/news-sitemap.xml"),) and first.dead_letters == ()
         assert load_record(str(tmp_path))[f"{site.base_url}/"].feeds == first.feeds
         fetched = len(site.requests("/"))
-        again = run_discovery(str(sites), str(tmp_path), FAST, NOW + timedelta(days=6), 7)
+        again = run_discovery(sites, str(tmp_path), FAST, NOW + timedelta(days=6), 7)
         assert again.feeds == first.feeds and len(site.requests("/")) == fetched
-        later = run_discovery(str(sites), str(tmp_path), FAST, NOW + timedelta(days=8), 7)
+        later = run_discovery(sites, str(tmp_path), FAST, NOW + timedelta(days=8), 7)
         assert later.record[f"{site.base_url}/"]["discovered_this_run"] and len(site.requests("/")) == fetched + 1
 
 
@@ -34,9 +44,7 @@ def test_fallback_sitemaps_are_probed_and_a_404_is_not_an_error(tmp_path):
               # a "soft 404": any path answers 200 with a page, which is not a sitemap
               "/sitemap_index.xml": lambda h: h.send_body(200, b"<html><body>Home</body></html>", "text/html")}
     with SampleSite(routes=routes) as site:
-        sites = tmp_path / "sites.txt"
-        sites.write_text(f"{site.base_url}/\n")
-        found = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
+        found = _discover_homepage(site, tmp_path)
         assert found.sitemaps == (site.url("/sitemap.xml"),)  # /sitemap_index.xml answered a page: left out
         assert found.dead_letters == ()
 
@@ -45,9 +53,7 @@ def test_a_site_with_nothing_to_read_and_a_bad_line_are_dead_letters(tmp_path):
     routes = {"/": lambda h: h.send_body(200, b"<html><body>no feeds</body></html>", "text/html"),
               "/robots.txt": _no_sitemap_robots}
     with SampleSite(routes=routes) as site:
-        sites = tmp_path / "sites.txt"
-        sites.write_text(f"{site.base_url}/\nhttp://\n")
-        found = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
+        found = run_discovery(_sites_file(tmp_path, f"{site.base_url}/", "http://"), str(tmp_path), FAST, NOW, 7)
     assert sorted((d.reason, d.url) for d in found.dead_letters) == [
         ("discovery_nothing_found", f"{site.base_url}/"), ("invalid_url", None)]
     assert found.feeds == () and found.sitemaps == ()
@@ -66,10 +72,9 @@ def test_sites_given_as_a_url_are_fetched_politely(tmp_path):
 
 def test_discovery_responses_are_kept_for_the_archive_only_when_asked(tmp_path):
     with SampleSite(routes=kinds_routes()) as site:
-        sites = tmp_path / "sites.txt"
-        sites.write_text(f"{site.base_url}/\n")
-        plain = run_discovery(str(sites), str(tmp_path / "a"), FAST, NOW, 7)
-        kept = run_discovery(str(sites), str(tmp_path / "b"), FAST, NOW, 7, archive=True)
+        sites = _sites_file(tmp_path, f"{site.base_url}/")
+        plain = run_discovery(sites, str(tmp_path / "a"), FAST, NOW, 7)
+        kept = run_discovery(sites, str(tmp_path / "b"), FAST, NOW, 7, archive=True)
     assert plain.archive == ()
     assert kept.feeds == plain.feeds and {entry.role for entry in kept.archive} == {"discovery"}
     urls = {raw.url for entry in kept.archive for raw in entry.exchanges}
@@ -89,9 +94,7 @@ def test_a_redirected_homepage_resolves_its_relative_feed_links_where_it_landed(
     routes = {"/": _moved_home, "/robots.txt": _no_sitemap_robots,
               "/edition/en/": lambda h: h.send_body(200, page, "text/html")}
     with SampleSite(routes=routes) as site:
-        sites = tmp_path / "sites.txt"
-        sites.write_text(f"{site.base_url}/\n")
-        found = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
+        found = _discover_homepage(site, tmp_path)
     assert found.feeds == (site.url("/edition/en/feed.rss"),) and found.dead_letters == ()
 
 
@@ -99,9 +102,7 @@ def test_a_homepage_that_cannot_be_fetched_is_named_in_the_dead_letter(tmp_path)
     routes = {"/": lambda h: h.send_body(404, b"<html><body>gone</body></html>", "text/html"),
               "/robots.txt": _no_sitemap_robots}
     with SampleSite(routes=routes) as site:
-        sites = tmp_path / "sites.txt"
-        sites.write_text(f"{site.base_url}/\n")
-        found = run_discovery(str(sites), str(tmp_path), FAST, NOW, 7)
+        found = _discover_homepage(site, tmp_path)
     [dead] = found.dead_letters
     assert dead.reason == "discovery_nothing_found" and dead.detail.startswith(
         "the homepage could not be fetched (http_404"), dead.detail

@@ -25,7 +25,7 @@ from newsbeam.warc import (
     ArchivedResponse,
     DamagedRecord,
     OtherRecord,
-    is_html,
+    is_page_type,
     item_of,
     page_of,
     payload_of,
@@ -175,7 +175,7 @@ class _InputPagesFn(beam.DoFn):
             self._skipped.inc("warc_in.skipped.outcome")
         elif not 200 <= found.status < 300:
             self._skipped.inc("warc_in.skipped.status")
-        elif not is_html(found):
+        elif not is_page_type(found):
             self._skipped.inc("warc_in.skipped.not_html")
         else:
             self._items.inc()
