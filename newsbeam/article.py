@@ -18,7 +18,8 @@ from newsbeam.extraction import (
     normalize_paragraphs,
     word_count,
 )
-from newsbeam.pdf import PDF_TYPES, extract_pdf, is_pdf
+from newsbeam.mediatypes import HTML_TYPES
+from newsbeam.pdf import extract_pdf, is_pdf
 from newsbeam.schemas.records import ExtractedArticle, FetchedPage
 from newsbeam.urls import canonicalize_url, is_http_url, registered_domain
 
@@ -71,7 +72,7 @@ def _pdf_article(page: FetchedPage, settings: ExtractionSettings) -> ExtractedAr
         final_url=page.final_url,
         canonical_url=item.canonical_url,
         http_status=page.status,
-        content_type=page.content_type or PDF_TYPES[0],
+        content_type="application/pdf",  # whichever alias (or octet-stream) was served: one value to filter on
         encoding="binary",  # PDF text is decoded by its fonts, not by a charset
         fetched_at=page.fetched_at,
         attempts=page.attempts,
@@ -96,6 +97,9 @@ def extract_article(page: FetchedPage, settings: ExtractionSettings) -> Extracte
     """Raises EmptyText (no usable text), NotHtml, or for PDF documents PdfEncrypted, PdfError, PdfTooLarge."""
     if is_pdf(page.content_type, page.body):
         return _pdf_article(page, settings)
+    if page.content_type is not None and page.content_type not in HTML_TYPES:
+        # admitted by its name only (newsbeam.mediatypes.may_be_page: octet-stream under a .pdf URL)
+        raise NotHtml(f"content-type {page.content_type!r} and the body is not a PDF")
     item = page.request.context
     decoded = decode_html(page.body, page.header_charset)
     if page.content_type is None and not looks_like_html(decoded.text):

@@ -23,7 +23,7 @@ from protego import Protego
 
 from newsbeam import reasons
 from newsbeam.http import ContentCheck, Exchange, FetchError, FetchSettings, HttpClient, RawExchange
-from newsbeam.mediatypes import media_type
+from newsbeam.mediatypes import PDF_TYPES, may_be_page, media_type
 from newsbeam.robots import PARSE_BYTES, parse_robots, robots_allows
 from newsbeam.urls import host_key, is_http_url
 from newsbeam.schemas.records import FetchedPage, FetchFailure, FetchRequest
@@ -347,18 +347,16 @@ FEED_ACCEPT = (
     "application/rss+xml,application/atom+xml,application/rdf+xml;q=0.9,application/xml;q=0.9,"
     "text/xml;q=0.9,text/x-opml;q=0.9,text/plain;q=0.5,*/*;q=0.1"
 )
-_HTML_TYPES = ("text/html", "application/xhtml+xml", "application/pdf")  # PDF: extracted as a document
-_NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
+_NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/zip", *sorted(PDF_TYPES))
 
 
-def html_only(status: int, headers: Dict[str, str]) -> Optional[str]:
-    """Refuse a declared body that is neither HTML nor PDF before downloading it; an undeclared type is sniffed
-    after extraction."""
-    declared = media_type(headers.get("content-type"))
-    return None if declared is None or declared in _HTML_TYPES else reasons.NOT_HTML
+def html_only(status: int, headers: Dict[str, str], url: str = "") -> Optional[str]:
+    """Refuse a declared body that cannot be an article page (newsbeam.mediatypes.may_be_page: HTML or PDF) before
+    downloading it; an undeclared type is sniffed after extraction."""
+    return None if may_be_page(media_type(headers.get("content-type")), url) else reasons.NOT_HTML
 
 
-def feed_like(status: int, headers: Dict[str, str]) -> Optional[str]:
+def feed_like(status: int, headers: Dict[str, str], url: str = "") -> Optional[str]:
     """Feeds come with every content type imaginable; refuse only what cannot be one."""
     declared = media_type(headers.get("content-type")) or ""
     return reasons.NOT_A_FEED if declared.startswith(_NOT_FEED_PREFIXES) else None
