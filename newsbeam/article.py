@@ -39,9 +39,13 @@ def page_canonical_url(stated: Optional[str], final_url: str, listed_canonical: 
     if not stated:
         return listed_canonical
     absolute = urljoin(final_url, stated)
-    if not is_http_url(absolute) or registered_domain(absolute) != registered_domain(final_url):
+    if not is_http_url(absolute):
         return listed_canonical
-    return canonicalize_url(absolute)
+    canonical = canonicalize_url(absolute)
+    # compared in one spelling: `xn--bcher-kva.de` and `bücher.de` are one site
+    if registered_domain(canonical) != registered_domain(canonicalize_url(final_url)):
+        return listed_canonical
+    return canonical
 
 
 def _feed_date(item, fetched_at: datetime):
