@@ -2,7 +2,7 @@
 process, so it imports nothing of Beam)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Optional
 from urllib.parse import urljoin
 
@@ -22,10 +22,6 @@ from newsbeam.mediatypes import HTML_TYPES
 from newsbeam.pdf import extract_pdf, is_pdf
 from newsbeam.schemas.records import ExtractedArticle, FetchedPage
 from newsbeam.urls import canonicalize_url, is_http_url, registered_domain
-
-# A feed date this far after the fetch is a publisher's clock or time-zone error, not a publication date.
-_FEED_DATE_SLACK = timedelta(hours=1)
-
 
 def looks_like_html(text: str) -> bool:
     head = text[:2048].lstrip().lower()
@@ -50,8 +46,8 @@ def page_canonical_url(stated: Optional[str], final_url: str, listed_canonical: 
 
 def _feed_date(item, fetched_at: datetime):
     """The feed's date, when the page states none: (published_at, date_source, local date, offset)."""
-    feed_date = item.published_at
-    if feed_date is None or feed_date > fetched_at + _FEED_DATE_SLACK:
+    feed_date = dates.believable_listed_date(item.published_at, fetched_at)
+    if feed_date is None:
         return None, dates.SOURCE_NONE, None, None
     # feedparser gives UTC and drops the feed's offset; a few minutes ahead of the fetch is the publisher's clock
     feed_date = min(feed_date, fetched_at)
