@@ -14,7 +14,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 from urllib.parse import urljoin
@@ -65,6 +65,21 @@ def parse_retry_after(value: str) -> Optional[float]:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return max(0.0, (moment - utcnow()).total_seconds())
+
+
+# The server's wish, as an absolute time in a dead letter's detail: the state's retry schedule reads it back
+# (newsbeam.seen.not_before_of).
+NOT_BEFORE = "; not before "
+_LONGEST_WISH = 366 * 86400.0  # a wish beyond a year is a year (it cannot overflow a date)
+
+
+def not_before_note(retry_after: Optional[str]) -> str:
+    """`; not before 2026-12-01T16:20:00Z` for a Retry-After header (seconds or an HTTP date), else ''."""
+    seconds = parse_retry_after(retry_after) if retry_after else None
+    if seconds is None:
+        return ""
+    moment = utcnow() + timedelta(seconds=min(seconds, _LONGEST_WISH))
+    return f"{NOT_BEFORE}{moment:%Y-%m-%dT%H:%M:%SZ}"
 
 
 class _HostGate:
@@ -332,7 +347,8 @@ class PoliteFetcher:
                 raise error
             delay = retry_delay(attempt, retry_after, self._settings, self._rng)
             if delay is None:
-                error.detail = f"{error.detail}; Retry-After {retry_after!r} beyond {self._settings.retry_after_max}s"
+                error.detail = (f"{error.detail}; Retry-After {retry_after!r} beyond {self._settings.retry_after_max}s"
+                                f"{not_before_note(retry_after)}")
                 raise error
             time.sleep(delay)
 
