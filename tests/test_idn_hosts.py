@@ -92,3 +92,12 @@ def test_a_page_canonical_in_the_other_spelling_is_the_same_site():
     assert page_canonical_url("http://www.bücher.de/x", "http://www.xn--bcher-kva.de/x?id=1", listed) == \
         "http://www.bücher.de/x"
     assert page_canonical_url("http://www.other.de/x", "http://www.xn--bcher-kva.de/x?id=1", listed) == listed
+
+
+def test_source_domain_is_one_form_for_one_site():
+    """Regression: `source_domain` was `xn--bcher-kva.de` or `bücher.de` depending on the URL's spelling."""
+    from newsbeam.schemas.columns import registered_domain
+    assert registered_domain("http://news.xn--bcher-kva.de/x") == registered_domain("http://news.BÜCHER.de/y") == \
+        "bücher.de"
+    assert registered_domain("http://xn--e1afmkfd.xn--p1ai/") == "пример.рф"
+    assert registered_domain("http://xn--zz.de/") == "xn--zz.de"  # undecodable: as it is
