@@ -54,6 +54,7 @@ setup(
         "warcio>=1.7.4,<2",
         "listparser>=0.20,<0.21",
         "urllib3>=2.2,<3",
+        "idna>=3.7,<4",  # host names in one form (UTS-46, as browsers and urllib3 read them): newsbeam/urls.py
         "charset-normalizer>=3.4,<4",
         "datasketch>=2.0,<2.1",
         "numpy>=1.26,<3",

@@ -2,7 +2,7 @@
 process, so it imports nothing of Beam)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Optional
 from urllib.parse import urljoin
 
@@ -18,13 +18,10 @@ from newsbeam.extraction import (
     normalize_paragraphs,
     word_count,
 )
-from newsbeam.pdf import PDF_TYPES, extract_pdf, is_pdf
+from newsbeam.mediatypes import HTML_TYPES
+from newsbeam.pdf import extract_pdf, is_pdf
 from newsbeam.schemas.records import ExtractedArticle, FetchedPage
 from newsbeam.urls import canonicalize_url, is_http_url, registered_domain
-
-# A feed date this far after the fetch is a publisher's clock or time-zone error, not a publication date.
-_FEED_DATE_SLACK = timedelta(hours=1)
-
 
 def looks_like_html(text: str) -> bool:
     head = text[:2048].lstrip().lower()
@@ -38,15 +35,19 @@ def page_canonical_url(stated: Optional[str], final_url: str, listed_canonical: 
     if not stated:
         return listed_canonical
     absolute = urljoin(final_url, stated)
-    if not is_http_url(absolute) or registered_domain(absolute) != registered_domain(final_url):
+    if not is_http_url(absolute):
         return listed_canonical
-    return canonicalize_url(absolute)
+    canonical = canonicalize_url(absolute)
+    # compared in one spelling: `xn--bcher-kva.de` and `bücher.de` are one site
+    if registered_domain(canonical) != registered_domain(canonicalize_url(final_url)):
+        return listed_canonical
+    return canonical
 
 
 def _feed_date(item, fetched_at: datetime):
     """The feed's date, when the page states none: (published_at, date_source, local date, offset)."""
-    feed_date = item.published_at
-    if feed_date is None or feed_date > fetched_at + _FEED_DATE_SLACK:
+    feed_date = dates.believable_listed_date(item.published_at, fetched_at)
+    if feed_date is None:
         return None, dates.SOURCE_NONE, None, None
     # feedparser gives UTC and drops the feed's offset; a few minutes ahead of the fetch is the publisher's clock
     feed_date = min(feed_date, fetched_at)
@@ -71,7 +72,7 @@ def _pdf_article(page: FetchedPage, settings: ExtractionSettings) -> ExtractedAr
         final_url=page.final_url,
         canonical_url=item.canonical_url,
         http_status=page.status,
-        content_type=page.content_type or PDF_TYPES[0],
+        content_type="application/pdf",  # whichever alias (or octet-stream) was served: one value to filter on
         encoding="binary",  # PDF text is decoded by its fonts, not by a charset
         fetched_at=page.fetched_at,
         attempts=page.attempts,
@@ -96,6 +97,9 @@ def extract_article(page: FetchedPage, settings: ExtractionSettings) -> Extracte
     """Raises EmptyText (no usable text), NotHtml, or for PDF documents PdfEncrypted, PdfError, PdfTooLarge."""
     if is_pdf(page.content_type, page.body):
         return _pdf_article(page, settings)
+    if page.content_type is not None and page.content_type not in HTML_TYPES:
+        # admitted by its name only (newsbeam.mediatypes.may_be_page: octet-stream under a .pdf URL)
+        raise NotHtml(f"content-type {page.content_type!r} and the body is not a PDF")
     item = page.request.context
     decoded = decode_html(page.body, page.header_charset)
     if page.content_type is None and not looks_like_html(decoded.text):

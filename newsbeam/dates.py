@@ -40,6 +40,16 @@ SOURCE_PDF = "pdf:metadata"  # a PDF's CreationDate
 SOURCE_NONE = "none"
 
 EARLIEST = datetime(1995, 1, 1, tzinfo=timezone.utc)
+# A listed (feed, sitemap) date this far after the fetch or the run's start is the publisher's clock or time zone
+# going wrong, or a scheduled post: not a publication date.
+LISTED_DATE_SLACK = timedelta(hours=1)
+
+
+def believable_listed_date(moment: Optional[datetime], now: Optional[datetime]) -> Optional[datetime]:
+    """A feed's or sitemap's date, or None when it lies more than LISTED_DATE_SLACK after `now` (None: no check)."""
+    if moment is None or now is None or moment <= now + LISTED_DATE_SLACK:
+        return moment
+    return None
 # lower-cased property/name/itemprop values that state the first publication (never the modification)
 _PUBLISHED_NAMES = (
     "article:published_time", "og:article:published_time", "og:published_time", "datepublished",

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 from urllib.parse import urljoin
@@ -23,7 +23,7 @@ from protego import Protego
 
 from newsbeam import reasons
 from newsbeam.http import ContentCheck, Exchange, FetchError, FetchSettings, HttpClient, RawExchange
-from newsbeam.mediatypes import media_type
+from newsbeam.mediatypes import PDF_TYPES, may_be_page, media_type
 from newsbeam.robots import PARSE_BYTES, parse_robots, robots_allows
 from newsbeam.urls import host_key, is_http_url
 from newsbeam.schemas.records import FetchedPage, FetchFailure, FetchRequest
@@ -65,6 +65,21 @@ def parse_retry_after(value: str) -> Optional[float]:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return max(0.0, (moment - utcnow()).total_seconds())
+
+
+# The server's wish, as an absolute time in a dead letter's detail: the state's retry schedule reads it back
+# (newsbeam.seen.not_before_of).
+NOT_BEFORE = "; not before "
+_LONGEST_WISH = 366 * 86400.0  # a wish beyond a year is a year (it cannot overflow a date)
+
+
+def not_before_note(retry_after: Optional[str]) -> str:
+    """`; not before 2026-12-01T16:20:00Z` for a Retry-After header (seconds or an HTTP date), else ''."""
+    seconds = parse_retry_after(retry_after) if retry_after else None
+    if seconds is None:
+        return ""
+    moment = utcnow() + timedelta(seconds=min(seconds, _LONGEST_WISH))
+    return f"{NOT_BEFORE}{moment:%Y-%m-%dT%H:%M:%SZ}"
 
 
 class _HostGate:
@@ -332,7 +347,8 @@ class PoliteFetcher:
                 raise error
             delay = retry_delay(attempt, retry_after, self._settings, self._rng)
             if delay is None:
-                error.detail = f"{error.detail}; Retry-After {retry_after!r} beyond {self._settings.retry_after_max}s"
+                error.detail = (f"{error.detail}; Retry-After {retry_after!r} beyond {self._settings.retry_after_max}s"
+                                f"{not_before_note(retry_after)}")
                 raise error
             time.sleep(delay)
 
@@ -347,18 +363,16 @@ FEED_ACCEPT = (
     "application/rss+xml,application/atom+xml,application/rdf+xml;q=0.9,application/xml;q=0.9,"
     "text/xml;q=0.9,text/x-opml;q=0.9,text/plain;q=0.5,*/*;q=0.1"
 )
-_HTML_TYPES = ("text/html", "application/xhtml+xml", "application/pdf")  # PDF: extracted as a document
-_NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
+_NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/zip", *sorted(PDF_TYPES))
 
 
-def html_only(status: int, headers: Dict[str, str]) -> Optional[str]:
-    """Refuse a declared body that is neither HTML nor PDF before downloading it; an undeclared type is sniffed
-    after extraction."""
-    declared = media_type(headers.get("content-type"))
-    return None if declared is None or declared in _HTML_TYPES else reasons.NOT_HTML
+def html_only(status: int, headers: Dict[str, str], url: str = "") -> Optional[str]:
+    """Refuse a declared body that cannot be an article page (newsbeam.mediatypes.may_be_page: HTML or PDF) before
+    downloading it; an undeclared type is sniffed after extraction."""
+    return None if may_be_page(media_type(headers.get("content-type")), url) else reasons.NOT_HTML
 
 
-def feed_like(status: int, headers: Dict[str, str]) -> Optional[str]:
+def feed_like(status: int, headers: Dict[str, str], url: str = "") -> Optional[str]:
     """Feeds come with every content type imaginable; refuse only what cannot be one."""
     declared = media_type(headers.get("content-type")) or ""
     return reasons.NOT_A_FEED if declared.startswith(_NOT_FEED_PREFIXES) else None

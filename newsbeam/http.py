@@ -106,8 +106,8 @@ class Exchange:
         return mediatypes.charset(self.headers.get("content-type"))
 
 
-# Decides from the status and headers whether the body is wanted; returns a reason code to refuse it.
-ContentCheck = Callable[[int, Dict[str, str]], Optional[str]]
+# Decides from the status, headers and URL whether the body is wanted; returns a reason code to refuse it.
+ContentCheck = Callable[[int, Dict[str, str], str], Optional[str]]
 
 
 class BlockedAddressError(NewConnectionError):
@@ -384,7 +384,7 @@ class HttpClient:
                 return Exchange(url, response.status, headers, b"", as_received(b"", "unspecified"))
             try:
                 if check is not None:
-                    refused = check(response.status, headers)
+                    refused = check(response.status, headers, url)
                     if refused:
                         raise FetchError(refused, f"content-type {headers.get('content-type')!r}", response.status)
                 declared = headers.get("content-length", "")

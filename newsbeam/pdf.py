@@ -15,7 +15,8 @@ from typing import List, Optional, Tuple
 
 import pypdfium2 as pdfium
 
-PDF_TYPES = ("application/pdf", "application/x-pdf")
+from newsbeam.mediatypes import is_pdf_type
+
 _PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD
 _HYPHENATED = re.compile(r"(\w)[-\u00ad]\n(?=[a-zà-öø-ÿß])")
 # pdfium marks a hyphen it found at a line end as U+FFFE (older builds: U+0002) and joins the lines itself
@@ -49,7 +50,8 @@ class PdfContent:
 
 
 def is_pdf(content_type: Optional[str], body: bytes) -> bool:
-    return (content_type or "").lower() in PDF_TYPES or body[:1024].lstrip().startswith(b"%PDF-")
+    """A PDF type declared (newsbeam.mediatypes.PDF_TYPES), or a body that starts as one whatever is declared."""
+    return is_pdf_type(content_type) or body[:1024].lstrip().startswith(b"%PDF-")
 
 
 def parse_pdf_date(value: Optional[str]) -> Optional[datetime]:

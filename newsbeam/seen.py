@@ -9,18 +9,21 @@ URL) and a lookup is a binary search; `benchmarks/bench_state.py` measures it at
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import List, Optional, Tuple
 
 import numpy as np
 import pyarrow as pa
 
 from newsbeam import reasons
+from newsbeam.fetching import NOT_BEFORE
 from newsbeam.state import SegmentedTable, read_run_files, runs_in, uncommitted
 from newsbeam.urls import canonicalize_url
 
-SEEN_STATE_VERSION = 1
+# 2: `not_before` added (state files of version 1 read it as null)
+SEEN_STATE_VERSION = 2
 SEEN_SCHEMA = pa.schema(
     [
         pa.field("key", pa.uint64(), nullable=False),
@@ -30,6 +33,7 @@ SEEN_SCHEMA = pa.schema(
         pa.field("feed_url", pa.string()),
         pa.field("reason", pa.string()),
         pa.field("at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("not_before", pa.timestamp("us", tz="UTC")),  # the server's Retry-After, when it was too long
     ],
     metadata={"newsbeam.state": "seen", "newsbeam.state_version": str(SEEN_STATE_VERSION)},
 )
@@ -46,7 +50,8 @@ WRITTEN, DUE, WAITING, GIVEN_UP, UNKNOWN = 0, 1, 2, 3, 4
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """After the n-th transient failure of a URL, wait `delays[n-1]`; after len(delays) + 1 failures, stop."""
+    """After the n-th transient failure of a URL, wait `delays[n-1]`, or longer when the server asked for it
+    (Retry-After) but never longer than the last delay; after len(delays) + 1 failures, stop."""
 
     delays: Tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24))
 
@@ -59,6 +64,16 @@ def url_key(canonical_url: str) -> int:
     return int.from_bytes(hashlib.blake2b(canonical_url.encode("utf-8"), digest_size=8).digest(), "little")
 
 
+_NOT_BEFORE = re.compile(re.escape(NOT_BEFORE) + r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
+
+
+def not_before_of(detail: Optional[str]) -> Optional[datetime]:
+    """The time a server asked not to be asked again before, as a dead letter's detail records it
+    (newsbeam.fetching.not_before_note)."""
+    match = _NOT_BEFORE.search(detail or "")
+    return datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if match else None
+
+
 def _append(columns, *values) -> None:
     for column, value in zip(columns, values):
         column.append(value)
@@ -66,27 +81,30 @@ def _append(columns, *values) -> None:
 
 def seen_rows(run_id: str, articles: Optional[pa.Table], dead_letters: Optional[pa.Table]) -> pa.Table:
     """State rows for what one run committed. `articles` needs url, canonical_url, fetched_at; `dead_letters`
-    needs url, feed_url, stage, reason, failed_at. An article counts under both its listed and its canonical URL."""
+    needs url, feed_url, stage, reason, failed_at, and maybe detail (a server's Retry-After). An article counts
+    under both its listed and its canonical URL."""
     keys: List[int] = []
     written: List[bool] = []
     urls: List[Optional[str]] = []
     feeds: List[Optional[str]] = []
     why: List[Optional[str]] = []
     when: List[datetime] = []
-    columns = (keys, written, urls, feeds, why, when)
+    not_before: List[Optional[datetime]] = []
+    columns = (keys, written, urls, feeds, why, when, not_before)
     if articles is not None:
         for row in articles.to_pylist():
             for key in {url_key(canonicalize_url(row["url"])), url_key(row["canonical_url"])}:
-                _append(columns, key, True, None, None, None, row["fetched_at"])
+                _append(columns, key, True, None, None, None, row["fetched_at"], None)
     if dead_letters is not None:
         for row in dead_letters.to_pylist():
             if row["stage"] not in reasons.ARTICLE_STAGES:
                 continue
             _append(columns, url_key(canonicalize_url(row["url"])), False, row["url"], row["feed_url"], row["reason"],
-                    row["failed_at"])
+                    row["failed_at"], not_before_of(row.get("detail")))
     return pa.table({"key": pa.array(keys, pa.uint64()), "run_id": pa.array([run_id] * len(keys), pa.string()),
                      "written": written, "url": urls, "feed_url": feeds, "reason": why,
-                     "at": pa.array(when, pa.timestamp("us", tz="UTC"))}, schema=SEEN_SCHEMA)
+                     "at": pa.array(when, pa.timestamp("us", tz="UTC")),
+                     "not_before": pa.array(not_before, pa.timestamp("us", tz="UTC"))}, schema=SEEN_SCHEMA)
 
 
 class SeenIndex:
@@ -109,6 +127,11 @@ class SeenIndex:
         now_us = int(now.timestamp() * 1e6)
         delays_us = np.array([int(d.total_seconds() * 1e6) for d in policy.delays] + [0], dtype=np.int64)
         due_at = at[lasts] + delays_us[np.clip(failures - 1, 0, len(delays_us) - 1)]
+        # a server's longer wish (Retry-After) is kept, up to the longest delay after the failure
+        wish = table["not_before"].take(pa.array(order[lasts] if len(keys) else [], pa.int64()))
+        wish_us = wish.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        longest_us = int(max(policy.delays).total_seconds() * 1e6) if policy.delays else 0
+        due_at = np.maximum(due_at, np.minimum(wish_us, at[lasts] + longest_us))
         status = np.full(len(self._keys), GIVEN_UP, dtype=np.int8)
         retryable = transient & (failures < policy.max_failures)
         status[retryable & (due_at <= now_us)] = DUE
@@ -154,6 +177,6 @@ def load_seen(output: str, current_run: str, now: datetime, policy: RetryPolicy 
 def rows_for_run(output: str, run_id: str, article_depth: int = 2, dead_letter_depth: int = 1) -> pa.Table:
     articles = read_run_files(output, "articles", article_depth, run_id, ["url", "canonical_url", "fetched_at"])
     dead = read_run_files(output, "dead_letters", dead_letter_depth, run_id,
-                          ["url", "feed_url", "stage", "reason", "failed_at"])
+                          ["url", "feed_url", "stage", "reason", "detail", "failed_at"])
     return seen_rows(run_id, articles, dead)
 

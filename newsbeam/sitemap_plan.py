@@ -13,6 +13,7 @@ from datetime import datetime
 from heapq import nsmallest
 from urllib.parse import urlsplit
 
+from newsbeam.dates import believable_listed_date
 from newsbeam.listings import SITEMAP_DEPTH, SITEMAP_LOOP, Unusable
 from newsbeam.schemas.records import FeedItem
 from newsbeam.sitemaps import SubSitemap
@@ -119,17 +120,20 @@ class Selection:
     over_limit: int = 0  # in the window but past the cap
 
 
-def newest_first_key(item: FeedItem):
+def newest_first_key(item: FeedItem, now: datetime | None = None):
     """The order `transforms.backfill.newest_first` uses (newest feed date first, undated last, then canonical
-    URL): a per-sitemap cap in this order never drops an item the pipeline's global cap would keep."""
-    return (item.published_at is None, -(item.published_at.timestamp() if item.published_at else 0),
-            item.canonical_url)
+    URL): a per-sitemap cap in this order never drops an item the pipeline's global cap would keep. With `now`
+    (the run's start), a date more than `dates.LISTED_DATE_SLACK` later ranks as undated: a wrong clock or a
+    scheduled post must not take the cap from what was really published last."""
+    moment = believable_listed_date(item.published_at, now)
+    return (moment is None, -(moment.timestamp() if moment else 0), item.canonical_url)
 
 
 def select_items(items: Iterable[FeedItem], since: datetime | None = None, until: datetime | None = None,
-                 limit: int | None = None) -> Selection:
+                 limit: int | None = None, now: datetime | None = None) -> Selection:
     """Items dated in [since, until) (undated ones are kept: they cannot be shown to lie outside), the `limit`
-    newest of them when a limit is given, newest first. Memory is bounded by `limit`, not by the input."""
+    newest of them when a limit is given, newest first (`newest_first_key` with `now`). Memory is bounded by
+    `limit`, not by the input."""
     outside = 0
     admitted_count = 0
 
@@ -145,7 +149,7 @@ def select_items(items: Iterable[FeedItem], since: datetime | None = None, until
             yield item
 
     if limit is None:
-        kept = sorted(admitted(), key=newest_first_key)
+        kept = sorted(admitted(), key=lambda item: newest_first_key(item, now))
     else:
-        kept = nsmallest(max(limit, 0), admitted(), key=newest_first_key)
+        kept = nsmallest(max(limit, 0), admitted(), key=lambda item: newest_first_key(item, now))
     return Selection(tuple(kept), outside, admitted_count - len(kept))

@@ -9,10 +9,10 @@ but never drops a parameter that may identify a page.
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 from urllib.parse import quote, quote_from_bytes, unquote_to_bytes, urlsplit, urlunsplit
 
-from courlan.clean import decode_punycode
+import idna
 from urllib3.util import parse_url
 
 # the ids are part of the output contract, defined with it; re-exported for the library's callers
@@ -39,17 +39,40 @@ _PATH_SAFE = "/:@!$&'()*+,;=%"
 # the characters str.isspace() accepts, and control characters; ~10x faster than testing each one
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
-__all__ = ["article_id", "canonicalize_url", "fetch_url", "host_key", "is_http_url", "registered_domain",
-           "requested_url"]
+__all__ = ["article_id", "canonical_host", "canonicalize_url", "fetch_url", "host_key", "is_http_url",
+           "registered_domain", "requested_url"]
 
 
 def is_http_url(value: str) -> bool:
+    """An http(s) URL with a host that can be looked up: a port in range, no spaces or controls, IDNA-valid labels."""
     try:
         parts = urlsplit(value)
         _ = parts.port  # raises on a port that is not a number in range
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and _SPACE_OR_CONTROL.search(value) is None
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and _SPACE_OR_CONTROL.search(value) is None
+            and canonical_host(parts.hostname) is not None)
+
+
+def canonical_host(host: str) -> Optional[str]:
+    """A host name in one form, as a browser reads it (UTS-46 mapping, non-transitional as in the WHATWG URL
+    standard): lower case, full-width letters and dots folded, no trailing dot, and each international label in its
+    Unicode form (`XN--BCHER-KVA.example.` and `bücher.example` -> `bücher.example`). None when a label is not
+    valid IDNA (`xn--zz`, an emoji, a stray joiner): no client can look such a host up.
+
+    ASCII labels are only lower-cased: `_` and odd hyphens are common in real host names and browsers accept them.
+    IP literals are returned as they are."""
+    host = host.lower()
+    if host.isascii() and "xn--" not in host or ":" in host:
+        return host.rstrip(".")
+    try:
+        mapped = idna.uts46_remap(host, std3_rules=False, transitional=False).rstrip(".")
+        labels = [label if label.isascii() and not label.startswith("xn--")
+                  else idna.ulabel(label if label.isascii() else idna.alabel(label))
+                  for label in mapped.split(".")]
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+    return ".".join(labels)
 
 
 def is_tracking_param(name: str) -> bool:
@@ -117,7 +140,10 @@ def _canonical_query_part(part: str) -> Tuple[str, str]:
 def _canonical_netloc(parts) -> str:
     netloc = parts.netloc.rsplit("@", 1)
     userinfo = netloc[0] + "@" if len(netloc) == 2 else ""
-    host = decode_punycode((parts.hostname or "").rstrip("."))
+    hostname = parts.hostname or ""
+    host = canonical_host(hostname)
+    if host is None:  # not a valid host (is_http_url refuses it): a key all the same, never an exception
+        host = hostname.rstrip(".")
     if ":" in host:
         host = f"[{host}]"
     try:
@@ -137,7 +163,10 @@ def canonicalize_url(url: str) -> str:
     Every other parameter is kept, value-less ones (`?1001`, `?news/2024/a`) included, so that two different
     pages never share a key.
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # a malformed authority (`[` unclosed, NFKC tricks): not a URL (is_http_url refuses it)
+        return url.strip()
     scheme = parts.scheme.lower()
     query_parts = [_canonical_query_part(part) for part in _split_query(_drop_tracking(parts.query)[0])]
     query = "&".join(text for _, text in sorted(query_parts, key=lambda item: item[0]))
@@ -158,7 +187,8 @@ def host_key(url: str) -> str:
     except ValueError:
         port = None
     default = _DEFAULT_PORTS.get(parts.scheme)
-    host = (parts.hostname or "").lower()
+    hostname = parts.hostname or ""
+    host = canonical_host(hostname) or hostname  # one server, one politeness unit, however its name is spelled
     if ":" in host:
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" if port in (None, default) else f"{parts.scheme}://{host}:{port}"

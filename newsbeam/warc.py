@@ -333,7 +333,9 @@ def _body_wanted(record) -> bool:
         status = int(record.http_headers.get_statuscode())
     except (TypeError, ValueError):
         return True  # reported as damaged, as before
-    return 200 <= status < 300 and _page_media(mediatypes.media_type(record.http_headers.get_header("Content-Type")))
+    declared = mediatypes.media_type(record.http_headers.get_header("Content-Type"))
+    target = record.rec_headers.get_header("WARC-Target-URI") or ""
+    return 200 <= status < 300 and mediatypes.may_be_page(declared, target)
 
 
 def _read_through(stream: BinaryIO) -> bytes:
@@ -427,16 +429,6 @@ def _only_line_ends(stream: BinaryIO, start: int, end: int) -> bool:
         return False
 
 
-# an article page: HTML, and PDF, extracted as a document (newsbeam.pdf reads both PDF types; a live fetch,
-# newsbeam.fetching.html_only, takes application/pdf only)
-_PAGE_TYPES = ("text/html", "application/xhtml+xml", "application/pdf", "application/x-pdf")
-
-
-def _page_media(declared: Optional[str]) -> bool:
-    """Whether a declared media type (None: undeclared, sniffed after extraction) may be an article page."""
-    return declared is None or declared in _PAGE_TYPES
-
-
 def _parse_iso(value: Optional[str]) -> Optional[datetime]:
     return datetime.fromisoformat(value) if value else None
 
@@ -462,7 +454,7 @@ def content_type_of(response: ArchivedResponse) -> Tuple[Optional[str], Optional
 
 def is_page_type(response: ArchivedResponse) -> bool:
     """Whether the response is an article candidate as a fetched page would be: HTML or PDF, or undeclared."""
-    return _page_media(content_type_of(response)[0])
+    return mediatypes.may_be_page(content_type_of(response)[0], response.url)
 
 
 def page_of(response: ArchivedResponse) -> FetchedPage:

@@ -156,9 +156,9 @@ def _fetched_articles(pipeline: beam.Pipeline, config: IngestConfig, state, dead
         | "SkipSeen" >> SkipSeen(state)
     )
     if config.window.active:
-        items = items | "ItemsInWindow" >> ItemsInWindow(config.window)
+        items = items | "ItemsInWindow" >> ItemsInWindow(config.window, config.started_at)
     if config.max_articles is not None:
-        items = items | "CapItems" >> CapItems(config.max_articles)
+        items = items | "CapItems" >> CapItems(config.max_articles, config.started_at)
     core = items | "Core" >> ProcessArticles(config.core)
     dead_letters.append(core[DEAD_LETTERS])
     exchanges.append(core[EXCHANGES])

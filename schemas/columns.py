@@ -9,6 +9,7 @@ import hashlib
 from typing import Iterable, List, Optional
 from urllib.parse import urlsplit
 
+import idna
 from courlan.urlutils import extract_domain
 
 from newsbeam.schemas.records import EntityMention
@@ -24,8 +25,22 @@ def registered_domain(url: str) -> Optional[str]:
     the bare host for IP addresses and hosts without a public suffix."""
     domain = extract_domain(url, fast=False)
     if domain:
-        return domain
+        return _unicode_labels(domain)
     return urlsplit(url).hostname
+
+
+def _unicode_labels(domain: str) -> str:
+    """Punycode labels shown in Unicode, as `canonical_url` shows them (`xn--bcher-kva.de` -> `bücher.de`), so that
+    one site has one `source_domain` however a URL spelled it; an undecodable label stays as it is."""
+    if "xn--" not in domain:
+        return domain
+    labels = []
+    for label in domain.split("."):
+        try:
+            labels.append(idna.ulabel(label) if label.startswith("xn--") else label)
+        except (idna.IDNAError, UnicodeError):
+            labels.append(label)
+    return ".".join(labels)
 
 
 def entity_ids(mentions: Iterable[EntityMention]) -> List[str]:

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from typing import List, Optional
 
 import apache_beam as beam
 
+from newsbeam.dates import believable_listed_date
 from newsbeam.schemas.records import Article, FeedItem
+from newsbeam.sitemap_plan import newest_first_key
 from newsbeam.transforms.common import counter
 
 
@@ -41,15 +44,17 @@ class _WindowFn(beam.DoFn):
 
 
 class ItemsInWindow(beam.PTransform):
-    """Before fetching: drops items whose feed date lies outside the window."""
+    """Before fetching: drops items whose feed date lies outside the window. With `now` (the run's start), a date
+    more than an hour later is not believed: the item is undated, so admitted (its page's date decides later)."""
 
-    def __init__(self, window: Window):
+    def __init__(self, window: Window, now: Optional[datetime] = None):
         super().__init__()
         self._window = window
+        self._now = now
 
     def expand(self, items):
         return items | "FeedDateWindow" >> beam.ParDo(
-            _WindowFn(self._window, "items.skipped.outside_window", _feed_date))
+            _WindowFn(self._window, "items.skipped.outside_window", partial(_feed_date, now=self._now)))
 
 
 class ArticlesInWindow(beam.PTransform):
@@ -64,37 +69,41 @@ class ArticlesInWindow(beam.PTransform):
             _WindowFn(self._window, "articles.dropped.outside_window", _published))
 
 
-def _feed_date(item: FeedItem) -> Optional[datetime]:
-    return item.published_at
+def _feed_date(item: FeedItem, now: Optional[datetime] = None) -> Optional[datetime]:
+    return believable_listed_date(item.published_at, now)
 
 
 def _published(article: Article) -> Optional[datetime]:
     return article.extracted.published_at
 
 
-def newest_first(items: List[FeedItem]) -> List[FeedItem]:
-    """Deterministic order for a cap: newest feed date first, undated last, then by canonical URL."""
-    return sorted(items, key=lambda i: (i.published_at is None, -(i.published_at.timestamp() if i.published_at else 0),
-                                        i.canonical_url))
+def newest_first(items: List[FeedItem], now: Optional[datetime] = None) -> List[FeedItem]:
+    """Deterministic order for a cap: newest feed date first, undated last, then by canonical URL. With `now` (the
+    run's start), a date more than an hour later ranks as undated (newsbeam.sitemap_plan.newest_first_key)."""
+    return sorted(items, key=lambda item: newest_first_key(item, now))
 
 
 class _CapFn(beam.DoFn):
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, now: Optional[datetime]):
         self._limit = limit
+        self._now = now
         self._over = counter("items.skipped.over_limit")
 
     def process(self, items: List[FeedItem]):
-        ordered = newest_first(items)
+        ordered = newest_first(items, self._now)
         self._over.inc(max(0, len(ordered) - self._limit))
         yield from ordered[: self._limit]
 
 
 class CapItems(beam.PTransform):
-    """Keeps the `limit` newest items; the rest are left for later runs (they are not marked as seen)."""
+    """Keeps the `limit` newest items; the rest are left for later runs (they are not marked as seen). `now`, the
+    run's start: an item dated more than an hour after it ranks as undated (not first)."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, now: Optional[datetime] = None):
         super().__init__()
         self._limit = limit
+        self._now = now
 
     def expand(self, items):
-        return items | "AllItems" >> beam.combiners.ToList() | "KeepNewest" >> beam.ParDo(_CapFn(self._limit))
+        return (items | "AllItems" >> beam.combiners.ToList()
+                | "KeepNewest" >> beam.ParDo(_CapFn(self._limit, self._now)))
