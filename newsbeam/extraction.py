@@ -27,7 +27,13 @@ from newsbeam.paragraphs import CHROME as _CHROME
 from newsbeam.paragraphs import Candidate, decide, fast_vote
 from newsbeam.paragraphs import folded as _folded
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
+# bounded, so that a head of unclosed "<meta" tags costs linear time, not quadratic
+_META_CHARSET = re.compile(rb"""<meta[^>]{1,1024}charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
+# Where a <meta charset> is looked for: the document's head. Browsers honour one found while parsing the head (the
+# HTML parser's "change the encoding"), so one after long inline scripts or styles counts too; past the first 8 KB,
+# not one in the body.
+_HEAD_END = re.compile(rb"<body[\s>/]", re.IGNORECASE)
+_HEAD_SEARCH_BYTES = 262144
 _WORD = re.compile(r"\w+", re.UNICODE)
 # <link rel="canonical" href>, whatever the case and the other rel tokens (trafilatura drops relative ones)
 _CANONICAL_LINK = XPath(
@@ -133,7 +139,7 @@ def decode_html(body: bytes, header_charset: Optional[str]) -> DecodedHtml:
     text = _decodes(body, "utf-8")
     if text is not None:
         return DecodedHtml(text, "utf-8", "utf-8")
-    match = _META_CHARSET.search(body[:8192])
+    match = _META_CHARSET.search(body[:8192]) or _META_CHARSET.search(_head_bytes(body))
     candidates = []
     if match:
         candidates.append((match.group(1).decode("ascii", "ignore").lower(), "meta"))
@@ -151,6 +157,13 @@ def decode_html(body: bytes, header_charset: Optional[str]) -> DecodedHtml:
         if text is not None:
             return DecodedHtml(text, codecs.lookup(best.encoding).name, "detected")
     return DecodedHtml(body.decode("utf-8", errors="replace"), "utf-8", "fallback")
+
+
+def _head_bytes(body: bytes) -> bytes:
+    """The bytes before <body> (at most 256 KB): where a page declares its charset, however long its head."""
+    head = body[:_HEAD_SEARCH_BYTES]
+    end = _HEAD_END.search(head)
+    return head[: end.start()] if end else head
 
 
 def _latin1_alias(encoding: str) -> bool:

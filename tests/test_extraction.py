@@ -85,3 +85,19 @@ def test_hash_and_counts_ignore_whitespace_and_case():
     assert normalize_text("  a \n\n b ") == "a b"
     assert word_count("Deir ez-Zor, 12 km") == 5
     assert word_count(ARABIC) == 8
+
+
+def test_decode_html_reads_a_meta_charset_after_a_long_head():
+    # a <meta charset> after 10 KB of inline script is still the page's declaration (browsers re-decode on it);
+    # read from the first 8 KB only, detection took these windows-1252 bytes for windows-1250 ("crčme brűlée")
+    text = ("<html><head><script>" + "var x = 1;\n" * 1000 + "</script><meta charset='windows-1252'></head><body><p>"
+            + "La crème brûlée du théâtre est servie à la terrasse. " * 10 + "</p></body></html>")
+    decoded = decode_html(text.encode("cp1252"), None)
+    assert decoded.text == text and decoded.encoding_source == "meta"
+
+
+def test_decode_html_meta_charset_in_the_body_past_8_kb_is_not_the_pages():
+    # past the first 8 KB only the head declares: a <meta charset> quoted in an article's body is not trusted
+    body = ("<html><head></head><body>" + "x" * 9000 + "<meta charset='koi8-r'>" + "Düsseldorf " * 50
+            + "</body></html>").encode("latin-1")
+    assert decode_html(body, None).encoding_source != "meta"
