@@ -21,7 +21,7 @@ from trafilatura.utils import load_html
 from newsbeam import dates
 from newsbeam.dates import find_publication_date
 from newsbeam.jsonld import article_objects
-from newsbeam.metadata import page_metadata
+from newsbeam.metadata import page_metadata, page_title
 from newsbeam.paragraphs import BOILERPLATE as _BOILERPLATE
 from newsbeam.paragraphs import CHROME as _CHROME
 from newsbeam.paragraphs import Candidate, decide, fast_vote
@@ -321,7 +321,7 @@ def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: 
     tags = tuple(dict.fromkeys(t.strip() for t in (metadata.categories or []) + (metadata.tags or []) if t.strip()))
     return PageContent(
         canonical_url=stated[0].strip() if stated and stated[0].strip() else None,
-        title=(metadata.title or None),
+        title=(page_title(tree, metadata.title) or None),
         authors=_split_names(metadata.author),
         published_at=found.published_at if found else None,
         published_local_date=found.local_date if found else None,

@@ -115,6 +115,8 @@ def documents():
         "/html/xhtml.xhtml": (xhtml.encode(), "application/xhtml+xml"),
         "/html/late-charset.html": (_late_charset_page(), "text/html"),
         "/html/big.html": (_big_page(), HTML),
+        "/html/logo-h1.html": (_page(f"<header><h1><a href='/'>Courier</a></h1></header><article><h2>{TITLE}</h2>"
+                                     f"{_paragraphs(ENGLISH)}</article>", title=f"{TITLE} | Courier"), HTML),
         "/dates/future.html": (_article(head="<meta property='article:published_time' content='2031-05-01T10:00:00Z'>"),
                                HTML),
         "/dates/epoch.html": (_article(head="<meta property='article:published_time' content='1970-01-01T00:00:00Z'>"),
@@ -215,6 +217,11 @@ def test_text_only_in_frames_or_next_data_is_an_honest_empty_text(run):
 def test_a_meta_charset_after_a_long_head_decodes_the_page(run):
     row = article(run, "/html/late-charset.html")
     assert FRENCH in row["text"] and row["title"] == "Café" and row["encoding"] == "cp1252"
+
+
+def test_a_sites_logo_is_not_the_title(run):
+    # the page's only <h1> is the site's logo (it links home): trafilatura took it for the title
+    assert article(run, "/html/logo-h1.html")["title"] == TITLE
 
 
 def test_a_20_mb_page_cannot_stall_the_run(run):
