@@ -21,7 +21,7 @@ from trafilatura.utils import load_html
 from newsbeam import dates
 from newsbeam.dates import find_publication_date
 from newsbeam.jsonld import article_objects
-from newsbeam.metadata import page_metadata, page_title
+from newsbeam.metadata import page_metadata, page_title, undated_author
 from newsbeam.paragraphs import BOILERPLATE as _BOILERPLATE
 from newsbeam.paragraphs import CHROME as _CHROME
 from newsbeam.paragraphs import Candidate, decide, fast_vote
@@ -322,7 +322,7 @@ def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: 
     return PageContent(
         canonical_url=stated[0].strip() if stated and stated[0].strip() else None,
         title=(page_title(tree, metadata.title) or None),
-        authors=_split_names(metadata.author),
+        authors=_split_names(undated_author(tree, metadata.author)),
         published_at=found.published_at if found else None,
         published_local_date=found.local_date if found else None,
         published_utc_offset_minutes=found.utc_offset_minutes if found else None,

@@ -298,3 +298,28 @@ def page_title(tree, title: Optional[str]) -> Optional[str]:
         if candidate and "." not in candidate and candidate.casefold() != title.casefold():
             return candidate
     return next((text for h1 in kept if (text := trim(block_text(h1) or ""))), whole or title)
+
+
+_MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December"
+           "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
+_ENDS_WITH_MONTH = re.compile(rf"^(\S.*?)\s+({_MONTHS})\.?(?:\s+\d{{1,2}})?,?$", re.IGNORECASE)
+
+
+def undated_author(tree, author: Optional[str]) -> Optional[str]:
+    """`page_metadata`'s author without the date that follows the name in a byline ("Joshua Sokol May 20, 2019"
+    reads as "Joshua Sokol May": trafilatura drops the digits, not the month). Only where the page shows the name
+    followed by a whole date (month, day, year), so that "Theresa May" stays."""
+    if not author:
+        return author
+    names = []
+    text = None
+    for name in author.split("; "):
+        match = _ENDS_WITH_MONTH.match(name)
+        if match:
+            text = tree.text_content() if text is None else text
+            shown = (r"\s+".join(map(re.escape, match.group(1).split())) + r"\s*" + re.escape(match.group(2))
+                     + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}(?!\d)")
+            if re.search(shown, text, re.IGNORECASE):
+                name = match.group(1)
+        names.append(name)
+    return "; ".join(names)

@@ -22,6 +22,7 @@ from newsbeam.metadata import (
     link_containers,
     page_metadata,
     page_title,
+    undated_author,
 )
 
 FETCHED = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -180,3 +181,18 @@ def test_a_footer_h1_is_not_the_pages_title():
 ])
 def test_other_titles_stay(html, title):
     assert page_title(load_html(html), title) == title
+
+
+
+@pytest.mark.parametrize("byline, author, expected", [
+    # trafilatura drops a byline date's digits, not its month
+    ("<p class='author'>Joshua Sokol<br>May 20, 2019</p>", "Joshua Sokol May", "Joshua Sokol"),
+    ("<p class='author'>Joshua Sokol<br>May 4, 2020</p>", "Joshua Sokol May 4", "Joshua Sokol"),
+    ("<p>Nathan Willis\n March 25th, 2015</p>", "Ann Lee; Nathan Willis March", "Ann Lee; Nathan Willis"),
+    # a name that ends like a month stays where no whole date follows it
+    ("<p class='author'>Theresa May</p><p>Theresa May 4 times said no.</p>", "Theresa May", "Theresa May"),
+    ("<p class='author'>Brian May</p>", "Brian May", "Brian May"),
+])
+def test_a_bylines_date_is_not_part_of_the_name(byline, author, expected):
+    tree = load_html(f"<html><body><article><h1>Budget</h1>{byline}<p>The council met.</p></article></body></html>")
+    assert undated_author(tree, author) == expected
