@@ -15,7 +15,9 @@ class LanguageSettings:
     seed: int = 0  # langdetect samples at random: a fixed seed makes the same text give the same answer
     max_chars: int = 3000  # a prefix is enough and keeps long pages cheap
     min_chars: int = 40  # below this the guess is noise: 'und'
-    min_probability: float = 0.5
+    # langdetect averages 7 random trials: a language it has no profile for (Kurdish, Latin) or a page of two
+    # languages gets a guess at 4/7 or 5/7; real one-language pages score over 0.95 (1,084 of 1,113 corpus pages)
+    min_probability: float = 0.8
 
 
 class LanguageDetector:
@@ -39,7 +41,7 @@ class LanguageDetector:
         except (LangDetectException, IndexError):
             return UNDETERMINED, 0.0
         if best.prob < self._settings.min_probability:
-            return UNDETERMINED, round(best.prob, 4)
+            return UNDETERMINED, 0.0  # the schema's language_score is the probability of `language`: 0 for 'und'
         return iso639_1(best.lang), round(best.prob, 4)
 
 

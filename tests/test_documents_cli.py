@@ -29,6 +29,8 @@ PERSIAN = ("دولت امروز از طرح تازه‌ای برای بازسا�
            "ماه‌های آینده آغاز می‌شود.")
 TURKISH = ("Hükümet bugün kuzeydoğu Suriye'deki hasarlı şehirlerin yeniden inşası için yeni bir plan açıkladı ve sözcü "
            "çalışmaların önümüzdeki aylarda başlayacağını söyledi.")
+KURMANJI = ("Hikûmetê îro planeke nû ji bo avakirina bajarên xerabûyî yên li bakurê rojhilatê Sûriyeyê ragihand û "
+            "berdevk got ku kar dê di mehên bê de dest pê bike.")
 TITLE = "The trial opens"
 BIG_PAGE_BYTES = 20_000_000
 
@@ -135,6 +137,7 @@ def documents():
         "/lang/fa.html": (_article(PERSIAN, lang="fa"), HTML),
         "/lang/tr.html": (_article(TURKISH, lang="tr"), HTML),
         "/lang/ar-rlm.html": (_article(ARABIC.replace(" ", " \u200f"), lang="ar"), HTML),
+        "/lang/ku-latin.html": (_article(KURMANJI, lang="ku"), HTML),
         "/pdf/d2019.pdf": (_pdf(_pdf_pages(1), b"D:2019"), PDF),
         "/pdf/d0.pdf": (_pdf(_pdf_pages(1), b"D:00000000"), PDF),
         "/pdf/empty-password.pdf": (_pdf(_pdf_pages(1), encrypt_owner="owner"), PDF),
@@ -256,6 +259,12 @@ def test_dates_are_read_or_honestly_absent(run):
 def test_close_scripts_and_marks_get_their_language(run, path, language):
     row = article(run, path)
     assert (row["language"], row["language_score"]) == (language, 1.0)
+
+
+def test_a_language_langdetect_does_not_know_is_undetermined(run):
+    # Kurmanji Kurdish: no langdetect profile; it was partitioned as Indonesian ('id', 0.57)
+    row = article(run, "/lang/ku-latin.html")
+    assert (row["language"], row["language_score"]) == ("und", 0.0)
 
 
 def test_pdf_metadata_dates_vaguer_than_a_day_or_malformed_are_no_date(run):
