@@ -260,8 +260,12 @@ def guard_text(text: str, body: Optional[str], settings: ExtractionSettings) -> 
     teaser) keeps nothing. `body`: the page's JSON-LD articleBody (`article_body`), if any."""
     lines = [line for line in text.splitlines() if len(line) > _CHROME_MAX_CHARS or not _CHROME.search(line)]
     if body:
-        # the publisher's own articleBody is a second opinion on the short paragraphs
-        lines = [line for line in lines if len(line) >= _BODY_CHECK_BELOW or _SPACE.sub(" ", line)[:60] in body]
+        # the publisher's own articleBody is a second opinion on the short paragraphs, where it is this text (it
+        # has one of them at least): one in another language or another article's would drop every short
+        # paragraph (an article of short paragraphs became empty_text)
+        in_body = [_SPACE.sub(" ", line)[:60] in body for line in lines]
+        if any(in_body):
+            lines = [line for line, found in zip(lines, in_body) if found or len(line) >= _BODY_CHECK_BELOW]
     return "\n".join(lines) if _prose_reaches(lines, settings.min_text_chars) else ""
 
 

@@ -32,6 +32,9 @@ TURKISH = ("Hükümet bugün kuzeydoğu Suriye'deki hasarlı şehirlerin yeniden
 KURMANJI = ("Hikûmetê îro planeke nû ji bo avakirina bajarên xerabûyî yên li bakurê rojhilatê Sûriyeyê ragihand û "
             "berdevk got ku kar dê di mehên bê de dest pê bike.")
 TITLE = "The trial opens"
+SHORT_LINES = ["The council met on Tuesday.", "It agreed the budget.", "The harbour wall will be repaired.",
+               "Work starts in May.", "Residents welcomed the news.", "The ferry timetable stays.",
+               "Shops will open on Sundays.", "The mayor thanked the staff.", "A vote follows next week."]
 BIG_PAGE_BYTES = 20_000_000
 
 
@@ -117,6 +120,9 @@ def documents():
         "/html/xhtml.xhtml": (xhtml.encode(), "application/xhtml+xml"),
         "/html/late-charset.html": (_late_charset_page(), "text/html"),
         "/html/big.html": (_big_page(), HTML),
+        "/html/json-ld-other-language.html": (_page(
+            f"<article><h1>{TITLE}</h1>" + "".join(f"<p>{line}</p>" for line in SHORT_LINES) + "</article>",
+            _json_ld({"@type": "NewsArticle", "headline": TITLE, "articleBody": FRENCH * 12})), HTML),
         "/html/logo-h1.html": (_page(f"<header><h1><a href='/'>Courier</a></h1></header><article><h2>{TITLE}</h2>"
                                      "<p class='author'>Ann Smith<br>May 20, 2019</p>"
                                      f"{_paragraphs(ENGLISH)}</article>", title=f"{TITLE} | Courier"), HTML),
@@ -216,6 +222,12 @@ def test_text_only_in_frames_or_next_data_is_an_honest_empty_text(run):
     for path in ("/html/frames.html", "/html/next.html"):
         row = dead_letter(run, path)
         assert (row["stage"], row["reason"]) == ("extract", "empty_text"), path
+
+
+def test_an_article_body_in_another_language_drops_no_paragraph(run):
+    # short paragraphs are checked against the JSON-LD articleBody: a French one dropped them all (empty_text)
+    text = article(run, "/html/json-ld-other-language.html")["text"]
+    assert all(line in text for line in SHORT_LINES)
 
 
 def test_a_meta_charset_after_a_long_head_decodes_the_page(run):
