@@ -8,6 +8,10 @@ from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
 UNDETERMINED = "und"
+# Letters of Sorani Kurdish's Arabic script that Persian, Arabic and Urdu never write (ڕ ڵ ێ): langdetect has no
+# Kurdish profile and takes Sorani for Persian with a high probability (0.86)
+_KURDISH_ONLY = frozenset("\u0695\u06b5\u06ce")
+_KURDISH_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,17 @@ class LanguageDetector:
             best = detector.get_probabilities()[0]
         except (LangDetectException, IndexError):
             return UNDETERMINED, 0.0
-        if best.prob < self._settings.min_probability:
+        if best.prob < self._settings.min_probability or _kurdish_in_arabic_script(best.lang, sample):
             return UNDETERMINED, 0.0  # the schema's language_score is the probability of `language`: 0 for 'und'
         return iso639_1(best.lang), round(best.prob, 4)
+
+
+def _kurdish_in_arabic_script(guess: str, sample: str) -> bool:
+    """Whether a text guessed as Persian or Arabic is written in Sorani Kurdish's letters (then: 'und')."""
+    if guess not in ("fa", "ar", "ur"):
+        return False
+    letters = sum(ch.isalpha() for ch in sample)
+    return sum(ch in _KURDISH_ONLY for ch in sample) >= _KURDISH_SHARE * letters
 
 
 def language_from_hint(hint: Optional[str]) -> Optional[str]:

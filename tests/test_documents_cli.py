@@ -31,6 +31,8 @@ TURKISH = ("Hükümet bugün kuzeydoğu Suriye'deki hasarlı şehirlerin yeniden
            "çalışmaların önümüzdeki aylarda başlayacağını söyledi.")
 KURMANJI = ("Hikûmetê îro planeke nû ji bo avakirina bajarên xerabûyî yên li bakurê rojhilatê Sûriyeyê ragihand û "
             "berdevk got ku kar dê di mehên bê de dest pê bike.")
+SORANI = ("حکومەت ئەمڕۆ پلانێکی نوێی بۆ ئاوەدانکردنەوەی شارە وێرانبووەکان لە باکووری ڕۆژهەڵاتی سووریا ڕاگەیاند و "
+          "وتەبێژەکەی وتی کارەکە لە مانگەکانی داهاتوودا دەست پێدەکات.")
 TITLE = "The trial opens"
 SHORT_LINES = ["The council met on Tuesday.", "It agreed the budget.", "The harbour wall will be repaired.",
                "Work starts in May.", "Residents welcomed the news.", "The ferry timetable stays.",
@@ -144,6 +146,7 @@ def documents():
         "/lang/tr.html": (_article(TURKISH, lang="tr"), HTML),
         "/lang/ar-rlm.html": (_article(ARABIC.replace(" ", " \u200f"), lang="ar"), HTML),
         "/lang/ku-latin.html": (_article(KURMANJI, lang="ku"), HTML),
+        "/lang/ku-arabic.html": (_article(SORANI, lang="ckb"), HTML),
         "/pdf/d2019.pdf": (_pdf(_pdf_pages(1), b"D:2019"), PDF),
         "/pdf/d0.pdf": (_pdf(_pdf_pages(1), b"D:00000000"), PDF),
         "/pdf/empty-password.pdf": (_pdf(_pdf_pages(1), encrypt_owner="owner"), PDF),
@@ -274,9 +277,10 @@ def test_close_scripts_and_marks_get_their_language(run, path, language):
 
 
 def test_a_language_langdetect_does_not_know_is_undetermined(run):
-    # Kurmanji Kurdish: no langdetect profile; it was partitioned as Indonesian ('id', 0.57)
-    row = article(run, "/lang/ku-latin.html")
-    assert (row["language"], row["language_score"]) == ("und", 0.0)
+    # Kurdish: no langdetect profile; Kurmanji was partitioned as Indonesian ('id', 0.57), Sorani as Persian (0.86)
+    for path in ("/lang/ku-latin.html", "/lang/ku-arabic.html"):
+        row = article(run, path)
+        assert (row["language"], row["language_score"]) == ("und", 0.0), path
 
 
 def test_pdf_metadata_dates_vaguer_than_a_day_or_malformed_are_no_date(run):
