@@ -21,13 +21,19 @@ from trafilatura.utils import load_html
 from newsbeam import dates
 from newsbeam.dates import find_publication_date
 from newsbeam.jsonld import article_objects
-from newsbeam.metadata import page_metadata
+from newsbeam.metadata import page_metadata, page_title, undated_author
 from newsbeam.paragraphs import BOILERPLATE as _BOILERPLATE
 from newsbeam.paragraphs import CHROME as _CHROME
 from newsbeam.paragraphs import Candidate, decide, fast_vote
 from newsbeam.paragraphs import folded as _folded
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
+# bounded, so that a head of unclosed "<meta" tags costs linear time, not quadratic
+_META_CHARSET = re.compile(rb"""<meta[^>]{1,1024}charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)""", re.IGNORECASE)
+# Where a <meta charset> is looked for: the document's head. Browsers honour one found while parsing the head (the
+# HTML parser's "change the encoding"), so one after long inline scripts or styles counts too; past the first 8 KB,
+# not one in the body.
+_HEAD_END = re.compile(rb"<body[\s>/]", re.IGNORECASE)
+_HEAD_SEARCH_BYTES = 262144
 _WORD = re.compile(r"\w+", re.UNICODE)
 # <link rel="canonical" href>, whatever the case and the other rel tokens (trafilatura drops relative ones)
 _CANONICAL_LINK = XPath(
@@ -133,7 +139,7 @@ def decode_html(body: bytes, header_charset: Optional[str]) -> DecodedHtml:
     text = _decodes(body, "utf-8")
     if text is not None:
         return DecodedHtml(text, "utf-8", "utf-8")
-    match = _META_CHARSET.search(body[:8192])
+    match = _META_CHARSET.search(body[:8192]) or _META_CHARSET.search(_head_bytes(body))
     candidates = []
     if match:
         candidates.append((match.group(1).decode("ascii", "ignore").lower(), "meta"))
@@ -151,6 +157,13 @@ def decode_html(body: bytes, header_charset: Optional[str]) -> DecodedHtml:
         if text is not None:
             return DecodedHtml(text, codecs.lookup(best.encoding).name, "detected")
     return DecodedHtml(body.decode("utf-8", errors="replace"), "utf-8", "fallback")
+
+
+def _head_bytes(body: bytes) -> bytes:
+    """The bytes before <body> (at most 256 KB): where a page declares its charset, however long its head."""
+    head = body[:_HEAD_SEARCH_BYTES]
+    end = _HEAD_END.search(head)
+    return head[: end.start()] if end else head
 
 
 def _latin1_alias(encoding: str) -> bool:
@@ -247,8 +260,12 @@ def guard_text(text: str, body: Optional[str], settings: ExtractionSettings) -> 
     teaser) keeps nothing. `body`: the page's JSON-LD articleBody (`article_body`), if any."""
     lines = [line for line in text.splitlines() if len(line) > _CHROME_MAX_CHARS or not _CHROME.search(line)]
     if body:
-        # the publisher's own articleBody is a second opinion on the short paragraphs
-        lines = [line for line in lines if len(line) >= _BODY_CHECK_BELOW or _SPACE.sub(" ", line)[:60] in body]
+        # the publisher's own articleBody is a second opinion on the short paragraphs, where it is this text (it
+        # has one of them at least): one in another language or another article's would drop every short
+        # paragraph (an article of short paragraphs became empty_text)
+        in_body = [_SPACE.sub(" ", line)[:60] in body for line in lines]
+        if any(in_body):
+            lines = [line for line, found in zip(lines, in_body) if found or len(line) >= _BODY_CHECK_BELOW]
     return "\n".join(lines) if _prose_reaches(lines, settings.min_text_chars) else ""
 
 
@@ -308,8 +325,8 @@ def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: 
     tags = tuple(dict.fromkeys(t.strip() for t in (metadata.categories or []) + (metadata.tags or []) if t.strip()))
     return PageContent(
         canonical_url=stated[0].strip() if stated and stated[0].strip() else None,
-        title=(metadata.title or None),
-        authors=_split_names(metadata.author),
+        title=(page_title(tree, metadata.title) or None),
+        authors=_split_names(undated_author(tree, metadata.author)),
         published_at=found.published_at if found else None,
         published_local_date=found.local_date if found else None,
         published_utc_offset_minutes=found.utc_offset_minutes if found else None,

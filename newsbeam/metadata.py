@@ -28,10 +28,13 @@ from lxml.etree import Element, XPath
 from trafilatura.baseline import block_text
 from trafilatura.metadata import (
     META_URL,
+    TITLE_XPATHS,
     examine_meta,
+    examine_title_element,
     extract_author,
     extract_catstags,
     extract_meta_json,
+    extract_metainfo,
     extract_sitename,
     extract_title,
     extract_url,
@@ -253,3 +256,70 @@ def page_metadata(tree, default_url: Optional[str], date_config: Dict) -> Docume
     metadata.filedate = date_config.get("max_date")
     metadata.clean_and_trim()
     return metadata
+
+
+def _links_home(element) -> bool:
+    """An element linking to a site's home page ('/', or an absolute URL with no path): a logo."""
+    for link in element.iter("a"):
+        href = (link.get("href") or "").strip()
+        if href in ("/", "./") or re.fullmatch(r"(?:https?:)?//[^/?#]+/?", href, re.IGNORECASE):
+            return True
+    return False
+
+
+def _banner(h1) -> bool:
+    return _links_home(h1) or any(ancestor.tag == "footer" for ancestor in h1.iterancestors())
+
+
+def _words(text: str) -> set:
+    return {word.casefold() for word in re.findall(r"\w+", text)}
+
+
+def page_title(tree, title: Optional[str]) -> Optional[str]:
+    """The page's title, given `page_metadata`'s. trafilatura takes a page's only <h1> for its title, even the
+    site's logo (an <h1> that links to the home page) or a footer's banner ("See fewer ads"). When the title is such
+    an <h1>'s text, it comes from trafilatura's next sources instead, that <h1> left out: another lone <h1>, a
+    heading named like a title whose words the <title> element has, else the part of the <title> element that is
+    not the logo's text."""
+    if not title:
+        return title
+    headings = tree.findall(".//h1")
+    banners = [h1 for h1 in headings if _banner(h1)]
+    if not any(trim(block_text(h1) or "") == title for h1 in banners):
+        return title
+    kept = [h1 for h1 in headings if h1 not in banners]
+    if len(kept) == 1 and (text := trim(block_text(kept[0]) or "")):
+        return text
+    whole, first, second = examine_title_element(tree)
+    found = extract_metainfo(tree, TITLE_XPATHS)
+    if found and found != title and (not whole or _words(found) <= _words(whole)):
+        return found
+    for candidate in (first, second, whole):
+        if candidate and "." not in candidate and candidate.casefold() != title.casefold():
+            return candidate
+    return next((text for h1 in kept if (text := trim(block_text(h1) or ""))), whole or title)
+
+
+_MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December"
+           "|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
+_ENDS_WITH_MONTH = re.compile(rf"^(\S.*?)\s+({_MONTHS})\.?(?:\s+\d{{1,2}})?,?$", re.IGNORECASE)
+
+
+def undated_author(tree, author: Optional[str]) -> Optional[str]:
+    """`page_metadata`'s author without the date that follows the name in a byline ("Joshua Sokol May 20, 2019"
+    reads as "Joshua Sokol May": trafilatura drops the digits, not the month). Only where the page shows the name
+    followed by a whole date (month, day, year), so that "Theresa May" stays."""
+    if not author:
+        return author
+    names = []
+    text = None
+    for name in author.split("; "):
+        match = _ENDS_WITH_MONTH.match(name)
+        if match:
+            text = tree.text_content() if text is None else text
+            shown = (r"\s+".join(map(re.escape, match.group(1).split())) + r"\s*" + re.escape(match.group(2))
+                     + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}(?!\d)")
+            if re.search(shown, text, re.IGNORECASE):
+                name = match.group(1)
+        names.append(name)
+    return "; ".join(names)

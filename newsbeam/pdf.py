@@ -55,9 +55,10 @@ def is_pdf(content_type: Optional[str], body: bytes) -> bool:
 
 
 def parse_pdf_date(value: Optional[str]) -> Optional[datetime]:
-    """`D:20240305100000+01'00'` and its shorter forms; None when unreadable."""
+    """`D:20240305100000+01'00'` and its shorter forms down to a day; None when unreadable or vaguer than a day
+    (`D:2019`, `D:201903`: a publication date is a day, and the first of the year would be made up)."""
     match = _PDF_DATE.match((value or "").strip())
-    if not match:
+    if not match or match.group(3) is None:
         return None
     parts = [int(p) if p else default for p, default in zip(match.groups()[:6], (0, 1, 1, 0, 0, 0))]
     zone = match.group(7)
@@ -136,6 +137,8 @@ def _names(value: str) -> Tuple[str, ...]:
 
 def extract_pdf(body: bytes, max_pages: int) -> PdfContent:
     """Raises PdfEncrypted, PdfError or PdfTooLarge."""
+    if not body.strip():
+        raise PdfError(f"empty body ({len(body)} bytes): no PDF document was served")
     try:
         document = pdfium.PdfDocument(body)
     except pdfium.PdfiumError as exc:

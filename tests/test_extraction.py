@@ -1,3 +1,4 @@
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -85,3 +86,39 @@ def test_hash_and_counts_ignore_whitespace_and_case():
     assert normalize_text("  a \n\n b ") == "a b"
     assert word_count("Deir ez-Zor, 12 km") == 5
     assert word_count(ARABIC) == 8
+
+
+def test_decode_html_reads_a_meta_charset_after_a_long_head():
+    # a <meta charset> after 10 KB of inline script is still the page's declaration (browsers re-decode on it);
+    # read from the first 8 KB only, detection took these windows-1252 bytes for windows-1250 ("crčme brűlée")
+    text = ("<html><head><script>" + "var x = 1;\n" * 1000 + "</script><meta charset='windows-1252'></head><body><p>"
+            + "La crème brûlée du théâtre est servie à la terrasse. " * 10 + "</p></body></html>")
+    decoded = decode_html(text.encode("cp1252"), None)
+    assert decoded.text == text and decoded.encoding_source == "meta"
+
+
+def test_decode_html_meta_charset_in_the_body_past_8_kb_is_not_the_pages():
+    # past the first 8 KB only the head declares: a <meta charset> quoted in an article's body is not trusted
+    body = ("<html><head></head><body>" + "x" * 9000 + "<meta charset='koi8-r'>" + "Düsseldorf " * 50
+            + "</body></html>").encode("latin-1")
+    assert decode_html(body, None).encoding_source != "meta"
+
+
+SHORT_PARAGRAPHS = ["The council met on Tuesday.", "It agreed the budget.", "The harbour wall will be repaired.",
+                    "Work starts in May.", "Residents welcomed the news.", "The ferry timetable stays.",
+                    "Shops will open on Sundays.", "The mayor thanked the staff.", "A vote follows next week.",
+                    "The treasurer was pleased."]
+
+
+@pytest.mark.parametrize("article_body", [
+    "Le conseil s'est réuni mardi et a adopté le budget du port. " * 30,  # the same article in another language
+    "An unrelated story about the regional football league and its new stadium plans. " * 10,
+])
+def test_an_article_body_that_is_not_this_text_drops_nothing(article_body):
+    # the short paragraphs are checked against the JSON-LD articleBody; one that holds none of them is not this
+    # text, and every short paragraph used to be dropped: an article of short paragraphs was empty_text
+    json_ld = json.dumps({"@type": "NewsArticle", "headline": "Budget", "articleBody": article_body})
+    html = (f"<html><head><title>Budget</title><script type='application/ld+json'>{json_ld}</script></head><body>"
+            "<article><h1>Budget</h1>" + "".join(f"<p>{p}</p>" for p in SHORT_PARAGRAPHS) + "</article></body></html>")
+    content = extract_page(html, "https://example.org/budget", ExtractionSettings(), FETCHED)
+    assert all(p in content.text for p in SHORT_PARAGRAPHS)

@@ -14,7 +14,16 @@ from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS, CATEGORIES_
 
 from benchmarks import eval_extraction as ev
 from newsbeam.extraction import ExtractionSettings, _date_params
-from newsbeam.metadata import _links, author_candidates, categories_or_tags, find_author, link_containers, page_metadata
+from newsbeam.metadata import (
+    _links,
+    author_candidates,
+    categories_or_tags,
+    find_author,
+    link_containers,
+    page_metadata,
+    page_title,
+    undated_author,
+)
 
 FETCHED = datetime(2030, 1, 1, tzinfo=timezone.utc)
 PAGES = 70  # of Mozilla Readability's test pages (~4 s)
@@ -140,3 +149,50 @@ def test_generated_pages_get_trafilaturas_author_categories_and_tags(body):
     _same_selection(tree)
     _same_links(tree)
     assert find_author(tree) == extract_author(load_html(html))
+
+
+@pytest.mark.parametrize("heading", [
+    "<h1><a href='/'>Courier</a></h1>",  # the site's logo, linking home
+    "<h1><a href='https://courier.example/'><img src='logo.png' alt=''>Courier</a></h1>",
+])
+def test_a_logo_h1_is_not_the_pages_title(heading):
+    # trafilatura takes a page's only <h1> for its title: here the site's logo
+    html = (f"<html><head><title>Harbour budget agreed | Courier</title></head><body><header>{heading}</header>"
+            "<article><h2 class='story'>Harbour budget agreed</h2><p>The council met.</p></article></body></html>")
+    tree = load_html(html)
+    assert page_metadata(tree, None, {}).title == "Courier"  # as trafilatura's extract_metadata
+    assert page_title(tree, "Courier") == "Harbour budget agreed"
+
+
+def test_a_footer_h1_is_not_the_pages_title():
+    html = ("<html><head><title>Tarot cards</title></head><body><article><h2>The deck of cards</h2></article>"
+            "<footer><h1>See fewer ads</h1></footer></body></html>")
+    assert page_title(load_html(html), "See fewer ads") == "Tarot cards"
+
+
+@pytest.mark.parametrize("html, title", [
+    # a headline that links to its own article, and a lone headline that is the title
+    ("<html><head><title>Courier</title></head><body><h1><a href='/2024/budget.html'>Budget agreed</a></h1></body>"
+     "</html>", "Budget agreed"),
+    ("<html><head><title>Courier</title></head><body><h1>Budget agreed</h1></body></html>", "Budget agreed"),
+    # a title from the meta tags that is not a logo's text stays
+    ("<html><head><title>Budget | Courier</title></head><body><h1><a href='/'>Courier</a></h1></body></html>",
+     "Budget agreed at last"),
+])
+def test_other_titles_stay(html, title):
+    assert page_title(load_html(html), title) == title
+
+
+
+@pytest.mark.parametrize("byline, author, expected", [
+    # trafilatura drops a byline date's digits, not its month
+    ("<p class='author'>Joshua Sokol<br>May 20, 2019</p>", "Joshua Sokol May", "Joshua Sokol"),
+    ("<p class='author'>Joshua Sokol<br>May 4, 2020</p>", "Joshua Sokol May 4", "Joshua Sokol"),
+    ("<p>Nathan Willis\n March 25th, 2015</p>", "Ann Lee; Nathan Willis March", "Ann Lee; Nathan Willis"),
+    # a name that ends like a month stays where no whole date follows it
+    ("<p class='author'>Theresa May</p><p>Theresa May 4 times said no.</p>", "Theresa May", "Theresa May"),
+    ("<p class='author'>Brian May</p>", "Brian May", "Brian May"),
+])
+def test_a_bylines_date_is_not_part_of_the_name(byline, author, expected):
+    tree = load_html(f"<html><body><article><h1>Budget</h1>{byline}<p>The council met.</p></article></body></html>")
+    assert undated_author(tree, author) == expected

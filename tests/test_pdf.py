@@ -102,8 +102,19 @@ def test_fetching_accepts_pdf():
 def test_pdf_dates():
     assert parse_pdf_date("D:20240305100000+01'00'") == datetime(2024, 3, 5, 10, 0, tzinfo=pdf_samples.CREATED.tzinfo)
     assert parse_pdf_date("D:20240305100000Z") == datetime(2024, 3, 5, 10, 0, tzinfo=timezone.utc)
-    assert parse_pdf_date("D:2024") == datetime(2024, 1, 1)
+    assert parse_pdf_date("D:20240305") == datetime(2024, 3, 5)
     assert parse_pdf_date("D:20241399") is None and parse_pdf_date("yesterday") is None
+
+
+def test_pdf_dates_vaguer_than_a_day_are_no_date():
+    # a year or a month alone is no publication day: 1 January would be made up (as on HTML pages)
+    assert parse_pdf_date("D:2019") is None and parse_pdf_date("D:201903") is None
+    assert parse_pdf_date("D:00000000") is None and parse_pdf_date("D:") is None
+
+
+def test_empty_body_is_a_pdf_error_that_says_so():
+    with pytest.raises(PdfError, match=r"empty body \(0 bytes\)"):
+        extract_pdf(b"", 200)
 
 
 @settings(max_examples=60, deadline=None)
