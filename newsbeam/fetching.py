@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 from protego import Protego
 
@@ -32,6 +32,7 @@ LOG = logging.getLogger(__name__)
 
 FetchOutcome = Union[FetchedPage, FetchFailure]
 _REDIRECTS = (301, 302, 303, 307, 308)
+_URL_SAFE = "".join(map(chr, range(0x21, 0x7F)))  # printable ASCII but the space: kept as sent, escapes included
 _RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
@@ -52,6 +53,17 @@ def retry_delay(attempt: int, retry_after: Optional[str], settings: FetchSetting
             return seconds if seconds <= settings.retry_after_max else None
     backoff = min(settings.backoff_max, settings.backoff_base * (2 ** (attempt - 1)))
     return backoff * (1.0 + 0.25 * rng.random())
+
+
+def redirect_target(base: str, location: str) -> str:
+    """The absolute URL a `Location` value points at. http.client reads header bytes as Latin-1, so a UTF-8
+    `/café` arrives as `/cafÃ©`; as browsers do, its bytes (UTF-8 or not) and any space are percent-encoded."""
+    location = location.strip()
+    try:
+        data = location.encode("latin-1")  # the bytes as sent
+    except UnicodeEncodeError:
+        data = location.encode("utf-8")
+    return urljoin(base, quote(data, safe=_URL_SAFE))
 
 
 def parse_retry_after(value: str) -> Optional[float]:
@@ -208,7 +220,7 @@ class RobotsCache:
                     return None, _BlockedRobots(f"robots.txt {url}: {exc.detail}")
                 return None, f"robots.txt unreachable: {exc.reason}: {exc.detail}"
             if answer.status in _REDIRECTS and answer.headers.get("location"):
-                url = urljoin(url, answer.headers["location"])
+                url = redirect_target(url, answer.headers["location"])
                 continue
             if 200 <= answer.status < 300:
                 rules = parse_robots(answer.body)
@@ -257,7 +269,7 @@ class PoliteFetcher:
                     if not location:
                         raise FetchError(reasons.BAD_REDIRECT, "redirect without Location", answer.status)
                     redirects.append(url)
-                    url = urljoin(url, location)
+                    url = redirect_target(url, location)
                     continue
                 not_modified = answer.status == 304 and bool(request.headers)  # only a conditional GET may get one
                 if not 200 <= answer.status < 300 and not not_modified:

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from io import BytesIO
 from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
@@ -100,9 +102,22 @@ def _warc_date(moment: datetime) -> str:
     return datetime_to_iso_date(moment.astimezone(timezone.utc).replace(tzinfo=None), True)
 
 
+_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
+
+
+def _request_target(url: str) -> str:
+    """The request line's target as urllib3 sent it: a URL listed with a space or non-ASCII character was sent
+    percent-encoded (and the WARC writer accepts only ASCII there)."""
+    try:
+        return parse_url(url).request_uri
+    except LocationParseError:
+        parts = urlsplit(url)
+        return quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_PRINTABLE)
+
+
 def _request_record(writer: WARCWriter, raw: RawExchange):
     parts = urlsplit(raw.url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    target = _request_target(raw.url)
     headers = [("Host", parts.netloc), *raw.request_headers]
     http = StatusAndHeaders(f"GET {target} HTTP/1.1", headers, is_http_request=True)
     return writer.create_warc_record(raw.url, "request", payload=BytesIO(), length=0, http_headers=http,
