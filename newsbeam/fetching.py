@@ -57,7 +57,8 @@ def retry_delay(attempt: int, retry_after: Optional[str], settings: FetchSetting
 
 def redirect_target(base: str, location: str) -> str:
     """The absolute URL a `Location` value points at. http.client reads header bytes as Latin-1, so a UTF-8
-    `/café` arrives as `/cafÃ©`; as browsers do, its bytes (UTF-8 or not) and any space are percent-encoded."""
+    `/café` arrives as `/cafÃ©`; as browsers do, its bytes (UTF-8 or not) and any space are percent-encoded.
+    ValueError when it cannot be read as a URL (`http://[::1/`)."""
     location = location.strip()
     try:
         data = location.encode("latin-1")  # the bytes as sent
@@ -220,7 +221,10 @@ class RobotsCache:
                     return None, _BlockedRobots(f"robots.txt {url}: {exc.detail}")
                 return None, f"robots.txt unreachable: {exc.reason}: {exc.detail}"
             if answer.status in _REDIRECTS and answer.headers.get("location"):
-                url = redirect_target(url, answer.headers["location"])
+                try:
+                    url = redirect_target(url, answer.headers["location"])
+                except ValueError:  # e.g. `http://[::1/`: no URL at all, like a missing robots.txt redirect
+                    return None, f"robots.txt redirect to {answer.headers['location']!r}, not a URL"
                 continue
             if 200 <= answer.status < 300:
                 rules = parse_robots(answer.body)
@@ -269,7 +273,11 @@ class PoliteFetcher:
                     if not location:
                         raise FetchError(reasons.BAD_REDIRECT, "redirect without Location", answer.status)
                     redirects.append(url)
-                    url = redirect_target(url, location)
+                    try:
+                        url = redirect_target(url, location)
+                    except ValueError:  # e.g. `http://[::1/` (it was an internal_error)
+                        raise FetchError(reasons.BAD_REDIRECT, f"Location {location!r} is not a URL",
+                                         answer.status) from None
                     continue
                 not_modified = answer.status == 304 and bool(request.headers)  # only a conditional GET may get one
                 if not 200 <= answer.status < 300 and not not_modified:

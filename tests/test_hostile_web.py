@@ -84,6 +84,7 @@ BYTES_CASES = {
     "/redirect-ftp.html": (lambda t: _redirect("ftp://example.org/x"), reasons.BAD_REDIRECT),
     "/redirect-data.html": (lambda t: _redirect("data:text/html,<p>hi</p>"), reasons.BAD_REDIRECT),
     "/redirect-no-location.html": (lambda t: answer("302 Found"), reasons.BAD_REDIRECT),
+    "/redirect-not-a-url.html": (lambda t: _redirect("http://[::1/x"), reasons.BAD_REDIRECT),  # was internal_error
     "/redirect-relative.html": (lambda t: _redirect("ok.html"), ARTICLE),
     "/redirect-space.html": (lambda t: _redirect("/with space.html", "301 Moved"), ARTICLE),
     "/redirect-utf8.html": (lambda t: answer("301 Moved", headers=(("Location", "/café.html".encode()),)), ARTICLE),
@@ -217,6 +218,7 @@ def polite_run(tmp_path_factory):
                   "/a/b/c.html": ok("longer allow wins"), "/a/x.html": ok("LEAK a"), "/doc.pdf": ok("LEAK pdf"),
                   "/doc.pdf.html": ok("dollar anchors"), "/p%C3%A9.html": ok("LEAK pe")},
         "hang-robots": {"/robots.txt": hang, "/a.html": ok("LEAK hang")},
+        "robots-not-a-url": {"/robots.txt": _redirect("http://[::1/robots.txt"), "/a.html": ok("LEAK not a URL")},
         "redirector": {"/robots.txt": answer("404 Not Found")},
         "reset": {"/robots.txt": answer("404 Not Found"), "/r.html": None,
                   **{f"/x{i}.html": ok(f"reset host {i}") for i in range(3)}},
@@ -249,14 +251,15 @@ def test_nothing_leaks_past_robots_txt(polite_run):
     assert len(articles) + len(dead) == listed
     assert not [row["title"] for row in articles if "LEAK" in row["title"]]
     served = {name: [path for _, path in seen] for name, seen in requests.items()}
-    assert served["503"] == served["bom"] == served["hang-robots"] == ["/robots.txt"]
+    assert served["503"] == served["bom"] == served["hang-robots"] == served["robots-not-a-url"] == ["/robots.txt"]
     assert set(served["target"]) == {"/robots.txt"}  # as itself and as "moved"'s robots.txt
     assert sorted(served["rules"]) == ["/a/b/c.html", "/doc.pdf.html", "/robots.txt"]
     assert sorted(served["big"]) == ["/late/a.html", "/robots.txt"]
     by_reason = {}
     for row in dead:
         by_reason.setdefault(row["reason"], []).append(row["url"])
-    assert len(by_reason[reasons.ROBOTS_UNREACHABLE]) == 2  # 5xx and a robots.txt that never answers
+    # 5xx, a robots.txt that never answers, one redirected to no URL at all (that was an internal_error)
+    assert len(by_reason[reasons.ROBOTS_UNREACHABLE]) == 3
     assert len(by_reason[reasons.ROBOTS_DISALLOWED]) == 7
 
 
