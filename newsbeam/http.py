@@ -7,6 +7,7 @@ or a `FetchError` with a stable reason code.
 from __future__ import annotations
 
 import heapq
+import http.client
 import itertools
 import socket
 import threading
@@ -254,8 +255,21 @@ class _Guard:
             raise BlockedAddressError(connection, f"refused to connect to {peer} ({kind} address)")
 
 
+class _InterimSkippingResponse(http.client.HTTPResponse):
+    """http.client skips a `100 Continue` only; any other 1xx (102 Processing, 103 Early Hints) became the final
+    answer (`http_103`) and the page after it was lost. RFC 9110 15.2: a client must read past every 1xx."""
+
+    def _read_status(self):
+        while True:
+            version, status, reason = super()._read_status()
+            if not 100 < status < 200 or status == 101:  # `begin` skips a 100 itself; 101 is a protocol switch
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim answer's headers, read and dropped
+
+
 class _GuardedConnectionMixin:
     guard: _Guard  # set on the per-client subclasses
+    response_class = _InterimSkippingResponse
 
     def _new_conn(self):
         sock = super()._new_conn()

@@ -77,6 +77,12 @@ BYTES_CASES = {
                                ARTICLE),
     "/100-continue.html": (lambda t: raw(b"HTTP/1.1 100 Continue\r\n\r\n" + HEAD + b"Connection: close\r\n\r\n"
                                          + page(t)), ARTICLE),
+    # regression: any 1xx but 100 was taken for the final answer (`http_103`) and the page after it lost
+    "/103-early-hints.html": (lambda t: raw(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+                                            + HEAD + b"Connection: close\r\n\r\n" + page(t)), ARTICLE),
+    "/102-processing.html": (lambda t: raw(b"HTTP/1.1 102 Processing\r\n\r\n" + HEAD + b"Connection: close\r\n\r\n"
+                                           + page(t)), ARTICLE),
+    "/endless-103.html": (lambda t: drip(b"", b"HTTP/1.1 103 Early Hints\r\n\r\n"), reasons.TIMEOUT),
     "/304-unasked.html": (lambda t: answer("304 Not Modified", content_type=None), "http_304"),
     # 3. redirects
     "/redirect-loop.html": (lambda t: _redirect("/redirect-loop.html"), reasons.TOO_MANY_REDIRECTS),
@@ -188,7 +194,7 @@ def test_non_ascii_and_spaces_in_urls_are_percent_encoded(bytes_run):
 def test_slow_and_reset_answers_are_bounded_and_resets_retried(bytes_run):
     _, dead, requested = bytes_run
     assert all(dead[path]["detail"].startswith("total deadline of 3.0s")
-               for path in ("/slowloris-headers.html", "/slowloris-body.html"))
+               for path in ("/slowloris-headers.html", "/slowloris-body.html", "/endless-103.html"))
     # regression: a reset in the middle of a body was given up at once, unlike one before the response
     assert dead["/reset-mid-body.html"]["attempts"] == 3 == requested.count("/reset-mid-body.html")
     assert requested.count("/length-larger.html") == 1  # a malformed body would come back the same
