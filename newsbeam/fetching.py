@@ -395,9 +395,9 @@ class FetchContext:
 
 
 class ConcurrentFetcher:
-    """Fetches many hosts at once. Each submitted host gets up to `host_concurrency` lanes (threads) pulling
-    its URLs; a slow host only occupies its own lanes. Results come back through a bounded queue, so a slow
-    consumer pauses fetching instead of piling pages up in memory."""
+    """Fetches many hosts at once. Each submitted host gets up to `host_concurrency` lanes pulling its URLs, one
+    URL per turn on the shared threads. Results come back through a bounded queue, so a slow consumer pauses
+    fetching instead of piling pages up in memory."""
 
     def __init__(self, context: FetchContext):
         settings = context.settings
@@ -406,20 +406,32 @@ class ConcurrentFetcher:
         self._executor = ThreadPoolExecutor(max_workers=settings.max_connections, thread_name_prefix="newsbeam-fetch")
         self._results: "queue.Queue[Tuple[object, FetchOutcome]]" = queue.Queue(maxsize=4 * settings.max_connections)
         self._lanes: List[Future] = []
+        self._lanes_lock = threading.Lock()  # lanes queue their next turn from the fetch threads
 
     def submit(self, requests: List[FetchRequest], accept: str, check: Optional[ContentCheck], tag: object) -> None:
         """Queue one host's requests; `tag` comes back with each of their results."""
         pending = deque(requests)
         for _ in range(min(self._settings.host_concurrency, len(pending))):
+            self._queue_turn(pending, accept, check, tag)
+
+    def _queue_turn(self, pending: deque, accept: str, check: Optional[ContentCheck], tag: object) -> None:
+        with self._lanes_lock:
             self._lanes.append(self._executor.submit(self._lane, pending, accept, check, tag))
 
     def _lane(self, pending: deque, accept: str, check: Optional[ContentCheck], tag: object) -> None:
-        while True:
+        """One URL of a host, then the lane's next turn goes behind every lane queued meanwhile (the pool is
+        first in, first out). A lane that kept its thread for all of its host's URLs let a few hosts whose
+        requests hang until the deadline hold every thread, and the hosts after them waited for all of it."""
+        try:
+            request = pending.popleft()
+        except IndexError:
+            return
+        self._results.put((tag, self._fetcher.fetch(request, accept, check)))
+        if pending:
             try:
-                request = pending.popleft()
-            except IndexError:
-                return
-            self._results.put((tag, self._fetcher.fetch(request, accept, check)))
+                self._queue_turn(pending, accept, check, tag)  # queued before this turn counts as done
+            except RuntimeError:
+                return  # closed: the pool takes no more work
 
     def ready(self) -> Iterator[Tuple[object, FetchOutcome]]:
         """Results available now, without waiting."""
@@ -432,11 +444,13 @@ class ConcurrentFetcher:
     def drain(self) -> Iterator[Tuple[object, FetchOutcome]]:
         """Every remaining result, waiting for all submitted hosts to finish."""
         while True:
-            self._lanes = [lane for lane in self._lanes if not lane.done() or _raise_if_failed(lane)]
+            with self._lanes_lock:
+                self._lanes = [lane for lane in self._lanes if not lane.done() or _raise_if_failed(lane)]
+                idle = not self._lanes
             try:
                 yield self._results.get(timeout=0.05)
             except queue.Empty:
-                if not self._lanes:
+                if idle:
                     yield from self.ready()
                     return
 

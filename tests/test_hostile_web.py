@@ -6,6 +6,7 @@ import contextlib
 import gzip
 import subprocess
 import sys
+import time
 import tracemalloc
 import zlib
 from dataclasses import replace
@@ -16,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsbeam import reasons
-from newsbeam.fetching import redirect_target
+from newsbeam.fetching import HTML_ACCEPT, ConcurrentFetcher, FetchContext, html_only, redirect_target
 from newsbeam.http import FetchError, HttpClient, _decoder, unsupported_coding
+from newsbeam.schemas.records import FetchRequest
 from newsbeam.urls import is_http_url
 from tests.conftest import FAST
 from tests.faults import FRENCH, article_html
@@ -352,3 +354,28 @@ def test_a_gzip_bomb_costs_no_more_memory_than_the_cap():
             tracemalloc.stop()
     assert refused.value.reason == reasons.TOO_LARGE
     assert peak < 8 * limit, peak
+
+
+def test_hosts_that_hang_do_not_hold_up_the_hosts_after_them():
+    """Regression: a lane kept its thread for all of its host's URLs, so two hosts whose requests hang until the
+    read timeout held the 4 threads for 4 timeouts in a row, and a quick host queued after them waited for all
+    of it (with production timeouts and a few dead hosts, minutes for every other host of the run)."""
+    settings = replace(FAST, read_timeout=0.5, deadline=5, host_concurrency=2, max_connections=4)
+    with contextlib.ExitStack() as stack:
+        slow = [stack.enter_context(HostileServer({f"/h{i}": hang for i in range(8)})) for _ in range(2)]
+        quick = stack.enter_context(HostileServer({f"/q{i}": ok("quick") for i in range(3)}))
+        fetcher = ConcurrentFetcher(FetchContext(settings))
+        started = time.monotonic()
+        for server in slow:
+            fetcher.submit([FetchRequest(server.url(f"/h{i}"), context=None) for i in range(8)], HTML_ACCEPT,
+                           html_only, "slow")
+        fetcher.submit([FetchRequest(quick.url(f"/q{i}"), context=None) for i in range(3)], HTML_ACCEPT, html_only,
+                       "quick")
+        finished = {tag: [] for tag in ("slow", "quick")}
+        for tag, outcome in fetcher.drain():
+            finished[tag].append((time.monotonic() - started, type(outcome).__name__))
+        fetcher.close()
+    assert [name for _, name in finished["quick"]] == ["FetchedPage"] * 3
+    assert len(finished["slow"]) == 16
+    # the slow hosts' 16 timeouts take 4 rounds of 0.5 s on 4 threads; the quick host is done after the first
+    assert max(when for when, _ in finished["quick"]) < 1.4 < max(when for when, _ in finished["slow"])
