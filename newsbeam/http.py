@@ -401,7 +401,8 @@ class HttpClient:
                     refused = check(response.status, headers)
                     if refused:
                         raise FetchError(refused, f"content-type {headers.get('content-type')!r}", response.status)
-                unsupported = unsupported_coding(headers.get("content-encoding", ""))
+                unsupported = unsupported_coding(headers.get("content-encoding", ""),
+                                                 headers.get("transfer-encoding", ""))
                 if unsupported:
                     raise FetchError(reasons.DECODE_ERROR, unsupported, response.status)
                 declared = headers.get("content-length", "")
@@ -489,9 +490,13 @@ def _decoder(content_encoding: str) -> Optional[Callable[..., bytes]]:
 _UNDECODED = ("br", "zstd", "compress", "x-compress")
 
 
-def unsupported_coding(content_encoding: str) -> Optional[str]:
+def unsupported_coding(content_encoding: str, transfer_encoding: str = "") -> Optional[str]:
     """Why a body in this Content-Encoding cannot be decoded (a known coding other than gzip and deflate, or
-    several codings), else None: without it, compressed bytes went on to extraction as if they were HTML."""
+    several codings), else None: without it, compressed bytes went on to extraction as if they were HTML. The
+    same for a Transfer-Encoding other than `chunked`, which http.client does not undo (not even the chunks of
+    `gzip, chunked`)."""
+    if transfer_encoding.strip() and transfer_encoding.strip().lower() != "chunked":
+        return f"transfer-encoding {transfer_encoding!r} is not decoded"
     codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() not in ("", "identity")]
     if len(codings) > 1:
         return f"content-encoding {content_encoding!r}: stacked codings are not decoded"

@@ -68,6 +68,8 @@ BYTES_CASES = {
                                     headers=(("Content-Encoding", "zstd"),)), reasons.DECODE_ERROR),
     "/gzip-twice.html": (lambda t: answer(body=gzip.compress(gzip.compress(page(t))),
                                           headers=(("Content-Encoding", "gzip, gzip"),)), reasons.DECODE_ERROR),
+    "/transfer-gzip.html": (lambda t: raw(HEAD + b"Transfer-Encoding: gzip, chunked\r\n\r\n" + b"%x\r\n" % len(
+        gzip.compress(page(t))) + gzip.compress(page(t)) + b"\r\n0\r\n\r\n"), reasons.DECODE_ERROR),
     "/unknown-coding.html": (lambda t: answer(body=page(t), headers=(("Content-Encoding", "x-custom"),)), ARTICLE),
     "/raw-deflate.html": (lambda t: answer(body=zlib.compress(page(t))[2:-4],
                                            headers=(("Content-Encoding", "deflate"),)), ARTICLE),
@@ -316,6 +318,7 @@ def test_a_redirect_target_is_always_requestable(path):
 ])
 def test_codings_that_cannot_be_decoded_are_named(coding, refused):
     assert bool(unsupported_coding(coding)) == refused
+    assert unsupported_coding("", "gzip, chunked") and not unsupported_coding(coding, " Chunked")
 
 
 @settings(max_examples=60, deadline=None)
