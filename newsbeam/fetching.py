@@ -155,12 +155,14 @@ class _BlockedRobots(str):
 
 class RobotsCache:
     """robots.txt per origin, fetched once per `ttl` seconds (RFC 9309: 4xx allows all, 5xx or unreachable
-    disallows all, and a crawler should not cache it for more than a day)."""
+    disallows all, and a crawler should not cache it for more than a day). A 5xx or unreachable robots.txt is
+    asked again after `error_ttl` seconds: a single 503 disallowed its host for a day in a streaming run."""
 
-    def __init__(self, client: HttpClient, gates: HostGates, ttl: float = 86400.0):
+    def __init__(self, client: HttpClient, gates: HostGates, ttl: float = 86400.0, error_ttl: float = 600.0):
         self._client = client
         self._gates = gates
         self._ttl = ttl
+        self._error_ttl = error_ttl
         self._lock = threading.Lock()
         self._origin_locks: Dict[str, threading.Lock] = {}
         self._rules: Dict[str, Tuple[float, Optional[Protego], Optional[str]]] = {}
@@ -187,7 +189,7 @@ class RobotsCache:
     def _cached(self, origin: str) -> Optional[Tuple[Optional[Protego], Optional[str]]]:
         with self._lock:
             entry = self._rules.get(origin)
-        if entry is not None and time.monotonic() - entry[0] < self._ttl:
+        if entry is not None and time.monotonic() - entry[0] < (self._error_ttl if entry[2] else self._ttl):
             return entry[1], entry[2]
         return None
 

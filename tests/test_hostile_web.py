@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsbeam import reasons
-from newsbeam.fetching import HTML_ACCEPT, ConcurrentFetcher, FetchContext, html_only, redirect_target
+from newsbeam.fetching import HTML_ACCEPT, ConcurrentFetcher, FetchContext, RobotsCache, html_only, redirect_target
 from newsbeam.http import FetchError, HttpClient, _decoder, unsupported_coding
 from newsbeam.schemas.records import FetchRequest
 from newsbeam.urls import is_http_url
@@ -382,3 +382,17 @@ def test_hosts_that_hang_do_not_hold_up_the_hosts_after_them():
     assert len(finished["slow"]) == 16
     # the slow hosts' 16 timeouts take 4 rounds of 0.5 s on 4 threads; the quick host is done after the first
     assert max(when for when, _ in finished["quick"]) < 1.4 < max(when for when, _ in finished["slow"])
+
+
+def test_an_unreachable_robots_txt_is_asked_again_before_a_day_has_passed():
+    """Regression: one 503 on robots.txt disallowed the host for the cache's whole day (a streaming run's)."""
+    answers = [answer("503 Service Unavailable", b"busy"), _robots("User-agent: *\nDisallow: /secret\n")]
+    with HostileServer({"/robots.txt": lambda conn, stopping: answers.pop(0)(conn, stopping)}) as server:
+        context = FetchContext(FAST)
+        robots = RobotsCache(context.client, context.gates, error_ttl=0.2)
+        assert robots.check(server.url("/a.html")).reason == reasons.ROBOTS_UNREACHABLE
+        assert robots.check(server.url("/b.html")).reason == reasons.ROBOTS_UNREACHABLE  # cached meanwhile
+        time.sleep(0.3)
+        assert robots.check(server.url("/a.html")) is None
+        assert robots.check(server.url("/secret/a.html")).reason == reasons.ROBOTS_DISALLOWED
+        assert server.paths() == ["/robots.txt", "/robots.txt"]
