@@ -94,7 +94,17 @@ def entry_of(outcome, role: str) -> ArchiveEntry:
 # The body is stored de-chunked, so a chunked Transfer-Encoding header would misdescribe it; Common Crawl renames
 # such headers the same way.
 def _stored_headers(headers: Iterable[Tuple[str, str]]) -> list:
-    return [(f"X-Crawler-{name}" if name.lower() == "transfer-encoding" else name, value) for name, value in headers]
+    # warcio percent-encodes a non-ASCII header value itself, not a name
+    return [(f"X-Crawler-{name}" if name.lower() == "transfer-encoding" else _ascii(name), value)
+            for name, value in headers]
+
+
+def _ascii(text: str) -> str:
+    """A status line's reason or a header name as the WARC writer takes them (ASCII only, or it stops the run):
+    the bytes as received (http.client reads them as Latin-1), non-ASCII and controls percent-encoded."""
+    if text.isascii() and text.isprintable():
+        return text
+    return quote(text.encode("latin-1", "replace"), safe=_PRINTABLE + " ")
 
 
 def _warc_date(moment: datetime) -> str:
@@ -126,7 +136,7 @@ def _request_record(writer: WARCWriter, raw: RawExchange):
 
 
 def _response_record(writer: WARCWriter, raw: RawExchange):
-    http = StatusAndHeaders(f"{raw.status} {raw.reason}".strip(), _stored_headers(raw.headers),
+    http = StatusAndHeaders(f"{raw.status} {_ascii(raw.reason)}".strip(), _stored_headers(raw.headers),
                             protocol=raw.http_version)
     warc_headers = {"WARC-Record-ID": raw.record_id, "WARC-Date": _warc_date(raw.requested_at)}
     if raw.truncated:

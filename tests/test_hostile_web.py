@@ -15,6 +15,7 @@ import pyarrow.dataset as ds
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from warcio.archiveiterator import ArchiveIterator
 
 from newsbeam import reasons
 from newsbeam.fetching import HTML_ACCEPT, ConcurrentFetcher, FetchContext, RobotsCache, html_only, redirect_target
@@ -117,6 +118,11 @@ BYTES_CASES = {
     "/nul-bytes.html": (lambda t: answer(body=page(t).replace(b"<p>", b"<p>\0", 3)), ARTICLE),
     "/invalid-utf8-headers.html": (lambda t: answer(body=page(t), headers=(("X-Bad", b"\xff\xfe\xc3"),
                                                                           ("Set-Cookie", b"a=\xe9"))), ARTICLE),
+    # regression: a non-ASCII reason phrase or header name stopped the whole run in the WARC writer
+    "/reason-non-ascii.html": (lambda t: raw(b"HTTP/1.1 200 Ok\xe9 \xff\r\nContent-Type: text/html\r\n\r\n" + page(t)),
+                               ARTICLE),
+    "/header-name-non-ascii.html": (lambda t: raw(HEAD + b"X-N\xe9me: v\r\n\r\n" + page(t)), ARTICLE),
+    "/header-controls.html": (lambda t: raw(HEAD + b"X-Ctl: a\x01b\x7f\r\n\r\n" + page(t)), ARTICLE),
     "/content-type-twice.html": (lambda t: answer(body=page(t), headers=(("Content-Type", "text/html"),)), ARTICLE),
     "/content-type-odd.html": (lambda t: answer(body=page(t), content_type='text/html; x="a;b"; charset="utf-8"; '
                                                                            'charset=latin1'), ARTICLE),
@@ -133,6 +139,11 @@ def _run(urls, tmp, *flags):
     done = subprocess.run([*NEWSBEAM, "--urls", str(listing), "--output", str(out), *flags], capture_output=True,
                           text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
+    archived = 0
+    for warc in sorted(out.glob("warc/**/*.warc.gz")):  # the archive of a hostile run reads back
+        with warc.open("rb") as stream:
+            archived += sum(record.rec_type == "response" for record in ArchiveIterator(stream))
+    assert archived > 0
     articles = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table().to_pylist()
     dead = ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table().to_pylist()
     return articles, dead
