@@ -298,8 +298,13 @@ def _request_error(exc: HTTPError) -> FetchError:
     if isinstance(cause, BlockedAddressError):
         return FetchError(reasons.BLOCKED_ADDRESS, str(cause).split(": ", 1)[-1])
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2.x, so it is tested first
-    if isinstance(cause, (NewConnectionError, ProtocolError)):
+    if isinstance(cause, NewConnectionError):
         return FetchError(reasons.CONNECTION_ERROR, str(cause), retryable=True)
+    if isinstance(cause, ProtocolError):
+        # a dropped or reset connection (a stale keep-alive one too) is retried; an answer that breaks HTTP (a
+        # header line over 64 KiB, over 100 headers, no status line) would come back the same
+        dropped = bool(cause.args) and isinstance(cause.args[-1], OSError)
+        return FetchError(reasons.CONNECTION_ERROR, str(cause), retryable=dropped)
     if isinstance(cause, ConnectTimeoutError):
         return FetchError(reasons.TIMEOUT, f"connect timeout: {cause}", retryable=True)
     if isinstance(cause, ReadTimeoutError):
