@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 from protego import Protego
 
@@ -32,6 +32,7 @@ LOG = logging.getLogger(__name__)
 
 FetchOutcome = Union[FetchedPage, FetchFailure]
 _REDIRECTS = (301, 302, 303, 307, 308)
+_URL_SAFE = "".join(map(chr, range(0x21, 0x7F)))  # printable ASCII but the space: kept as sent, escapes included
 _RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
@@ -52,6 +53,18 @@ def retry_delay(attempt: int, retry_after: Optional[str], settings: FetchSetting
             return seconds if seconds <= settings.retry_after_max else None
     backoff = min(settings.backoff_max, settings.backoff_base * (2 ** (attempt - 1)))
     return backoff * (1.0 + 0.25 * rng.random())
+
+
+def redirect_target(base: str, location: str) -> str:
+    """The absolute URL a `Location` value points at. http.client reads header bytes as Latin-1, so a UTF-8
+    `/café` arrives as `/cafÃ©`; as browsers do, its bytes (UTF-8 or not) and any space are percent-encoded.
+    ValueError when it cannot be read as a URL (`http://[::1/`)."""
+    location = location.strip()
+    try:
+        data = location.encode("latin-1")  # the bytes as sent
+    except UnicodeEncodeError:
+        data = location.encode("utf-8")
+    return urljoin(base, quote(data, safe=_URL_SAFE))
 
 
 def parse_retry_after(value: str) -> Optional[float]:
@@ -157,12 +170,14 @@ class _BlockedRobots(str):
 
 class RobotsCache:
     """robots.txt per origin, fetched once per `ttl` seconds (RFC 9309: 4xx allows all, 5xx or unreachable
-    disallows all, and a crawler should not cache it for more than a day)."""
+    disallows all, and a crawler should not cache it for more than a day). A 5xx or unreachable robots.txt is
+    asked again after `error_ttl` seconds: a single 503 disallowed its host for a day in a streaming run."""
 
-    def __init__(self, client: HttpClient, gates: HostGates, ttl: float = 86400.0):
+    def __init__(self, client: HttpClient, gates: HostGates, ttl: float = 86400.0, error_ttl: float = 600.0):
         self._client = client
         self._gates = gates
         self._ttl = ttl
+        self._error_ttl = error_ttl
         self._lock = threading.Lock()
         self._origin_locks: Dict[str, threading.Lock] = {}
         self._rules: Dict[str, Tuple[float, Optional[Protego], Optional[str]]] = {}
@@ -189,7 +204,7 @@ class RobotsCache:
     def _cached(self, origin: str) -> Optional[Tuple[Optional[Protego], Optional[str]]]:
         with self._lock:
             entry = self._rules.get(origin)
-        if entry is not None and time.monotonic() - entry[0] < self._ttl:
+        if entry is not None and time.monotonic() - entry[0] < (self._error_ttl if entry[2] else self._ttl):
             return entry[1], entry[2]
         return None
 
@@ -223,7 +238,10 @@ class RobotsCache:
                     return None, _BlockedRobots(f"robots.txt {url}: {exc.detail}")
                 return None, f"robots.txt unreachable: {exc.reason}: {exc.detail}"
             if answer.status in _REDIRECTS and answer.headers.get("location"):
-                url = urljoin(url, answer.headers["location"])
+                try:
+                    url = redirect_target(url, answer.headers["location"])
+                except ValueError:  # e.g. `http://[::1/`: no URL at all, like a missing robots.txt redirect
+                    return None, f"robots.txt redirect to {answer.headers['location']!r}, not a URL"
                 continue
             if 200 <= answer.status < 300:
                 rules = parse_robots(answer.body)
@@ -272,7 +290,11 @@ class PoliteFetcher:
                     if not location:
                         raise FetchError(reasons.BAD_REDIRECT, "redirect without Location", answer.status)
                     redirects.append(url)
-                    url = urljoin(url, location)
+                    try:
+                        url = redirect_target(url, location)
+                    except ValueError:  # e.g. `http://[::1/` (it was an internal_error)
+                        raise FetchError(reasons.BAD_REDIRECT, f"Location {location!r} is not a URL",
+                                         answer.status) from None
                     continue
                 not_modified = answer.status == 304 and bool(request.headers)  # only a conditional GET may get one
                 if not 200 <= answer.status < 300 and not not_modified:
@@ -389,9 +411,9 @@ class FetchContext:
 
 
 class ConcurrentFetcher:
-    """Fetches many hosts at once. Each submitted host gets up to `host_concurrency` lanes (threads) pulling
-    its URLs; a slow host only occupies its own lanes. Results come back through a bounded queue, so a slow
-    consumer pauses fetching instead of piling pages up in memory."""
+    """Fetches many hosts at once. Each submitted host gets up to `host_concurrency` lanes pulling its URLs, one
+    URL per turn on the shared threads. Results come back through a bounded queue, so a slow consumer pauses
+    fetching instead of piling pages up in memory."""
 
     def __init__(self, context: FetchContext):
         settings = context.settings
@@ -400,20 +422,32 @@ class ConcurrentFetcher:
         self._executor = ThreadPoolExecutor(max_workers=settings.max_connections, thread_name_prefix="newsbeam-fetch")
         self._results: "queue.Queue[Tuple[object, FetchOutcome]]" = queue.Queue(maxsize=4 * settings.max_connections)
         self._lanes: List[Future] = []
+        self._lanes_lock = threading.Lock()  # lanes queue their next turn from the fetch threads
 
     def submit(self, requests: List[FetchRequest], accept: str, check: Optional[ContentCheck], tag: object) -> None:
         """Queue one host's requests; `tag` comes back with each of their results."""
         pending = deque(requests)
         for _ in range(min(self._settings.host_concurrency, len(pending))):
+            self._queue_turn(pending, accept, check, tag)
+
+    def _queue_turn(self, pending: deque, accept: str, check: Optional[ContentCheck], tag: object) -> None:
+        with self._lanes_lock:
             self._lanes.append(self._executor.submit(self._lane, pending, accept, check, tag))
 
     def _lane(self, pending: deque, accept: str, check: Optional[ContentCheck], tag: object) -> None:
-        while True:
+        """One URL of a host, then the lane's next turn goes behind every lane queued meanwhile (the pool is
+        first in, first out). A lane that kept its thread for all of its host's URLs let a few hosts whose
+        requests hang until the deadline hold every thread, and the hosts after them waited for all of it."""
+        try:
+            request = pending.popleft()
+        except IndexError:
+            return
+        self._results.put((tag, self._fetcher.fetch(request, accept, check)))
+        if pending:
             try:
-                request = pending.popleft()
-            except IndexError:
-                return
-            self._results.put((tag, self._fetcher.fetch(request, accept, check)))
+                self._queue_turn(pending, accept, check, tag)  # queued before this turn counts as done
+            except RuntimeError:
+                return  # closed: the pool takes no more work
 
     def ready(self) -> Iterator[Tuple[object, FetchOutcome]]:
         """Results available now, without waiting."""
@@ -426,11 +460,13 @@ class ConcurrentFetcher:
     def drain(self) -> Iterator[Tuple[object, FetchOutcome]]:
         """Every remaining result, waiting for all submitted hosts to finish."""
         while True:
-            self._lanes = [lane for lane in self._lanes if not lane.done() or _raise_if_failed(lane)]
+            with self._lanes_lock:
+                self._lanes = [lane for lane in self._lanes if not lane.done() or _raise_if_failed(lane)]
+                idle = not self._lanes
             try:
                 yield self._results.get(timeout=0.05)
             except queue.Empty:
-                if not self._lanes:
+                if idle:
                     yield from self.ready()
                     return
 

@@ -7,6 +7,7 @@ or a `FetchError` with a stable reason code.
 from __future__ import annotations
 
 import heapq
+import http.client
 import itertools
 import socket
 import threading
@@ -254,8 +255,21 @@ class _Guard:
             raise BlockedAddressError(connection, f"refused to connect to {peer} ({kind} address)")
 
 
+class _InterimSkippingResponse(http.client.HTTPResponse):
+    """http.client skips a `100 Continue` only; any other 1xx (102 Processing, 103 Early Hints) became the final
+    answer (`http_103`) and the page after it was lost. RFC 9110 15.2: a client must read past every 1xx."""
+
+    def _read_status(self):
+        while True:
+            version, status, reason = super()._read_status()
+            if not 100 < status < 200 or status == 101:  # `begin` skips a 100 itself; 101 is a protocol switch
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim answer's headers, read and dropped
+
+
 class _GuardedConnectionMixin:
     guard: _Guard  # set on the per-client subclasses
+    response_class = _InterimSkippingResponse
 
     def _new_conn(self):
         sock = super()._new_conn()
@@ -284,8 +298,13 @@ def _request_error(exc: HTTPError) -> FetchError:
     if isinstance(cause, BlockedAddressError):
         return FetchError(reasons.BLOCKED_ADDRESS, str(cause).split(": ", 1)[-1])
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2.x, so it is tested first
-    if isinstance(cause, (NewConnectionError, ProtocolError)):
+    if isinstance(cause, NewConnectionError):
         return FetchError(reasons.CONNECTION_ERROR, str(cause), retryable=True)
+    if isinstance(cause, ProtocolError):
+        # a dropped or reset connection (a stale keep-alive one too) is retried; an answer that breaks HTTP (a
+        # header line over 64 KiB, over 100 headers, no status line) would come back the same
+        dropped = bool(cause.args) and isinstance(cause.args[-1], OSError)
+        return FetchError(reasons.CONNECTION_ERROR, str(cause), retryable=dropped)
     if isinstance(cause, ConnectTimeoutError):
         return FetchError(reasons.TIMEOUT, f"connect timeout: {cause}", retryable=True)
     if isinstance(cause, ReadTimeoutError):
@@ -387,6 +406,10 @@ class HttpClient:
                     refused = check(response.status, headers, url)
                     if refused:
                         raise FetchError(refused, f"content-type {headers.get('content-type')!r}", response.status)
+                unsupported = unsupported_coding(headers.get("content-encoding", ""),
+                                                 headers.get("transfer-encoding", ""))
+                if unsupported:
+                    raise FetchError(reasons.DECODE_ERROR, unsupported, response.status)
                 declared = headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > limit and not truncate:
                     raise FetchError(
@@ -419,7 +442,8 @@ class HttpClient:
             while True:
                 received = response.read1(_CHUNK, decode_content=False)
                 raw.append(received)
-                chunk = decoder(received, not received) if decoder else received
+                # never more than one byte over the cap out of the decoder, whatever the compression ratio
+                chunk = decoder(received, not received, limit - size + 1) if decoder else received
                 if not chunk:
                     if received:
                         continue
@@ -438,7 +462,11 @@ class HttpClient:
         except (DecodeError, zlib.error) as exc:
             raise FetchError(reasons.DECODE_ERROR, str(exc), response.status) from None
         except ProtocolError as exc:
-            raise FetchError(reasons.CONNECTION_ERROR, f"after {size} bytes: {exc}", response.status) from None
+            # a reset or aborted connection is retried like one before the response; a malformed body (a short
+            # Content-Length, a bad chunk size) would come back the same
+            reset = bool(exc.args) and isinstance(exc.args[-1], OSError)
+            raise FetchError(reasons.CONNECTION_ERROR, f"after {size} bytes: {exc}", response.status,
+                             retryable=reset) from None
         return b"".join(chunks)
 
 
@@ -450,44 +478,78 @@ def _http_version(version: int) -> str:
     return {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}.get(version, "HTTP/1.1")
 
 
-def _decoder(content_encoding: str) -> Optional[Callable[[bytes, bool], bytes]]:
+def _decoder(content_encoding: str) -> Optional[Callable[..., bytes]]:
     """A decoder for a gzip or deflate body read raw (so that the archive keeps the bytes as received); None for
-    identity and for codings not asked for, which stay as they came, as urllib3 leaves them."""
+    identity and for unknown codings, which stay as they came, as browsers and urllib3 leave them (see
+    `unsupported_coding` for the known ones it cannot decode)."""
     coding = content_encoding.strip().lower()
     if coding in ("gzip", "x-gzip"):
-        state = [zlib.decompressobj(16 + zlib.MAX_WBITS)]
-
-        def gunzip(data: bytes, last: bool) -> bytes:
-            out = []
-            while data:
-                out.append(state[0].decompress(data))
-                data = state[0].unused_data  # a further gzip member follows
-                if data:
-                    state[0] = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            if last:
-                out.append(state[0].flush())
-            return b"".join(out)
-
-        return gunzip
+        return _Inflater(16 + zlib.MAX_WBITS)
     if coding == "deflate":
         # RFC 9110 says zlib-wrapped, some servers send raw deflate: try the first, fall back to the second
-        state: list = []
-        head = [b""]  # the first bytes, until the two of a zlib header have come
-
-        def inflate(data: bytes, last: bool) -> bytes:
-            if not state:
-                head[0] += data
-                if len(head[0]) < 2 and not last:
-                    return b""
-                data = head[0]
-                try:
-                    state.append(zlib.decompressobj())
-                    out = state[0].decompress(data)
-                    return out + state[0].flush() if last else out
-                except zlib.error:
-                    state[:] = [zlib.decompressobj(-zlib.MAX_WBITS)]
-            out = state[0].decompress(data) if data else b""
-            return out + state[0].flush() if last else out
-
-        return inflate
+        return _Inflater(zlib.MAX_WBITS, fallback=-zlib.MAX_WBITS)
     return None
+
+
+# codings a server may send although newsbeam asks for gzip and deflate only, and that it cannot decode
+_UNDECODED = ("br", "zstd", "compress", "x-compress")
+
+
+def unsupported_coding(content_encoding: str, transfer_encoding: str = "") -> Optional[str]:
+    """Why a body in this Content-Encoding cannot be decoded (a known coding other than gzip and deflate, or
+    several codings), else None: without it, compressed bytes went on to extraction as if they were HTML. The
+    same for a Transfer-Encoding other than `chunked`, which http.client does not undo (not even the chunks of
+    `gzip, chunked`)."""
+    if transfer_encoding.strip() and transfer_encoding.strip().lower() != "chunked":
+        return f"transfer-encoding {transfer_encoding!r} is not decoded"
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip().lower() not in ("", "identity")]
+    if len(codings) > 1:
+        return f"content-encoding {content_encoding!r}: stacked codings are not decoded"
+    if codings and codings[0] in _UNDECODED:
+        return f"content-encoding {codings[0]!r} was not asked for and is not decoded"
+    return None
+
+
+class _Inflater:
+    """Inflates a gzip (every member) or deflate body given in pieces, at most `room` bytes a call: 1 MB of gzip
+    inflates to 1 GB of zeros, so the size cap must hold before the bytes exist, not after. `fallback` is the
+    window bits to retry with when the stream fails before its first byte out (raw deflate sent as zlib)."""
+
+    def __init__(self, wbits: int, fallback: Optional[int] = None):
+        self._wbits = wbits
+        self._fallback = fallback
+        self._inflate = zlib.decompressobj(wbits)
+        self._head = b""  # input before the first byte out, to start again with `fallback`
+        self._pending = b""  # input not inflated yet (over the last call's room)
+
+    def __call__(self, data: bytes, last: bool, room: Optional[int] = None) -> bytes:
+        self._pending += data
+        out: List[bytes] = []
+        left = room if room is not None else -1
+        while self._pending and left != 0:
+            if self._inflate.eof:  # a stream ended: gzip may go on with another member, deflate ignores the rest
+                if self._wbits < 16 + zlib.MAX_WBITS:
+                    self._pending = b""
+                    break
+                self._inflate = zlib.decompressobj(self._wbits)
+            if self._fallback is not None:
+                self._head += self._pending
+            try:
+                chunk = self._inflate.decompress(self._pending, max(left, 0))
+            except zlib.error:
+                if self._fallback is None:
+                    raise
+                self._inflate = zlib.decompressobj(self._fallback)
+                self._fallback, self._pending, self._head = None, self._head, b""
+                continue
+            if chunk:
+                self._fallback, self._head = None, b""
+            out.append(chunk)
+            left -= len(chunk) if room is not None else 0
+            # the input left over: past the stream's end, or what did not fit in the room
+            self._pending = self._inflate.unused_data if self._inflate.eof else self._inflate.unconsumed_tail
+            if not chunk and not self._inflate.eof and not self._pending:
+                break
+        if last and not self._pending and not self._inflate.eof:
+            out.append(self._inflate.flush())
+        return b"".join(out)

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from io import BytesIO
 from typing import Any, BinaryIO, Callable, Dict, Iterable, Iterator, Optional, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
@@ -92,7 +94,17 @@ def entry_of(outcome, role: str) -> ArchiveEntry:
 # The body is stored de-chunked, so a chunked Transfer-Encoding header would misdescribe it; Common Crawl renames
 # such headers the same way.
 def _stored_headers(headers: Iterable[Tuple[str, str]]) -> list:
-    return [(f"X-Crawler-{name}" if name.lower() == "transfer-encoding" else name, value) for name, value in headers]
+    # warcio percent-encodes a non-ASCII header value itself, not a name
+    return [(f"X-Crawler-{name}" if name.lower() == "transfer-encoding" else _ascii(name), value)
+            for name, value in headers]
+
+
+def _ascii(text: str) -> str:
+    """A status line's reason or a header name as the WARC writer takes them (ASCII only, or it stops the run):
+    the bytes as received (http.client reads them as Latin-1), non-ASCII and controls percent-encoded."""
+    if text.isascii() and text.isprintable():
+        return text
+    return quote(text.encode("latin-1", "replace"), safe=_PRINTABLE + " ")
 
 
 def _warc_date(moment: datetime) -> str:
@@ -100,9 +112,22 @@ def _warc_date(moment: datetime) -> str:
     return datetime_to_iso_date(moment.astimezone(timezone.utc).replace(tzinfo=None), True)
 
 
+_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
+
+
+def _request_target(url: str) -> str:
+    """The request line's target as urllib3 sent it: a URL listed with a space or non-ASCII character was sent
+    percent-encoded (and the WARC writer accepts only ASCII there)."""
+    try:
+        return parse_url(url).request_uri
+    except LocationParseError:
+        parts = urlsplit(url)
+        return quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_PRINTABLE)
+
+
 def _request_record(writer: WARCWriter, raw: RawExchange):
     parts = urlsplit(raw.url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    target = _request_target(raw.url)
     headers = [("Host", parts.netloc), *raw.request_headers]
     http = StatusAndHeaders(f"GET {target} HTTP/1.1", headers, is_http_request=True)
     return writer.create_warc_record(raw.url, "request", payload=BytesIO(), length=0, http_headers=http,
@@ -111,7 +136,7 @@ def _request_record(writer: WARCWriter, raw: RawExchange):
 
 
 def _response_record(writer: WARCWriter, raw: RawExchange):
-    http = StatusAndHeaders(f"{raw.status} {raw.reason}".strip(), _stored_headers(raw.headers),
+    http = StatusAndHeaders(f"{raw.status} {_ascii(raw.reason)}".strip(), _stored_headers(raw.headers),
                             protocol=raw.http_version)
     warc_headers = {"WARC-Record-ID": raw.record_id, "WARC-Date": _warc_date(raw.requested_at)}
     if raw.truncated:
