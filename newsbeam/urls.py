@@ -64,7 +64,7 @@ def canonical_host(host: str) -> Optional[str]:
     IP literals are returned as they are."""
     host = host.lower()
     if host.isascii() and "xn--" not in host or ":" in host:
-        return host.rstrip(".")
+        return host.rstrip(".") or None  # `.` alone (the DNS root) names no server
     try:
         mapped = idna.uts46_remap(host, std3_rules=False, transitional=False).rstrip(".")
         labels = [label if label.isascii() and not label.startswith("xn--")
@@ -72,7 +72,7 @@ def canonical_host(host: str) -> Optional[str]:
                   for label in mapped.split(".")]
     except (idna.IDNAError, UnicodeError, ValueError):
         return None
-    return ".".join(labels)
+    return ".".join(labels) or None
 
 
 def is_tracking_param(name: str) -> bool:
@@ -166,6 +166,8 @@ def canonicalize_url(url: str) -> str:
     try:
         parts = urlsplit(url.strip())
     except ValueError:  # a malformed authority (`[` unclosed, NFKC tricks): not a URL (is_http_url refuses it)
+        return url.strip()
+    if not parts.netloc:  # no authority (`http:////`, `mailto:`): nothing to normalise, and the key stays stable
         return url.strip()
     scheme = parts.scheme.lower()
     query_parts = [_canonical_query_part(part) for part in _split_query(_drop_tracking(parts.query)[0])]
