@@ -34,6 +34,7 @@ from newsbeam.extraction import ExtractionSettings  # noqa: E402
 from newsbeam.language import LanguageDetector  # noqa: E402
 from newsbeam.neardup import NearDupSettings, fingerprint  # noqa: E402
 from newsbeam.packing import pack, unpack  # noqa: E402
+from newsbeam.recordstore import RecordStore  # noqa: E402
 from newsbeam.schemas.datasets import ARTICLES, RunContext, rows_to_table  # noqa: E402
 from newsbeam.schemas.records import Article, FeedItem, FetchedPage, FetchRequest  # noqa: E402
 from newsbeam.urls import article_id  # noqa: E402
@@ -107,6 +108,18 @@ def main() -> int:
                     handle.write(data)
                 os.replace(f"{path}.tmp", path)
         timed("spool file: hash, write aside, rename", n, write)
+        # what a barrier's step pays per record, packing included: a content-named file each (before issue 16's
+        # fifth round), or appended to the bundle's file (the digest orders the writer's rows)
+        for number, (label, put) in enumerate((
+                ("RecordStore.put: pack + content-named file", lambda store: store.put),
+                ("Appender.put: pack + append", lambda store: store.appender().put),
+                ("Appender.put_ordered: pack + digest + append", lambda store: store.appender().put_ordered))):
+            def store_all(number=number, put=put):
+                store = RecordStore(os.path.join(directory, f"{number}-{time.perf_counter_ns()}"))
+                each = put(store)
+                for article in articles:
+                    each(article)
+            timed(label, n, store_all)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     timed("Parquet row (ARTICLES.to_row)", n, lambda: [ARTICLES.to_row(a, run) for a in articles])

@@ -8,24 +8,27 @@ run's spool, on the disk the local runner's processes share), `put` writes the p
 its path (~100 bytes), and `get` reads it back on the other side. Without one (runners that shuffle through disk
 themselves), `put` returns the packed bytes: one code path either way.
 
-Files are named by their content (BLAKE2b of the packed bytes): a retried bundle, or a record that crosses two
-barriers unchanged, writes nothing new, and ordering by reference is as deterministic as ordering by bytes. They
-stay until the run ends (the caller removes the directory), so a retried bundle can read a reference again.
+`put` names a file by its content (BLAKE2b of the packed bytes): a retried bundle, or a record put twice unchanged,
+writes nothing new, and ordering by reference is as deterministic as ordering by bytes.
 
-Where every record is new and many are written in one bundle (the fetch stage: each page, each archived
-response), `appender()` appends them to one file per bundle instead and hands out (path, offset, length)
-references: a content-named file cost 0.4 ms a page-sized record (hash, temporary file, rename), a plain new file
-0.05-0.6 ms of CPU (more while other programs use the disk), appending to an open one ~0.02 ms; and the fetch
-stage of a one-host run is one worker's serial work. A retried bundle appends to a new
-file; the abandoned one stays until the run ends, like every file of the spool.
+Where records are new and many are written in one bundle (every barrier of the pipeline: the fetch stage's pages
+and archived responses, the articles and rows after the core), `appender()` appends them to one file per bundle
+instead and hands out (path, offset, length) references: a content-named file cost 0.4 ms a page-sized record
+(hash, temporary file, rename), a plain new file 0.05-0.6 ms of CPU (more while other programs use the disk),
+appending to an open one ~0.02 ms. A retried bundle appends to a new file; the abandoned one stays until the run
+ends, like every file of the spool. Such a reference names a random file: a step that orders records by
+reference orders them by `Appender.put_ordered`'s digest instead (the order content-named paths gave).
+
+Files stay until the run ends (the caller removes the directory), so a retried bundle can read a reference again.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import uuid
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 from newsbeam.packing import pack, unpack
 
@@ -74,24 +77,38 @@ class RecordStore:
 class Appender:
     """Packed records appended to one file of the store's directory, created with the first one; `put` returns
     (path, offset, length). Without a directory, records travel packed in the element, as `RecordStore.put`.
-    Readers must wait for `close` (Beam: the bundle's end, before anything downstream of a barrier runs)."""
+    `close` it when the bundle ends (Beam: finish_bundle)."""
 
     def __init__(self, store: RecordStore):
         self._store = store
-        self._file: Optional[BinaryIO] = None
+        self._file: Optional[io.FileIO] = None
         self._path = ""
         self._offset = 0
 
     def put(self, record: Any) -> Ref:
+        return self._put(pack(record, compress=self._store.compress))
+
+    def put_ordered(self, record: Any) -> Tuple[str, Ref]:
+        """(a key that orders records by content, the reference): the BLAKE2b hex digest of the packed bytes, which
+        sorts as the content-named paths of `RecordStore.put` did, or "" without a directory, where the reference
+        (the packed bytes) orders them itself."""
         data = pack(record, compress=self._store.compress)
+        ref = self._put(data)
+        return ("" if isinstance(ref, bytes) else hashlib.blake2b(data, digest_size=16).hexdigest()), ref
+
+    def _put(self, data: bytes) -> Ref:
         if self._store.directory is None:
             return data
         if self._file is None:
             os.makedirs(self._store.directory, exist_ok=True)
             self._path = os.path.join(self._store.directory, f"{uuid.uuid4().hex}.records")
-            self._file = open(self._path, "xb")
+            # unbuffered: a record is in the file once `put` returns, so a reader fused into the same stage (no
+            # barrier between them) finds it too; records are KBs, one write each
+            self._file = open(self._path, "xb", buffering=0)
             self._offset = 0
-        self._file.write(data)
+        view = memoryview(data)
+        while view:
+            view = view[self._file.write(view):]
         ref = (self._path, self._offset, len(data))
         self._offset += len(data)
         return ref

@@ -31,14 +31,15 @@ def test_rows_are_packed_once_on_their_way_through_the_pointer_join(tmp_path, mo
     found = {f"<urn:uuid:{n}>": WarcPointer(f"<urn:uuid:{n}>", "warc/x.warc.gz", 100 * n, 50) for n in range(5)}
     expected = [with_dead_letter_pointer(row, found[row.warc.record_id]) if n < 5 else row
                 for n, row in enumerate(rows)]
-    put = RecordStore.put
+    import newsbeam.recordstore
+
     packed = []
 
-    def counting(self, record):
+    def counting(record, compress=True):
         packed.append(record)
-        return put(self, record)
+        return pack(record, compress)
 
-    monkeypatch.setattr(RecordStore, "put", counting)  # the FnApiRunner runs in this process
+    monkeypatch.setattr(newsbeam.recordstore, "pack", counting)  # the FnApiRunner runs in this process
     store = RecordStore(str(tmp_path / "spool") if spooled else None)
     with beam.Pipeline(runner="FnApiRunner") as pipeline:
         pointers = pipeline | "Pointers" >> beam.Create(sorted(found.items()))

@@ -311,3 +311,72 @@ def test_near_duplicate_grouping_gathers_band_keys_not_fingerprints(tmp_path, mo
     run_and_count(pipeline)
     print(f"near-duplicate grouping: {seen[0] / count:.0f} bytes an article through the runner's buffers")
     assert seen[0] < count * 1200, seen[0]  # 903 bytes an article measured; 3,841 with the one list
+
+
+def test_the_barriers_after_the_core_append_a_bundle_s_records_to_one_file(tmp_path):
+    """Issue 16, CPU: dedup, near-duplicates, the pointer join and the writer stored each article (and its MinHash,
+    and its row) in a content-named file of its own (BLAKE2b, temporary file, rename: ~0.4 ms each); they now
+    append a bundle's records to one file per step, and the rows written are the same."""
+    import pyarrow.parquet as pq
+
+    from newsbeam.recordstore import RecordStore
+    from newsbeam.schemas.datasets import ARTICLES, RunContext
+    from newsbeam.schemas.records import WarcPointer
+    from newsbeam.transforms.archive import AttachPointers, article_pointer, with_article_pointer
+    from newsbeam.transforms.incremental import DropKnownArticles, NearDuplicates, StateSettings
+    from newsbeam.transforms.write import WriteDataset
+    from tests.pipeline_helpers import fnapi_pipeline
+
+    count = 40
+
+    def archived(number: int):
+        article = _syndicated_article(number)
+        return replace(article, extracted=replace(article.extracted, date_source="none",
+                                                  warc=WarcPointer(f"<urn:uuid:{number}>")))
+
+    state = StateSettings(output=str(tmp_path / "out"), run_id="r1", now=_syndicated_article(0).extracted.fetched_at)
+    spool = tmp_path / "spool"
+    store = RecordStore(str(spool))
+    pipeline = fnapi_pipeline()
+    known = pipeline | beam.Create(range(count)) | beam.Map(archived) | DropKnownArticles(state, store)
+    near = known.articles | NearDuplicates(state, store)
+    pointers = pipeline | "Pointers" >> beam.Create(
+        [(f"<urn:uuid:{n}>", WarcPointer(f"<urn:uuid:{n}>", "warc/x.warc.gz", 10 * n, 5)) for n in range(count)])
+    pointed = near["articles"] | AttachPointers(pointers, article_pointer, with_article_pointer, store)
+    _ = pointed | WriteDataset(ARTICLES, str(tmp_path / "out"), RunContext("r1", "2026-11-30", "test"), store=store)
+    run_and_count(pipeline)
+    rows = pq.read_table(tmp_path / "out" / "articles").to_pylist()
+    assert sorted(row["url"] for row in rows) == sorted(f"http://example.org/{n}" for n in range(count))
+    assert all(row["warc_record_offset"] == 10 * int(row["url"].rsplit("/", 1)[1]) for row in rows)
+    files = list(spool.iterdir())
+    # four steps store records (dedup, near-duplicates: the article and its MinHash, the join, the writer), one
+    # file each per bundle; the old code made ~4 files an article (160 here)
+    assert len(files) <= 12, sorted(file.name for file in files)
+
+
+def test_rows_tied_on_their_sort_key_are_written_in_one_order_whatever_their_spool_files(tmp_path):
+    """The writer orders rows by their sort key, then by their content's digest: appended records' references name
+    a random file per bundle, so ordering by reference would make the file depend on the bundles."""
+    from datetime import datetime, timezone
+
+    import pyarrow.parquet as pq
+
+    from newsbeam.recordstore import RecordStore
+    from newsbeam.schemas.datasets import DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
+    from newsbeam.schemas.records import DeadLetter
+    from newsbeam.transforms.write import WriteDataset
+    from tests.pipeline_helpers import fnapi_pipeline
+
+    # the same sort key (stage, url, reason, detail), different rows
+    letters = [DeadLetter(url="http://e.org/1", stage="fetch", reason="timeout", detail="slow",
+                          failed_at=datetime(2026, 11, 30, hour, tzinfo=timezone.utc), http_status=None, attempts=hour)
+               for hour in range(1, 7)]
+    written = []
+    for label, order in (("forward", letters), ("backward", letters[::-1])):
+        pipeline = fnapi_pipeline()
+        _ = (pipeline | beam.Create(order, reshuffle=False)
+             | WriteDataset(DEAD_LETTERS_DATASET, str(tmp_path / label), RunContext("r1", "2026-11-30", "test"),
+                            store=RecordStore(str(tmp_path / f"spool-{label}"))))
+        run_and_count(pipeline)
+        written.append(pq.read_table(tmp_path / label / "dead_letters").column("attempts").to_pylist())
+    assert written[0] == written[1] and sorted(written[0]) == list(range(1, 7)), written

@@ -237,6 +237,19 @@ class _JoinFn(beam.DoFn):
                 yield ref, None
 
 
+class _StoreRowFn(AppendingFn):
+    """Each row stored (in the spool: appended to one file per bundle): (its record id, the reference) with `get`,
+    else (the reference, no pointer)."""
+
+    def __init__(self, store: RecordStore, get=None):
+        super().__init__(store)
+        self._get = get
+
+    def process(self, row):
+        ref = self._appender.put(row)
+        yield (self._get(row).record_id, ref) if self._get else (ref, None)
+
+
 class AttachPointers(beam.PTransform):
     """Rows (articles or dead letters) whose WarcPointer has only its record id get the file, offset and length
     of that record; rows without a pointer pass through."""
@@ -253,15 +266,14 @@ class AttachPointers(beam.PTransform):
         # pages read from WARC input already point to their record; only pointers of this run's archive are joined
         split = rows | "HasPointer" >> beam.Partition(
             lambda row, _: 0 if get(row) is not None and get(row).filename is None else 1, 2)
-        keyed = split[0] | "KeyByRecord" >> beam.Map(
-            lambda row: (get(row).record_id, store.put(row))).with_output_types(Tuple[str, Ref])
+        keyed = split[0] | "KeyByRecord" >> beam.ParDo(_StoreRowFn(store, get)).with_output_types(Tuple[str, Ref])
         joined = (
             {"rows": keyed, "pointers": self._pointers}
             | "Join" >> beam.CoGroupByKey()
             | "Attach" >> beam.ParDo(_JoinFn()).with_output_types(Tuple[Ref, Optional[WarcPointer]])
         )
         # the two branches end in different stages, so the runner holds what the Flatten gathers: references too
-        passed = split[1] | "StoreOthers" >> beam.Map(lambda row: (store.put(row), None)).with_output_types(
+        passed = split[1] | "StoreOthers" >> beam.ParDo(_StoreRowFn(store)).with_output_types(
             Tuple[Ref, Optional[WarcPointer]])
         return (joined, passed) | "Rows" >> beam.Flatten() | "Load" >> beam.Map(_loaded, store, self._attach)
 

@@ -26,6 +26,7 @@ from newsbeam.seen import DUE, GIVEN_UP, WAITING, WRITTEN, RetryPolicy, load_see
 from newsbeam.urls import article_id, canonicalize_url
 from newsbeam.schemas.records import Article, DeadLetter, FeedItem
 from newsbeam.transforms.common import DEAD_LETTERS, acquire_shared, counter, timed
+from newsbeam.transforms.spool import AppendingFn
 
 # One handle for every step that reads the seen index, so a worker process loads it once per run.
 _SEEN_INDEXES = shared.Shared()
@@ -133,6 +134,12 @@ class _DropKnownFn(_SeenIndexFn):
         yield article
 
 
+class _KeyByCanonicalFn(AppendingFn):
+    def process(self, article: Article):
+        # in the spool, appended to one file per bundle: the group's order comes from the articles (_DropKnownFn)
+        yield article.extracted.canonical_url, self._appender.put(article)
+
+
 class DropKnownArticles(beam.PTransform):
     """One article per canonical URL (a page's own <link rel=canonical> may merge listings that looked different),
     and none that an earlier run already wrote under that canonical URL. The listings dropped become dead letters
@@ -148,16 +155,12 @@ class DropKnownArticles(beam.PTransform):
 
     def expand(self, articles):
         store = self._store
-
-        def keyed(article: Article) -> Tuple[str, Ref]:
-            return article.extracted.canonical_url, store.put(article)
-
         # stored: the grouping holds every article of the run (see newsbeam.recordstore). Several inputs (fetched
         # and WARC-read articles) are stored each on its own before they meet: a Flatten of inputs made in
         # different stages is a barrier of its own on the local runner, which would hold the articles whole.
         inputs = articles if isinstance(articles, (tuple, list)) else (articles,)
-        each = [pcoll | (f"KeyByCanonical{n}" if n else "KeyByCanonical") >> beam.Map(keyed).with_output_types(
-            Tuple[str, Ref]) for n, pcoll in enumerate(inputs)]
+        each = [pcoll | (f"KeyByCanonical{n}" if n else "KeyByCanonical") >> beam.ParDo(
+            _KeyByCanonicalFn(store)).with_output_types(Tuple[str, Ref]) for n, pcoll in enumerate(inputs)]
         refs = each[0] if len(each) == 1 else each | "AllKeyed" >> beam.Flatten()
         return (
             refs
@@ -167,12 +170,13 @@ class DropKnownArticles(beam.PTransform):
         )
 
 
-class _FingerprintFn(beam.DoFn):
+class _FingerprintFn(AppendingFn):
+    """Stores the article and its signature (each store's records appended to one file per bundle)."""
+
     def __init__(self, settings: NearDupSettings, store: RecordStore):
+        # MinHash values are random bits: zstd cannot shrink them
+        super().__init__(store, RecordStore(store.directory, compress=False))
         self._settings = settings
-        self._store = store
-        # MinHash values are random bits: zlib cannot shrink them
-        self._signatures = RecordStore(store.directory, compress=False)
         self._time = counter("stage_us.near_duplicates")
 
     def process(self, article: Article):
@@ -181,10 +185,10 @@ class _FingerprintFn(beam.DoFn):
         # what the grouping needs, ~0.4 KB: the id, the band keys packed (256 bytes), the fetch time for the state
         # row, and where the 1 KB MinHash waits (read back only if the article shares a band key with another)
         bands = np.asarray(found.bands, dtype=np.uint64).tobytes()
-        signature = self._signatures.put(found.signature.tobytes())
+        signature = self._appenders[1].put(found.signature.tobytes())
         yield TaggedOutput(_FINGERPRINTS, (found.article_id, bands, article.extracted.fetched_at, signature))
         # the article waits, stored, until the run's groups are known
-        yield found.article_id, self._store.put(article)
+        yield found.article_id, self._appender.put(article)
 
 
 _FINGERPRINTS = "fingerprints"

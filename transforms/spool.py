@@ -20,21 +20,22 @@ from newsbeam.transforms.common import counter
 
 
 class AppendingFn(beam.DoFn):
-    """A DoFn that stores its records in `store`, appended to one file per bundle (`self._appender.put`); the file
-    is closed when the bundle ends, before anything after the next barrier reads it back."""
+    """A DoFn that stores its records in `store` (and `others`), appended to one file per bundle and store
+    (`self._appender.put`, then `self._appenders[1]`...); the files are closed when the bundle ends."""
 
-    def __init__(self, store: RecordStore):
-        self._store = store
+    def __init__(self, store: RecordStore, *others: RecordStore):
+        self._stores = (store, *others)
 
     def start_bundle(self):
-        self._appender = self._store.appender()
+        self._appenders = [store.appender() for store in self._stores]
+        self._appender = self._appenders[0]
 
     def finish_bundle(self):
-        self._appender.close()
+        for appender in self._appenders:
+            appender.close()
 
     def teardown(self):
-        appender = getattr(self, "_appender", None)
-        if appender is not None:
+        for appender in getattr(self, "_appenders", ()):
             appender.close()
 
 

@@ -2,12 +2,11 @@
 
 Records are keyed by (partition folder, bucket) with a stable hash, grouped, and each group becomes one file
 `part-<run_id>-<bucket>.parquet`, written under a hidden temporary name and renamed into place. Rows travel
-through the grouping stored (newsbeam.recordstore: packed, or on the local runner a spool file's path) with their
-sort key, and are read back ARROW_BATCH_ROWS at a time, so neither the runner nor the writing worker holds a
-partition's rows as Python objects. A finalize
-step then deletes this run's files that the run did not write again (a re-run with fewer rows or other
-partitions) and its leftover temporary files. Everything goes through Beam's `FileSystems`, so the same code
-writes to local disk, gs:// or s3://.
+through the grouping stored (newsbeam.recordstore: packed, or on the local runner appended to a spool file, one per
+bundle) with their sort key, and are read back ARROW_BATCH_ROWS at a time, so neither the runner nor the writing
+worker holds a partition's rows as Python objects. A finalize step then deletes this run's files that the run
+did not write again (a re-run with fewer rows or other partitions) and its leftover temporary files. Everything
+goes through Beam's `FileSystems`, so the same code writes to local disk, gs:// or s3://.
 """
 from __future__ import annotations
 
@@ -30,6 +29,7 @@ from newsbeam.recordstore import RecordStore, Ref
 from newsbeam.partfiles import owns, owns_temporary, part_name
 from newsbeam.schemas.datasets import DatasetSpec, RunContext, rows_to_table
 from newsbeam.transforms.common import CounterSet, counter, timed
+from newsbeam.transforms.spool import AppendingFn
 
 LOG = logging.getLogger(__name__)
 ROW_GROUP_ROWS = 5000
@@ -97,12 +97,12 @@ def delete_stale(patterns: List[str], keep: Iterable[str]) -> List[str]:
     return stale
 
 
-class _KeyRowsFn(beam.DoFn):
+class _KeyRowsFn(AppendingFn):
     def __init__(self, spec: DatasetSpec, run: RunContext, buckets: int, store: RecordStore):
+        super().__init__(store)
         self._spec = spec
         self._run = run
         self._buckets = buckets
-        self._store = store
 
     def process(self, record, window=beam.DoFn.WindowParam):
         tag = window_tag(window)
@@ -113,7 +113,7 @@ class _KeyRowsFn(beam.DoFn):
         folder = partition_folder(tuple(values))
         bucket = bucket_of(self._spec.bucket_key(record), self._buckets)
         row = self._spec.to_row(record, run)
-        yield (folder, bucket, tag), (self._spec.sort_key(row), self._store.put(row))
+        yield (folder, bucket, tag), (self._spec.sort_key(row), *self._appender.put_ordered(row))
 
 
 class _WriteFileFn(beam.DoFn):
@@ -127,10 +127,10 @@ class _WriteFileFn(beam.DoFn):
         self._outcomes = CounterSet()
         self._time = counter("stage_us.write")
 
-    def process(self, element: Tuple[Tuple[str, int, str], Iterable[Tuple[Any, Ref]]]):
+    def process(self, element: Tuple[Tuple[str, int, str], Iterable[Tuple[Any, str, Ref]]]):
         (folder, bucket, tag), keyed = element
-        # same input, same file, whatever the grouping order (the references, packed bytes or content-named
-        # paths, break ties of the sort key)
+        # same input, same file, whatever the grouping order and whichever file the rows were appended to: the
+        # content digest (or the packed bytes, when they travel in the element) breaks ties of the sort key
         ordered = sorted(keyed)
         directory = FileSystems.join(self._root, self._spec.name, folder)
         name = final_name(self._run, bucket, tag)
@@ -145,7 +145,7 @@ class _WriteFileFn(beam.DoFn):
         yield final
 
     def _unpacked(self, ordered, outcomes: Counter) -> Iterator[Dict[str, Any]]:
-        for _, ref in ordered:
+        for _, _, ref in ordered:
             row = self._store.get(ref)
             outcomes.update(self._spec.row_metrics(row))
             yield row
@@ -206,7 +206,7 @@ class WriteDataset(beam.PTransform):
         return (
             records
             | "KeyByPartition" >> beam.ParDo(_KeyRowsFn(self._spec, self._run, self._buckets, self._store)
-                                             ).with_output_types(Tuple[Tuple[str, int, str], Tuple[Any, Ref]])
+                                             ).with_output_types(Tuple[Tuple[str, int, str], Tuple[Any, str, Ref]])
             | "GroupByFile" >> beam.GroupByKey()
             | "WriteFiles" >> beam.ParDo(_WriteFileFn(self._spec, self._root, self._run, self._store))
             # an empty batch run still finalizes (it removes what an earlier attempt of the run wrote); an empty
