@@ -90,8 +90,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     if config.feeds or config.sitemaps or config.url_files or config.sites or not config.warc_files:
         extracted.append(_fetched_articles(pipeline, config, state, dead_letters, validators, exchanges))
     if config.warc_files:
-        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc(
-            by_reference=config.core.spool_dir is not None)
+        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc()
         from_warc = archived["pages"] | "WarcCore" >> ProcessPages(config.core)
         extracted.append(from_warc["articles"])
         dead_letters.extend([archived[DEAD_LETTERS], from_warc[DEAD_LETTERS]])
@@ -224,7 +223,7 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
 
 @contextmanager
 def _page_spool(config: IngestConfig, runner: str, control: Optional[RunControl] = None):
-    # WARC input always redistributes its pages (transforms/warc_input)
+    # WARC input: its articles cross the barriers after the core through the spool (transforms/warc_input)
     enabled = config.core.redistribute or bool(config.warc_files)
     with page_spool(config.core.spool_dir, runner, control, enabled=enabled) as directory:
         yield replace(config, core=replace(config.core, spool_dir=directory))
