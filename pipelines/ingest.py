@@ -101,11 +101,13 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
         articles = articles | "ArticlesInWindow" >> ArticlesInWindow(config.window)
     near = articles | "NearDuplicates" >> NearDuplicates(state, store)
     articles, dead_letters = near["articles"], dead_letters | "AllDeadLetters" >> beam.Flatten()
+    # a run that fetches nothing (--warc only) has no pointer of its own to attach: its rows point into the input
+    fetches = bool(exchanges)
     # without archiving, the (empty) archive step still removes what an earlier attempt of the run archived
     exchanges = exchanges or [pipeline | "NoExchanges" >> beam.Create([])]
     pointers = exchanges | "AllExchanges" >> beam.Flatten() | "Archive" >> ArchiveResponses(
         config.output, run, config.buckets, store=store)
-    if config.archive != "off":
+    if config.archive != "off" and fetches:
         articles = articles | "ArticlePointers" >> AttachPointers(
             pointers, article_pointer, with_article_pointer, store)
         dead_letters = dead_letters | "DeadLetterPointers" >> AttachPointers(

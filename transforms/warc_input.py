@@ -36,9 +36,9 @@ from newsbeam.warc import (
 from newsbeam.schemas.records import DeadLetter
 from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
 
-SPLIT_BYTES = 64 * 1024 * 1024  # the largest range (a Common Crawl file of ~1 GB: 16 of them)
+SPLIT_BYTES = 64 * 1024 * 1024  # the largest range (a Common Crawl file of ~1 GB: 16 of ~64 MiB)
 MIN_SPLIT_BYTES = 2 * 1024 * 1024  # the smallest: a range's own cost (open, two member searches) stays negligible
-RANGES_PER_FILE = 32  # a smaller file still gives every worker several ranges (the local runner deals them in turn)
+RANGES_PER_FILE = 16  # a smaller file still gives every worker several ranges (the local runner deals them in turn)
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _SCAN = 1024 * 1024
 _HEAD = 8192  # an ARC record's header line holds its URL
