@@ -245,12 +245,6 @@ def read_record_at(root: str, filename: str, offset: int, length: int):
                         where=f"at {filename}:{offset}")
 
 
-def payload_of(record: bytes) -> bytes:
-    """The payload of the one record whose bytes a pointer addresses (a gzip member, or an uncompressed record),
-    decoded as `read_records` decodes it (chunking and content coding undone)."""
-    return _only_record(record, arc2warc=True, where="in these bytes")[2]
-
-
 def _only_record(member: bytes, arc2warc: bool, where: str):
     """(WARC headers, HTTP headers, decoded payload) of the first record in `member`."""
     from warcio.archiveiterator import ArchiveIterator
@@ -328,7 +322,7 @@ class _ReadState:
 
 
 def read_records(stream: BinaryIO, filename: str, start: int = 0, end: Optional[int] = None,
-                 resync: Optional[Callable[[int], Optional[int]]] = None) -> Iterator[object]:
+                 resync: Optional[Callable[[int], Optional[int]]] = None, own: bool = False) -> Iterator[object]:
     """ArchivedResponse, ArchivedOutcome, OtherRecord or DamagedRecord for each record of a WARC/ARC stream
     positioned at `start` (a record boundary) whose offset is before `end` (the range's end, or the file's size).
 
@@ -336,8 +330,9 @@ def read_records(stream: BinaryIO, filename: str, start: int = 0, end: Optional[
     after `offset` and before `end`, or None) says where reading goes on. Without it (uncompressed files, whose
     records cannot be found again) the damaged record ends the reading of its range, and so do bytes after the last
     whole record (a member cut short before any of its content). ARC records have no record id of their own: theirs
-    is `<filename#offset>`, the same on every read."""
-    state = _ReadState()
+    is `<filename#offset>`, the same on every read. `own`: the file is newsbeam's archive (else known only from a
+    warcinfo record read here, which a range after the file's first does not see)."""
+    state = _ReadState(own=own)
     arc = filename.endswith(ARC_SUFFIXES)
     position: Optional[int] = start
     while position is not None:

@@ -90,8 +90,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     if config.feeds or config.sitemaps or config.url_files or config.sites or not config.warc_files:
         extracted.append(_fetched_articles(pipeline, config, state, dead_letters, validators, exchanges))
     if config.warc_files:
-        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc(
-            by_reference=config.core.spool_dir is not None)
+        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc()
         from_warc = archived["pages"] | "WarcCore" >> ProcessPages(config.core)
         extracted.append(from_warc["articles"])
         dead_letters.extend([archived[DEAD_LETTERS], from_warc[DEAD_LETTERS]])
@@ -102,11 +101,13 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
         articles = articles | "ArticlesInWindow" >> ArticlesInWindow(config.window)
     near = articles | "NearDuplicates" >> NearDuplicates(state, store)
     articles, dead_letters = near["articles"], dead_letters | "AllDeadLetters" >> beam.Flatten()
+    # a run that fetches nothing (--warc only) has no pointer of its own to attach: its rows point into the input
+    fetches = bool(exchanges)
     # without archiving, the (empty) archive step still removes what an earlier attempt of the run archived
     exchanges = exchanges or [pipeline | "NoExchanges" >> beam.Create([])]
     pointers = exchanges | "AllExchanges" >> beam.Flatten() | "Archive" >> ArchiveResponses(
         config.output, run, config.buckets, store=store)
-    if config.archive != "off":
+    if config.archive != "off" and fetches:
         articles = articles | "ArticlePointers" >> AttachPointers(
             pointers, article_pointer, with_article_pointer, store)
         dead_letters = dead_letters | "DeadLetterPointers" >> AttachPointers(
@@ -224,7 +225,7 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
 
 @contextmanager
 def _page_spool(config: IngestConfig, runner: str, control: Optional[RunControl] = None):
-    # WARC input always redistributes its pages (transforms/warc_input)
+    # WARC input: its articles cross the barriers after the core through the spool (transforms/warc_input)
     enabled = config.core.redistribute or bool(config.warc_files)
     with page_spool(config.core.spool_dir, runner, control, enabled=enabled) as directory:
         yield replace(config, core=replace(config.core, spool_dir=directory))

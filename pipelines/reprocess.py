@@ -107,11 +107,10 @@ def build_pipeline(pipeline: beam.Pipeline, files, core: CoreSettings, state: St
                    run: RunContext, output: str, source: str, buckets: int) -> None:
     # pointers stay relative when the new rows live next to the archive, else they name the source files in full
     root = source if source == output else None
-    # on the local runner, pages cross the reshuffle without their bodies (read again from the archive) and
-    # articles as references into the run's spool, as in ingest
+    # pages are extracted where they are read; on the local runner articles cross the barriers after the core as
+    # references into the run's spool, as in ingest
     store = RecordStore(core.spool_dir)
-    pages = pipeline | "ArchiveFiles" >> beam.Create(files) | "Pages" >> PagesFromWarc(
-        root, reprocess=True, by_reference=core.spool_dir is not None)
+    pages = pipeline | "ArchiveFiles" >> beam.Create(files) | "Pages" >> PagesFromWarc(root, reprocess=True)
     processed = pages["pages"] | "Core" >> ProcessPages(core)
     known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state, store, earlier_runs=False)
     near = known.articles | "NearDuplicates" >> NearDuplicates(state, store)

@@ -1,5 +1,6 @@
 """`--warc` input: WARCs that newsbeam did not write (warcio's capture_http, GNU wget --warc-file), split reads,
 damaged and truncated records."""
+import functools
 import json
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.capture_http import capture_http
 
 from newsbeam.sample_site import SampleSite, article_paths
-from newsbeam.warc import ArchivedResponse, DamagedRecord, pointer_name, pointer_path, read_records
+from newsbeam.warc import ArchivedResponse, DamagedRecord, OtherRecord, pointer_name, pointer_path, read_records
 from newsbeam.transforms.warc_input import read_range, split_file
 
 NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli"]
@@ -116,28 +117,6 @@ def test_damaged_files_never_raise_and_never_yield_a_short_body(foreign, cut, fl
             assert found.body == intact[found.pointer.offset]
 
 
-def test_a_page_whose_record_cannot_be_read_again_is_a_dead_letter(tmp_path):
-    """`--warc` input on the local runner reads a page's body again after the reshuffle: a file that went away
-    meanwhile costs that page (an article-stage dead letter, so the accounting balances), not the run."""
-    from datetime import datetime, timezone
-
-    from newsbeam.schemas.records import FeedItem, FetchedPage, FetchRequest, WarcPointer
-    from newsbeam.transforms.common import DEAD_LETTERS
-    from newsbeam.transforms.warc_input import _ReadBodyFn
-
-    item = FeedItem(url="https://news.example.org/a", canonical_url="https://news.example.org/a")
-    gone = str(tmp_path / "gone.warc.gz")
-    page = FetchedPage(request=FetchRequest(url=item.url, context=item), final_url=item.url, status=200,
-                       content_type="text/html", header_charset=None, body=b"", attempts=1,
-                       fetched_at=datetime(2026, 11, 30, tzinfo=timezone.utc),
-                       warc=WarcPointer("<urn:uuid:1>", gone, 0, 100))
-    (dead,) = list(_ReadBodyFn(None).process(page))
-    assert dead.tag == DEAD_LETTERS
-    letter = dead.value
-    assert (letter.stage, letter.reason, letter.url) == ("fetch", "warc_damaged", item.url)
-    assert letter.detail.startswith(f"{gone}#offset=0 could not be read again") and letter.warc == page.warc
-
-
 _SEGMENT = st.text(alphabet="abcz09-_.", min_size=1, max_size=8).filter(lambda name: name not in (".", ".."))
 
 
@@ -152,3 +131,115 @@ def test_a_pointers_file_name_leads_back_to_its_file(root, parts):
                     root.rstrip("/") + "-sibling/" + "/".join(parts)):  # an input file named in full
         assert pointer_name(root, outside) == outside
         assert pointer_path(root, pointer_name(root, outside)) == outside
+
+
+@functools.lru_cache(maxsize=1)
+def _own_archive() -> bytes:
+    """A newsbeam archive of 12 entries: plain pages, redirects (two exchanges), a robots.txt answer before a page,
+    and URLs that left only a metadata record (a robots.txt refusal)."""
+    import os
+    from datetime import datetime, timezone
+
+    from newsbeam.http import RawExchange
+    from newsbeam.warc import ArchiveEntry, WarcFileWriter
+
+    def exchange(url: str, status: int, body: bytes) -> RawExchange:
+        return RawExchange(url=url, request_headers=(("Accept", "text/html"),),
+                           requested_at=datetime(2026, 11, 30, tzinfo=timezone.utc), status=status, reason="",
+                           http_version="HTTP/1.1", headers=(("Content-Type", "text/html"),), body=body)
+
+    handle = BytesIO()
+    writer = WarcFileWriter(handle, "own.warc.gz", "r1")
+    for n in range(12):
+        url = f"https://news.example.org/{n}.html"
+        body = os.urandom(300 + 97 * n).hex().encode()  # incompressible enough for members of ~0.6-3 KB
+        hops = {0: [exchange(url, 200, body)], 1: [exchange(url + "?old", 301, b""), exchange(url, 200, body)],
+                2: [exchange("https://news.example.org/robots.txt", 200, b"User-agent: *"), exchange(url, 200, body)],
+                3: []}[n % 4]
+        outcome = "fetched" if hops else "robots_disallowed"
+        writer.write_entry(ArchiveEntry(role="article", url=url, exchanges=tuple(hops),
+                                        final_record_id=hops[-1].record_id if hops else None,
+                                        context=(("url", url), ("canonical_url", url), ("outcome", outcome))))
+    return handle.getvalue()
+
+
+@settings(max_examples=30, deadline=None)
+@given(split=st.integers(min_value=300, max_value=12000))
+def test_split_reads_of_newsbeams_own_archive_keep_each_response_with_its_context(split):
+    """Reprocess reads newsbeam's archive range by range: a response whose metadata record (its context) lies past
+    its range's end lost its context, and every range after the first did not know the file was newsbeam's (its
+    warcinfo is in the first), so small ranges turned fetched pages into skipped records."""
+    from newsbeam.warc import ArchivedOutcome
+
+    data = _own_archive()
+
+    def read(size):
+        handle = BytesIO(data)
+        return [found for _, start, end in split_file("own.warc.gz", len(data), size)
+                for found in read_range(handle, "own", start, end, True, own=True)]
+
+    whole = [f for f in read(len(data) + 1) if isinstance(f, (ArchivedResponse, ArchivedOutcome))]
+    assert sum(isinstance(f, ArchivedResponse) and f.context is not None for f in whole) == 9
+    assert sum(isinstance(f, ArchivedOutcome) for f in whole) == 3
+    assert len(list(split_file("own.warc.gz", len(data), split))) > 1
+    parts = read(split)
+    assert [f for f in parts if isinstance(f, (ArchivedResponse, ArchivedOutcome))] == whole
+    # the other records (requests, redirect hops, the warcinfo) are counted once each, in any order
+    kinds = sorted(f.kind for f in parts if isinstance(f, OtherRecord))
+    assert kinds == sorted(f.kind for f in read(len(data) + 1) if isinstance(f, OtherRecord))
+
+
+def _bundle_counters(monkeypatch):
+    """Per bundle the local runner ran (in this process: FnApiRunner hands each worker its part of a stage as a
+    bundle of its own): the worker it went to and the user counters it reported."""
+    from apache_beam.metrics import monitoring_infos
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    bundles = []
+    original = fn_runner.BundleManager.process_bundle
+
+    def recording(self, *args, **kwargs):
+        result, splits = original(self, *args, **kwargs)
+        counters = {info.labels[monitoring_infos.NAME_LABEL]: monitoring_infos.extract_counter_value(info)
+                    for info in result.process_bundle.monitoring_infos
+                    if info.urn == monitoring_infos.USER_COUNTER_URN}
+        bundles.append((id(self._worker_handler), counters))
+        return result, splits
+
+    monkeypatch.setattr(fn_runner.BundleManager, "process_bundle", recording)
+    return bundles
+
+
+def test_a_one_file_warc_run_reads_and_extracts_on_both_workers(tmp_path, monkeypatch):
+    """One .warc.gz file (a crawl's, not newsbeam's) on 2 workers: the file is split into ranges that both workers
+    read, each extracting the pages it read in the same bundle. (Before, a file under 64 MiB was one range: one
+    worker decompressed every record and the pages crossed a reshuffle to reach the other.)"""
+    import os
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from newsbeam.pipelines import ingest
+    from newsbeam.transforms.warc_input import MIN_SPLIT_BYTES
+    from tests.faults import article_html
+
+    warc = tmp_path / "crawl.warc.gz"
+    with open(warc, "wb") as handle:  # 16 pages among images that make the file span a few ranges
+        writer = WARCWriter(handle, gzip=True)
+        for n in range(16):
+            page = article_html(f"Report {n}", f"Returnees were questioned on day {n}. " * 20)
+            image = os.urandom(MIN_SPLIT_BYTES // 5)
+            for url, kind, body in ((f"https://news.example.org/{n}.html", "text/html; charset=utf-8", page),
+                                    (f"https://news.example.org/{n}.jpg", "image/jpeg", image)):
+                http = StatusAndHeaders("200 OK", [("Content-Type", kind)], protocol="HTTP/1.1")
+                writer.write_record(writer.create_warc_record(url, "response", payload=BytesIO(body),
+                                                              http_headers=http))
+    bundles = _bundle_counters(monkeypatch)
+    outcome = ingest.run(["--warc", str(warc), "--output", str(tmp_path / "out"), "--run-id", "w1", "--entities",
+                          "off", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"])
+    assert outcome.status == "succeeded", outcome.error
+    reading = [(worker, c) for worker, c in bundles if c.get("warc_in.records.response")]
+    assert len({worker for worker, _ in reading}) == 2, reading
+    # the pages a bundle read are extracted in it: no page crossed a barrier
+    assert all(c["warc_in.records.response"] == 2 * c.get("articles.extracted", 0) for _, c in reading), reading
+    assert sum(c["articles.extracted"] for _, c in reading) == 16

@@ -1,16 +1,17 @@
 """WARC/ARC files as a source of pages: `--warc` input (Common Crawl, anyone's archive) and `reprocess` (newsbeam's
 own archive, with the context of every fetched URL).
 
-Files are split into byte ranges of `split_bytes` (a .warc.gz file is a sequence of gzip members, so a range
-starts at the first member after its start and takes the records that begin before its end, as Beam's splittable
-text reads do with lines); the ranges are reshuffled so that the workers share them.
+Files are split into byte ranges (a .warc.gz file is a sequence of gzip members, so a range starts at the first
+member after its start and takes the records that begin before its end, as Beam's splittable text reads do with
+lines); the ranges are reshuffled so that the workers share them, and each range is read in the stage that extracts
+its pages: no page crosses a barrier, and every worker reads as well as extracts, even from one file.
 """
 from __future__ import annotations
 
 import os
+import re
 import sys
 import zlib
-from dataclasses import replace
 from typing import Iterable, Optional, Tuple
 
 import apache_beam as beam
@@ -28,24 +29,30 @@ from newsbeam.warc import (
     is_page_type,
     item_of,
     page_of,
-    payload_of,
     pointer_name,
-    pointer_path,
-    read_pointed,
     read_records,
     starts_record,
 )
-from newsbeam.schemas.records import DeadLetter, FetchedPage
+from newsbeam.schemas.records import DeadLetter
 from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
 
-SPLIT_BYTES = 64 * 1024 * 1024
+SPLIT_BYTES = 64 * 1024 * 1024  # the largest range (a Common Crawl file of ~1 GB: 16 of ~64 MiB)
+MIN_SPLIT_BYTES = 2 * 1024 * 1024  # the smallest: a range's own cost (open, two member searches) stays negligible
+RANGES_PER_FILE = 16  # a smaller file still gives every worker several ranges (the local runner deals them in turn)
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _SCAN = 1024 * 1024
 _HEAD = 8192  # an ARC record's header line holds its URL
 
 
-def split_file(path: str, size: int, split_bytes: int = SPLIT_BYTES) -> Iterable[Tuple[str, int, int]]:
-    """(path, start, end) byte ranges; only gzip-per-record WARC and ARC files are split."""
+def range_bytes(size: int) -> int:
+    """The range size for a file of `size` bytes: RANGES_PER_FILE ranges, within [MIN_SPLIT_BYTES, SPLIT_BYTES]."""
+    return min(SPLIT_BYTES, max(MIN_SPLIT_BYTES, -(-size // RANGES_PER_FILE)))
+
+
+def split_file(path: str, size: int, split_bytes: Optional[int] = None) -> Iterable[Tuple[str, int, int]]:
+    """(path, start, end) byte ranges of `split_bytes` (None: `range_bytes(size)`); only gzip-per-record WARC and
+    ARC files are split."""
+    split_bytes = split_bytes or range_bytes(size)
     if not path.endswith((".warc.gz", ".arc.gz")) or size <= split_bytes:
         yield path, 0, size
         return
@@ -70,27 +77,58 @@ def next_member(handle, start: int, end: int) -> Optional[int]:
     return None
 
 
-def read_range(handle, name: str, start: int, end: int, compressed: bool) -> Iterable[object]:
+def next_entry(handle, start: int) -> Optional[int]:
+    """In newsbeam's own archive: offset of the member that follows the first `metadata` record at or after
+    `start` (each fetched URL's records end with one, which names its response). Ranges of such a file begin and
+    end there, so a range holds whole entries: a response is never read apart from its context. The search has no
+    bound: a range whose two boundaries meet is empty, and the one before reads on to the same boundary."""
+    position = next_member(handle, start, sys.maxsize)
+    while position is not None:
+        following = next_member(handle, position + 1, sys.maxsize)
+        if _record_type(_head(handle, b"", 0, position)) == b"metadata":
+            return following
+        position = following
+    return None
+
+
+def is_own_archive(handle) -> bool:
+    """Whether the file begins with newsbeam's warcinfo record (its entries then end with context records)."""
+    return b"software: newsbeam/" in _head(handle, b"", 0, 0)
+
+
+_WARC_TYPE = re.compile(rb"\r\nWARC-Type: *([A-Za-z]+)")
+
+
+def _record_type(head: bytes) -> Optional[bytes]:
+    found = _WARC_TYPE.search(head.split(b"\r\n\r\n", 1)[0])
+    return found.group(1) if found else None
+
+
+def read_range(handle, name: str, start: int, end: int, compressed: bool, own: bool = False) -> Iterable[object]:
     """The records of the range [start, end) of an open WARC/ARC file (`newsbeam.warc.read_records`' items).
 
     A range owns the records from the first member `next_member` finds at or after `start` up to (not including)
     the first one it finds at or after `end`: the next range starts exactly there, by the same search. A member
     that search passes over (damaged in its first bytes) therefore belongs to the range before, which reads it in
-    sequence and reports it, rather than to no range at all."""
+    sequence and reports it, rather than to no range at all. In newsbeam's own archive (`own`) the same holds of
+    whole entries (`next_entry`)."""
+    own = own and compressed
     if start:
-        start = next_member(handle, start, end)
+        start = next_entry(handle, start) if own else next_member(handle, start, end)
         if start is None:
             return
     if compressed:
-        following = next_member(handle, end, sys.maxsize)
+        following = next_entry(handle, end) if own else next_member(handle, end, sys.maxsize)
         if following is None:  # no record member after it: this range reads to the file's end
             handle.seek(0, os.SEEK_END)
             following = handle.tell()
+        if start >= following:
+            return
         end = following
     handle.seek(start)
     # in gzip-per-record files reading goes on at the next record after a damaged one
     resync = (lambda at: next_member(handle, at, end)) if compressed else None
-    yield from read_records(handle, name, start, end, resync)
+    yield from read_records(handle, name, start, end, resync, own=own)
 
 
 def _head(handle, data: bytes, found: int, at: int) -> bytes:
@@ -116,8 +154,11 @@ class _ReadRangeFn(beam.DoFn):
     def process(self, element: Tuple[str, int, int]):
         path, start, end = element
         name = pointer_name(self._root, path)
+        compressed = path.endswith(".gz")
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-            for found in read_range(handle, name, start, end, path.endswith(".gz")):
+            # known before reading, so that every range of a split file snaps to the same entry boundaries
+            own = compressed and end > 0 and is_own_archive(handle)
+            for found in read_range(handle, name, start, end, compressed, own):
                 if isinstance(found, DamagedRecord):
                     self._damaged.inc()
                     yield TaggedOutput(DEAD_LETTERS, DeadLetter(
@@ -134,10 +175,10 @@ class _ReadRangeFn(beam.DoFn):
 class ReadWarcRecords(beam.PTransform):
     """(path, size) of WARC/ARC files -> ArchivedResponse / ArchivedOutcome (main) and DeadLetter (damaged)."""
 
-    def __init__(self, root: Optional[str] = None, split_bytes: int = SPLIT_BYTES):
+    def __init__(self, root: Optional[str] = None, split_bytes: Optional[int] = None):
         super().__init__()
         self._root = root
-        self._split = split_bytes
+        self._split = split_bytes  # None: range_bytes of each file's size
 
     def expand(self, files):
         split = self._split
@@ -207,62 +248,23 @@ class _ReprocessPagesFn(beam.DoFn):
             warc=found.pointer if isinstance(found, ArchivedResponse) else None))
 
 
-def _without_body(page: FetchedPage) -> FetchedPage:
-    return replace(page, body=b"")
-
-
-class _ReadBodyFn(beam.DoFn):
-    """A page that crossed the reshuffle without its body gets it back from the record its pointer names: the
-    WARC file is already on disk, so reading one gzip member again is cheaper than spooling the page."""
-
-    def __init__(self, root: Optional[str]):
-        self._root = root
-
-    def process(self, page: FetchedPage):
-        pointer = page.warc
-        try:
-            body = payload_of(read_pointed(self._root, pointer.filename, pointer.offset, pointer.length))
-        except Exception as exc:  # the file changed or went away since it was read: this page, not the run
-            item = page.request.context
-            path = pointer_path(self._root, pointer.filename)
-            yield TaggedOutput(DEAD_LETTERS, DeadLetter(
-                url=item.url, feed_url=item.feed_url, stage=reasons.STAGE_FETCH, reason=reasons.WARC_DAMAGED,
-                detail=f"{path}#offset={pointer.offset} could not be read again: {type(exc).__name__}: {exc}",
-                failed_at=utcnow(), http_status=page.status, attempts=page.attempts, warc=pointer))
-            return
-        yield replace(page, body=body)
-
-
 class PagesFromWarc(beam.PTransform):
     """(path, size) of WARC files -> {'pages': FetchedPage, 'dead_letters': DeadLetter}.
 
-    `reprocess=True` reads newsbeam's own archive (rooted at `root`) and replays its fetch outcomes. Reading is
-    cheap and extraction is not: the pages are reshuffled so that every worker extracts, even from one file.
-    `by_reference` (the local runner, which holds what crosses a reshuffle in its memory: every page of the input)
-    sends them across without their bodies, which the receiving worker reads again from the input file."""
+    `reprocess=True` reads newsbeam's own archive (rooted at `root`) and replays its fetch outcomes. Only the byte
+    ranges cross a barrier (`ReadWarcRecords` reshuffles them): each worker reads its ranges in the stage that goes
+    on to extract their pages (the caller's next steps fuse with `ToPages`), so the pages never wait in a runner's
+    memory or spool, and both the reading and the extraction are spread over the workers, even from one file."""
 
-    def __init__(self, root: Optional[str] = None, reprocess: bool = False, split_bytes: int = SPLIT_BYTES,
-                 by_reference: bool = False):
+    def __init__(self, root: Optional[str] = None, reprocess: bool = False, split_bytes: Optional[int] = None):
         super().__init__()
         self._root = root
         self._reprocess = reprocess
         self._split = split_bytes
-        self._by_reference = by_reference
 
     def expand(self, files):
         read = files | "Read" >> ReadWarcRecords(self._root, self._split)
         fn = _ReprocessPagesFn() if self._reprocess else _InputPagesFn()
         pages = read.records | "ToPages" >> beam.ParDo(fn).with_outputs(DEAD_LETTERS, main="pages")
-        dead = [read[DEAD_LETTERS], pages[DEAD_LETTERS]]
-        if not self._by_reference:
-            shared = pages.pages | "SharePages" >> beam.Reshuffle()
-        else:
-            bodies = (
-                pages.pages
-                | "LeaveBodies" >> beam.Map(_without_body)
-                | "SharePages" >> beam.Reshuffle()
-                | "ReadBodies" >> beam.ParDo(_ReadBodyFn(self._root)).with_outputs(DEAD_LETTERS, main="pages")
-            )
-            shared = bodies.pages
-            dead.append(bodies[DEAD_LETTERS])
-        return {"pages": shared, DEAD_LETTERS: tuple(dead) | "WarcDeadLetters" >> beam.Flatten()}
+        dead = (read[DEAD_LETTERS], pages[DEAD_LETTERS]) | "WarcDeadLetters" >> beam.Flatten()
+        return {"pages": pages.pages, DEAD_LETTERS: dead}
