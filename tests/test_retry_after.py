@@ -1,5 +1,6 @@
 """A server's long Retry-After (`86400`: a day) is kept by the state's retry schedule, up to its longest delay, and
 shown in the dead letter's detail; through the real CLI."""
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -58,3 +59,20 @@ def test_cli_a_day_long_retry_after_is_not_asked_again_after_an_hour(site, tmp_p
     key = url_key(canonicalize_url(dead["url"]))
     assert load_seen(str(out), "r2", dead["failed_at"] + timedelta(hours=2)).status(key) == WAITING
     assert load_seen(str(out), "r2", wish + timedelta(seconds=1)).status(key) == DUE
+
+
+def test_a_seen_table_written_before_not_before_existed_still_schedules_retries(tmp_path):
+    """State of version 1 (no `not_before` column) is read with the column null: the policy's delays apply."""
+    import pyarrow.parquet as pq
+
+    from newsbeam.seen import SEEN_SCHEMA, seen_table
+
+    rows = seen_rows("r0", None, pa.table({"url": ["http://e/a"], "feed_url": [None], "stage": ["fetch"],
+                                           "reason": ["http_429"], "detail": ["HTTP 429"], "failed_at": [AT]}))
+    old = rows.drop_columns(["not_before"]).cast(pa.schema([f for f in SEEN_SCHEMA if f.name != "not_before"]))
+    folder = seen_table(str(tmp_path)).folder
+    os.makedirs(folder)
+    pq.write_table(old, os.path.join(folder, "segment-r0.parquet"))
+    key = url_key(canonicalize_url("http://e/a"))
+    assert load_seen(str(tmp_path), "r1", AT + timedelta(minutes=30)).status(key) == WAITING
+    assert load_seen(str(tmp_path), "r1", AT + timedelta(hours=2)).status(key) == DUE
