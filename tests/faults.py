@@ -151,20 +151,18 @@ SLOW_ATTACKS = {
 }
 
 
-class RawServer:
-    """`with RawServer(attack) as server:` accepts connections on `host`, reads the request head and hands the
-    socket to `attack(conn, stopping, interval)`: for answers no HTTP server library would send."""
+class SocketServer:
+    """A loopback listener that hands each accepted connection to `_handle` on its own thread; `with` starts and
+    stops it. `connections` counts the accepted ones. Subclasses answer byte for byte (no HTTP library)."""
 
-    def __init__(self, attack: Callable, host: str = "127.0.0.1", interval: float = 0.4):
-        self._attack = attack
-        self._interval = interval
+    def __init__(self, host: str = "127.0.0.1"):
         self.stopping = threading.Event()
         self.connections = 0
         self._listener = socket.create_server((host, 0))
         self._listener.settimeout(0.1)
         self.base_url = f"http://{host}:{self._listener.getsockname()[1]}"
 
-    def __enter__(self) -> "RawServer":
+    def __enter__(self):
         threading.Thread(target=self._serve, daemon=True).start()
         return self
 
@@ -180,6 +178,19 @@ class RawServer:
                 continue
             self.connections += 1
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class RawServer(SocketServer):
+    """`with RawServer(attack) as server:` accepts connections on `host`, reads the request head and hands the
+    socket to `attack(conn, stopping, interval)`: for answers no HTTP server library would send."""
+
+    def __init__(self, attack: Callable, host: str = "127.0.0.1", interval: float = 0.4):
+        super().__init__(host)
+        self._attack = attack
+        self._interval = interval
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:

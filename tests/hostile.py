@@ -10,25 +10,22 @@ import time
 import zlib
 from typing import Callable, Dict, List, Optional, Tuple
 
-from tests.faults import ENGLISH, article_html
+from tests.faults import ENGLISH, SocketServer, article_html
 
 # route(conn, stopping): writes whatever it likes to the socket; the server closes it afterwards
 Route = Callable[[socket.socket, threading.Event], None]
 
 
-class HostileServer:
+class HostileServer(SocketServer):
     """`with HostileServer(routes) as server:` serves `routes[path]` on 127.0.0.1 (one thread per connection,
     keep-alive while routes answer with a length); an unknown path is a 404. `requests` lists (monotonic time,
     path) of every request head received, for robots.txt and politeness assertions."""
 
     def __init__(self, routes: Dict[str, Route]):
+        super().__init__()
         self.routes = routes
-        self.stopping = threading.Event()
         self.requests: List[Tuple[float, str]] = []
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self.base_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -36,22 +33,6 @@ class HostileServer:
     def paths(self) -> List[str]:
         with self._lock:
             return [path for _, path in self.requests]
-
-    def __enter__(self) -> "HostileServer":
-        threading.Thread(target=self._serve, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        self._listener.close()
-
-    def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
