@@ -160,7 +160,8 @@ def sitemap_kind(body: bytes) -> str | None:
     try:
         parser.feed(head)
         for _, element in parser.read_events():
-            return _ROOTS.get(etree.QName(element).localname)
+            # not etree.QName, which raises ValueError on a root with an unbound prefix (`<javascript:urlset>`)
+            return _ROOTS.get(_localname(element))
     except etree.XMLSyntaxError:
         pass
     return None

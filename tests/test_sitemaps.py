@@ -347,3 +347,10 @@ def test_real_feeds_are_not_taken_for_sitemaps(feedparser_documents):
         assert sitemap_kind(body) is None, path
         with pytest.raises(SitemapError):
             read_sitemap(body, SRC)
+
+
+def test_a_root_with_an_unbound_prefix_is_no_sitemap_and_raises_nothing_else():
+    """Regression (found by the mutation property): `<javascript:urlset>` made lxml's QName raise ValueError."""
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n<javascript:urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    assert sitemap_kind(body) is None
+    _check(body, False)
