@@ -1,8 +1,10 @@
 """Fault-serving routes for the loopback test site: every way a real server misbehaves that the tests need."""
 from __future__ import annotations
 
+import gzip
 import socket
 import threading
+import zlib
 from http.server import BaseHTTPRequestHandler
 from typing import Callable, Dict
 
@@ -149,6 +151,19 @@ SLOW_ATTACKS = {
     "chunked body": _drip_forever(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n", b"1\r\n<\r\n"),
 }
+
+
+def encode_body(body: bytes, coding: str) -> bytes:
+    """`body` as a server sends it with Content-Encoding `coding`: gzip, gzip2 (two gzip members, as some servers
+    concatenate them), deflate (zlib) or raw-deflate (no zlib header, which servers also send as `deflate`)."""
+    if coding == "gzip":
+        return gzip.compress(body)
+    if coding == "gzip2":
+        return gzip.compress(body[:len(body) // 2]) + gzip.compress(body[len(body) // 2:])
+    if coding == "deflate":
+        return zlib.compress(body)
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(body) + compressor.flush()
 
 
 class SocketServer:

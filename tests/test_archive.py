@@ -4,7 +4,6 @@ import json
 import re
 import subprocess
 import sys
-import zlib
 from io import BytesIO
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from newsbeam.http import FetchError, HttpClient, _decoder
 from newsbeam.sample_site import SampleSite
 from newsbeam.schemas.records import FeedItem, FetchRequest
 from newsbeam.warc import WarcFileWriter, entry_of
-from tests.faults import fault_routes
+from tests.faults import encode_body, fault_routes
 
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
               "--connect-timeout", "1", "--entities", "gazetteer", "--allow-private-addresses"]
@@ -90,15 +89,7 @@ def test_the_deadline_watchdog_keeps_what_arrived_for_the_archive(site, fast_set
        cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=12).map(lambda c: [1, *c]))
 def test_raw_body_decoder_matches_the_body(body, coding, cuts):
     """newsbeam reads bodies raw (for the archive) and decodes them itself, chunk by chunk as they arrive."""
-    if coding == "gzip":
-        encoded = gzip.compress(body)
-    elif coding == "gzip2":  # two members, as some servers concatenate them
-        encoded = gzip.compress(body[:len(body) // 2]) + gzip.compress(body[len(body) // 2:])
-    elif coding == "deflate":
-        encoded = zlib.compress(body)
-    else:
-        compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
-        encoded = compressor.compress(body) + compressor.flush()
+    encoded = encode_body(body, coding)
     decode = _decoder("deflate" if "deflate" in coding else "gzip")
     out, position = [], 0
     for cut in cuts:

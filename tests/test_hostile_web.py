@@ -23,7 +23,7 @@ from newsbeam.http import FetchError, HttpClient, _decoder, unsupported_coding
 from newsbeam.schemas.records import FetchRequest
 from newsbeam.urls import is_http_url
 from tests.conftest import FAST
-from tests.faults import FRENCH, article_html
+from tests.faults import FRENCH, article_html, encode_body
 from tests.hostile import HostileServer, answer, drip, gzip_bomb, hang, page, raw, reset_after
 
 NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli", "ingest", "--read-timeout", "1", "--retry-backoff",
@@ -335,16 +335,10 @@ def test_codings_that_cannot_be_decoded_are_named(coding, refused):
 
 
 @settings(max_examples=60, deadline=None)
-@given(body=st.binary(max_size=20000), coding=st.sampled_from(["gzip", "deflate", "raw-deflate"]),
+@given(body=st.binary(max_size=20000), coding=st.sampled_from(["gzip2", "deflate", "raw-deflate"]),
        room=st.integers(min_value=1, max_value=3000), cut=st.integers(min_value=1, max_value=700))
 def test_the_bounded_decoder_gives_the_body_in_pieces_of_at_most_room(body, coding, room, cut):
-    if coding == "gzip":
-        encoded = gzip.compress(body[:len(body) // 2]) + gzip.compress(body[len(body) // 2:])  # two members
-    elif coding == "deflate":
-        encoded = zlib.compress(body)
-    else:
-        compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
-        encoded = compressor.compress(body) + compressor.flush()
+    encoded = encode_body(body, coding)
     decode = _decoder("deflate" if "deflate" in coding else "gzip")
     out = []
     for position in range(0, len(encoded), cut):
