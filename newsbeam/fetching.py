@@ -14,8 +14,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 from urllib.parse import quote, urljoin
 
@@ -24,6 +23,7 @@ from protego import Protego
 from newsbeam import reasons
 from newsbeam.http import ContentCheck, Exchange, FetchError, FetchSettings, HttpClient, RawExchange
 from newsbeam.mediatypes import PDF_TYPES, may_be_page, media_type
+from newsbeam.retry_after import not_before_note, seconds_to_wait
 from newsbeam.robots import PARSE_BYTES, parse_robots, robots_allows
 from newsbeam.urls import host_key, is_http_url
 from newsbeam.schemas.records import FetchedPage, FetchFailure, FetchRequest
@@ -48,7 +48,7 @@ def retry_delay(attempt: int, retry_after: Optional[str], settings: FetchSetting
     that many workers do not retry in step.
     """
     if retry_after:
-        seconds = parse_retry_after(retry_after)
+        seconds = seconds_to_wait(retry_after, utcnow())
         if seconds is not None:
             return seconds if seconds <= settings.retry_after_max else None
     backoff = min(settings.backoff_max, settings.backoff_base * (2 ** (attempt - 1)))
@@ -65,34 +65,6 @@ def redirect_target(base: str, location: str) -> str:
     except UnicodeEncodeError:
         data = location.encode("utf-8")
     return urljoin(base, quote(data, safe=_URL_SAFE))
-
-
-def parse_retry_after(value: str) -> Optional[float]:
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max(0.0, (moment - utcnow()).total_seconds())
-
-
-# The server's wish, as an absolute time in a dead letter's detail: the state's retry schedule reads it back
-# (newsbeam.seen.not_before_of).
-NOT_BEFORE = "; not before "
-_LONGEST_WISH = 366 * 86400.0  # a wish beyond a year is a year (it cannot overflow a date)
-
-
-def not_before_note(retry_after: Optional[str]) -> str:
-    """`; not before 2026-12-01T16:20:00Z` for a Retry-After header (seconds or an HTTP date), else ''."""
-    seconds = parse_retry_after(retry_after) if retry_after else None
-    if seconds is None:
-        return ""
-    moment = utcnow() + timedelta(seconds=min(seconds, _LONGEST_WISH))
-    return f"{NOT_BEFORE}{moment:%Y-%m-%dT%H:%M:%SZ}"
 
 
 class _HostGate:
@@ -370,7 +342,7 @@ class PoliteFetcher:
             delay = retry_delay(attempt, retry_after, self._settings, self._rng)
             if delay is None:
                 error.detail = (f"{error.detail}; Retry-After {retry_after!r} beyond {self._settings.retry_after_max}s"
-                                f"{not_before_note(retry_after)}")
+                                f"{not_before_note(retry_after, utcnow())}")
                 raise error
             time.sleep(delay)
 

@@ -9,16 +9,15 @@ URL) and a lookup is a binary search; `benchmarks/bench_state.py` measures it at
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import List, Optional, Tuple
 
 import numpy as np
 import pyarrow as pa
 
 from newsbeam import reasons
-from newsbeam.fetching import NOT_BEFORE
+from newsbeam.retry_after import not_before_of
 from newsbeam.state import SegmentedTable, read_run_files, runs_in, uncommitted
 from newsbeam.urls import canonicalize_url
 
@@ -62,16 +61,6 @@ class RetryPolicy:
 
 def url_key(canonical_url: str) -> int:
     return int.from_bytes(hashlib.blake2b(canonical_url.encode("utf-8"), digest_size=8).digest(), "little")
-
-
-_NOT_BEFORE = re.compile(re.escape(NOT_BEFORE) + r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
-
-
-def not_before_of(detail: Optional[str]) -> Optional[datetime]:
-    """The time a server asked not to be asked again before, as a dead letter's detail records it
-    (newsbeam.fetching.not_before_note)."""
-    match = _NOT_BEFORE.search(detail or "")
-    return datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if match else None
 
 
 def _append(columns, *values) -> None:

@@ -14,10 +14,10 @@ from newsbeam.fetching import (
     FetchContext,
     PoliteFetcher,
     html_only,
-    parse_retry_after,
     retry_delay,
 )
 from newsbeam.http import FetchSettings
+from newsbeam.retry_after import seconds_to_wait
 from newsbeam.sample_site import SampleSite
 from newsbeam.schemas.records import FetchedPage, FetchFailure, FetchRequest
 
@@ -30,14 +30,17 @@ def fetch(site, path, settings):
 
 # --- pure policy ---------------------------------------------------------------------------------------------
 
+NOW = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+
+
 @pytest.mark.parametrize("value, expected", [("0", 0.0), ("7", 7.0), (" 12 ", 12.0), ("soon", None), ("", None)])
-def test_parse_retry_after_seconds(value, expected):
-    assert parse_retry_after(value) == expected
+def test_retry_after_seconds(value, expected):
+    assert seconds_to_wait(value, NOW) == expected
 
 
-def test_parse_retry_after_http_date():
-    later = datetime.now(timezone.utc) + timedelta(seconds=30)
-    assert 25 <= parse_retry_after(format_datetime(later, usegmt=True)) <= 30
+def test_retry_after_http_date_counts_from_now_and_never_below_zero():
+    assert seconds_to_wait(format_datetime(NOW + timedelta(seconds=30), usegmt=True), NOW) == 30.0
+    assert seconds_to_wait("Sun, 29 Nov 2026 12:00:00", NOW) == 0.0  # past, and no zone: read as UTC
 
 
 def test_retry_delay_backs_off_exponentially_with_bounded_jitter():
