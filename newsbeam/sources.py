@@ -23,7 +23,7 @@ import listparser
 from newsbeam import reasons
 from newsbeam.jsonfeed import is_json_feed
 from newsbeam.listings import Listing, SubSitemap
-from newsbeam.mediatypes import media_type
+from newsbeam.mediatypes import GENERIC_BINARY, is_pdf_type, media_type, named_pdf
 from newsbeam.sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
 from newsbeam.sniff import (  # noqa: F401 (the kinds are part of this module's interface)
     FEED,
@@ -220,8 +220,10 @@ def _pdf_enclosure(entry) -> Optional[str]:
     for link in entry.get("links", ()):
         href = (link.get("href") or "").strip()
         kind = media_type(link.get("type"))
+        # the fetch's rule (newsbeam.mediatypes.may_be_page): a PDF type or alias, or a `.pdf` name that is
+        # untyped or typed `application/octet-stream`
         if link.get("rel") == "enclosure" and is_http_url(href) and (
-                kind == "application/pdf" or (not kind and href.lower().split("?")[0].endswith(".pdf"))):
+                is_pdf_type(kind) or (kind in (None, GENERIC_BINARY) and named_pdf(href))):
             return href
     return None
 

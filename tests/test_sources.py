@@ -447,11 +447,17 @@ def test_a_pdf_enclosure_is_the_article_when_an_item_has_no_link():
     <item><title>linked</title><link>https://gov.example/page</link>
       <enclosure url="https://gov.example/l.pdf" type="application/pdf" length="9"/></item>
     <item><title>podcast</title><enclosure url="https://gov.example/ep.mp3" type="audio/mpeg" length="9"/></item>
+    <item><title>alias</title><enclosure url="https://gov.example/a" type="application/x-pdf" length="9"/></item>
+    <item><title>binary</title><enclosure url="https://gov.example/b.pdf" type="application/octet-stream"/></item>
+    <item><title>binary, no name</title><enclosure url="https://gov.example/b.bin" type="application/octet-stream"/>
+    </item>
     </channel></rss>"""
     contents = read_source(rss, "https://gov.example/feed")
+    # listed as the fetch would take them (mediatypes.may_be_page): the PDF aliases, octet-stream named .pdf
     assert [item.url for item in contents.items] == [
-        "https://gov.example/r.pdf", "https://gov.example/u.PDF?v=2", "https://gov.example/page"]
-    assert [r.reason for r in contents.rejected] == [reasons.NO_ARTICLE_LINK]
+        "https://gov.example/r.pdf", "https://gov.example/u.PDF?v=2", "https://gov.example/page",
+        "https://gov.example/a", "https://gov.example/b.pdf"]
+    assert [r.reason for r in contents.rejected] == [reasons.NO_ARTICLE_LINK] * 2
 
 
 def test_links_with_spaces_or_line_breaks_are_read_as_a_browser_would():

@@ -118,7 +118,8 @@ def test_url_file_lines_are_each_an_item_or_a_dead_letter(lines):
 
 LINK_PARTS = st.lists(st.sampled_from(["https://e.org/", "a", " ", "\n   ", "\t", "/", "?utm_source=x", "#f", "48213",
                                        "//cdn.e.org/", "é", "&amp;", "feed://", ".pdf"]), max_size=8).map("".join)
-ENCLOSURE_TYPES = st.sampled_from(["", "application/pdf", "audio/mpeg", "application/PDF; x=1"])
+ENCLOSURE_TYPES = st.sampled_from(["", "application/pdf", "audio/mpeg", "application/PDF; x=1", "application/x-pdf",
+                                   "application/octet-stream"])
 
 
 @FAST
