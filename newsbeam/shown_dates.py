@@ -1,12 +1,13 @@
 """Whether a page shows its readers a given day (pure): the text outside scripts, styles and the head (with where its
 `<h1>` headlines start), searched for the day written the ways news pages write days (numeric, or with a month name
-in the languages of European and American news), always with its year so that a bare "5 May" of a sidebar does not
-count; and whether a day is written as an update note ("Updated Jul 24, 2018") rather than as the page's date."""
+in the languages of European and American news, Turkish and Arabic), always with its year so that a bare "5 May" of
+a sidebar does not count; and whether a day is written as an update note ("Updated Jul 24, 2018") rather than as
+the page's date."""
 from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple
 
 from lxml.etree import XPath
 
@@ -19,8 +20,23 @@ _MONTHS = (
     "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre",  # it
     "janeiro fevereiro março abril maio junho julho agosto setembro outubro novembro dezembro",  # pt
     "januari februari maart april mei juni juli augustus september oktober november december",  # nl
+    "ocak şubat mart nisan mayıs haziran temmuz ağustos eylül ekim kasım aralık",  # tr (oca, şub, ... kas, ara)
 )
 _EXTRA = {1: ("jänner",), 2: ("feber",)}  # Austrian German
+# Arabic: the Levantine and Iraqi names (Syriac), then the ones Egypt, the Maghreb and the Gulf write (from the
+# French and English), with the spellings news sites use (hamza or not, يونيه / يوليه); never abbreviated, so no
+# prefixes are derived (three letters of تشرين are October's and November's). "15 تشرين الثاني/نوفمبر 2026"
+# names the month twice: see _OTHER_NAME.
+_ARABIC = {
+    1: ("كانون الثاني", "يناير", "جانفي"), 2: ("شباط", "فبراير", "فيفري"), 3: ("آذار", "اذار", "مارس"),
+    4: ("نيسان", "أبريل", "إبريل", "ابريل", "أفريل", "افريل"), 5: ("أيار", "ايار", "مايو", "ماي"),
+    6: ("حزيران", "يونيو", "يونيه", "جوان"), 7: ("تموز", "يوليو", "يوليه", "جويلية"),
+    8: ("آب", "اب", "أغسطس", "اغسطس", "أوت", "اوت"), 9: ("أيلول", "ايلول", "سبتمبر"),
+    10: ("تشرين الأول", "تشرين الاول", "أكتوبر", "اكتوبر"), 11: ("تشرين الثاني", "نوفمبر", "نونبر"),
+    12: ("كانون الأول", "كانون الاول", "ديسمبر", "دجنبر"),
+}
+# Arabic-Indic and Persian digits (١٤ نوفمبر ٢٠٢٦) as ASCII ones: one character for one, so positions hold
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789" * 2)
 _INVISIBLE = {"script", "style", "noscript", "template", "head", "title", "meta", "link"}
 _BODY = XPath("//body")
 # the non-blank text nodes of a subtree outside invisible elements, and its <h1>s, in document order
@@ -30,23 +46,37 @@ _WALK = XPath(_WALK_PATH, smart_strings=False)  # plain strings: ~25 % faster
 _WALK_WITH_PARENTS = XPath(_WALK_PATH)  # strings that know their element
 
 
-def _month_names() -> Dict[int, str]:
+def _month_names() -> Dict[int, FrozenSet[str]]:
     names: Dict[int, set] = {month: set() for month in range(1, 13)}
     for language in _MONTHS:
         for month, name in enumerate(language.split(), start=1):
             names[month] |= {name, name[:3]} | ({name[:4]} if len(name) > 4 else set())
-    for month, extra in _EXTRA.items():
+    for month, extra in (*_EXTRA.items(), *_ARABIC.items()):
         names[month] |= set(extra)
-    return {month: "|".join(sorted(map(re.escape, found), key=len, reverse=True)) for month, found in names.items()}
+    return {month: frozenset(found) for month, found in names.items()}
 
 
-_MONTH_NAMES = _month_names()
+def _alternation(names: Iterable[str]) -> str:
+    """Names as one regex alternation, the longest first; a name's space matches any one blank."""
+    return "|".join(re.escape(name).replace(r"\ ", r"\s") for name in sorted(names, key=len, reverse=True))
+
+
+def _fold(name: str) -> str:
+    """A month name as written ('KASIM', 'Kasım', 'تشرين  الثاني') as the key it is looked up by: lower case,
+    the Turkish dotted and dotless i as 'i' (the regexes match them alike, str.lower() does not), blanks folded."""
+    return " ".join(name.lower().replace("i\u0307", "i").replace("ı", "i").split())
+
+
+_NAMES_OF_MONTH = _month_names()
+_MONTH_NAMES = {month: _alternation(names) for month, names in _NAMES_OF_MONTH.items()}
+# a second name of the same month after a slash, as Levantine and Iraqi news write it: "تشرين الثاني/نوفمبر"
+_OTHER_NAME = r"(?:\s?/\s?(?:{}))?"
 
 
 def visible_text(tree) -> Tuple[str, List[int]]:
-    """The page's text as a reader sees it (no scripts, styles or head; whitespace folded), and where in it each
-    first-level heading (`<h1>`) starts. libxml2 walks the tree (its text nodes and `<h1>`s, in document order):
-    ~1.5 x faster than visiting every element from Python."""
+    """The page's text as a reader sees it (no scripts, styles or head; whitespace folded; Arabic-Indic digits as
+    ASCII ones), and where in it each first-level heading (`<h1>`) starts. libxml2 walks the tree (its text nodes
+    and `<h1>`s, in document order): ~1.5 x faster than visiting every element from Python."""
     parts: List[str] = []
     headings: List[int] = []
     size = 0
@@ -74,7 +104,7 @@ def visible_text(tree) -> Tuple[str, List[int]]:
         if text:
             parts.append(text)
             size += len(text) + 1
-    return " ".join(parts), headings
+    return " ".join(parts).translate(_DIGITS), headings
 
 
 def _has_text(text: Optional[str]) -> bool:
@@ -95,7 +125,7 @@ def day_pattern(day: date) -> "re.Pattern[str]":
         rf"{d}\s?[./-]\s?{m}\s?[./-]\s?{yy}",  # day first
         rf"{m}/{d}/{yy}",  # the US order
         rf"{y}\s?[-/.]\s?{m}\s?[-/.]\s?{d}(?![\dT])",  # ISO and kin; not a machine timestamp (`2021-10-27T20:35`)
-        rf"{d}(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+)?(?:{names})\.?,?\s*(?:de\s+)?{y}",
+        rf"{d}(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+)?(?:{names}){_OTHER_NAME.format(names)}\.?,?\s*(?:de\s+)?{y}",
         rf"(?<![^\W\d_])(?:{names})\.?\s*{d}(?:st|nd|rd|th)?,?\s+{y}",  # not inside a word (Benjan 6, 2020)
     )
     return re.compile(rf"(?<![\d.])(?:{'|'.join(forms)})", re.IGNORECASE)
@@ -121,7 +151,8 @@ def shows_day(text: str, day: date) -> bool:
 # words that present a day as a revision of the page rather than its date
 _UPDATE_NOTE = re.compile(
     r"(updated|update|last edited|edited|modified|revised|aktualisiert|geändert|überarbeitet|mis à jour|modifié"
-    r"|actualizado|actualización|aggiornato|aggiornamento|atualizado|bijgewerkt)\W{0,3}(?:\w+\W{1,3}){0,3}$",
+    r"|actualizado|actualización|aggiornato|aggiornamento|atualizado|bijgewerkt|güncelle\w*|تحديث|حدث في|عدل في)"
+    r"\W{0,3}(?:\w+\W{1,3}){0,3}$",
     re.IGNORECASE)
 
 
@@ -132,9 +163,11 @@ def shows_day_as_date(text: str, day: date) -> bool:
 
 # words that present a day as the page's publication
 _PUBLICATION_WORD = re.compile(
-    r"\b(?:published|posted|veröffentlicht|erschienen|erstellt|publié|publicado|publicada|pubblicato|gepubliceerd)",
+    r"\b(?:published|posted|veröffentlicht|erschienen|erstellt|publié|publicado|publicada|pubblicato|gepubliceerd"
+    r"|yayı[nm]lan\w*|yayın tarihi|نشر|تاريخ النشر)",
     re.IGNORECASE)
-_PUBLICATION_STEMS = ("publi", "pubbl", "posted", "veröffentlicht", "erschienen", "erstellt")
+_PUBLICATION_STEMS = ("publi", "pubbl", "posted", "veröffentlicht", "erschienen", "erstellt", "yayın", "yayım", "yayin",
+                      "yayim", "نشر")
 _PUBLICATION_NOTE = re.compile(_PUBLICATION_WORD.pattern + r"\W{0,3}(?:\w+\W{1,3}){0,2}$", re.IGNORECASE)
 
 
@@ -160,19 +193,16 @@ def is_update_note(text: str, start: int) -> bool:
     return _UPDATE_NOTE.search(text, max(0, start - 40), start) is not None
 
 
-def _month_of_name() -> Dict[str, int]:
-    return {name: month for month, names in _MONTH_NAMES.items() for name in names.split("|")}
-
-
-_MONTH_OF_NAME = _month_of_name()
-_ANY_NAME = "|".join(sorted(map(re.escape, _MONTH_OF_NAME), key=len, reverse=True))
+_MONTH_OF_NAME = {_fold(name): month for month, names in _NAMES_OF_MONTH.items() for name in names}
+_ANY_NAME = _alternation(name for names in _NAMES_OF_MONTH.values() for name in names)
 # any day written with its year, in the forms `day_pattern` knows; numbers are read day first, except a slashed
 # date that can only be month first (06/13/2019), or when `month_first` (an American page)
 _ANY_DAY = re.compile(
     r"(?<![\d.])(?:"
     r"(?P<a>\d{1,2})\s?(?P<sep>[./-])\s?(?P<b>\d{1,2})\s?(?P=sep)\s?(?P<ab_y>\d{4}|\d{2})(?!\d)"
     r"|(?P<iso_y>\d{4})\s?(?P<isep>[-/.])\s?(?P<iso_m>\d{1,2})\s?(?P=isep)\s?(?P<iso_d>\d{1,2})(?![\dT])"
-    rf"|(?P<n_d>\d{{1,2}})(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+)?(?P<n_m>{_ANY_NAME})\.?,?\s*(?:de\s+)?(?P<n_y>\d{{4}})(?!\d)"
+    rf"|(?P<n_d>\d{{1,2}})(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+)?(?P<n_m>{_ANY_NAME}){_OTHER_NAME.format(_ANY_NAME)}"
+    r"\.?,?\s*(?:de\s+)?(?P<n_y>\d{4})(?!\d)"
     rf"|(?<![^\W\d_])(?P<m_m>{_ANY_NAME})\.?\s*(?P<m_d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<m_y>\d{{4}})(?!\d)"
     r")", re.IGNORECASE)
 
@@ -217,9 +247,9 @@ def _read_days(matches, month_first: bool) -> Iterator[Tuple[int, int, date]]:
             elif group("iso_y"):
                 day = date(int(group("iso_y")), int(group("iso_m")), int(group("iso_d")))
             elif group("n_d"):
-                day = date(int(group("n_y")), _MONTH_OF_NAME[group("n_m").lower()], int(group("n_d")))
+                day = date(int(group("n_y")), _MONTH_OF_NAME[_fold(group("n_m"))], int(group("n_d")))
             else:
-                day = date(int(group("m_y")), _MONTH_OF_NAME[group("m_m").lower()], int(group("m_d")))
+                day = date(int(group("m_y")), _MONTH_OF_NAME[_fold(group("m_m"))], int(group("m_d")))
         except ValueError:
             continue
         yield match.start(), match.end(), day

@@ -276,16 +276,23 @@ def test_a_page_without_headline_keeps_its_statement():
 
 
 _NAMED = ["{d}. {de} {y}", "{d} {en} {y}", "{en} {d}, {y}", "{en3}. {d} {y}", "{d} de {es} de {y}",
-          "{y}-{m:02d}-{d:02d}"]
+          "{y}-{m:02d}-{d:02d}", "{d} {tr} {y}", "{d} {tr_caps} {y}", "{d} {ar} {y}", "{d} {lev}/{ar} {y}"]
 _NUMERIC = ["{d:02d}.{m:02d}.{y}", "{d}.{m}.{y}", "{d}/{m}/{y}", "{m:02d}/{d:02d}/{y}", "{d:02d}.{m:02d}.{y2:02d}"]
 _DE = "Januar Februar März April Mai Juni Juli August September Oktober November Dezember".split()
 _EN = "January February March April May June July August September October November December".split()
 _ES = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split()
+_TR = "Ocak Şubat Mart Nisan Mayıs Haziran Temmuz Ağustos Eylül Ekim Kasım Aralık".split()
+_TR_CAPS = "OCAK ŞUBAT MART NİSAN MAYIS HAZİRAN TEMMUZ AĞUSTOS EYLÜL EKİM KASIM ARALIK".split()
+_AR = "يناير فبراير مارس أبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر".split()
+_LEV = ("كانون الثاني", "شباط", "آذار", "نيسان", "أيار", "حزيران", "تموز", "آب", "أيلول", "تشرين الأول",
+        "تشرين الثاني", "كانون الأول")
 
 
 def _written(day, form):
-    return form.format(d=day.day, m=day.month, y=day.year, y2=day.year % 100, de=_DE[day.month - 1],
-                       en=_EN[day.month - 1], en3=_EN[day.month - 1][:3], es=_ES[day.month - 1])
+    month = day.month - 1
+    return form.format(d=day.day, m=day.month, y=day.year, y2=day.year % 100, de=_DE[month], en=_EN[month],
+                       en3=_EN[month][:3], es=_ES[month], tr=_TR[month], tr_caps=_TR_CAPS[month], ar=_AR[month],
+                       lev=_LEV[month])
 
 
 _WORDS = st.text(alphabet="abcdefghij ,|:", max_size=20)
@@ -431,6 +438,8 @@ def test_a_day_written_as_the_publication_beats_the_text_searchs_revision():
 @pytest.mark.parametrize("text, noted", [
     ("Veröffentlicht am 16.08.2019", True), ("Erschienen am: 01.11.2023", True), ("Published on 3 May 2020", True),
     ("publié le 3 mai 2020", True), ("Unpublished 3 May 2020", False), ("Updated 3 May 2020", False),
+    ("Yayınlanma: 14.11.2026", True), ("YAYIN TARİHİ 14 Kasım 2026", True), ("Güncelleme: 14.11.2026", False),
+    ("نشر في 14 نوفمبر 2026", True), ("تاريخ النشر: 14/11/2026", True), ("آخر تحديث: 14 نوفمبر 2026", False),
 ])
 def test_a_publication_note_is_recognised(text, noted):
     from newsbeam.shown_dates import is_publication_note, written_days
@@ -527,3 +536,29 @@ def test_any_days_by_the_headline_never_raise_nor_date_after_the_fetch(moment, z
     value = None if stated else "2020-12-05T00:00:00"
     page = find_publication_date(tree, "http://example.org/a", value, FETCHED)
     assert page is None or (page.published_at <= FETCHED and page.local_date.year >= 1995)
+
+
+@pytest.mark.parametrize("shown, day", [
+    # htmldate reads a year alone (2026-01-01) or the first of the month; the headline's day is the page's
+    ("<p>نشر في 14 نوفمبر 2026</p>", date(2026, 11, 14)),
+    ("<p>الأحد 15 تشرين الثاني 2026</p>", date(2026, 11, 15)),
+    ("<p>الأحد 15 تشرين الثاني/نوفمبر 2026</p>", date(2026, 11, 15)),
+    ("<p>١٤ نوفمبر ٢٠٢٦</p>", date(2026, 11, 14)),  # Arabic-Indic digits
+    ("<p>1 نوفمبر 2026</p>", date(2026, 11, 1)),  # the first of a month, written with its name: a day
+    ("<p>1 Kasım 2026 Pazar</p>", date(2026, 11, 1)),
+    ("<p>1 KASIM 2026</p>", date(2026, 11, 1)),  # Turkish capitals (str.lower() gives 'kasim')
+    ("<p>Yayınlanma: 03.11.2026 - Güncelleme: 04.11.2026</p>", date(2026, 11, 3)),
+])
+def test_turkish_and_arabic_days_by_the_headline_are_read(shown, day):
+    """Regression: these pages had no date (`none`): the month names of Turkish and Arabic news were unknown, so
+    the first of a month was taken for a year alone and a day by the headline was not seen."""
+    page = extract_page(html(body=shown + BODY).replace("Budget</h1>", "الميزانية</h1>"), "http://example.org/a",
+                        ExtractionSettings(timeout=0), FETCHED + timedelta(days=30))
+    assert page.published_local_date == day and page.date_source == "html:text"
+
+
+def test_arabic_indic_digits_are_read_as_digits_in_the_visible_text():
+    from newsbeam.shown_dates import visible_text
+
+    text, _ = visible_text(load_html("<html><body><h1>خبر</h1><p>١٤/١١/٢٠٢٦ ۱۵</p></body></html>"))
+    assert text == "خبر 14/11/2026 15"

@@ -140,6 +140,9 @@ def documents():
         "/dates/hijri.html": (_article(ARABIC, lang="ar", extra="<p>١٥ رمضان ١٤٤٤ هـ</p>"), HTML),
         "/dates/eastern-digits.html": (_article(ARABIC, lang="ar", extra="<p>١٥/٠٣/٢٠٢٣</p>"), HTML),
         "/dates/turkish.html": (_article(TURKISH, lang="tr", extra="<p>14 Şubat 2022</p>"), HTML),
+        "/dates/turkish-first.html": (_article(TURKISH, lang="tr", extra="<p>1 KASIM 2022</p>"), HTML),
+        "/dates/arabic-month.html": (_article(ARABIC, lang="ar", extra="<p>١٥ مارس ٢٠٢٣</p>"), HTML),
+        "/dates/levantine.html": (_article(ARABIC, lang="ar", extra="<p>15 تشرين الثاني/نوفمبر 2023</p>"), HTML),
         "/dates/ago.html": (_article(extra="<p>2 hours ago</p>"), HTML),
         "/lang/ar.html": (_article(ARABIC, lang="ar"), HTML),
         "/lang/fa.html": (_article(PERSIAN, lang="fa"), HTML),
@@ -264,6 +267,10 @@ def test_dates_are_read_or_honestly_absent(run):
         datetime(2022, 2, 3, 2, 5, 6, tzinfo=timezone.utc), 120, "html:json-ld")
     assert article(run, "/dates/eastern-digits.html")["published_local_date"].isoformat() == "2023-03-15"
     assert article(run, "/dates/turkish.html")["published_local_date"].isoformat() == "2022-02-14"
+    # month names of Arabic news (Egyptian and Levantine) and a Turkish first of the month in capitals
+    assert article(run, "/dates/turkish-first.html")["published_local_date"].isoformat() == "2022-11-01"
+    assert article(run, "/dates/arabic-month.html")["published_local_date"].isoformat() == "2023-03-15"
+    assert article(run, "/dates/levantine.html")["published_local_date"].isoformat() == "2023-11-15"
     # a Hijri day is not read as a Gregorian one, and "2 hours ago" is not guessed
     assert article(run, "/dates/hijri.html")["date_source"] == "none"
     assert article(run, "/dates/ago.html")["date_source"] == "none"
