@@ -34,6 +34,8 @@ FetchOutcome = Union[FetchedPage, FetchFailure]
 _REDIRECTS = (301, 302, 303, 307, 308)
 _URL_SAFE = "".join(map(chr, range(0x21, 0x7F)))  # printable ASCII but the space: kept as sent, escapes included
 _RETRY_STATUSES = (429, 500, 502, 503, 504)
+# failures that say the host gave no answer at all (when no status came): what its circuit breaker counts
+_UNANSWERED = frozenset({reasons.TIMEOUT, reasons.CONNECTION_ERROR, reasons.TLS_ERROR})
 
 
 def utcnow() -> datetime:
@@ -76,6 +78,9 @@ class _HostGate:
         self.delay = delay
         self.next_start = 0.0
         self.unsent: Optional[object] = None  # the ticket of a request let through that has not reached its socket
+        self.unanswered = 0  # attempts in a row that got no answer at all (the circuit breaker's count)
+        self.last_unanswered = ""
+        self.closed_until: Optional[float] = None  # monotonic time until which the host is not asked (circuit open)
 
     def sent(self, ticket: object) -> None:
         with self.changed:
@@ -104,6 +109,40 @@ class HostGates:
             gate = self._gate(origin)
             with gate.changed:
                 gate.delay = max(self._settings.host_delay, min(crawl_delay, self._settings.crawl_delay_max))
+
+    def refusal(self, origin: str) -> Optional[str]:
+        """Why `origin` is not to be asked now, or None. A host whose last `host_failure_limit` attempts got no
+        answer at all (connect refused or timed out, no response headers) is not asked for `host_failure_pause`
+        seconds: each of its URLs would otherwise wait out its own timeouts and retries, and a host that died
+        mid-run with thousands of listed URLs held the run for hours. Then one request goes through as a probe
+        (the next ones wait for its outcome, up to one request's longest time); an answer closes the circuit."""
+        settings = self._settings
+        if not settings.host_failure_limit:
+            return None
+        gate = self._gate(origin)
+        with gate.changed:
+            if gate.closed_until is None:
+                return None
+            now = time.monotonic()
+            if now >= gate.closed_until:  # the probe
+                gate.closed_until = now + settings.connect_timeout + settings.deadline
+                return None
+            return (f"{gate.unanswered} attempts in a row got no answer (the last: {gate.last_unanswered}); "
+                    f"not asked for {settings.host_failure_pause:g}s (--host-failure-pause)")
+
+    def answered(self, origin: str, answered: bool, failure: str = "") -> None:
+        """Records whether an attempt to `origin` got any answer (see `refusal`)."""
+        if not self._settings.host_failure_limit:
+            return
+        gate = self._gate(origin)
+        with gate.changed:
+            if answered:
+                gate.unanswered, gate.closed_until = 0, None
+                return
+            gate.unanswered += 1
+            gate.last_unanswered = failure
+            if gate.unanswered >= self._settings.host_failure_limit:
+                gate.closed_until = time.monotonic() + self._settings.host_failure_pause
 
     def _gate(self, origin: str) -> _HostGate:
         with self._lock:
@@ -318,10 +357,23 @@ class PoliteFetcher:
         while True:
             attempt += 1
             retry_after = None
+            refusal = self._gates.refusal(origin)
+            if refusal is not None:
+                error = FetchError(reasons.HOST_UNREACHABLE, refusal)
+                error.attempts = attempt - 1
+                raise error
             try:
                 with self._gates.slot(origin) as sent:
-                    answer = self._client.get(url, accept=accept, check=check, headers=headers, max_bytes=max_bytes,
-                                              on_sent=sent)
+                    try:
+                        answer = self._client.get(url, accept=accept, check=check, headers=headers,
+                                                  max_bytes=max_bytes, on_sent=sent)
+                    except FetchError as exc:
+                        if exc.status is not None:
+                            self._gates.answered(origin, True)
+                        elif exc.reason in _UNANSWERED:
+                            self._gates.answered(origin, False, f"{exc.reason}: {exc.detail}")
+                        raise
+                self._gates.answered(origin, True)
                 if answer.raw is not None:
                     exchanges.append(answer.raw)
                 if answer.status not in _RETRY_STATUSES:

@@ -59,6 +59,10 @@ class FetchSettings:
     host_delay: float = 1.0
     crawl_delay_max: float = 30.0  # cap on a robots.txt Crawl-delay
     max_connections: int = 16  # fetch threads per worker process
+    # a host's circuit breaker (newsbeam.fetching.HostGates.refusal): after this many attempts in a row without any
+    # answer (connect refused or timed out, no response headers), its other URLs are not requested (0: never) ...
+    host_failure_limit: int = 5
+    host_failure_pause: float = 300.0  # ... for this many seconds; then one request probes it
     allow_private_addresses: bool = False  # True: loopback, private, link-local ... may be fetched (intranets, tests)
 
 

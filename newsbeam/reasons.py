@@ -10,6 +10,7 @@ NOT_HTML = "not_html"
 NOT_A_FEED = "not_a_feed"
 ROBOTS_DISALLOWED = "robots_disallowed"
 ROBOTS_UNREACHABLE = "robots_unreachable"
+HOST_UNREACHABLE = "host_unreachable"  # not requested: the host's last attempts went unanswered (circuit breaker)
 TOO_MANY_REDIRECTS = "too_many_redirects"
 BAD_REDIRECT = "bad_redirect"
 DECODE_ERROR = "content_decode_error"

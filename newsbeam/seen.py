@@ -41,7 +41,7 @@ SEEN_SCHEMA = pa.schema(
 # page without text will not change by asking again.
 TRANSIENT_REASONS = frozenset({
     reasons.TIMEOUT, reasons.CONNECTION_ERROR, reasons.HTTP_5XX, "http_429", "http_408",
-    reasons.ROBOTS_UNREACHABLE, reasons.INTERNAL_ERROR,
+    reasons.ROBOTS_UNREACHABLE, reasons.HOST_UNREACHABLE, reasons.INTERNAL_ERROR,
 })
 
 WRITTEN, DUE, WAITING, GIVEN_UP, UNKNOWN = 0, 1, 2, 3, 4

@@ -81,6 +81,13 @@ class NewsbeamOptions(PipelineOptions):
         fetch.add_argument("--retry-backoff", "--retry_backoff", dest="retry_backoff", type=float, default=1.0,
                            help="Seconds before the first retry, doubling each time up to 30 s, unless the server "
                                 "sends Retry-After (default 1.0).")
+        fetch.add_argument("--host-failure-limit", "--host_failure_limit", dest="host_failure_limit", type=int,
+                           default=5, help="After this many attempts in a row to one host get no answer at all "
+                                           "(refused, connect or header timeout), its other URLs are dead letters "
+                                           "'host_unreachable' without a request (default 5; 0: never).")
+        fetch.add_argument("--host-failure-pause", "--host_failure_pause", dest="host_failure_pause", type=float,
+                           default=300.0, help="Seconds such a host is not asked; then one request probes it, and "
+                                               "an answer lets the rest through (default 300).")
         fetch.add_argument("--max-redirects", "--max_redirects", dest="max_redirects", type=int, default=5,
                            help="Redirects followed per URL (default 5).")
         fetch.add_argument("--ignore-robots", "--ignore_robots", dest="ignore_robots", action="store_true",
@@ -276,6 +283,8 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         host_concurrency=_positive("host-concurrency", options.host_concurrency),
         host_delay=_positive("host-delay", options.host_delay, 0.0),
         max_connections=_positive("max-connections", options.max_connections),
+        host_failure_limit=_positive("host-failure-limit", options.host_failure_limit, 0),
+        host_failure_pause=_positive("host-failure-pause", options.host_failure_pause, 0.0),
     )
     topics = None
     if options.topics:
