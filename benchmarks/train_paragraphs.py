@@ -98,7 +98,7 @@ def labelled_pages(work: Path, corpora: Path, split: str) -> List["Page"]:
 
 
 class Page:
-    """One dev page as `main_text` decides it: its candidates (fast mode's paragraphs, or standard mode's with its
+    """One labelled page as `main_text` decides it: its candidates (fast mode's paragraphs, or standard mode's with its
     fallbacks where fast mode is doubtful, and resiliparse's), the `add` rows of those only resiliparse found and
     the `drop` rows of those the vote keeps (DOM features from `html`), and their labels (`label`: by the trafilatura
     set's segments; another corpus brings its own)."""
@@ -235,8 +235,9 @@ def held_out_cv(dev: Sequence[Page], held: List[Page], extra: Sequence[Page] = (
     """Do the models generalise better with more labelled pages? The held-out half in 5 folds by page (page i of
     the sorted URLs in fold i % 5); each fold decided by models trained on the dev half, the other 4 folds (and
     `extra`, other labelled pages) with the hyper-parameters and thresholds chosen on the dev half, against the
-    models trained on the dev half alone (as retrained here: the shipped ones when the shipped file is
-    reproducible, which `--check` tells) on the same pages. Returns {fold or "all": (F dev-only, F more)}."""
+    models trained on the dev half alone (`--train-on dev`'s, shipped until both halves were) on the same pages;
+    it also counts the held-out rows the shipped models decide otherwise than the dev half's. Returns {fold or
+    "all": (F dev-only, F more)}."""
     base = _decisions(held, fit(list(dev)), fit_drop(list(dev)))
     more: tuple = ([[] for _ in held], [[] for _ in held])
     for fold in range(FOLDS):
@@ -250,7 +251,8 @@ def held_out_cv(dev: Sequence[Page], held: List[Page], extra: Sequence[Page] = (
         shipped.drop.keep(row) != d for p, ds in zip(held, base[1]) for row, d in zip(p.kept_rows, ds))
     print(f"held-out half, {len(held)} pages in {FOLDS} folds by page; trained on the dev half ({len(dev)} pages)"
           f"{f' and {len(extra)} other pages' if extra else ''}: alone / + the other 4 folds (the shipped models "
-          f"decide {differ} of the held-out rows otherwise than the dev half's alone)", file=out)
+          f"decide {differ} of the {sum(len(p.rows) + len(p.kept_rows) for p in held)} held-out rows otherwise than "
+          f"the dev half's alone)", file=out)
     figures = {}
     for fold in list(range(FOLDS)) + ["all"]:
         mine = [i for i in range(len(held)) if fold == "all" or i % FOLDS == fold]

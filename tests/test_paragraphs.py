@@ -354,4 +354,4 @@ def test_held_out_cv_scores_each_fold_with_models_that_did_not_see_it(monkeypatc
     for fold in range(tp.FOLDS):
         expected = list(range(10)) + [200] + [100 + i for i in range(23) if i % tp.FOLDS != fold]
         assert folds[2 * fold] == folds[2 * fold + 1] == expected
-    assert "decide 12 of the held-out rows otherwise" in report.getvalue()  # the shipped ones keep none
+    assert "decide 12 of the 23 held-out rows otherwise" in report.getvalue()  # the shipped ones keep none
