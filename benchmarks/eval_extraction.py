@@ -3,7 +3,10 @@
 - trafilatura's 990-page evaluation set, scored the way its authors score it: every `with` segment found in the
   output is a true positive, every missing one a false negative; every `without` segment found is a false
   positive. Precision, recall and F are computed over all segments of all pages. The pages are split by
-  crc32(url) into a development half (tuning allowed) and a held-out half (never tuned on).
+  crc32(url) into a development half (tuning allowed) and a held-out half (never tuned on). The `learned`
+  strategy's models (newsbeam's default) are trained on both halves with the choices made on the dev half, so
+  their rows here are on pages they learned from; their held-out figure is the cross-validated one of
+  `python -m benchmarks.train_paragraphs --held-out-cv` (the run prints what the models were trained on).
 - Mozilla Readability's 130 test pages: bag-of-words precision/recall/F of the text against Readability's own
   expected output (averaged per page; a second opinion, not a gold standard), and the expected metadata
   (title, byline, publishedTime day).
@@ -28,6 +31,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -35,6 +39,7 @@ import trafilatura
 from lxml import html as lxml_html
 
 from newsbeam.extraction import EmptyText, ExtractionSettings, decode_html, extract_page, resiliparse_text
+from newsbeam.paragraphs import MODEL_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 # CI has the corpora next to the repository; NEWSBEAM_CORPORA points elsewhere (a worktree, a laptop)
@@ -157,7 +162,15 @@ def newsbeam_extractor(settings: ExtractionSettings = ExtractionSettings(timeout
             return "", None, (), None
         day = content.published_local_date.isoformat() if content.published_local_date else None
         return content.text, content.title, content.authors, day
+    run.strategy = settings.strategy  # `run` says which rows come from the trained models
     return run
+
+
+def learned_note() -> str:
+    """What the `learned` strategy's shipped models were trained on, and where their honest held-out figure is."""
+    spec = json.loads(resources.files("newsbeam").joinpath(MODEL_FILE).read_text(encoding="utf-8"))
+    return (f"(`learned` models trained on: {spec.get('trained_on')}; scores on pages they learned from; the held-out "
+            f"half by cross-validation: python -m benchmarks.train_paragraphs --held-out-cv)")
 
 
 def trafilatura_extractor(html: str, url: str) -> Result:
@@ -338,6 +351,8 @@ def run(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path =
         print(f"{name:18} {'readability metadata':22} title {m['title']}/{m['title_pages']}, "
               f"byline {m['byline']}/{m['byline_pages']}, date right {m['date_right']}/{m['date_pages']} "
               f"(found {m['date_found']}, dated when none expected {m['date_unexpected']})", file=out)
+        if getattr(extractor, "strategy", None) == "learned":
+            print(f"{name:18} {learned_note()}", file=out)
     return results
 
 

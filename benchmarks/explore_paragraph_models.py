@@ -334,7 +334,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         readability_halves(args.work, args.corpora)
         return 0
     texts = tp.page_texts(args.work, args.corpora)
-    htmls = tp.dev_htmls(args.work, args.corpora, texts)
+    htmls = tp.htmls_of(args.work, args.corpora, texts)
     pages = [Page(url, texts[url], htmls.get(url)) for url in sorted(texts)]
     readability = readability_pages(args.work, args.corpora)
     for name, group in (("trafilatura dev", pages), ("Readability even", [p for p in readability if p.even])):

@@ -1,17 +1,23 @@
-"""Trains the `learned` strategy's paragraph model (newsbeam/paragraph_model.json) on the development half of
-trafilatura's evaluation set, and scores it by k-fold cross-validation by page against the `guarded` rules.
+"""Trains the `learned` strategy's paragraph models (newsbeam/paragraph_model.json) on trafilatura's evaluation set,
+and scores them by k-fold cross-validation by page against the `guarded` rules.
 
-    python -m benchmarks.train_paragraphs            # write newsbeam/paragraph_model.json
+    python -m benchmarks.train_paragraphs            # write newsbeam/paragraph_model.json (trained on all 990 pages)
     python -m benchmarks.train_paragraphs --check    # retrain; exit 1 unless it gives the shipped file byte for byte
     python -m benchmarks.train_paragraphs --cv       # cross-validated dev F of the rules and of the models
+    python -m benchmarks.train_paragraphs --held-out-cv   # the held-out half's F by CV: the shipped models' honest F
     git show <commit>:newsbeam/paragraphs.py > /tmp/paragraphs_before.py
     python -m benchmarks.train_paragraphs --cost /tmp/paragraphs_before.py   # CPU of `decide`, against that version
 
-Only the development half (crc32(url) even) is read: the held-out half is for `benchmarks.eval_extraction`.
+The hyper-parameters and thresholds were chosen on the development half (crc32(url) even) alone, by `--cv`; the
+held-out half was scored with models trained on the dev half only until `--held-out-cv` showed that its labels
+help (benchmarks/RESULTS.md, Extraction): the shipped models are trained on both halves with those same choices
+(`--train-on dev`: the dev half alone, as before), so a held-out figure of the shipped models is honest only as
+`--held-out-cv`'s (each fold decided by models that did not see it).
 Two models: `add` decides the paragraphs only resiliparse found, `drop` those fast mode keeps by the vote (by their
 place in the page's DOM, mostly). Labels: a candidate paragraph that holds more `with` segments than `without` ones
-is to keep, the other way round to drop, else it is not used. Each extractor's text per page is cached in --work (the first run takes ~2 minutes,
-later ones seconds). Needs scikit-learn (the `test` extra); the shipped inference is plain Python.
+is to keep, the other way round to drop, else it is not used. Each extractor's text per page is cached in --work
+(the first run takes ~2 minutes a half, later ones seconds). Needs scikit-learn (the `test` extra); the shipped
+inference is plain Python.
 """
 from __future__ import annotations
 
@@ -43,10 +49,10 @@ DROP_TREES, DROP_DEPTH, DROP_MIN_LEAF, DROP_LEARNING_RATE, DROP_BELOW = 40, 2, 1
 FOLDS = 5
 
 
-def page_texts(work: Path, corpora: Path) -> Dict[str, dict]:
-    """Per dev page: fast mode's text, resiliparse's, standard mode's with fallbacks (used where fast mode is
-    doubtful), the JSON-LD articleBody, and the segments; cached in `work`."""
-    cache = work / "paragraph-texts.pickle"
+def page_texts(work: Path, corpora: Path, split: str = "dev") -> Dict[str, dict]:
+    """Per page of the half `split` (`ev.split_of`): fast mode's text, resiliparse's, standard mode's with fallbacks
+    (used where fast mode is doubtful), the JSON-LD articleBody, and the segments; cached in `work`."""
+    cache = work / ("paragraph-texts.pickle" if split == "dev" else f"paragraph-texts-{split}.pickle")
     if cache.exists():
         with cache.open("rb") as f:
             return pickle.load(f)
@@ -54,7 +60,7 @@ def page_texts(work: Path, corpora: Path) -> Dict[str, dict]:
     settings = ex.ExtractionSettings(timeout=0)
     out = {}
     for page in ev.load_trafilatura_set(top):
-        if ev.split_of(page.url) != "dev":
+        if ev.split_of(page.url) != split:
             continue
         tree = load_html(page.html)
         if tree is None:
@@ -72,7 +78,7 @@ def page_texts(work: Path, corpora: Path) -> Dict[str, dict]:
     return out
 
 
-def dev_htmls(work: Path, corpora: Path, urls) -> Dict[str, str]:
+def htmls_of(work: Path, corpora: Path, urls) -> Dict[str, str]:
     top = ev.unpack(corpora / ev.TRAFILATURA_ARCHIVE, work)
     return {page.url: page.html for page in ev.load_trafilatura_set(top, set(urls))}
 
@@ -84,8 +90,15 @@ def _label(text: str, texts: dict) -> int:
     return 1 if keep > 0 else 0 if keep < 0 else -1
 
 
+def labelled_pages(work: Path, corpora: Path, split: str) -> List["Page"]:
+    """The half `split`'s pages, sorted by URL, with their candidates, rows and labels."""
+    texts = page_texts(work, corpora, split)
+    htmls = htmls_of(work, corpora, texts)
+    return [Page(url, texts[url], htmls.get(url)) for url in sorted(texts)]
+
+
 class Page:
-    """One dev page as `main_text` decides it: its candidates (fast mode's paragraphs, or standard mode's with its
+    """One labelled page as `main_text` decides it: its candidates (fast mode's paragraphs, or standard mode's with its
     fallbacks where fast mode is doubtful, and resiliparse's), the `add` rows of those only resiliparse found and
     the `drop` rows of those the vote keeps (DOM features from `html`), and their labels (`label`: by the trafilatura
     set's segments; another corpus brings its own)."""
@@ -168,10 +181,16 @@ def export(model, features: Sequence[str] = pg.FEATURES, keep_above: float = KEE
             "threshold": round(math.log(keep_above / (1 - keep_above)), 9), "trees": trees}
 
 
-def export_models(add, drop) -> dict:
-    """Both fitted models as `newsbeam.paragraphs.models_from` reads them."""
+TRAINED_ON = {
+    "all": "trafilatura evaluation set, all {} pages: both crc32(url) halves (benchmarks/train_paragraphs.py)",
+    "dev": "trafilatura evaluation set, crc32(url) even half, {} pages (benchmarks/train_paragraphs.py --train-on dev)",
+}
+
+
+def export_models(add, drop, trained_on: str) -> dict:
+    """Both fitted models as `newsbeam.paragraphs.models_from` reads them; `trained_on` says on what."""
     return {"version": pg.MODEL_VERSION, "add": export(add), "drop": export(drop, pg.DROP_FEATURES, DROP_BELOW),
-            "trained_on": "trafilatura evaluation set, crc32(url) even half (benchmarks/train_paragraphs.py)"}
+            "trained_on": trained_on}
 
 
 def serialise(spec: dict) -> str:
@@ -203,6 +222,47 @@ def cross_validate(pages: List[Page], out=sys.stdout) -> None:
         dropped = sum(k.count(False) for k in kept)
         print(f"add above {KEEP_ABOVE}, drop below {below}: F {f:.4f} (P {p:.3f} / R {r:.3f}), {dropped} dropped"
               f"{' <- shipped' if below == DROP_BELOW else ''}", file=out)
+
+
+def _decisions(pages: Sequence[Page], add, drop) -> tuple:
+    """The `add` and `drop` decisions of scikit-learn models at the shipped thresholds."""
+    added = [[x > KEEP_ABOVE for x in add.predict_proba(p.rows)[:, 1]] if p.rows else [] for p in pages]
+    kept = [[x > DROP_BELOW for x in drop.predict_proba(p.kept_rows)[:, 1]] if p.kept_rows else [] for p in pages]
+    return added, kept
+
+
+def held_out_cv(dev: Sequence[Page], held: List[Page], extra: Sequence[Page] = (), out=sys.stdout) -> dict:
+    """Do the models generalise better with more labelled pages? The held-out half in 5 folds by page (page i of
+    the sorted URLs in fold i % 5); each fold decided by models trained on the dev half, the other 4 folds (and
+    `extra`, other labelled pages) with the hyper-parameters and thresholds chosen on the dev half, against the
+    models trained on the dev half alone (`--train-on dev`'s, shipped until both halves were) on the same pages;
+    it also counts the held-out rows the shipped models decide otherwise than the dev half's. Returns {fold or
+    "all": (F dev-only, F more)}."""
+    base = _decisions(held, fit(list(dev)), fit_drop(list(dev)))
+    more: tuple = ([[] for _ in held], [[] for _ in held])
+    for fold in range(FOLDS):
+        train = list(dev) + list(extra) + [p for i, p in enumerate(held) if i % FOLDS != fold]
+        mine = [i for i in range(len(held)) if i % FOLDS == fold]
+        added, kept = _decisions([held[i] for i in mine], fit(train), fit_drop(train))
+        for k, i in enumerate(mine):
+            more[0][i], more[1][i] = added[k], kept[k]
+    shipped = pg.default_models()
+    differ = sum(shipped.add.keep(row) != d for p, ds in zip(held, base[0]) for row, d in zip(p.rows, ds)) + sum(
+        shipped.drop.keep(row) != d for p, ds in zip(held, base[1]) for row, d in zip(p.kept_rows, ds))
+    print(f"held-out half, {len(held)} pages in {FOLDS} folds by page; trained on the dev half ({len(dev)} pages)"
+          f"{f' and {len(extra)} other pages' if extra else ''}: alone / + the other 4 folds (the shipped models "
+          f"decide {differ} of the {sum(len(p.rows) + len(p.kept_rows) for p in held)} held-out rows otherwise than "
+          f"the dev half's alone)", file=out)
+    figures = {}
+    for fold in list(range(FOLDS)) + ["all"]:
+        mine = [i for i in range(len(held)) if fold == "all" or i % FOLDS == fold]
+        pages = [held[i] for i in mine]
+        a = segment_f(pages, [base[0][i] for i in mine], [base[1][i] for i in mine])
+        b = segment_f(pages, [more[0][i] for i in mine], [more[1][i] for i in mine])
+        figures[fold] = (a[0], b[0])
+        print(f"{'fold ' + str(fold) if fold != 'all' else 'all':7} ({len(pages):3} pages): F {a[0]:.4f} (P {a[1]:.3f} "
+              f"/ R {a[2]:.3f}) -> {b[0]:.4f} (P {b[1]:.3f} / R {b[2]:.3f}), {b[0] - a[0]:+.4f}", file=out)
+    return figures
 
 
 def _load(path: Path):
@@ -252,12 +312,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 unless retraining gives --out byte for byte")
+    parser.add_argument("--train-on", choices=sorted(TRAINED_ON), default="all",
+                        help="the pages the written (or --check'ed) models learn from: both halves (the shipped "
+                             "models) or the dev half alone (the models before)")
+    parser.add_argument("--held-out-cv", action="store_true",
+                        help="only the held-out half's F by 5-fold CV, trained on the dev half and the other folds, "
+                             "against the dev half alone; no model written")
+    parser.add_argument("--readability", action="store_true",
+                        help="with --held-out-cv: Mozilla Readability's 130 pages as more training pages")
     parser.add_argument("--cost", type=Path, metavar="BASELINE",
                         help="only the CPU time of the decision against BASELINE, an earlier newsbeam/paragraphs.py")
     args = parser.parse_args(argv)
-    texts = page_texts(args.work, args.corpora)
-    htmls = dev_htmls(args.work, args.corpora, texts)
-    pages = [Page(url, texts[url], htmls.get(url)) for url in sorted(texts)]
+    pages = labelled_pages(args.work, args.corpora, "dev")
     labels = [y for p in pages for y in p.labels]
     kept = [y for p in pages for y in p.kept_labels]
     print(f"{len(pages)} dev pages; resiliparse-only paragraphs: {labels.count(1)} to keep, {labels.count(0)} to drop, "
@@ -269,8 +335,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.cv:
         cross_validate(pages)
         return 0
+    if args.held_out_cv:
+        extra: List[Page] = []
+        if args.readability:
+            from benchmarks.explore_paragraph_models import readability_pages  # (it imports this module)
+
+            extra = readability_pages(args.work, args.corpora)
+        held_out_cv(pages, labelled_pages(args.work, args.corpora, "held-out"), extra)
+        return 0
+    if args.train_on == "all":
+        pages = pages + labelled_pages(args.work, args.corpora, "held-out")
     add, drop = fit(pages), fit_drop(pages)
-    spec = export_models(add, drop)
+    spec = export_models(add, drop, TRAINED_ON[args.train_on].format(len(pages)))
     shipped = pg.models_from(spec)
     # the plain-Python inference must decide as scikit-learn does
     for name, model, ours, rows, above in (
@@ -289,7 +365,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     added = [[shipped.add.keep(r) for r in p.rows] for p in pages]
     kept_now = [[shipped.drop.keep(r) for r in p.kept_rows] for p in pages]
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, {len(spec['add']['trees'])} + "
-          f"{len(spec['drop']['trees'])} trees); dev F as trained (not cross-validated): "
+          f"{len(spec['drop']['trees'])} trees); F on the {len(pages)} training pages (not cross-validated): "
           f"{segment_f(pages, added, kept_now)[0]:.4f}")
     return 0
 
