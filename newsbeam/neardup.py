@@ -51,10 +51,18 @@ class Fingerprint:
 
 
 def shingles(text: str, size: int) -> List[bytes]:
+    """The distinct word `size`-grams of the text, in no particular order (a MinHash takes the minimum)."""
     words = _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
     if len(words) < size:
         return [" ".join(words).encode("utf-8")] if words else []
-    return list({" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)})
+    # zip walks the words without slicing a list per position; each distinct gram is encoded once
+    return [gram.encode("utf-8") for gram in {" ".join(gram) for gram in zip(*(words[k:] for k in range(size)))}]
+
+
+def _sha1_32(grams: List[bytes]) -> List[int]:
+    """datasketch's default 32-bit hash of each gram (`sha1_hash32`: the first 4 bytes of its SHA-1, little
+    endian), taken in one pass: its per-gram call and `struct.unpack` were a third of a fingerprint's time."""
+    return np.frombuffer(b"".join([hashlib.sha1(gram).digest()[:4] for gram in grams]), dtype="<u4").tolist()
 
 
 @lru_cache(maxsize=8)
@@ -68,11 +76,12 @@ _SCHEME = "affine32"  # datasketch's default: the scheme every stored band key w
 
 
 def fingerprint(article_id: str, text: str, settings: NearDupSettings = NearDupSettings()) -> Fingerprint:
-    minhash = MinHash(num_perm=settings.num_perm, seed=settings.seed, scheme=_SCHEME,
+    # the grams' hashes are computed here (_sha1_32), so the MinHash's own hash function is the identity (`int`)
+    minhash = MinHash(num_perm=settings.num_perm, seed=settings.seed, scheme=_SCHEME, hashfunc=int,
                       permutations=_permutations(settings.num_perm, settings.seed))
     grams = shingles(text, settings.shingle_words)
     if grams:
-        minhash.update_batch(grams)
+        minhash.update_batch(_sha1_32(grams))
     values = np.asarray(minhash.hashvalues, dtype=np.uint64)
     rows = settings.rows
     bands = tuple(

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import List, Optional, Tuple
 
-import pypdfium2 as pdfium
-
 from newsbeam.mediatypes import is_pdf_type
 
 _PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD
@@ -137,6 +135,10 @@ def _names(value: str) -> Tuple[str, ...]:
 
 def extract_pdf(body: bytes, max_pages: int) -> PdfContent:
     """Raises PdfEncrypted, PdfError or PdfTooLarge."""
+    # imported on the first PDF: every process that extracts pages imports this module (the workers, each
+    # extraction watchdog's child), and most never meet a PDF
+    import pypdfium2 as pdfium
+
     if not body.strip():
         raise PdfError(f"empty body ({len(body)} bytes): no PDF document was served")
     try:

@@ -124,3 +124,36 @@ def test_fingerprints_with_the_permutations_drawn_once_are_those_of_a_fresh_minh
         fresh.update_batch(grams)
     assert np.array_equal(np.asarray(fresh.hashvalues, dtype=np.uint64), found.signature)
     assert fingerprint("id", text).bands == found.bands
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab xy ÉéÅ\u00a0ﬁ.,\n")), max_size=200),
+       size=st.integers(min_value=1, max_value=4))
+def test_shingles_are_the_distinct_word_grams_as_first_written(text, size):
+    """shingles() walks the words with zip and encodes each distinct gram once: the same grams as the slicing
+    formulation every stored band key was made with, each once."""
+    import unicodedata
+
+    from newsbeam.neardup import _TOKEN, shingles
+
+    words = _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+    expected = ({" ".join(words).encode("utf-8")} if words else set()) if len(words) < size else \
+        {" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
+    found = shingles(text, size)
+    assert len(found) == len(set(found)) and set(found) == expected
+
+
+def test_fingerprints_hash_the_grams_as_datasketch_does():
+    """The grams' SHA-1 hashes are taken in one pass (neardup._sha1_32) and fed to a MinHash whose hash function is
+    the identity: signature and band keys must be those of datasketch's own `sha1_hash32` path, on real text."""
+    import numpy as np
+    from datasketch import MinHash
+
+    from newsbeam.neardup import NearDupSettings, fingerprint, shingles
+
+    text = " ".join(f"word{i % 97} Übermut {i % 13} ﬁnal, Ελλάδα" for i in range(400))
+    found = fingerprint("id", text)
+    reference = MinHash(num_perm=NearDupSettings().num_perm, seed=NearDupSettings().seed)
+    reference.update_batch(shingles(text, NearDupSettings().shingle_words))
+    assert np.array_equal(np.asarray(reference.hashvalues, dtype=np.uint64), found.signature)
+    assert found.bands == fingerprint("id", text).bands
