@@ -1,6 +1,7 @@
 """The datasets as analysts read them: pandas, DuckDB, Polars and Spark over outputs of the real CLI (two runs into
 one output, the second adding no article; a `reprocess` output; an output whose run wrote no article; older schema
 versions beside new files), each reader checked against pyarrow. docs/reading.md shows the same snippets."""
+import fcntl
 import os
 import re
 import shutil
@@ -96,13 +97,11 @@ def _write_older_versions(out: Path) -> None:
         pq.write_table(_older(dead, schema, version), folder / f"part-old{version}-00000.parquet")
 
 
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory):
+def _make_outputs(root: Path) -> None:
     """Real runs (about half a minute each): `runs` got r1, then r2 with one page more (a second file in the same
     partition), then r3, which found nothing new; `reprocessed` is its archive re-extracted offline; `no_articles`
     is a run whose only URL is a 404; `mixed` is `runs` plus files of every older schema version; a hidden
     temporary file lies in every output, as a killed run leaves it."""
-    root = tmp_path_factory.mktemp("readers")
     with SampleSite(routes=fault_routes() | ROUTES) as site:
         first, every = root / "first.txt", root / "every.txt"
         listed = [*SAMPLE, *ROUTES, "/faults/missing.html"]
@@ -119,11 +118,31 @@ def outputs(tmp_path_factory):
              "--new-run-id", "rp1")
     shutil.copytree(runs, root / "mixed")
     _write_older_versions(root / "mixed")
-    names = ("runs", "reprocessed", "no_articles", "mixed")
-    for name in names:
+    for name in OUTPUTS:
         for part in sorted((root / name).glob("*/ingest_date=*/**/part-*.parquet"))[:1]:
             shutil.copy(part, part.parent / f".{part.name}.0123456789abcdef.inprogress")
-    return {name: root / name for name in names}
+
+
+OUTPUTS = ("runs", "reprocessed", "no_articles", "mixed")
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory, worker_id):
+    """The outputs, made once per test session: pytest-xdist workers share them (the folder above each worker's
+    own, under a lock) instead of each spending the runs' minutes again when this module's tests are split."""
+    if worker_id == "master":
+        root = tmp_path_factory.mktemp("readers")
+        _make_outputs(root)
+    else:
+        root = tmp_path_factory.getbasetemp().parent / "readers-outputs"
+        with open(root.parent / "readers-outputs.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (root / "done").exists():
+                shutil.rmtree(root, ignore_errors=True)  # what a worker that failed left
+                root.mkdir()
+                _make_outputs(root)
+                (root / "done").touch()
+    return {name: root / name for name in OUTPUTS}
 
 
 def _reference(out: Path, name: str) -> pa.Table:
