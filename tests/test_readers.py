@@ -224,7 +224,7 @@ def _readme_duckdb_queries():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text[text.index("## Querying"):]
     block = block[block.index("```python") + len("```python"):]
-    return [q for q in re.findall(r'duckdb\.sql\("""(.*?)"""\)', block[:block.index("```")], re.S)]
+    return re.findall(r'duckdb\.sql\("""(.*?)"""\)', block[:block.index("```")], re.S)
 
 
 def test_every_documented_duckdb_read_unifies_by_name():
@@ -328,7 +328,7 @@ def test_spark_without_merge_schema_loses_newer_columns(spark, outputs):
     assert "entity_ids" not in plain.columns
 
 
-def test_spark_on_a_dataset_no_run_has_written(spark, outputs):
+def test_spark_on_a_dataset_no_run_has_written(spark, outputs, tmp_path):
     """A reader's limit (docs/reading.md): Spark, like DuckDB's and Polars' globs, fails on a dataset whose folder
     no run has made yet; newsbeam.analysis gives an empty frame with the columns."""
     from pyspark.errors import AnalysisException
@@ -341,6 +341,15 @@ def test_spark_on_a_dataset_no_run_has_written(spark, outputs):
     assert len(read_pandas(str(out))) == 0 and scan_polars(str(out)).collect().columns[-2:] == ["ingest_date",
                                                                                              "language"]
     assert _spark_read(spark, out, "dead_letters").count() == 1
+    # a first run killed while writing: the folder holds only a hidden temporary file
+    killed = tmp_path / "killed"
+    hidden = next((outputs["runs"] / "articles").rglob(".*.inprogress"))
+    folder = killed / hidden.parent.relative_to(outputs["runs"])
+    folder.mkdir(parents=True)
+    shutil.copy(hidden, folder / hidden.name)
+    with pytest.raises(AnalysisException, match="UNABLE_TO_INFER_SCHEMA"):
+        _spark_read(spark, killed, "articles")
+    assert len(read_pandas(str(killed))) == 0 and scan_polars(str(killed)).collect().height == 0
 
 
 def _reading_snippets():
