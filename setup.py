@@ -88,6 +88,8 @@ setup(
             # Beam's gs:// filesystem (GcsIO) without the whole apache-beam[gcp], tested against a loopback GCS server
             "google-cloud-storage>=3.4,<4",
             "gcp-storage-emulator>=2026.7,<2027",
+            # tests/test_readers.py reads the output as Spark does (local mode; needs Java 17+, which .ci/run installs)
+            "pyspark>=4.0,<5",
             "hypothesis>=6.100,<7",  # property tests of parsers and file-name ownership
             "playwright>=1.50,<2",  # drives Debian's /usr/bin/chromium; never `playwright install`
             "ruff>=0.6,<1",  # `ruff check .` in CI (ruff.toml)

@@ -47,14 +47,16 @@ def query_hints(output: str, python: str = sys.executable) -> List[str]:
     month_start = datetime.now(timezone.utc).strftime("%Y-%m-01")  # ingest_date compares as an ISO date string
     codes = [
         "import duckdb; duckdb.sql(\"SELECT language, count(*) n, round(avg(word_count)) words "
-        f"FROM read_parquet('{glob}', hive_partitioning=true) GROUP BY language ORDER BY n DESC\").show()",
+        f"FROM read_parquet('{glob}', hive_partitioning=true, union_by_name=true) GROUP BY language ORDER BY n DESC\")"
+        ".show()",
         "from newsbeam.analysis import read_pandas; df = read_pandas('" + output + "'); "
         f"print(df[df.ingest_date >= '{month_start}'][['language', 'title', 'published_at', 'date_source']]"
         ".head(10).to_string())",
-        "import polars as pl; print(pl.scan_parquet('" + glob + "', hive_partitioning=True)"
+        "from newsbeam.analysis import scan_polars; print(scan_polars('" + output + "')"
         ".group_by('source_domain').len().sort('len', descending=True).collect())",
         "import duckdb; duckdb.sql(\"SELECT stage, reason, count(*) n "
-        f"FROM read_parquet('{dead}', hive_partitioning=true) GROUP BY ALL ORDER BY n DESC\").show()",
+        f"FROM read_parquet('{dead}', hive_partitioning=true, union_by_name=true) GROUP BY ALL ORDER BY n DESC\")"
+        ".show()",
     ]
     return [f"{interpreter} -c {_shell_quoted(code)}" for code in codes]
 
