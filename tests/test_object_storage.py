@@ -38,8 +38,10 @@ from newsbeam.pipelines.options import UsageError  # noqa: E402
 from tests.faults import fault_routes  # noqa: E402
 from tests.s3_loopback import KEY_ID, REGION, SECRET  # noqa: E402 - its fixtures come through conftest.py
 
+# storage is under test here, not NER: the gazetteer still links entities, without spaCy's model loading and tagging
+# in each of these in-process runs (the slowest test of the suite: 129 s of CI on a slow machine)
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
-              "--connect-timeout", "1", "--allow-private-addresses"]
+              "--connect-timeout", "1", "--allow-private-addresses", "--entities", "gazetteer"]
 FAULT_PATHS = ["/faults/missing.html", "/faults/503-then-200.html", "/faults/redirect-1.html",
                "/faults/image.png", "/faults/wrong-charset.html"]
 
