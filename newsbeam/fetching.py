@@ -80,7 +80,7 @@ class _HostGate:
         self.unsent: Optional[object] = None  # the ticket of a request let through that has not reached its socket
         self.unanswered = 0  # attempts in a row that got no answer at all (the circuit breaker's count)
         self.last_unanswered = ""
-        self.closed_until: Optional[float] = None  # monotonic time until which the host is not asked (circuit open)
+        self.refused_until: Optional[float] = None  # monotonic time until which the host is not asked (circuit open)
 
     def sent(self, ticket: object) -> None:
         with self.changed:
@@ -121,11 +121,11 @@ class HostGates:
             return None
         gate = self._gate(origin)
         with gate.changed:
-            if gate.closed_until is None:
+            if gate.refused_until is None:
                 return None
             now = time.monotonic()
-            if now >= gate.closed_until:  # the probe
-                gate.closed_until = now + settings.connect_timeout + settings.deadline
+            if now >= gate.refused_until:  # the probe
+                gate.refused_until = now + settings.connect_timeout + settings.deadline
                 return None
             return (f"{gate.unanswered} attempts in a row got no answer (the last: {gate.last_unanswered}); "
                     f"not asked for {settings.host_failure_pause:g}s (--host-failure-pause)")
@@ -137,12 +137,12 @@ class HostGates:
         gate = self._gate(origin)
         with gate.changed:
             if answered:
-                gate.unanswered, gate.closed_until = 0, None
+                gate.unanswered, gate.refused_until = 0, None
                 return
             gate.unanswered += 1
             gate.last_unanswered = failure
             if gate.unanswered >= self._settings.host_failure_limit:
-                gate.closed_until = time.monotonic() + self._settings.host_failure_pause
+                gate.refused_until = time.monotonic() + self._settings.host_failure_pause
 
     def _gate(self, origin: str) -> _HostGate:
         with self._lock:
