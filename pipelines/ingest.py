@@ -36,6 +36,7 @@ from newsbeam.pipelines.lifecycle import (
     interruptible,
     stage_seconds,
 )
+from newsbeam.pipelines.view_options import ViewCachingOptions
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.pipelines.progress_options import ProgressOptions, live_progress, quiet_worker_logs
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
@@ -193,7 +194,7 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
     `now` (default: the clock) is the run's start: retry schedules are judged against it. `control` (the CLI's)
     lets a SIGINT/SIGTERM mark this run 'interrupted' (see `lifecycle.supervise`). `lock`: the output's lock, if
     the caller already holds it (the stream driver)."""
-    options = PipelineOptions(argv)
+    options = ViewCachingOptions(argv)
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_RUNNER

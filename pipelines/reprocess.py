@@ -24,6 +24,7 @@ from newsbeam.manifest import library_versions, manifest_path, read_manifests, w
 from newsbeam.recordstore import RecordStore
 from newsbeam.pipelines.ingest import DEFAULT_RUNNER, page_spool
 from newsbeam.pipelines.lifecycle import RunControl, RunOutcome, counters_of, decide
+from newsbeam.pipelines.view_options import ViewCachingOptions
 from newsbeam.pipelines.options import UsageError, default_run_id, parse_moment
 from newsbeam.replace import replace_older_rows
 from newsbeam.runlock import hold_run_lock
@@ -143,7 +144,7 @@ def run(argv: List[str], control: Optional[RunControl] = None) -> RunOutcome:
     parser = argparse.ArgumentParser(prog="newsbeam reprocess")
     add_arguments(parser)
     args, beam_args = parser.parse_known_args(argv)
-    options = PipelineOptions(beam_args)
+    options = ViewCachingOptions(beam_args)
     standard = options.view_as(StandardOptions)
     standard.runner = standard.runner or DEFAULT_RUNNER
     FileSystems.set_options(options)

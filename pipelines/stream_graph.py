@@ -45,6 +45,7 @@ from newsbeam.pipelines.lifecycle import (
     signal_exit_code,
 )
 from newsbeam.pipelines.ingest import archive_discovery, with_discovery
+from newsbeam.pipelines.view_options import ViewCachingOptions
 from newsbeam.pipelines.options import IngestConfig, NewsbeamOptions, UsageError, build_config
 from newsbeam.pipelines.stream import StreamOptions
 from newsbeam.schemas.datasets import ARTICLES, DEAD_LETTERS as DEAD_LETTERS_DATASET, RunContext
@@ -214,7 +215,7 @@ def run_unbounded(argv: List[str], now: Optional[datetime] = None, allowed_runne
     back into their seen index, so they do not write its articles again. `--max-cycles N` stops the impulses after N
     polls (the job then drains and ends); `--duration S` cancels it after S seconds. Without either, a detached
     runner (Dataflow) returns once the job is submitted, the others wait for the job to end. Returns the exit code."""
-    options = PipelineOptions(argv)
+    options = ViewCachingOptions(argv)
     standard = options.view_as(StandardOptions)
     runner = requested_runner(argv)
     if runner not in allowed_runners:

@@ -28,8 +28,8 @@ def s3_server():
 @pytest.fixture
 def aws_env(monkeypatch, s3_server):
     """Dummy credentials, no lookup of real ones (no instance metadata service, no ~/.aws files), and the loopback
-    server as boto3's default S3 endpoint: an S3 client built without our options (see
-    test_s3_output_needs_no_preset_filesystem_options) must not go looking for the real AWS."""
+    server as boto3's default S3 endpoint: an S3 client built without our options (the first S3 run of
+    test_ingest_to_s3_gives_the_same_rows_as_a_local_folder_and_reruns_replace) must not go looking for the real AWS."""
     for name, value in {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": REGION,
                         "AWS_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true",
                         "AWS_CONFIG_FILE": "/nonexistent/aws-config",

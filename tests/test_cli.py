@@ -2,6 +2,7 @@
 pandas and Polars."""
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,11 @@ import polars as pl
 import pyarrow.dataset as ds
 import pytest
 
-from newsbeam.sample_site import article_paths
+from newsbeam.pipelines import cli
+from newsbeam.sample_site import SampleSite, article_paths
 from newsbeam.schemas.datasets import ARTICLES_SCHEMA_VERSION
 from tests.browser import chromium_missing_reason, visit
+from tests.faults import fault_routes
 
 FAST_FLAGS = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
               "--connect-timeout", "1", "--allow-private-addresses"]
@@ -41,9 +44,16 @@ def newsbeam(*args, timeout=300):
     return subprocess.run([*NEWSBEAM, *args], capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture
-def inputs(site, tmp_path):
-    urls = tmp_path / "urls.txt"
+@pytest.fixture(scope="module")
+def site():
+    """One site for the module: the runs below share it, and their outputs name its URLs."""
+    with SampleSite(routes=fault_routes()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def inputs(site, tmp_path_factory):
+    urls = tmp_path_factory.mktemp("inputs") / "urls.txt"
     urls.write_text("# direct URLs\n" + "".join(site.url(p) + "\n" for p in FAULT_URLS)
                     + site.url("/legacy/de-latin1-page.html") + "\n" + "not-a-url\n")
     return [
@@ -54,6 +64,15 @@ def inputs(site, tmp_path):
     ]
 
 
+@pytest.fixture(scope="module")
+def first_run(inputs, tmp_path_factory):
+    """One full run (spaCy NER on) of every input, made once for the module: the tests that only read its output
+    share it instead of paying half a minute of run each."""
+    out = tmp_path_factory.mktemp("first") / "out"
+    done = newsbeam("ingest", *inputs, "--output", str(out), "--run-id", "r1")
+    return done, out
+
+
 def articles_of(out):
     return ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table()
 
@@ -62,9 +81,8 @@ def dead_letters_of(out):
     return ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table()
 
 
-def test_ingest_end_to_end(site, inputs, tmp_path):
-    out = tmp_path / "out"
-    done = newsbeam("ingest", *inputs, "--output", str(out), "--run-id", "r1")
+def test_ingest_end_to_end(site, first_run):
+    done, out = first_run
     assert done.returncode == 0, done.stderr
     # what cron and Airflow log: stdout is the one summary line; stderr (no terminal) holds progress log lines only
     assert re.fullmatch(r"run r1: succeeded in \d+\.\d s -> \S+\n", done.stdout), done.stdout
@@ -120,9 +138,9 @@ def test_ingest_end_to_end(site, inputs, tmp_path):
     assert manifest["stage_seconds"]["fetch"] > 0
 
 
-def test_every_sample_page_is_traceable(site, inputs, tmp_path):
-    out = tmp_path / "out"
-    assert newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(out)).returncode == 0
+def test_every_sample_page_is_traceable(site, first_run):
+    done, out = first_run
+    assert done.returncode == 0, done.stderr
     rows = articles_of(out).to_pylist()
     urls = {row["url"].replace(site.base_url, "") for row in rows}
     teasers = {"/articles/en-subscribers-only.html", "/articles/fr-reserve-abonnes.html"}
@@ -141,9 +159,9 @@ def test_every_sample_page_is_traceable(site, inputs, tmp_path):
     assert "Rückkehrerinnen" in latin1["text"] and "Ã" not in latin1["text"]
 
 
-def test_output_reads_the_same_in_duckdb_pandas_and_polars(site, inputs, tmp_path):
-    out = tmp_path / "out"
-    assert newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(out), "--run-id", "r1").returncode == 0
+def test_output_reads_the_same_in_duckdb_pandas_and_polars(first_run):
+    done, out = first_run
+    assert done.returncode == 0, done.stderr
     expected = articles_of(out).num_rows
     glob = f"{out}/articles/**/*.parquet"
     by_language = duckdb.sql(f"SELECT language, count(*) FROM read_parquet('{glob}', hive_partitioning=true) "
@@ -156,9 +174,9 @@ def test_output_reads_the_same_in_duckdb_pandas_and_polars(site, inputs, tmp_pat
     assert dead == dead_letters_of(out).num_rows
 
 
-def test_rerun_of_the_same_run_id_replaces(site, inputs, tmp_path):
+def test_rerun_of_the_same_run_id_replaces(inputs, first_run, tmp_path):
     out = tmp_path / "out"
-    assert newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(out), "--run-id", "r1").returncode == 0
+    shutil.copytree(first_run[1], out)  # r1 as the first attempt left it
     first = sorted(articles_of(out).column("article_id").to_pylist())
     files = sorted(p.relative_to(out) for p in out.rglob("*.parquet") if "_state" not in p.parts)
     assert newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(out), "--run-id", "r1").returncode == 0
@@ -174,25 +192,15 @@ def test_rerun_of_the_same_run_id_replaces(site, inputs, tmp_path):
                                                                                "language=de"}
 
 
-def test_same_inputs_give_the_same_rows(site, inputs, tmp_path):
+def test_same_inputs_give_the_same_rows_in_one_process_or_in_two(inputs, first_run, tmp_path):
     columns = ["article_id", "language", "language_score", "text", "title", "published_at", "content_hash",
                "entities", "entity_ids", "topics", "duplicate_group"]
-    tables = []
-    for run in ("a", "b"):
-        out = tmp_path / run
-        assert newsbeam("ingest", *inputs, "--output", str(out), "--run-id", run).returncode == 0
-        tables.append(articles_of(out).select(columns).sort_by("article_id").to_pylist())
-    assert tables[0] == tables[1]
-
-
-def test_parallel_local_run_gives_the_same_rows(site, inputs, tmp_path):
-    single, multi = tmp_path / "single", tmp_path / "multi"
-    assert newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(single)).returncode == 0
-    done = newsbeam("ingest", *inputs, *GAZETTEER_ONLY, "--output", str(multi), "--direct_num_workers", "2",
+    multi = tmp_path / "multi"
+    done = newsbeam("ingest", *inputs, "--output", str(multi), "--run-id", "b", "--direct_num_workers", "2",
                     "--direct_running_mode", "multi_processing")
     assert done.returncode == 0, done.stderr
-    key = ["article_id", "language", "content_hash", "entity_ids", "duplicate_group"]
-    assert articles_of(multi).select(key).sort_by("article_id") == articles_of(single).select(key).sort_by("article_id")
+    rows = [articles_of(out).select(columns).sort_by("article_id").to_pylist() for out in (first_run[1], multi)]
+    assert rows[0] == rows[1] and rows[0]
 
 
 def test_local_feed_and_url_list_files(site, tmp_path):
@@ -224,14 +232,19 @@ def test_local_feed_and_url_list_files(site, tmp_path):
     (["--feeds", "x.rss", "--topics", "bad-topics.yaml"], "bad-topics.yaml"),
     (["--feeds", "x.rss", "--entities", "everything"], "invalid choice: 'everything'"),
 ])
-def test_bad_arguments_exit_2_with_a_message(tmp_path, monkeypatch, args, message):
+def test_bad_arguments_exit_2_with_a_message(tmp_path, monkeypatch, capsys, args, message):
     (tmp_path / "x.rss").write_text("<rss/>")
     (tmp_path / "bad-topics.yaml").write_text("topics: [this is not a mapping\n")
     # restored after the test: later multi-process runs start their workers in the working directory
     monkeypatch.chdir(tmp_path)
-    done = newsbeam("ingest", *args, "--output", str(tmp_path / "out"))
-    assert done.returncode == 2
-    assert message in done.stderr
+    # the CLI's own main() in this process: a subprocess would spend seconds importing Beam for each case
+    # (test_non_numeric_option_is_rejected checks the exit status of the real process)
+    try:
+        code = cli.main(["ingest", *args, "--output", str(tmp_path / "out")])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    assert code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_non_numeric_option_is_rejected():

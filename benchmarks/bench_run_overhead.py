@@ -1,0 +1,81 @@
+"""The fixed CPU of one small run: what a batch run or a stream poll costs before and around its pages.
+
+    python -m benchmarks.bench_run_overhead [--repeats 5] [--feed /feeds/levant.rss]
+
+Each sample is a fresh interpreter that serves the bundled sample site on 127.0.0.1, runs one warm-up ingest of
+`--feed` in-process (imports, gazetteer, models, caches), then a second one into a new output, and reports that
+second run's CPU (`time.process_time`: every thread of the process, FnApiRunner's in-process workers included)
+and how many options views Beam built during it. Arms, interleaved: `plain` builds the run's options with Beam's
+`PipelineOptions` (a new view and argparse parser on every `view_as`, as before), `cached` with
+`newsbeam.pipelines.view_options.ViewCachingOptions` (now).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+_SAMPLE = """
+import json, sys, tempfile, time
+from pathlib import Path
+from apache_beam.options.pipeline_options import PipelineOptions
+from newsbeam.pipelines import ingest
+from newsbeam.sample_site import SampleSite
+
+arm, feed = sys.argv[1], sys.argv[2]
+if arm == "plain":
+    ingest.ViewCachingOptions = PipelineOptions
+views = []
+original = PipelineOptions.__init__
+def counting(self, *args, **kwargs):
+    views.append(1)
+    original(self, *args, **kwargs)
+PipelineOptions.__init__ = counting
+flags = ["--host-delay", "0", "--entities", "gazetteer", "--allow-private-addresses"]
+with SampleSite() as site, tempfile.TemporaryDirectory() as work:
+    for attempt in ("warm-up", "measured"):
+        del views[:]
+        cpu, wall = time.process_time(), time.perf_counter()
+        done = ingest.run(["--feeds", site.url(feed), *flags, "--output", str(Path(work) / attempt)])
+        assert done.status == "succeeded", done.error
+    print(json.dumps({"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall, "views": len(views),
+                      "articles": done.counters.get("articles.written", 0)}))
+"""
+
+
+def _sample(arm: str, feed: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", _SAMPLE, arm, feed], cwd=str(REPO), capture_output=True, text=True,
+                          timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--feed", default="/feeds/levant.rss", help="a feed of the sample site (default: %(default)s)")
+    args = parser.parse_args(argv)
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    samples = {"plain": [], "cached": []}
+    for _ in range(args.repeats):  # interleaved: the machine's load drifts
+        for arm in samples:
+            samples[arm].append(_sample(arm, args.feed))
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    print("| options | run CPU s (median) | wall s (median) | views built | articles | CPU s of each run |")
+    print("|---|---:|---:|---:|---:|---|")
+    for arm, rows in samples.items():
+        print(f"| {arm} | {statistics.median(r['cpu'] for r in rows):.2f} | "
+              f"{statistics.median(r['wall'] for r in rows):.2f} | {rows[0]['views']} | {rows[0]['articles']} | "
+              f"{', '.join(format(r['cpu'], '.2f') for r in rows)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
