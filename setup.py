@@ -97,5 +97,5 @@ setup(
             "scikit-learn>=1.5,<2",  # benchmarks/train_paragraphs.py (the shipped inference is plain Python)
         ],
     },
-    entry_points={"console_scripts": ["newsbeam=newsbeam.pipelines.cli:main"]},
+    entry_points={"console_scripts": ["newsbeam=newsbeam.pipelines.cli:entry"]},
 )

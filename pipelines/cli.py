@@ -14,6 +14,7 @@ logging.getLogger().addHandler(logging.NullHandler())
 # Apache Beam and the pipeline modules are imported inside the functions that need them: `newsbeam report` and
 # `--version` run without Beam, whose import costs seconds.
 from newsbeam.pipelines import config_file  # noqa: E402
+from newsbeam.process_exit import exit_now  # noqa: E402
 from newsbeam.pipelines.report import add_report_arguments, report_main  # noqa: E402
 
 LOG = logging.getLogger("newsbeam")
@@ -353,5 +354,16 @@ def _show(args) -> int:
     return 0
 
 
+def entry() -> None:
+    """The `newsbeam` command (console script and `python -m newsbeam.pipelines.cli`): main(), then the process
+    ends without Python's teardown (newsbeam.process_exit). In-process callers use main()."""
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse's --help, --version and usage errors (it printed its message)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    logging.shutdown()  # what the interpreter's exit would have flushed
+    exit_now(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

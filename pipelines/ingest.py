@@ -206,7 +206,7 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
     config = build_config(options.view_as(NewsbeamOptions), now=now)
     # one live run per output: a concurrent one would write every article again (newsbeam.runlock)
     with hold_run_lock(config.output, config.run_id, held=lock, error=UsageError) as held:
-        # a stop ends the process at once (lifecycle._hard_exit): the lock this run took goes with it
+        # a stop ends the process at once (newsbeam.process_exit): the lock this run took goes with it
         release = control.on_interrupt(lambda reason: held.release()) if control and lock is None else None
         try:
             try:
@@ -243,7 +243,7 @@ def page_spool(chosen: Optional[str], runner: str, control: Optional[RunControl]
         yield None
         return
     with scratch_directory(chosen) as directory:
-        # a stop ends the process at once (lifecycle._hard_exit), past this block's own clean-up
+        # a stop ends the process at once (newsbeam.process_exit), past this block's own clean-up
         forget = control.on_interrupt(lambda reason: remove_tree(directory)) if control else None
         try:
             yield directory

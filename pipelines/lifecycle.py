@@ -9,7 +9,6 @@ status ('succeeded', 'no_input', 'accounting_mismatch', 'failed', 'interrupted',
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from newsbeam.entities.ner import model_versions
 from newsbeam.manifest import Accounting, account, library_versions, manifest_path, write_json
 from newsbeam.paragraphs import MODEL_VERSION as PARAGRAPH_MODEL_VERSION
+from newsbeam.process_exit import exit_now
 from newsbeam.pipelines.options import IngestConfig, UsageError
 from newsbeam.transforms.common import NAMESPACE
 
@@ -258,16 +258,6 @@ def terminate_children(timeout: float = _KILL_WAIT_SECONDS) -> int:
     return len(children)
 
 
-def _hard_exit(code: int) -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except Exception:  # a closed pipe must not turn a clean stop into a traceback
-            pass
-    # not sys.exit: Beam's and the fetcher's non-daemon threads would keep the process alive (the old hang)
-    os._exit(code)
-
-
 def supervise(work: Callable[[], T], control: RunControl, patient: bool = False,
               announce: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> T:
     """Runs `work()` in a thread of its own while the main thread watches for SIGINT/SIGTERM.
@@ -305,7 +295,7 @@ def supervise(work: Callable[[], T], control: RunControl, patient: bool = False,
                         signal.Signals(signum).name)
             control.stop.set()
         elif len(received) > (2 if patient else 1):
-            _hard_exit(signal_exit_code(received[0]))  # impatient: do not even wait for the clean-up
+            exit_now(signal_exit_code(received[0]))  # impatient: do not even wait for the clean-up
         else:
             control.stopping = received[0]
             _quiet()  # what breaks while the run is torn down is no news: the one line below says it all
@@ -364,4 +354,4 @@ def _stop_now(control: RunControl, signum: int, announce: Callable[[str], None])
     terminate_children()  # first: they fetch and write
     control.interrupt(f"interrupted by {name}")
     announce(f"newsbeam: interrupted by {name}: the run is marked 'interrupted'; the next run completes it")
-    _hard_exit(signal_exit_code(signum))
+    exit_now(signal_exit_code(signum))

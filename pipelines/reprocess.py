@@ -171,7 +171,7 @@ def run(argv: List[str], control: Optional[RunControl] = None) -> RunOutcome:
                          f"replace that run's files and manifest; choose another id")
     # one live run per output, as for ingest (newsbeam.runlock): two would write every article twice
     with hold_run_lock(output, run_id, error=UsageError) as held:
-        # a stop ends the process at once (lifecycle._hard_exit): the lock goes with it
+        # a stop ends the process at once (newsbeam.process_exit): the lock goes with it
         release = control.on_interrupt(lambda reason: held.release()) if control else None
         try:
             return _reprocess(args, options, files, source, output, run_id, started_at, control, unfinished)

@@ -109,7 +109,7 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
             write_json(status_path, asdict(status))
 
         forget = control.on_interrupt(interrupted) if control else (lambda: None)
-        # a stop ends the process at once (lifecycle._hard_exit): release the lock first (cleanups run newest first)
+        # a stop ends the process at once (newsbeam.process_exit): release the lock first (cleanups run newest first)
         forget_lock = control.on_interrupt(lambda reason: lock.release()) if control else (lambda: None)
         try:  # the one place that wraps all the polls
             # at once, not after the first poll (minutes, with models to load): until then the file would still
