@@ -244,6 +244,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 taken = sum(a != b for a, b in zip(texts, base))
                 name = f"recall guard: < {longer} x, {contains} contained{', res agrees' if agrees else ''}"
                 print(_row(name, score(pages, texts), f" {taken} pages changed"))
+    for bar in (80, 100, 120, 150, 200):  # the guard's length limit for share/comment/related bars
+        saved, ex._BAR_MAX_CHARS = ex._BAR_MAX_CHARS, bar
+        try:
+            print(_row(f"learned, furniture guard's bar limit {bar} chars", score(pages, [learned(p, models_of(p))
+                                                                                         for p in pages])))
+        finally:
+            ex._BAR_MAX_CHARS = saved
     for min_chars, which in ((0, "any"), (30, "any"), (30, "other"), (30, "fast"), (80, "any")):
         texts = [sandwiched(p, models_of(p), min_chars, which) for p in pages]
         print(_row(f"sandwiched candidates kept ({which}, {min_chars}+ chars)", score(pages, texts)))
