@@ -103,8 +103,8 @@ def score(pages: Sequence[dict], texts: Sequence[str]) -> Dict[str, tuple]:
         tp = sum(s in t for p, t in chosen for s in p["with_"])
         fn = sum(s not in t for p, t in chosen for s in p["with_"])
         fp = sum(s in t for p, t in chosen for s in p["without"])
-        prec, rec = tp / (tp + fp), tp / (tp + fn)
-        out[split] = (2 * prec * rec / (prec + rec), prec, rec)
+        prec, rec = (tp / (tp + fp) if tp + fp else 0.0), (tp / (tp + fn) if tp + fn else 0.0)
+        out[split] = (2 * prec * rec / (prec + rec) if prec + rec else 0.0, prec, rec)
     return out
 
 
