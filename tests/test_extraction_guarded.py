@@ -116,3 +116,30 @@ def test_folding_is_idempotent_and_spaced(text):
     folded = extraction._folded(text)
     assert extraction._folded(folded) == folded
     assert "  " not in folded and folded == folded.strip()
+
+
+FURNITURE = (
+    "Share this article",
+    "Related: Chicago is America's most segregated city",
+    "12 comments",
+    "Read more",
+    # boxes of up to 200 characters, however much they read like prose
+    "We use cookies to enhance your visit to our site and to bring you advertisements that might interest you. "
+    "Read our privacy policy.",
+    "Der Newsletter ist kostenlos und kann jederzeit abonniert und wieder abbestellt werden.",
+    "© 2026 The Sample Courier. All rights reserved.",
+)
+# prose of 100-200 characters that names a share, comment or "related" word (dropped as furniture before)
+PROSE_NAMING_FURNITURE = (
+    "The rights of Yahoo shareholders in this sale will be different from those in an ordinary sale, when they vote.",
+    "The premier has been detained in the United States on drug-related charges as well as charges of conspiracy.",
+    "She said she stayed up until 4 a.m. recently to take down comments from her business and company pages.",
+    "The codeshare expansion includes several of the airline's new routes from Los Angeles to Boise and Missoula.",
+)
+
+
+def test_the_guard_drops_furniture_and_keeps_prose_that_names_it():
+    lines = [PROSE * 2, *FURNITURE, *PROSE_NAMING_FURNITURE, PROSE * 2]
+    assert all(100 <= len(line) <= 200 for line in PROSE_NAMING_FURNITURE)
+    text = extraction.guard_text("\n".join(lines), None, GUARDED)
+    assert text.splitlines() == [PROSE * 2, *PROSE_NAMING_FURNITURE, PROSE * 2]
