@@ -1,5 +1,7 @@
 """Per-worker set-up (issue 16): models load for the languages that arrive, compiled regexes come from disk."""
 import json
+import subprocess
+import sys
 import re
 import uuid
 from types import SimpleNamespace
@@ -152,3 +154,20 @@ def test_the_extract_step_loads_the_dateparser_cache_and_saves_what_it_learned(t
     fn.setup()
     assert dateparser_cache.entry_count() > 0
     fn.teardown()
+
+
+# ------------------------------------------------------------------------------------------- imports of a process
+
+def test_a_process_that_runs_the_pipeline_and_fingerprints_does_not_import_datasketch_or_scipy():
+    """Near-duplicate signatures are computed with numpy: datasketch's package import pulls in its LSH and
+    scipy.integrate (~0.8 s of CPU in every process), and scipy.sparse is left to the grouping step. A fresh
+    interpreter, as a worker starts."""
+    script = (
+        "import sys\n"
+        "import newsbeam.pipelines.ingest, newsbeam.transforms.core\n"
+        "from newsbeam.neardup import fingerprint\n"
+        "assert fingerprint('a', 'one two three four five').bands\n"
+        "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
