@@ -171,3 +171,42 @@ def test_a_process_that_runs_the_pipeline_and_fingerprints_does_not_import_datas
     )
     found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
+
+
+def test_the_collector_pause_restores_what_it_found():
+    import gc
+
+    from newsbeam.runtime import collector_paused
+
+    with pytest.raises(ValueError):
+        with collector_paused():
+            assert not gc.isenabled()
+            raise ValueError("a failed load")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():  # e.g. a load under way on another thread paused it
+            pass
+        assert not gc.isenabled()  # not this pause's to turn back on
+    finally:
+        gc.enable()
+
+
+def test_the_language_profiles_load_with_the_garbage_collector_paused(monkeypatch):
+    import gc
+
+    from langdetect.detector_factory import DetectorFactory
+
+    from newsbeam.language import LanguageDetector
+
+    seen = []
+    load_profile = DetectorFactory.load_profile
+
+    def watched(self, directory):
+        seen.append(gc.isenabled())
+        return load_profile(self, directory)
+
+    monkeypatch.setattr(DetectorFactory, "load_profile", watched)
+    detector = LanguageDetector()
+    assert seen == [False] and gc.isenabled()
+    assert detector.detect("The committee met on Tuesday to discuss the new budget for schools.")[0] == "en"
