@@ -210,3 +210,22 @@ def test_the_language_profiles_load_with_the_garbage_collector_paused(monkeypatc
     detector = LanguageDetector()
     assert seen == [False] and gc.isenabled()
     assert detector.detect("The committee met on Tuesday to discuss the new budget for schools.")[0] == "en"
+
+
+def test_the_cli_builds_its_parser_with_the_garbage_collector_paused(monkeypatch):
+    """Building the parser imports Beam and the pipeline (seconds of imports in every run): the collector's passes
+    over the growing heap were ~0.5 s of that."""
+    import gc
+
+    from newsbeam.pipelines import cli
+
+    seen = []
+
+    def parser():
+        seen.append(gc.isenabled())
+        raise LookupError("stop here")
+
+    monkeypatch.setattr(cli, "_parser", parser)
+    with pytest.raises(LookupError):
+        cli.main(["inspect", "nowhere"])
+    assert seen == [False] and gc.isenabled()
