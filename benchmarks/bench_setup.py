@@ -1,6 +1,6 @@
 """Per-worker set-up CPU (issue 16): the extraction watchdog's child start-up and the entity tagger's loading.
 
-    python -m benchmarks.bench_setup [--repeats 3]
+    python -m benchmarks.bench_setup [--repeats 3] [--part all|process]
 
 Each figure is the CPU (user + system) of fresh processes, median of `--repeats`:
 - watchdog child, from a process whose main module imports Beam's SDK harness as a Beam worker's does
@@ -11,7 +11,11 @@ Each figure is the CPU (user + system) of fresh processes, median of `--repeats`
   regex compiled) against the lazy tagger with the compiled-regex cache, when English and French texts arrive and
   when only English ones do;
 - extraction of 99 real pages (every tenth of trafilatura's evaluation set) in a fresh process, with dateparser's
-  per-locale expressions compiled as the pages need them (before) against loaded from the disk cache (now).
+  per-locale expressions compiled as the pages need them (before) against loaded from the disk cache (now);
+- per process (`--part process` measures only this): a fresh driver's CLI start-up to its first answer (it imports
+  Beam and the pipeline to build its parser), and a fresh worker's imports (Beam's SDK harness, the steps'
+  modules), language profiles and gazetteer (from its cache), each phase's CPU. Run it in two checkouts to compare
+  commits.
 """
 from __future__ import annotations
 
@@ -107,6 +111,39 @@ print(json.dumps({"cpu": time.process_time() - started}))
 """
 
 
+_PROCESS = """
+import json, sys, time
+# what a Beam worker process sets up: the SDK harness, the modules of the pipeline's steps, the language profiles,
+# the gazetteer (cache filled: sys.argv[2]); or the driver: the CLI's parser (it imports Beam and the pipeline)
+import os
+os.environ["NEWSBEAM_CACHE_DIR"] = sys.argv[2]
+phases, started = {}, time.process_time()
+
+def phase(name):
+    global started
+    now = time.process_time()
+    phases[name] = now - started
+    started = now
+
+if sys.argv[1] == "driver":
+    from newsbeam.pipelines import cli
+    assert cli.main(["inspect", os.path.join(sys.argv[2], "not-an-output")]) == 2
+    phase("driver: CLI start-up to its first answer")
+else:
+    import apache_beam.runners.worker.sdk_worker_main  # noqa: F401
+    import newsbeam.transforms.core, newsbeam.transforms.entities, newsbeam.transforms.incremental  # noqa: F401
+    import newsbeam.transforms.write  # noqa: F401
+    phase("worker: imports (Beam's harness, the steps' modules)")
+    from newsbeam.language import LanguageDetector
+    LanguageDetector()
+    phase("worker: language profiles")
+    from newsbeam.entities import EntitySettings, EntityTagger
+    EntityTagger(EntitySettings())
+    phase("worker: entity tagger set-up (gazetteer from its cache)")
+print(json.dumps(phases))
+"""
+
+
 def _eval_pages(directory: Path) -> Path:
     import tarfile
 
@@ -130,53 +167,76 @@ def _run(args, env=None) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--part", choices=("all", "process"), default="all")
     args = parser.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="newsbeam-bench-setup-") as work:
         work = Path(work)
-        module = work / "worker_like.py"
-        module.write_text(_READY + _WATCHDOG)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(work), str(REPO), os.environ.get("PYTHONPATH", "")]))
-        rows = {}
-        for _ in range(args.repeats):  # interleaved: the machine's load drifts
-            for how in ("spawn", "subprocess"):
-                rows.setdefault(f"watchdog child: {how}", []).append(_run(["-m", "worker_like", how], env)["cpu"])
-        cache = work / "cache"
-        cache.mkdir(mode=0o700)
-        no_regex = work / "cache-no-regex"
-        no_regex.mkdir(mode=0o700)
-        tagger = work / "tagger.py"
-        tagger.write_text(_TAGGER)
-        _run([str(tagger), "lazy", str(cache)])  # fills the gazetteer and regex caches
-        for name in os.listdir(cache):  # the same gazetteer without the regex file: the set-up as before
-            if name.startswith("gazetteer-"):
-                os.link(cache / name, no_regex / name)
-        for _ in range(args.repeats):
-            rows.setdefault("tagger: eager, no regex cache (before)", []).append(
-                _run([str(tagger), "eager", str(no_regex)])["cpu"])
-            rows.setdefault("tagger: lazy + regex cache, en and fr texts", []).append(
-                _run([str(tagger), "lazy", str(cache)])["cpu"])
-            rows.setdefault("tagger: lazy, en texts only", []).append(_run([str(tagger), "lazy-en", str(cache)])["cpu"])
-        (work / "pages").mkdir()
-        pages = _eval_pages(work / "pages")
-        dates = work / "dates.py"
-        dates.write_text(_DATES)
-        filled, empty = work / "dates-filled", work / "dates-empty"
-        filled.mkdir(mode=0o700)
-        _run([str(dates), "save", str(filled), str(pages)])  # fills the dateparser cache
-        for _ in range(args.repeats):
-            empty.mkdir(mode=0o700)
-            rows.setdefault("extraction, first 99 pages: no dateparser cache (before)", []).append(
-                _run([str(dates), "none", str(empty), str(pages)])["cpu"])
-            empty.rmdir()
-            rows.setdefault("extraction, first 99 pages: dateparser cache loaded", []).append(
-                _run([str(dates), "none", str(filled), str(pages)])["cpu"])
+        rows = _per_process(work, args.repeats)
+        if args.part == "all":
+            _set_up_steps(work, args.repeats, rows)
     print(f"load average {os.getloadavg()[0]:.1f}")
     print("| set-up step | CPU s (median) | runs |")
     print("|---|---:|---|")
     for label, values in rows.items():
         print(f"| {label} | {statistics.median(values):.2f} | {', '.join(f'{v:.2f}' for v in values)} |")
     return 0
+
+
+def _per_process(work: Path, repeats: int) -> dict:
+    cache = work / "process-cache"
+    cache.mkdir(mode=0o700)
+    script = work / "process.py"
+    script.write_text(_PROCESS)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    _run([str(script), "worker", str(cache)], env)  # fills the gazetteer cache
+    rows: dict = {}
+    for _ in range(repeats):  # interleaved: the machine's load drifts
+        for how in ("driver", "worker"):
+            for label, seconds in _run([str(script), how, str(cache)], env).items():
+                rows.setdefault(label, []).append(seconds)
+    phases = [rows[label] for label in list(rows) if label.startswith("worker:")]
+    rows["worker: the three together"] = [sum(values) for values in zip(*phases)]
+    return rows
+
+
+def _set_up_steps(work: Path, repeats: int, rows: dict) -> None:
+    module = work / "worker_like.py"
+    module.write_text(_READY + _WATCHDOG)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(work), str(REPO), os.environ.get("PYTHONPATH", "")]))
+    for _ in range(repeats):  # interleaved: the machine's load drifts
+        for how in ("spawn", "subprocess"):
+            rows.setdefault(f"watchdog child: {how}", []).append(_run(["-m", "worker_like", how], env)["cpu"])
+    cache = work / "cache"
+    cache.mkdir(mode=0o700)
+    no_regex = work / "cache-no-regex"
+    no_regex.mkdir(mode=0o700)
+    tagger = work / "tagger.py"
+    tagger.write_text(_TAGGER)
+    _run([str(tagger), "lazy", str(cache)])  # fills the gazetteer and regex caches
+    for name in os.listdir(cache):  # the same gazetteer without the regex file: the set-up as before
+        if name.startswith("gazetteer-"):
+            os.link(cache / name, no_regex / name)
+    for _ in range(repeats):
+        rows.setdefault("tagger: eager, no regex cache (before)", []).append(
+            _run([str(tagger), "eager", str(no_regex)])["cpu"])
+        rows.setdefault("tagger: lazy + regex cache, en and fr texts", []).append(
+            _run([str(tagger), "lazy", str(cache)])["cpu"])
+        rows.setdefault("tagger: lazy, en texts only", []).append(_run([str(tagger), "lazy-en", str(cache)])["cpu"])
+    (work / "pages").mkdir()
+    pages = _eval_pages(work / "pages")
+    dates = work / "dates.py"
+    dates.write_text(_DATES)
+    filled, empty = work / "dates-filled", work / "dates-empty"
+    filled.mkdir(mode=0o700)
+    _run([str(dates), "save", str(filled), str(pages)])  # fills the dateparser cache
+    for _ in range(repeats):
+        empty.mkdir(mode=0o700)
+        rows.setdefault("extraction, first 99 pages: no dateparser cache (before)", []).append(
+            _run([str(dates), "none", str(empty), str(pages)])["cpu"])
+        empty.rmdir()
+        rows.setdefault("extraction, first 99 pages: dateparser cache loaded", []).append(
+            _run([str(dates), "none", str(filled), str(pages)])["cpu"])
 
 
 if __name__ == "__main__":

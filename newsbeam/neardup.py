@@ -1,5 +1,5 @@
 """Near-duplicate groups: syndicated copies of one wire story share a `duplicate_group`, within a run and across
-runs, using MinHash-LSH from datasketch.
+runs, with MinHash signatures computed as datasketch computes them (its default `affine32` scheme and SHA-1 hash).
 
 Each article gets a 128-permutation MinHash of its word 3-grams, cut into 32 bands of 4 rows. Two articles are
 candidates when at least two bands agree: for a Jaccard similarity of 0.2 that happens with probability 0.001,
@@ -20,10 +20,6 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from datasketch import MinHash
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-
 from newsbeam.state import SegmentedTable, read_run_files, runs_in, uncommitted
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -59,30 +55,47 @@ def shingles(text: str, size: int) -> List[bytes]:
     return [gram.encode("utf-8") for gram in {" ".join(gram) for gram in zip(*(words[k:] for k in range(size)))}]
 
 
-def _sha1_32(grams: List[bytes]) -> List[int]:
+def _sha1_32(grams: List[bytes]) -> np.ndarray:
     """datasketch's default 32-bit hash of each gram (`sha1_hash32`: the first 4 bytes of its SHA-1, little
     endian), taken in one pass: its per-gram call and `struct.unpack` were a third of a fingerprint's time."""
-    return np.frombuffer(b"".join([hashlib.sha1(gram).digest()[:4] for gram in grams]), dtype="<u4").tolist()
+    return np.frombuffer(b"".join([hashlib.sha1(gram).digest()[:4] for gram in grams]), dtype="<u4").astype(np.uint32)
+
+
+# The MinHash is datasketch's (2.0, scheme `affine32`, the scheme every stored band key was made with), computed
+# here with numpy: importing datasketch imports its LSH and with it scipy.integrate, ~0.8 s of CPU in every process
+# that fingerprints. tests/test_barrier_cost.py checks signatures against datasketch's own MinHash.
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
 
 
 @lru_cache(maxsize=8)
-def _permutations(num_perm: int, seed: int):
-    """The MinHash's permutation parameters: drawn from the seed by every new MinHash (~0.12 ms, a tenth of an
-    article's fingerprint), the same each time, so drawn once per process."""
-    return MinHash(num_perm=num_perm, seed=seed, scheme=_SCHEME).permutations
+def _permutations(num_perm: int, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+    """The affine permutations h -> a * h + b (mod 2^32), `a` odd, drawn from the seed as datasketch draws them;
+    the same each time, so drawn once per process."""
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
-_SCHEME = "affine32"  # datasketch's default: the scheme every stored band key was made with
+def _minhash(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """The MinHash signature (uint32, one value per permutation) of the grams' 32-bit hashes: each hash pre-mixed
+    by MurmurHash3's finalizer, then the minimum over the grams of each permutation (uint32 arithmetic wraps, which
+    is the modulo). No grams: every value is the maximum, as in an empty datasketch MinHash."""
+    if not len(hashes):
+        return np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
+    shift1, multiplier1, shift2, multiplier2, shift3 = _FMIX32
+    mixed = hashes ^ (hashes >> shift1)
+    mixed = mixed * multiplier1
+    mixed = mixed ^ (mixed >> shift2)
+    mixed = mixed * multiplier2
+    mixed = (mixed ^ (mixed >> shift3)).reshape(-1, 1)
+    a, b = _permutations(num_perm, seed)
+    return (mixed * a + b).min(axis=0)
 
 
 def fingerprint(article_id: str, text: str, settings: NearDupSettings = NearDupSettings()) -> Fingerprint:
-    # the grams' hashes are computed here (_sha1_32), so the MinHash's own hash function is the identity (`int`)
-    minhash = MinHash(num_perm=settings.num_perm, seed=settings.seed, scheme=_SCHEME, hashfunc=int,
-                      permutations=_permutations(settings.num_perm, settings.seed))
     grams = shingles(text, settings.shingle_words)
-    if grams:
-        minhash.update_batch(_sha1_32(grams))
-    values = np.asarray(minhash.hashvalues, dtype=np.uint64)
+    values = _minhash(_sha1_32(grams), settings.num_perm, settings.seed).astype(np.uint64)
     rows = settings.rows
     bands = tuple(
         int.from_bytes(hashlib.blake2b(band.to_bytes(2, "little") + values[band * rows:(band + 1) * rows].tobytes(),
@@ -169,6 +182,10 @@ def _components(bands: np.ndarray) -> List[List[int]]:
     count = len(bands)
     if count < 2:
         return []
+    # imported here: only the grouping step needs scipy (~0.4 s of CPU), not every process that fingerprints
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     flat, positions = _sorted_keys(bands)
     same = np.flatnonzero(flat[1:] == flat[:-1])  # each position linked to the next one with the same key
     graph = coo_matrix((np.ones(len(same), dtype=np.int8), (positions[same], positions[same + 1])),

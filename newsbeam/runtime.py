@@ -12,6 +12,11 @@ most of its objects (imported modules, models, gazetteer, caches) live as long a
 collection would walk them all again: ~0.1 s a collection in a worker that extracts text, ~0.2 s with the spaCy
 models. `gc.freeze()` moves the objects alive at that moment out of the collector's reach (reference counting still
 frees them), so full collections walk only what the work itself creates.
+
+Loading a large structure (the gazetteer's cache, the language profiles) creates hundreds of thousands of
+container objects, none of them garbage, and each few hundred allocations start a collection that walks the young
+ones, each full one the whole heap: pausing the collector for the load cut the gazetteer's from ~0.7 to ~0.2 s of
+CPU, the language profiles' from ~0.84 to ~0.48 s (benchmarks/RESULTS.md, "Scale").
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ import gc
 import logging
 import os
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 LOG = logging.getLogger(__name__)
 
@@ -54,6 +61,20 @@ def freeze_set_up_heap() -> bool:
         return False
     gc.freeze()
     return True
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a large, long-lived structure loads (reference counting still frees
+    what dies). Left as found: a collector that was already off (by the caller, or by a load under way on another
+    thread) is not turned back on here."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def is_worker_process() -> bool:

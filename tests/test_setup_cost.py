@@ -1,5 +1,7 @@
 """Per-worker set-up (issue 16): models load for the languages that arrive, compiled regexes come from disk."""
 import json
+import subprocess
+import sys
 import re
 import uuid
 from types import SimpleNamespace
@@ -152,3 +154,78 @@ def test_the_extract_step_loads_the_dateparser_cache_and_saves_what_it_learned(t
     fn.setup()
     assert dateparser_cache.entry_count() > 0
     fn.teardown()
+
+
+# ------------------------------------------------------------------------------------------- imports of a process
+
+def test_a_process_that_runs_the_pipeline_and_fingerprints_does_not_import_datasketch_or_scipy():
+    """Near-duplicate signatures are computed with numpy: datasketch's package import pulls in its LSH and
+    scipy.integrate (~0.8 s of CPU in every process), and scipy.sparse is left to the grouping step. A fresh
+    interpreter, as a worker starts."""
+    script = (
+        "import sys\n"
+        "import newsbeam.pipelines.ingest, newsbeam.transforms.core\n"
+        "from newsbeam.neardup import fingerprint\n"
+        "assert fingerprint('a', 'one two three four five').bands\n"
+        "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
+def test_the_collector_pause_restores_what_it_found():
+    import gc
+
+    from newsbeam.runtime import collector_paused
+
+    with pytest.raises(ValueError):
+        with collector_paused():
+            assert not gc.isenabled()
+            raise ValueError("a failed load")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():  # e.g. a load under way on another thread paused it
+            pass
+        assert not gc.isenabled()  # not this pause's to turn back on
+    finally:
+        gc.enable()
+
+
+def test_the_language_profiles_load_with_the_garbage_collector_paused(monkeypatch):
+    import gc
+
+    from langdetect.detector_factory import DetectorFactory
+
+    from newsbeam.language import LanguageDetector
+
+    seen = []
+    load_profile = DetectorFactory.load_profile
+
+    def watched(self, directory):
+        seen.append(gc.isenabled())
+        return load_profile(self, directory)
+
+    monkeypatch.setattr(DetectorFactory, "load_profile", watched)
+    detector = LanguageDetector()
+    assert seen == [False] and gc.isenabled()
+    assert detector.detect("The committee met on Tuesday to discuss the new budget for schools.")[0] == "en"
+
+
+def test_the_cli_builds_its_parser_with_the_garbage_collector_paused(monkeypatch):
+    """Building the parser imports Beam and the pipeline (seconds of imports in every run): the collector's passes
+    over the growing heap were ~0.5 s of that."""
+    import gc
+
+    from newsbeam.pipelines import cli
+
+    seen = []
+
+    def parser():
+        seen.append(gc.isenabled())
+        raise LookupError("stop here")
+
+    monkeypatch.setattr(cli, "_parser", parser)
+    with pytest.raises(LookupError):
+        cli.main(["inspect", "nowhere"])
+    assert seen == [False] and gc.isenabled()

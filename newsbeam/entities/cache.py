@@ -1,7 +1,8 @@
 """A disk cache of the built gazetteer.
 
 Building the gazetteer from GeoNames normalises a few hundred thousand spellings: 3–4 s of CPU in every worker
-process of every run. Loading the pickled result takes about 0.5 s. The cache file's name is a hash of everything
+process of every run. Loading the pickled result takes about 0.2 s, with the garbage collector paused (0.7 s
+without: newsbeam.runtime.collector_paused). The cache file's name is a hash of everything
 the build reads (its options, the curated file, the code that builds it, the versions of the data packages and of
 Python), so a changed input never meets a stale file.
 
@@ -24,6 +25,8 @@ import tempfile
 from importlib import metadata, resources
 from pathlib import Path
 from typing import BinaryIO, Callable, Optional
+
+from newsbeam.runtime import collector_paused
 
 LOG = logging.getLogger(__name__)
 
@@ -107,7 +110,7 @@ def load_or_build(options, build: Callable[[], object], directory: Optional[Path
     try:
         if path.exists():
             if trusted(path):
-                with path.open("rb") as handle:
+                with path.open("rb") as handle, collector_paused():
                     return pickle.load(handle)
             LOG.warning("gazetteer cache %s: not owned by this user or writable by others; ignored", path)
     except Exception as error:  # a truncated or foreign file: rebuild and replace it
