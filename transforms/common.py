@@ -10,12 +10,17 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.utils import shared
 
+from newsbeam import beam_signatures
 from newsbeam.progress import PROGRESS_ENV, Heartbeat
 
 NAMESPACE = "newsbeam"
 DEAD_LETTERS = "dead_letters"
 
 T = TypeVar("T")
+
+# every module of transforms imports this one: the driver that builds a pipeline and each worker that unpickles its
+# DoFns then introspect each DoFn method once, not at every ParDo and stage (newsbeam/beam_signatures.py)
+beam_signatures.install()
 
 
 # One heartbeat per worker process and progress folder (newsbeam.progress), shared by every counter of the process.
