@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Callable, List, Optional
 
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from newsbeam.manifest import write_json
 from newsbeam.runlock import hold_run_lock
@@ -27,6 +27,7 @@ from newsbeam.pipelines import ingest
 from newsbeam.pipelines.lifecycle import EXIT_NO_INPUT, EXIT_OK, EXIT_PIPELINE_FAILED, FAILED, RunControl, RunOutcome
 from newsbeam.pipelines.options import NewsbeamOptions, UsageError, build_config, default_run_id
 from newsbeam.transforms.fetch import shared_fetch_context
+from newsbeam.transforms.warmup import keep_models_loaded
 
 LOG = logging.getLogger(__name__)
 STATUS_FOLDER = "_stream"  # not in _runs/: that folder holds one manifest per run and nothing else
@@ -95,6 +96,8 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
         # Holding the fetch context keeps it alive between cycles: the fetch DoFns of the in-process runner acquire
         # this same object, so per-host delays and robots.txt rules carry over from one poll to the next.
         context = shared_fetch_context(config.core.fetch)
+        # likewise the models, when the polls' workers run in this process (they are seconds to load each poll)
+        models = keep_models_loaded(config.core.language, config.core.entities) if polls_in_process(options) else []
         status = StreamStatus(state="running", pid=os.getpid(), started_at=_now().isoformat(),
                               updated_at=_now().isoformat())
         status_path = FileSystems.join(config.output, STATUS_FOLDER, STATUS_FILE)
@@ -158,13 +161,20 @@ def run_stream(argv: List[str], on_cycle: Optional[Callable[[RunOutcome], None]]
         finally:
             forget_lock()
             forget()
-            del context
+            del context, models
             if status.state == "running":
                 status.state = "failed"
             status.updated_at = _now().isoformat()
             status.next_poll_at = None
             write_json(status_path, asdict(status))
             _restore_signal_handlers(previous)
+
+
+def polls_in_process(options: PipelineOptions) -> bool:
+    """The polls' workers run in this process: the local runner, in memory or on threads (its default)."""
+    runner = options.view_as(StandardOptions).runner
+    mode = options.view_as(DirectOptions).direct_running_mode
+    return runner in (None, ingest.DEFAULT_RUNNER) and mode in ("in_memory", "multi_threading")
 
 
 def _wait_before_next(stream: StreamOptions, cycles: int, started: float, next_poll: float,

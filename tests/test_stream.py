@@ -8,13 +8,20 @@ import time
 
 import pyarrow.dataset as ds
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.report import summarize
 from newsbeam.sample_site import SampleSite, article_paths
 from newsbeam.pipelines import cli
 from newsbeam.pipelines.demo import LiveFeed
 from newsbeam.pipelines.options import UsageError
-from newsbeam.pipelines.stream import run_stream, status_of
+from newsbeam.pipelines.stream import polls_in_process, run_stream, status_of
+from newsbeam.entities import EntitySettings
+from newsbeam.language import LanguageSettings
+from newsbeam.transforms import language as language_transforms
+from newsbeam.transforms.entities import EntityStageSettings, shared_tagger
+from newsbeam.transforms.language import shared_detector
+from newsbeam.transforms.warmup import keep_models_loaded
 
 FAST = ["--host-delay", "0", "--read-timeout", "1", "--deadline", "3", "--retry-backoff", "0.01",
         "--connect-timeout", "1", "--entities", "gazetteer", "--allow-private-addresses"]
@@ -32,7 +39,22 @@ def cycles_done(out) -> int:
         return 0
 
 
-def test_new_items_between_polls_are_written_exactly_once(tmp_path):
+def _counting(monkeypatch, module, name: str, built: list):
+    original = getattr(module, name)
+
+    class Counted(original):
+        def __init__(self, *args, **kwargs):
+            built.append(name)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, Counted)
+
+
+def test_new_items_between_polls_are_written_exactly_once(tmp_path, monkeypatch):
+    # the polls run on the in-process runner: the driver keeps the models loaded from one poll to the next (the
+    # taggers are held for the whole test session by conftest; the language profiles show it)
+    built = []
+    _counting(monkeypatch, language_transforms, "LanguageDetector", built)
     live = LiveFeed(PAGES, every=1.0)
     outcomes = []
     with SampleSite(routes={"/live.rss": live.route}) as site:
@@ -49,6 +71,26 @@ def test_new_items_between_polls_are_written_exactly_once(tmp_path):
     assert status["state"] == "stopped" and status["cycles"] == 4 and status["articles_written"] == len(urls)
     assert status["next_poll_at"] is None and status["last_status"] == "succeeded"
     assert "stream: stopped" in summarize(str(tmp_path))  # newsbeam inspect shows the heartbeat
+    assert built == ["LanguageDetector"]  # once for the 4 polls, not once a poll
+
+
+@pytest.mark.parametrize("flags, in_process", [
+    ([], True),
+    (["--direct_running_mode", "multi_threading", "--direct_num_workers", "2"], True),
+    (["--direct_running_mode", "multi_processing", "--direct_num_workers", "2"], False),
+    (["--runner", "PortableRunner"], False),
+])
+def test_models_are_kept_in_the_driver_only_where_the_polls_run(flags, in_process):
+    assert polls_in_process(PipelineOptions(flags)) is in_process
+
+
+def test_the_models_kept_are_those_the_stages_acquire():
+    tagger = EntitySettings(use_ner=False)
+    held = keep_models_loaded(LanguageSettings(), EntityStageSettings(tagger=tagger))
+    deadline = time.monotonic() + 120
+    while len(held) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert held[0] is shared_detector(LanguageSettings()) and held[1] is shared_tagger(tagger)
 
 
 def test_politeness_and_robots_carry_over_between_polls(tmp_path):

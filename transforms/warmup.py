@@ -88,6 +88,29 @@ class _WarmUpFn(beam.DoFn):
         self._held = []
 
 
+def keep_models_loaded(language: Optional[LanguageSettings],
+                       entities: Optional[EntityStageSettings]) -> List[object]:
+    """For a driver whose runs execute in its own process (the stream driver's polls on the in-process runner):
+    loads the language profiles and the entity tagger's models and gazetteer in a background thread, through the
+    same per-process handles as the stages, into the list returned. While the caller holds that list they outlive
+    each run, so later polls find them loaded (the handles keep only a weak reference: without it every poll loaded
+    them again, seconds each time). A first poll under way meanwhile waits for the build, not starting a second.
+    Watchlist topics are not kept: each poll reads its file again, so an edited watchlist applies at the next poll."""
+    held: List[object] = []
+    loaders = _loaders(language, None) + ([lambda: _with_models(shared_tagger(entities.tagger))] if entities else [])
+
+    def load():
+        for loader in loaders:
+            try:
+                held.append(loader())
+            except Exception:  # noqa: BLE001 - the stage that needs it builds it again and reports the error
+                LOG.debug("keeping models loaded: loading failed; each poll's stage will load it", exc_info=True)
+                return
+
+    threading.Thread(target=load, name="newsbeam-keep-models", daemon=True).start()
+    return held
+
+
 class WarmUp(beam.PTransform):
     """Elements unchanged; each worker starts loading the language detector and (with `entities`) the entity
     tagger and topic watchlists in the background when this step is set up."""
