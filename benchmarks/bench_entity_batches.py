@@ -1,6 +1,12 @@
-"""CPU per article of the entity tagger by batch size (texts per `tag_many` call, i.e. per nlp.pipe batch).
+"""CPU per article of the entity tagger by batch size (texts per `tag_many` call, i.e. per nlp.pipe batch), and of
+the entity stage's whole work with each text keyed once or twice.
 
     python benchmarks/bench_entity_batches.py [--pages 200] [--sizes 1,4,8,32]
+    python benchmarks/bench_entity_batches.py --keys [--repeats 5]
+
+`--keys`: the entity stage's work on batches of 32 (tagger + topic watchlists, as transforms/entities does), each
+text keyed (newsbeam.entities.normalise) once and handed to both, against each keying it on its own (before
+2026-12-01); the arms alternate batch by batch, `--repeats` times over the texts; median and each figure printed.
 
 Texts: the first --pages real pages of trafilatura's evaluation set (`shared/corpora/trafilatura-eval.tar.xz`,
 next to the repository, or NEWSBEAM_CORPORA), extracted and language-tagged as the pipeline does. One process;
@@ -31,6 +37,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--sizes", default="1,4,8,32")
+    parser.add_argument("--keys", action="store_true", help="compare the stage's work with texts keyed once / twice")
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     from newsbeam.entities import EntityTagger
     from newsbeam.extraction import EmptyText, ExtractionSettings, decode_html, extract_page
@@ -52,12 +60,48 @@ def main() -> int:
             continue
         docs.append((content.text, detector.detect(content.text)[0]))
     tagger.tag_many(docs[:4])  # warm
+    if args.keys:
+        return _compare_keys(tagger, docs, args.repeats)
     print(f"{len(docs)} texts; entity tagger CPU ms per article by batch size:")
     for size in (int(s) for s in args.sizes.split(",")):
         started = time.process_time()
         for i in range(0, len(docs), size):
             tagger.tag_many(docs[i:i + size])
         print(f"  batch {size:>3}: {1000 * (time.process_time() - started) / len(docs):.2f}")
+    return 0
+
+
+def _compare_keys(tagger, docs, repeats: int, size: int = 32) -> int:
+    from newsbeam.entities.normalise import normalise
+    from newsbeam.topics import TopicMatcher
+
+    topics = TopicMatcher()
+
+    def twice(batch):
+        return tagger.tag_many(batch), [topics.match(text) for text, _ in batch]
+
+    def once(batch):
+        norms = [normalise(text) for text, _ in batch]
+        return tagger.tag_many(batch, norms), [topics.match(text, norm) for (text, _), norm in zip(batch, norms)]
+
+    arms = {"keyed twice (before)": twice, "keyed once (now)": once}
+    batches = [docs[i:i + size] for i in range(0, len(docs), size)]
+    assert [twice(b) for b in batches] == [once(b) for b in batches]  # the same mentions and topics
+    figures = {name: [] for name in arms}
+    for repeat in range(repeats):
+        spent = dict.fromkeys(arms, 0.0)
+        for number, batch in enumerate(batches):  # alternated batch by batch, first arm swapped each time
+            for name in (list(arms) if (number + repeat) % 2 else list(arms)[::-1]):
+                started = time.process_time()
+                arms[name](batch)
+                spent[name] += time.process_time() - started
+        for name, seconds in spent.items():
+            figures[name].append(1000 * seconds / len(docs))
+    print(f"{len(docs)} texts, batches of {size}; entity stage CPU ms per article (tagger + watchlists), "
+          f"{repeats} alternated repeats:")
+    for name, values in figures.items():
+        print(f"  {name:<22} median {sorted(values)[len(values) // 2]:.2f}  each "
+              + ", ".join(f"{v:.2f}" for v in values))
     return 0
 
 

@@ -259,6 +259,18 @@ def test_tag_many_batches_and_agrees_with_tag(tagger):
     assert tagger.tag_many([]) == []
 
 
+def test_tag_many_with_the_callers_keys_tags_as_without():
+    """`norms` (the entity stage's keys of the whole texts, shared with the watchlists) change nothing; a text cut
+    at `max_chars` is keyed as cut, not with the whole text's key (that would link names past the cut)."""
+    tagger = EntityTagger(EntitySettings(use_ner=False, max_chars=30))
+    docs = [("Fighting in Deir ez-Zor.", "en"), ("Kämpfe in Rakka.", "de"), ("", "en"),
+            ("Fighting in Deir ez-Zor, then in Raqqa and around al-Hol.", "en")]
+    norms = [normalise(text) for text, _ in docs]
+    assert tagger.tag_many(docs, norms) == tagger.tag_many(docs)
+    assert {RAQQA, DEIR_EZ_ZOR} <= set(entity_ids(tagger.tag_many(docs, norms)[1] + tagger.tag_many(docs)[0]))
+    assert RAQQA not in entity_ids(tagger.tag_many(docs, norms)[3])  # past the 30 characters
+
+
 def test_the_tagger_pickles_as_its_settings():
     settings = EntitySettings(use_ner=False)
     tagger = EntityTagger(settings)

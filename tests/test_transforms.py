@@ -130,19 +130,18 @@ def test_wrong_charset_header_gives_clean_text(site):
     run_and_count(pipeline)
 
 
-def test_entity_stage_links_every_language_and_counts(tmp_path):
+def _sample_articles(names):
+    """Articles of the sample site's pages, extracted and language-tagged as the core does, for the entity stage."""
     from datetime import datetime, timezone
 
     from newsbeam.extraction import ExtractionSettings, extract_page
     from newsbeam.language import LanguageDetector
     from newsbeam.schemas.records import Article, ExtractedArticle
-    from newsbeam.transforms.entities import EntityStageSettings, TagEntities
 
     detector = LanguageDetector()
     now = datetime(2026, 11, 21, tzinfo=timezone.utc)
     articles = []
-    for name in ("en-deir-ez-zor-tribal-tensions", "fr-deir-al-zour-retour-familles", "ar-deir-ezzor-security",
-                 "de-ypg-freiwillige-ermittlungen"):
+    for name in names:
         html = (SITE_DIR / "articles" / f"{name}.html").read_text(encoding="utf-8")
         content = extract_page(html, f"http://x/{name}", ExtractionSettings(), now)
         language, score = detector.detect(content.text)
@@ -152,6 +151,14 @@ def test_entity_stage_links_every_language_and_counts(tmp_path):
             title=content.title, authors=content.authors, published_at=content.published_at, date_source="html",
             sitename=None, description=None, tags=(), text=content.text, word_count=1, content_hash="h")
         articles.append(Article(extracted=extracted, language=language, language_score=score))
+    return articles
+
+
+def test_entity_stage_links_every_language_and_counts(tmp_path):
+    from newsbeam.transforms.entities import EntityStageSettings, TagEntities
+
+    articles = _sample_articles(("en-deir-ez-zor-tribal-tensions", "fr-deir-al-zour-retour-familles",
+                                 "ar-deir-ezzor-security", "de-ypg-freiwillige-ermittlungen"))
     pipeline = fnapi_pipeline()
     tagged = pipeline | beam.Create(articles) | TagEntities(EntityStageSettings())
     assert_that(tagged | beam.Map(lambda a: (a.language, "geonames:170794" in {m.entity_id for m in a.entities},
@@ -160,3 +167,33 @@ def test_entity_stage_links_every_language_and_counts(tmp_path):
     counters = run_and_count(pipeline)
     assert counters["entities.linked"] > 20 and counters["entities.mentions"] >= counters["entities.linked"]
     assert counters["topics.matched"] > 0 and counters["stage_us.entities"] > 0
+
+
+def test_entity_stage_keys_each_text_once(monkeypatch):
+    """The gazetteer and the watchlists match on one transliteration key of the text (newsbeam.entities.normalise,
+    ~3 ms an article): the stage computes it once and hands it to both, with the same mentions and topics as each
+    computing its own."""
+    from newsbeam.entities import linking
+    from newsbeam.entities.normalise import normalise
+    from newsbeam import topics
+    from newsbeam.transforms import entities as stage
+
+    articles = _sample_articles(("en-deir-ez-zor-tribal-tensions", "ar-deir-ezzor-security"))
+    texts = {a.extracted.text for a in articles}
+    keyed = []
+
+    def counted(text):
+        if text in texts:
+            keyed.append(text)
+        return normalise(text)
+
+    tag = stage._TagBatchFn(stage.EntityStageSettings())
+    tag.setup()
+    expected = [(tuple(tag._tagger.tag(a.extracted.text, a.language)), tuple(tag._topics.match(a.extracted.text)))
+                for a in articles]
+    for module in (linking, topics, stage):
+        monkeypatch.setattr(module, "normalise", counted, raising=False)
+    tagged = list(tag.process(articles))
+    assert sorted(keyed) == sorted(texts)  # once each (before: once for the gazetteer, once for the watchlists)
+    assert [(a.entities, a.topics) for a in tagged] == expected
+    assert all(found for found, _ in expected) and any(matched for _, matched in expected)

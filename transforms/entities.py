@@ -8,6 +8,7 @@ import apache_beam as beam
 from apache_beam.utils import shared
 
 from newsbeam.entities import EntitySettings, EntityTagger
+from newsbeam.entities.normalise import normalise
 from newsbeam.runtime import freeze_set_up_heap
 from newsbeam.topics import TopicMatcher
 from newsbeam.schemas.records import Article
@@ -52,8 +53,10 @@ class _TagBatchFn(beam.DoFn):
     def process(self, batch: List[Article]):
         self._batches.inc()
         with timed(self._time):
-            mentions = self._tagger.tag_many([(a.extracted.text, a.language) for a in batch])
-            topics = [self._topics.match(a.extracted.text) for a in batch]
+            # each text keyed once, for the gazetteer and the watchlists alike
+            norms = [normalise(a.extracted.text or "") for a in batch]
+            mentions = self._tagger.tag_many([(a.extracted.text, a.language) for a in batch], norms)
+            topics = [self._topics.match(a.extracted.text, norm) for a, norm in zip(batch, norms)]
         if len(self._tagger.loaded_languages()) != self._models:  # a language's model loaded on its first text
             self._models = len(self._tagger.loaded_languages())
             freeze_set_up_heap()

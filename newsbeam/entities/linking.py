@@ -267,12 +267,13 @@ def _rank(alias: Alias, entity: Entity, known_ids: Set[str], known_countries: Se
 
 
 def link(gazetteer: Gazetteer, text: str, language: str, ner: Sequence[ner_labels.NerSpan] = (),
-         has_model: bool = False) -> List[Linked]:
+         has_model: bool = False, norm: Optional[NormalisedText] = None) -> List[Linked]:
     """Linked gazetteer mentions plus the model's unlinked entities, without overlaps, sorted by start.
 
     `ner` holds the model's entities for the text and `has_model` says whether a model read it at all (an empty
-    `ner` from a model is evidence; from no model it is not)."""
-    norm = normalise(text)
+    `ner` from a model is evidence; from no model it is not). `norm`: `normalise(text)`, when the caller has it."""
+    if norm is None:
+        norm = normalise(text)
     hits = scan(gazetteer, norm, language)
     context = _Context(text, language, gazetteer, ner)
     entities = gazetteer.entities

@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from newsbeam.entities import cache as gazetteer_cache
 from newsbeam.entities import gazetteer as gazetteer_module
 from newsbeam.entities import linking, ner
+from newsbeam.entities.normalise import NormalisedText
 from newsbeam.schemas.columns import entity_ids
 from newsbeam.schemas.records import EntityMention
 
@@ -104,8 +105,11 @@ class EntityTagger:
         """Mentions in `text`, sorted by start. `language` is ISO 639-1 or 'und' (no model: gazetteer only)."""
         return self.tag_many([(text, language)])[0]
 
-    def tag_many(self, docs: Sequence[Tuple[str, str]]) -> List[List[EntityMention]]:
-        """Like `tag` for each (text, language); texts of one language go through the model in batches."""
+    def tag_many(self, docs: Sequence[Tuple[str, str]],
+                 norms: Optional[Sequence[NormalisedText]] = None) -> List[List[EntityMention]]:
+        """Like `tag` for each (text, language); texts of one language go through the model in batches. `norms`:
+        `normalise(text)` of each whole text, when the caller needs them too (the topic watchlists): a text is
+        keyed once, not twice (~3 ms an article)."""
         results: List[Optional[List[EntityMention]]] = [None] * len(docs)
         by_language: Dict[str, List[int]] = defaultdict(list)
         for index, (_, language) in enumerate(docs):
@@ -118,7 +122,10 @@ class EntityTagger:
             else:
                 spans = [[] for _ in texts]
             for index, text, text_spans in zip(indexes, texts, spans):
-                links = linking.link(self._gazetteer, text, language, text_spans, has_model=model is not None)
+                # a text cut at max_chars is keyed as cut
+                norm = norms[index] if norms is not None and len(norms[index].original) == len(text) else None
+                links = linking.link(self._gazetteer, text, language, text_spans, has_model=model is not None,
+                                     norm=norm)
                 results[index] = [_mention(text, linked) for linked in links]
         return results  # type: ignore[return-value]
 

@@ -29,7 +29,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import ahocorasick
 import yaml
 
-from newsbeam.entities.normalise import normalise, normalise_key, script_of
+from newsbeam.entities.normalise import NormalisedText, normalise, normalise_key, script_of
 
 _TOPIC_ID = re.compile(r"[a-z][a-z0-9_]*")
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
@@ -155,9 +155,11 @@ class TopicMatcher:
     def topics(self) -> List[str]:
         return sorted(self.labels)
 
-    def match(self, text: str) -> List[str]:
-        """Sorted ids of the topics with at least one term in `text`."""
-        norm = normalise(text or "")
+    def match(self, text: str, norm: Optional[NormalisedText] = None) -> List[str]:
+        """Sorted ids of the topics with at least one term in `text`. `norm`: `normalise(text)`, when the caller
+        has it."""
+        if norm is None:
+            norm = normalise(text or "")
         if not norm.key:
             return []
         tokens = norm.tokens
