@@ -10,8 +10,9 @@ S3.
 DuckDB's own httpfs extension is not used: DuckDB downloads extensions at run time, and the only PyPI build of it
 (`duckdb-ext-httpfs` 1.4.4) does not load in DuckDB 2.x. DuckDB reads the pyarrow S3 dataset instead.
 
-An S3 run takes ~20 s against ~3 s locally: Beam 2.77's S3FileSystem builds a new boto3 session and client
-(~170 ms) for every FileSystems call, and the writer, the state commit and the manifest make dozens of them.
+Beam 2.77's S3FileSystem builds a new boto3 session and client for every FileSystems call (~170 ms, most of it
+parsing botocore's JSON, which the `aws_env` fixture shares between the sessions of a test), and the writer, the
+state commit and the manifest make dozens of them.
 
 Needs the test extras `boto3` and `moto[server,s3]` (skipped without them). Dummy credentials only; they are
 passed as options and set in the environment for the duration of each test.
