@@ -2,7 +2,8 @@
 (a real HTTP S3 API, nothing mocked in-process), dummy credentials (`aws_env`), Beam's S3 options (`s3_flags`), a
 boto3 client and a fresh bucket per test.
 
-Needs the test extras `boto3` and `moto[server,s3]`: a test using these fixtures is skipped without them."""
+Needs the test extras `boto3` and `moto[s3]` with Flask and flask-cors: a test using these fixtures is skipped
+without them."""
 from __future__ import annotations
 
 import functools
@@ -16,7 +17,7 @@ BUCKET = "newsbeam-test"
 
 @pytest.fixture(scope="module")
 def s3_server():
-    moto_server = pytest.importorskip("moto.server", reason="needs moto[server,s3] for a loopback S3 server")
+    moto_server = pytest.importorskip("moto.server", reason="needs moto[s3], flask, flask-cors: loopback S3")
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
