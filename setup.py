@@ -83,7 +83,12 @@ setup(
             "pytest-xdist>=3.6,<4",  # the suite on every core (pytest.ini): 14 min instead of 20 on 2 loaded cores
             *ANALYSIS,
             "boto3>=1.35,<2",  # Beam's s3:// filesystem, tested against moto's S3 server on loopback
-            "moto[server,s3]>=5.1,<6",
+            # moto's server mode for S3 needs only Flask and flask-cors: its `server` extra would add what other
+            # services' emulation uses (cfn-lint with sympy and networkx, docker, GraphQL, X-Ray: ~160 MB, ~2,800
+            # modules to byte-compile at every fresh install)
+            "moto[s3]>=5.1,<6",
+            "flask>=3,<4",
+            "flask-cors>=5,<7",
             # Beam's gs:// filesystem (GcsIO) without the whole apache-beam[gcp], tested against a loopback GCS server
             "google-cloud-storage>=3.4,<4",
             "gcp-storage-emulator>=2026.7,<2027",

@@ -15,7 +15,7 @@ import uuid
 from contextlib import contextmanager
 from typing import BinaryIO, Iterator
 
-from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 LOG = logging.getLogger(__name__)
@@ -40,9 +40,15 @@ def atomic_create(path: str, mime_type: str = "application/octet-stream") -> Ite
     except BaseException:
         _discard(temporary)
         raise
-    if FileSystems.exists(path):
-        FileSystems.delete([path])  # not every filesystem's rename replaces an existing object
-    FileSystems.rename([temporary], [path])
+    try:
+        # local disk, S3 and GCS replace an existing name: one call (on object stores, each is a billed request
+        # and, through Beam's S3 filesystem, a new client), where asking exists + delete first made up to three
+        FileSystems.rename([temporary], [path])
+    except BeamIOError:
+        if not FileSystems.exists(path):
+            raise
+        FileSystems.delete([path])  # a filesystem whose rename refuses an existing name (HDFS)
+        FileSystems.rename([temporary], [path])
 
 
 def write_bytes(path: str, data: bytes, mime_type: str = "application/octet-stream") -> None:

@@ -2,9 +2,11 @@
 (a real HTTP S3 API, nothing mocked in-process), dummy credentials (`aws_env`), Beam's S3 options (`s3_flags`), a
 boto3 client and a fresh bucket per test.
 
-Needs the test extras `boto3` and `moto[server,s3]`: a test using these fixtures is skipped without them."""
+Needs the test extras `boto3` and `moto[s3]` with Flask and flask-cors: a test using these fixtures is skipped
+without them."""
 from __future__ import annotations
 
+import functools
 import itertools
 
 import pytest
@@ -15,7 +17,7 @@ BUCKET = "newsbeam-test"
 
 @pytest.fixture(scope="module")
 def s3_server():
-    moto_server = pytest.importorskip("moto.server", reason="needs moto[server,s3] for a loopback S3 server")
+    moto_server = pytest.importorskip("moto.server", reason="needs moto[s3], flask, flask-cors: loopback S3")
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -39,6 +41,11 @@ def aws_env(monkeypatch, s3_server):
         monkeypatch.setenv(name, value)
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    # Beam 2.77's S3 filesystem builds a new boto3 session for each FileSystems call, and each new session parses
+    # botocore's endpoint and S3 model JSON again (most of a client's ~170 ms, half of an S3 run's time here). The
+    # sessions built during a test share one loader of that static data; every request still goes over HTTP.
+    botocore_session = pytest.importorskip("botocore.session")
+    monkeypatch.setattr(botocore_session, "create_loader", functools.lru_cache(botocore_session.create_loader))
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ S3.
 DuckDB's own httpfs extension is not used: DuckDB downloads extensions at run time, and the only PyPI build of it
 (`duckdb-ext-httpfs` 1.4.4) does not load in DuckDB 2.x. DuckDB reads the pyarrow S3 dataset instead.
 
-An S3 run takes ~20 s against ~3 s locally: Beam 2.77's S3FileSystem builds a new boto3 session and client
-(~170 ms) for every FileSystems call, and the writer, the state commit and the manifest make dozens of them.
+Beam 2.77's S3FileSystem builds a new boto3 session and client for every FileSystems call (~170 ms, most of it
+parsing botocore's JSON, which the `aws_env` fixture shares between the sessions of a test), and the writer, the
+state commit and the manifest make dozens of them.
 
-Needs the test extras `boto3` and `moto[server,s3]` (skipped without them). Dummy credentials only; they are
-passed as options and set in the environment for the duration of each test.
+Needs the test extras `boto3` and `moto[s3]` with Flask and flask-cors, its server mode (skipped without them).
+Dummy credentials only; they are passed as options and set in the environment for the duration of each test.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ import pyarrow.fs as pafs
 import pytest
 
 pytest.importorskip("boto3", reason="needs boto3 (apache-beam[aws]) for Beam's S3 filesystem")
-pytest.importorskip("moto.server", reason="needs moto[server,s3] for a loopback S3 server")
+pytest.importorskip("moto.server", reason="needs moto[s3], flask and flask-cors for a loopback S3 server")
 
 from apache_beam.io.filesystems import FileSystems  # noqa: E402
 from apache_beam.options.value_provider import RuntimeValueProvider  # noqa: E402

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from apache_beam.io.filesystem import BeamIOError
+from apache_beam.io.localfilesystem import LocalFileSystem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +41,66 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
             raise OSError(28, "No space left on device")
     assert path.read_bytes() == b"whole"
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+class _CountingFileSystem(LocalFileSystem):
+    """Local disk under the scheme `counted://`, counting the calls made to it (each one is a billed request, and
+    through Beam's S3 filesystem a new client, on an object store)."""
+    calls: list = []
+    PREFIX = "counted://"
+
+    @classmethod
+    def scheme(cls):
+        return cls.PREFIX[:-3]
+
+    def _local(self, path):
+        return path.removeprefix(self.PREFIX)
+
+    def create(self, path, *args, **kwargs):
+        self.calls.append("create")
+        return super().create(self._local(path), *args, **kwargs)
+
+    def exists(self, path):
+        if path.startswith(self.PREFIX):  # not LocalFileSystem's own calls on local paths
+            self.calls.append("exists")
+        return super().exists(self._local(path))
+
+    def delete(self, paths):
+        self.calls.append("delete")
+        return super().delete([self._local(p) for p in paths])
+
+    def rename(self, sources, destinations):
+        self.calls.append("rename")
+        return super().rename([self._local(p) for p in sources], [self._local(p) for p in destinations])
+
+
+class _RefusingFileSystem(_CountingFileSystem):
+    """A filesystem whose rename refuses an existing destination, as HDFS's does."""
+    calls: list = []
+    PREFIX = "refusing://"
+
+    def rename(self, sources, destinations):
+        taken = [d for d in destinations if os.path.exists(self._local(d))]
+        if taken:
+            self.calls.append("rename")
+            raise BeamIOError("rename refused", {(s, d): FileExistsError(d) for s, d in zip(sources, taken)})
+        return super().rename(sources, destinations)
+
+
+@pytest.mark.parametrize("filesystem, replace_calls", [(_CountingFileSystem, ["create", "rename"]),
+                                                       (_RefusingFileSystem, ["create", "rename", "exists",
+                                                                              "delete", "rename"])])
+def test_an_atomic_write_renames_first_and_cleans_up_only_when_the_rename_refuses(tmp_path, filesystem,
+                                                                                   replace_calls, monkeypatch):
+    monkeypatch.setattr(filesystem, "calls", [])
+    path = f"{filesystem.PREFIX}{tmp_path}/manifest.json"
+    write_bytes(path, b"old")
+    assert filesystem.calls == ["create", "rename"]
+    filesystem.calls.clear()
+    write_bytes(path, b"new")
+    assert filesystem.calls == replace_calls
+    assert (tmp_path / "manifest.json").read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
 
 
 # --- a run owns its file names exactly -------------------------------------------------------------------------------
