@@ -197,3 +197,27 @@ def test_entity_stage_keys_each_text_once(monkeypatch):
     assert sorted(keyed) == sorted(texts)  # once each (before: once for the gazetteer, once for the watchlists)
     assert [(a.entities, a.topics) for a in tagged] == expected
     assert all(found for found, _ in expected) and any(matched for _, matched in expected)
+
+
+def test_a_shared_handle_keeps_one_object_and_another_key_replaces_it():
+    # what acquire_shared's docstring promises: one object per handle and process, not one per key
+    from apache_beam.utils import shared
+
+    from newsbeam.transforms.common import acquire_shared
+
+    class Built:
+        def __init__(self, key):
+            self.key = key
+
+    handle, builds = shared.Shared(), []
+
+    def build(key):
+        builds.append(key)
+        return Built(key)
+
+    first = acquire_shared(handle, lambda: build("a"), "a")
+    assert acquire_shared(handle, lambda: build("a"), "a") is first
+    second = acquire_shared(handle, lambda: build("b"), "b")
+    assert second.key == "b" and first.key == "a"  # a holder of the old object keeps it
+    third = acquire_shared(handle, lambda: build("a"), "a")
+    assert third is not first and builds == ["a", "b", "a"]

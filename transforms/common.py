@@ -58,10 +58,13 @@ def counter(name: str) -> _Counter:
 
 
 def acquire_shared(handle: shared.Shared, build: Callable[[], T], key: object) -> T:
-    """One instance per worker process and `key`, whatever the number of DoFn instances and threads.
+    """The process's instance for `key`, whatever the number of DoFn instances and threads.
 
-    `shared.Shared` keeps it alive while any DoFn holds it; the object must be weak-referenceable
-    (instances of ordinary classes are)."""
+    A `shared.Shared` handle keeps one object, not one per key: acquiring with another key builds a new object, which
+    the handle keeps from then on (DoFns that hold the old one keep it until they let go), and going back to the
+    first key builds that one again. One key per handle and process is what a run has (its settings); two pipelines
+    of different settings alternating in one process rebuild. The object must be weak-referenceable (instances of
+    ordinary classes are)."""
     return handle.acquire(build, tag=repr(key))
 
 
