@@ -42,9 +42,10 @@ def aws_env(monkeypatch, s3_server):
         monkeypatch.setenv(name, value)
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
-    # Beam 2.77's S3 filesystem builds a new boto3 session for each FileSystems call, and each new session parses
-    # botocore's endpoint and S3 model JSON again (most of a client's ~170 ms, half of an S3 run's time here). The
-    # sessions built during a test share one loader of that static data; every request still goes over HTTP.
+    # Each new boto3 session parses botocore's endpoint and S3 model JSON again (most of a client's ~170 ms).
+    # newsbeam.beam_s3_clients builds one client per process and settings, but tests build many (their own, new
+    # caches, Beam's per-call clients put back): the sessions built during a test share one loader of that static
+    # data; every request still goes over HTTP. Production has no such cache (benchmarks/bench_object_storage.py).
     botocore_session = pytest.importorskip("botocore.session")
     monkeypatch.setattr(botocore_session, "create_loader", functools.lru_cache(botocore_session.create_loader))
 

@@ -11,8 +11,8 @@ DuckDB's own httpfs extension is not used: DuckDB downloads extensions at run ti
 (`duckdb-ext-httpfs` 1.4.4) does not load in DuckDB 2.x. DuckDB reads the pyarrow S3 dataset instead.
 
 Beam 2.77's S3FileSystem builds a new boto3 session and client for every FileSystems call (~170 ms, most of it
-parsing botocore's JSON, which the `aws_env` fixture shares between the sessions of a test), and the writer, the
-state commit and the manifest make dozens of them.
+parsing botocore's JSON), and the writer, the state commit and the manifest make dozens of them: the S3 run here
+asserts that newsbeam.beam_s3_clients makes them share one client.
 
 Needs the test extras `boto3` and `moto[s3]` with Flask and flask-cors, its server mode (skipped without them).
 Dummy credentials only; they are passed as options and set in the environment for the duration of each test.
