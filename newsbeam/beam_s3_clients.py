@@ -12,7 +12,7 @@ hands out a stand-in session whose `client(**arguments)` returns the process's b
 built on first use. That is the least invasive hook: Beam's `Client.__init__` still reads the options itself (no
 copy of its option handling here), and each `Client` keeps its own per-instance download state; only the inner
 boto3 client, which is thread-safe, is shared. Clients are built under a lock (boto3 sessions are not
-thread-safe).
+thread-safe), with a connection pool sized for the threads that now share them (`POOL_CONNECTIONS`).
 
 What tells clients apart: every argument Beam passes (region, API version, SSL, verify, endpoint, access key id,
 secret, session token) and the `AWS_*` environment variables (botocore reads credentials, endpoint and retry
@@ -42,6 +42,9 @@ LOG = logging.getLogger(__name__)
 
 CHECKED_BEAM_VERSIONS = ("2.77.",)  # boto3_client.Client.__init__ and S3IO's use of it, as read in these releases
 MAX_AGE = 900.0  # seconds a client is reused before it is rebuilt (re-reading credentials files and config)
+# Connections a shared client keeps for reuse (botocore's default is 10): every thread of the process uses it now,
+# and a pool too small closes the extra connections with a warning each. Connections are opened only when needed.
+POOL_CONNECTIONS = 64
 
 
 def _key(args: tuple, kwargs: Dict[str, Any], environ) -> str:
@@ -88,6 +91,10 @@ class SharedS3Clients:
             found = self._clients.get(key)
             if found is not None and now - found[1] < self.max_age:
                 return found[0]
+            if "config" not in kwargs:  # Beam passes none
+                from botocore.config import Config  # boto3's own dependency, there whenever boto3 is
+
+                kwargs = {**kwargs, "config": Config(max_pool_connections=POOL_CONNECTIONS)}
             client = self.boto3.session.Session().client(*args, **kwargs)
             # expired entries go too: a process that changed its settings keeps no client it will not use again
             self._clients = {k: v for k, v in self._clients.items() if now - v[1] < self.max_age}

@@ -92,7 +92,7 @@ def test_credentials_appear_in_no_log_and_no_repr(shared, s3_server, caplog):
 
 
 def test_many_threads_using_s3_at_once_build_one_client_and_see_their_own_files(shared, s3_flags, bucket,
-                                                                                 s3_counts, monkeypatch):
+                                                                                 s3_counts, monkeypatch, caplog):
     monkeypatch.setattr(FileSystems, "_pipeline_options", PipelineOptions(s3_flags))
     start = threading.Barrier(16)
     failures = []
@@ -118,6 +118,7 @@ def test_many_threads_using_s3_at_once_build_one_client_and_see_their_own_files(
         thread.join()
     assert not failures, failures[:3]
     assert s3_counts["calls"] == 16 * 10 and s3_counts["clients"] == 1, dict(s3_counts)
+    assert "Connection pool is full" not in caplog.text  # its pool holds a connection for each thread
     assert len(FileSystems.match([f"s3://{bucket}/threads/*.txt"])[0].metadata_list) == 16
 
 
