@@ -96,7 +96,7 @@ class SharedS3Clients:
 
                 kwargs = {**kwargs, "config": Config(max_pool_connections=POOL_CONNECTIONS)}
             client = self.boto3.session.Session().client(*args, **kwargs)
-            # expired entries go too: a process that changed its settings keeps no client it will not use again
+            # expired entries go too: clients of settings no longer in use do not pile up
             self._clients = {k: v for k, v in self._clients.items() if now - v[1] < self.max_age}
             self._clients[key] = (client, now)
             LOG.debug("S3 client built for endpoint %s, region %s (%d in this process)",
