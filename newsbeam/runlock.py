@@ -153,10 +153,9 @@ class RunLock:
                     data = handle.read()
                     age = time.time() - os.fstat(handle.fileno()).st_mtime
             else:
-                if not FileSystems.exists(self.path):
+                data = self._read_remote()
+                if data is None:
                     return None
-                with FileSystems.open(self.path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-                    data = handle.read()
                 modified = FileSystems.last_updated(self.path)
                 age = time.time() - modified if modified else 0.0
         except FileNotFoundError:
@@ -164,6 +163,20 @@ class RunLock:
         record = LockRecord.decode(data)
         generation = record.token if record is not None else "x" + hashlib.sha256(data).hexdigest()[:32]
         return record, age, generation
+
+    def _read_remote(self) -> Optional[bytes]:
+        """The lock file's bytes, or None if there is none. Opened first, without asking whether it exists: a run
+        reads its own lock at every heartbeat, and each call is a billed request. Only a failed open asks, since
+        object stores report a missing object in their own ways (GCS: its NotFound; S3: FileNotFoundError)."""
+        try:
+            with FileSystems.open(self.path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+        except Exception:
+            if FileSystems.exists(self.path):
+                raise
+            return None
 
     def _write_hidden(self, record: LockRecord) -> str:
         os.makedirs(self.output, exist_ok=True)

@@ -17,7 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, List, Optional, Sequence, Set
+from typing import Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -56,17 +56,22 @@ class SegmentedTable:
         self.folder = FileSystems.join(output, STATE_FOLDER, name)
         self.schema = schema
 
-    def _list(self, prefix: str) -> List[str]:
-        pattern = FileSystems.join(self.folder, f"{prefix}*.parquet")
+    def _files(self) -> Tuple[List[str], List[str]]:
+        """(base paths, segment paths), each sorted, from one listing of the folder (on an object store each
+        listing is a billed request, and these are read together)."""
         try:
-            results = FileSystems.match([pattern])
+            results = FileSystems.match([FileSystems.join(self.folder, "*.parquet")])
         except Exception:  # a folder that does not exist yet matches nothing, on every filesystem
-            return []
-        return sorted(meta.path for result in results for meta in result.metadata_list)
+            return [], []
+        paths = sorted(meta.path for result in results for meta in result.metadata_list)
+        names = [path.rsplit("/", 1)[-1] for path in paths]
+        return ([p for p, n in zip(paths, names) if n.startswith("base-")],
+                [p for p, n in zip(paths, names) if n.startswith("segment-")])
 
-    def _bases(self) -> List[_Base]:
+    @staticmethod
+    def _bases(paths: List[str]) -> List[_Base]:
         bases = []
-        for path in self._list("base-"):
+        for path in paths:
             try:
                 with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
                     metadata = pq.read_schema(handle).metadata or {}
@@ -77,28 +82,30 @@ class SegmentedTable:
         return sorted(bases, key=lambda b: b.created_at)
 
     def segment_runs(self) -> List[str]:
-        return [_run_of(path, "segment-") for path in self._list("segment-")]
+        return [_run_of(path, "segment-") for path in self._files()[1]]
 
     def covered_runs(self) -> Set[str]:
         """Run ids whose rows this table holds (in a base or a segment)."""
-        bases = self._bases()
+        base_paths, segments = self._files()
+        bases = self._bases(base_paths)
         covered = set(bases[-1].covered) if bases else set()
-        return covered | set(self.segment_runs())
+        return covered | {_run_of(path, "segment-") for path in segments}
 
     def read(self, exclude_run: Optional[str] = None) -> pa.Table:
         """Every row, without those of `exclude_run`."""
-        bases = self._bases()
-        base = bases[-1] if bases else None
-        tables = []
-        if base is not None:
-            tables.append(_read(base.path, self.schema))
-        for path in self._list("segment-"):
-            if base is None or _run_of(path, "segment-") not in base.covered:
-                tables.append(_read(path, self.schema))
-        table = pa.concat_tables(tables) if tables else self.schema.empty_table()
+        base_paths, segments = self._files()
+        table = self._combine(self._bases(base_paths), segments)
         if exclude_run is not None and table.num_rows:
             table = table.filter(pc.not_equal(table["run_id"], exclude_run))
         return table
+
+    def _combine(self, bases: List[_Base], segments: List[str]) -> pa.Table:
+        """The newest base and the segments it does not cover, as one table."""
+        base = bases[-1] if bases else None
+        tables = [_read(base.path, self.schema)] if base is not None else []
+        tables += [_read(path, self.schema) for path in segments
+                   if base is None or _run_of(path, "segment-") not in base.covered]
+        return pa.concat_tables(tables) if tables else self.schema.empty_table()
 
     def write_segment(self, run_id: str, table: pa.Table) -> str:
         path = FileSystems.join(self.folder, f"segment-{run_id}.parquet")
@@ -107,11 +114,11 @@ class SegmentedTable:
 
     def compact(self, run_id: str, max_segments: int) -> bool:
         """Folds the segments into a new base once there are more than `max_segments` of them."""
-        segments = self._list("segment-")
+        base_paths, segments = self._files()
         if len(segments) <= max_segments:
             return False
-        bases = self._bases()
-        table = self.read()
+        bases = self._bases(base_paths)
+        table = self._combine(bases, segments)
         covered = (bases[-1].covered if bases else set()) | {_run_of(p, "segment-") for p in segments}
         metadata = {_COVERED: json.dumps(sorted(covered)).encode(),
                     _CREATED: datetime.now(timezone.utc).isoformat().encode()}

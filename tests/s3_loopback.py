@@ -6,6 +6,7 @@ Needs the test extras `boto3` and `moto[s3]` with Flask and flask-cors: a test u
 without them."""
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 
@@ -41,9 +42,10 @@ def aws_env(monkeypatch, s3_server):
         monkeypatch.setenv(name, value)
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
-    # Beam 2.77's S3 filesystem builds a new boto3 session for each FileSystems call, and each new session parses
-    # botocore's endpoint and S3 model JSON again (most of a client's ~170 ms, half of an S3 run's time here). The
-    # sessions built during a test share one loader of that static data; every request still goes over HTTP.
+    # Each new boto3 session parses botocore's endpoint and S3 model JSON again (most of a client's ~170 ms).
+    # newsbeam.beam_s3_clients builds one client per process and settings, but tests build many (their own, new
+    # caches, Beam's per-call clients put back): the sessions built during a test share one loader of that static
+    # data; every request still goes over HTTP. Production has no such cache (benchmarks/bench_object_storage.py).
     botocore_session = pytest.importorskip("botocore.session")
     monkeypatch.setattr(botocore_session, "create_loader", functools.lru_cache(botocore_session.create_loader))
 
@@ -59,6 +61,26 @@ def s3_client(s3_server, aws_env):
     boto3 = pytest.importorskip("boto3", reason="needs boto3 (apache-beam[aws]) for Beam's S3 filesystem")
     return boto3.client("s3", endpoint_url=s3_server, aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET,
                         region_name=REGION)
+
+
+@pytest.fixture
+def s3_counts(monkeypatch):
+    """Counts, from the fixture on, the calls to Beam's S3 filesystem (each one builds an `S3IO`: `calls`) and the
+    botocore clients built (`clients`)."""
+    s3io = pytest.importorskip("apache_beam.io.aws.s3io")
+    botocore_session = pytest.importorskip("botocore.session")
+    counts = collections.Counter()
+
+    def counting(name, original):
+        def counted(*args, **kwargs):
+            counts[name] += 1
+            return original(*args, **kwargs)
+        return counted
+
+    monkeypatch.setattr(s3io.S3IO, "__init__", counting("calls", s3io.S3IO.__init__))
+    monkeypatch.setattr(botocore_session.Session, "create_client",
+                        counting("clients", botocore_session.Session.create_client))
+    return counts
 
 
 _BUCKETS = itertools.count(1)

@@ -11,8 +11,8 @@ DuckDB's own httpfs extension is not used: DuckDB downloads extensions at run ti
 (`duckdb-ext-httpfs` 1.4.4) does not load in DuckDB 2.x. DuckDB reads the pyarrow S3 dataset instead.
 
 Beam 2.77's S3FileSystem builds a new boto3 session and client for every FileSystems call (~170 ms, most of it
-parsing botocore's JSON, which the `aws_env` fixture shares between the sessions of a test), and the writer, the
-state commit and the manifest make dozens of them.
+parsing botocore's JSON), and the writer, the state commit and the manifest make dozens of them: the S3 run here
+asserts that newsbeam.beam_s3_clients makes them share one client.
 
 Needs the test extras `boto3` and `moto[s3]` with Flask and flask-cors, its server mode (skipped without them).
 Dummy credentials only; they are passed as options and set in the environment for the duration of each test.
@@ -96,7 +96,8 @@ def local_files(root: Path):
 
 
 def test_ingest_to_s3_gives_the_same_rows_as_a_local_folder_and_reruns_replace(site, tmp_path, s3_server, s3_flags,
-                                                                               s3_client, bucket, monkeypatch):
+                                                                               s3_client, bucket, monkeypatch,
+                                                                               s3_counts):
     urls = tmp_path / "urls.txt"
     urls.write_text(url_list(site))
     s3_client.put_object(Bucket=bucket, Key="inputs/urls.txt", Body=url_list(site).encode())
@@ -111,11 +112,14 @@ def test_ingest_to_s3_gives_the_same_rows_as_a_local_folder_and_reruns_replace(s
     # those, boto3 would use the local run's, or its default endpoint, i.e. the real AWS, were it not for aws_env).
     monkeypatch.setattr(FileSystems, "_pipeline_options", None)
     monkeypatch.setattr(RuntimeValueProvider, "runtime_options", None)
+    s3_counts.clear()
     # the URL list is read from S3 too: FileSystems.exists in the option checks, ReadAllFromText on a worker
     done = ingest([*feeds, "--urls", f"s3://{bucket}/inputs/urls.txt", *FAST_FLAGS, *s3_flags,
                    "--output", remote, "--run-id", "r1"])
     assert (done.status, done.exit_code) == ("succeeded", 0), done.error
     assert done.accounting.balanced and done.counters["items.in"] > 0
+    # one boto3 client for the run's dozens of S3 filesystem calls, not one each (newsbeam.beam_s3_clients)
+    assert s3_counts["calls"] > 30 and s3_counts["clients"] <= 1, dict(s3_counts)
 
     fs = pyarrow_s3(s3_server)
     s3_articles = read_dataset(f"{bucket}/news", "articles", fs)

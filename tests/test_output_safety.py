@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from apache_beam.io.filesystem import BeamIOError
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -217,6 +218,49 @@ def test_exactly_one_of_many_simultaneous_runs_gets_the_lock(tmp_path, stale):
     assert len(won) == 1 and len(refused) == 7
     assert LockRecord.decode((tmp_path / "_lock").read_bytes()).token == won[0].record.token
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_lock"]  # no hidden leftovers of the contest
+
+
+class _NotFound(Exception):
+    """How GCS reports a missing object: not a FileNotFoundError."""
+
+
+@pytest.mark.parametrize("missing", [FileNotFoundError, _NotFound])
+def test_reading_an_object_store_lock_takes_two_calls(tmp_path, monkeypatch, missing):
+    """A run reads its lock at every heartbeat; on an object store each call is a billed request."""
+    lock = RunLock(str(tmp_path), "r1")
+    lock.local = False  # the object-store path, on local disk
+    calls, real = [], {name: getattr(FileSystems, name) for name in ("open", "exists", "last_updated")}
+
+    def counted(name):
+        def call(path, *args, **kwargs):
+            calls.append(name)
+            if name == "open" and not os.path.exists(path):
+                raise missing(path)
+            return real[name](path, *args, **kwargs)
+        return call
+
+    for name in real:
+        monkeypatch.setattr(FileSystems, name, counted(name))
+    assert lock._read() is None
+    assert calls == (["open"] if missing is FileNotFoundError else ["open", "exists"])
+    lock._replace(lock.record)
+    calls.clear()
+    record, age, generation = lock._read()
+    assert calls == ["open", "last_updated"]
+    assert record == lock.record and generation == lock.record.token and 0 <= age < 60
+
+
+def test_an_object_store_lock_that_exists_but_cannot_be_read_is_an_error(tmp_path, monkeypatch):
+    lock = RunLock(str(tmp_path), "r1")
+    lock.local = False
+    lock._replace(lock.record)
+
+    def refused(path, *args, **kwargs):
+        raise PermissionError(path)
+
+    monkeypatch.setattr(FileSystems, "open", refused)
+    with pytest.raises(PermissionError):
+        lock._read()
 
 
 def test_the_heartbeat_refreshes_the_lock_and_release_removes_it(tmp_path):

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pyarrow as pa
 import pytest
+from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.neardup import PriorBands, assign_groups, fingerprint, shingles
 from newsbeam.seen import DUE, GIVEN_UP, SEEN_SCHEMA, UNKNOWN, WAITING, WRITTEN, SeenIndex, seen_rows, url_key
@@ -76,6 +77,30 @@ def test_segmented_table_excludes_a_rerun_and_survives_compaction(tmp_path):
     assert table.covered_runs() == {f"r{i}" for i in range(5)}
     # a compaction interrupted before it deleted the merged segments must not count them twice
     table.write_segment("r2", written("r2", "http://e.org/2"))
+    assert table.read().num_rows == 5
+
+
+def test_a_state_table_lists_its_folder_once_per_read_and_per_compaction(tmp_path, monkeypatch):
+    """Each listing is a billed request on an object store: bases and segments come from one."""
+    table = SegmentedTable(str(tmp_path), "seen", SEEN_SCHEMA)
+    for i in range(3):
+        table.write_segment(f"r{i}", written(f"r{i}", f"http://e.org/{i}"))
+    table.compact("r3", max_segments=1)
+    table.write_segment("r4", written("r4", "http://e.org/4"))
+    listings, match = [], FileSystems.match
+
+    def counted(patterns, *rest):
+        listings.append(patterns)
+        return match(patterns, *rest)
+
+    monkeypatch.setattr(FileSystems, "match", counted)
+    assert table.read(exclude_run="r1").num_rows == 3 and len(listings) == 1
+    assert table.covered_runs() == {"r0", "r1", "r2", "r4"} and len(listings) == 2
+    assert table.segment_runs() == ["r4"] and len(listings) == 3
+    table.write_segment("r5", written("r5", "http://e.org/5"))
+    listings.clear()
+    assert table.compact("r6", max_segments=1) and len(listings) == 1
+    assert sorted(p.name for p in (tmp_path / "_state" / "seen").iterdir()) == ["base-r6.parquet"]
     assert table.read().num_rows == 5
 
 

@@ -10,7 +10,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.utils import shared
 
-from newsbeam import beam_signatures
+from newsbeam import beam_s3_clients, beam_signatures
 from newsbeam.progress import PROGRESS_ENV, Heartbeat
 
 NAMESPACE = "newsbeam"
@@ -21,6 +21,8 @@ T = TypeVar("T")
 # every module of transforms imports this one: the driver that builds a pipeline and each worker that unpickles its
 # DoFns then introspect each DoFn method once, not at every ParDo and stage (newsbeam/beam_signatures.py)
 beam_signatures.install()
+# ... and share one boto3 client per process for Beam's S3 filesystem, not one per call (newsbeam/beam_s3_clients.py)
+beam_s3_clients.install()
 
 
 # One heartbeat per worker process and progress folder (newsbeam.progress), shared by every counter of the process.
