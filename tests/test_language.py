@@ -1,6 +1,15 @@
-import pytest
+from importlib.metadata import version
 
-from newsbeam.language import LanguageDetector, LanguageSettings, iso639_1
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langdetect.detector import Detector
+from langdetect.detector_factory import DetectorFactory
+from langdetect.lang_detect_exception import LangDetectException
+
+from benchmarks import eval_extraction as ev
+from newsbeam import language
+from newsbeam.language import LanguageDetector, LanguageSettings, NormalisedChars, _FasterDetector, iso639_1
 
 SAMPLES = {
     "en": "The trial of three women who returned from the al-Hol camp opened in Brussels on Tuesday.",
@@ -76,3 +85,88 @@ def test_sorani_kurdish_is_undetermined_not_persian(detector):
               "وتەبێژەکەی وتی کارەکە لە مانگەکانی داهاتوودا دەست پێدەکات. ")
     assert detector.detect(sorani * 2) == ("und", 0.0)  # was ('fa', 0.86): langdetect has no Kurdish profile
     assert detector.detect(SAMPLES["ar"] + " " + SAMPLES["ar"])[0] == "ar"
+
+
+# --- the faster langdetect loops give the library's own answers ------------------------------------------------
+
+# letters of every kind langdetect's NGram.normalize treats apart: ASCII (both cases: capital runs), Latin-1 and its
+# excluded signs, Romanian comma letters, Vietnamese, general punctuation, Arabic, Cyrillic, kana, Bopomofo, CJK,
+# Hangul; spaces in runs; URLs and e-mail addresses, which the library blanks
+_ALPHABET = ("abcxyzABCXYZ  \t\n.,;'-0123456789éèüßÆ×÷ÿșțşţạảấệỹ\u2013\u2019\u2026"
+             "ابتثجحخدذرزسشصضطظعغفقكلمنهوي" "абвгдежзийклмн" "あいうアイウㄅㄆ中文字語漢가나다")
+_TEXTS = st.one_of(
+    st.text(st.sampled_from(_ALPHABET), max_size=400),
+    st.text(max_size=200),  # any code point
+    st.lists(st.sampled_from(["NATO", "UN", "al-Hol", "Deir ez-Zor", "https://example.com/a?b=1", "a@b.org",
+                              "  ", "دير الزور", "İstanbul", "ISIS", "x"]), max_size=40).map(" ".join),
+)
+
+
+def _library_detector(factory):
+    detector = factory.create()
+    detector.__class__ = Detector  # the library's own class, whatever create() returns
+    return detector
+
+
+@given(_TEXTS)
+@settings(max_examples=300, deadline=None)
+def test_the_faster_ngram_loop_gives_the_librarys_ngrams(detector, text):
+    library, faster = _library_detector(detector._factory), _FasterDetector(detector._factory, NormalisedChars())
+    library.append(text)
+    faster.append(text)
+    assert faster.text == library.text
+    library.cleaning_text()
+    faster.cleaning_text()
+    assert faster._extract_ngrams() == library._extract_ngrams()
+
+
+def _probabilities(detector, text):
+    detector.append(text)
+    try:
+        detector.get_probabilities()
+    except LangDetectException as error:
+        return repr(error)
+    return detector.langprob  # every language's probability, unrounded
+
+
+@given(_TEXTS)
+@settings(max_examples=60, deadline=None)
+def test_the_faster_detector_gives_the_librarys_probabilities(detector, text):
+    faster = _FasterDetector(detector._factory, NormalisedChars())
+    assert _probabilities(faster, text) == _probabilities(_library_detector(detector._factory), text)
+
+
+@pytest.fixture(scope="module")
+def readability_texts(tmp_path_factory):
+    archive = ev.CORPORA / ev.READABILITY_ARCHIVE
+    if not archive.exists():
+        pytest.skip(f"{archive} not found (the shared corpora sit next to the repository in CI; NEWSBEAM_CORPORA "
+                    f"points elsewhere)")
+    pages = ev.load_readability_set(ev.unpack(archive, tmp_path_factory.mktemp("corpora")))
+    return [page.expected_text for page in pages]
+
+
+def test_the_faster_detector_gives_the_librarys_probabilities_on_real_texts(detector, readability_texts):
+    # Mozilla Readability's test pages: news and blog texts in a dozen languages and scripts
+    assert len(readability_texts) > 100
+    normalised = NormalisedChars()
+    for text in readability_texts:
+        for prefix in (text[:3000], text[:300]):
+            expected = _probabilities(_library_detector(detector._factory), prefix)
+            assert _probabilities(_FasterDetector(detector._factory, normalised), prefix) == expected
+
+
+def test_an_unchecked_langdetect_release_runs_the_librarys_own_detector(monkeypatch):
+    monkeypatch.setattr(language, "CHECKED_LANGDETECT", ())
+    created = []
+    original = DetectorFactory.create
+
+    def create(self, *args):
+        created.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(DetectorFactory, "create", create)
+    unchecked = LanguageDetector()
+    assert unchecked.detect(SAMPLES["tr"])[0] == "tr" and created == [1]
+    monkeypatch.setattr(language, "CHECKED_LANGDETECT", (version("langdetect"),))
+    assert LanguageDetector().detect(SAMPLES["tr"]) == unchecked.detect(SAMPLES["tr"]) and len(created) == 2
