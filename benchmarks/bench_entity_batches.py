@@ -22,6 +22,7 @@ import tarfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import List
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,6 +34,26 @@ def corpora() -> Path:
     sys.exit("trafilatura-eval.tar.xz not found (set NEWSBEAM_CORPORA)")
 
 
+def extracted_texts(pages: int) -> List[str]:
+    """The texts of the first `pages` real pages of trafilatura's evaluation set (by file name), extracted as the
+    pipeline does; pages without text are left out."""
+    from newsbeam.extraction import EmptyText, ExtractionSettings, decode_html, extract_page
+
+    bodies = {}
+    with tarfile.open(corpora() / "trafilatura-eval.tar.xz", "r|xz") as archive:
+        for member in archive:
+            if member.isfile() and member.name.endswith(".html"):
+                bodies[member.name] = archive.extractfile(member).read()
+    texts = []
+    for name in sorted(bodies)[:pages]:
+        try:
+            texts.append(extract_page(decode_html(bodies[name], None).text, "http://example.org/",
+                                      ExtractionSettings(), datetime.now(timezone.utc)).text)
+        except EmptyText:
+            continue
+    return texts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=200)
@@ -41,24 +62,11 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     from newsbeam.entities import EntityTagger
-    from newsbeam.extraction import EmptyText, ExtractionSettings, decode_html, extract_page
     from newsbeam.language import LanguageDetector
 
-    bodies = {}
-    with tarfile.open(corpora() / "trafilatura-eval.tar.xz", "r|xz") as archive:
-        for member in archive:
-            if member.isfile() and member.name.endswith(".html"):
-                bodies[member.name] = archive.extractfile(member).read()
     detector, tagger = LanguageDetector(), EntityTagger()
     tagger.load_all()  # models load on first use; timed work below must not include a load
-    docs = []
-    for name in sorted(bodies)[:args.pages]:
-        try:
-            content = extract_page(decode_html(bodies[name], None).text, "http://example.org/",
-                                   ExtractionSettings(), datetime.now(timezone.utc))
-        except EmptyText:
-            continue
-        docs.append((content.text, detector.detect(content.text)[0]))
+    docs = [(text, detector.detect(text)[0]) for text in extracted_texts(args.pages)]
     tagger.tag_many(docs[:4])  # warm
     if args.keys:
         return _compare_keys(tagger, docs, args.repeats)

@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tarfile
 import time
-from datetime import datetime, timezone
 
-from benchmarks.bench_entity_batches import corpora
+from benchmarks.bench_entity_batches import extracted_texts
 
 
 def main() -> int:
@@ -26,21 +24,9 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=990)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    from newsbeam.extraction import EmptyText, ExtractionSettings, decode_html, extract_page
     from newsbeam.language import LanguageDetector
 
-    bodies = {}
-    with tarfile.open(corpora() / "trafilatura-eval.tar.xz", "r|xz") as archive:
-        for member in archive:
-            if member.isfile() and member.name.endswith(".html"):
-                bodies[member.name] = archive.extractfile(member).read()
-    texts = []
-    for name in sorted(bodies)[:args.pages]:
-        try:
-            texts.append(extract_page(decode_html(bodies[name], None).text, "http://example.org/",
-                                      ExtractionSettings(), datetime.now(timezone.utc)).text)
-        except EmptyText:
-            continue
+    texts = extracted_texts(args.pages)
     faster = LanguageDetector()
     library = LanguageDetector()
     library._faster = False  # the library's own DetectorFactory.create() -> Detector

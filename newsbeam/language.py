@@ -18,8 +18,8 @@ UNDETERMINED = "und"
 # Kurdish profile and takes Sorani for Persian with a high probability (0.86)
 _KURDISH_ONLY = frozenset("\u0695\u06b5\u06ce")
 _KURDISH_SHARE = 0.01
-# langdetect releases whose `Detector.append` and `Detector._extract_ngrams` `_FasterDetector` was checked against
-# (langdetect has had no release since 2021); on others the library's own methods run
+# langdetect releases whose `Detector.append`, `_extract_ngrams` and `_update_lang_prob` `_FasterDetector` was
+# checked against (langdetect has had no release since 2021); on others the library's own methods run
 CHECKED_LANGDETECT = ("1.0.9",)
 _SPACES = re.compile(" {2,}")
 
