@@ -300,8 +300,9 @@ def load_prior(output: str, current_run: str, since: datetime,
                settings: NearDupSettings = NearDupSettings()) -> PriorBands:
     """Band keys of other runs' articles fetched since `since`."""
     table = near_dup_table(output)
-    parts = [table.read(exclude_run=current_run)]
-    for run_id in uncommitted(runs_in(output), table.covered_runs(), current_run):
+    rows, covered = table.snapshot(exclude_run=current_run)
+    parts = [rows]
+    for run_id in uncommitted(runs_in(output), covered, current_run):
         rows = _rows_for_run(output, run_id, settings)
         if rows is not None:
             parts.append(rows)

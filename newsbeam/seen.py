@@ -156,8 +156,8 @@ def load_seen(output: str, current_run: str, now: datetime, policy: RetryPolicy 
     """The index as the run `current_run` must see it: every other run's committed rows, including runs that
     were killed before they recorded their state (read back from their Parquet files)."""
     table = seen_table(output)
-    parts = [table.read(exclude_run=current_run)]
-    covered = table.covered_runs()
+    rows, covered = table.snapshot(exclude_run=current_run)
+    parts = [rows]
     for run_id in uncommitted(runs_in(output), covered, current_run):
         parts.append(rows_for_run(output, run_id, article_depth, dead_letter_depth))
     return SeenIndex(pa.concat_tables(parts), now, policy)

@@ -87,17 +87,26 @@ class SegmentedTable:
     def covered_runs(self) -> Set[str]:
         """Run ids whose rows this table holds (in a base or a segment)."""
         base_paths, segments = self._files()
-        bases = self._bases(base_paths)
-        covered = set(bases[-1].covered) if bases else set()
-        return covered | {_run_of(path, "segment-") for path in segments}
+        return self._covered(self._bases(base_paths), segments)
 
     def read(self, exclude_run: Optional[str] = None) -> pa.Table:
         """Every row, without those of `exclude_run`."""
+        return self.snapshot(exclude_run)[0]
+
+    def snapshot(self, exclude_run: Optional[str] = None) -> Tuple[pa.Table, Set[str]]:
+        """`read(exclude_run)` and `covered_runs()` from one listing and one reading of the bases' footers, as a
+        run loads its state (each is a billed request on an object store)."""
         base_paths, segments = self._files()
-        table = self._combine(self._bases(base_paths), segments)
+        bases = self._bases(base_paths)
+        table = self._combine(bases, segments)
         if exclude_run is not None and table.num_rows:
             table = table.filter(pc.not_equal(table["run_id"], exclude_run))
-        return table
+        return table, self._covered(bases, segments)
+
+    @staticmethod
+    def _covered(bases: List[_Base], segments: List[str]) -> Set[str]:
+        covered = set(bases[-1].covered) if bases else set()
+        return covered | {_run_of(path, "segment-") for path in segments}
 
     def _combine(self, bases: List[_Base], segments: List[str]) -> pa.Table:
         """The newest base and the segments it does not cover, as one table."""
@@ -119,7 +128,7 @@ class SegmentedTable:
             return False
         bases = self._bases(base_paths)
         table = self._combine(bases, segments)
-        covered = (bases[-1].covered if bases else set()) | {_run_of(p, "segment-") for p in segments}
+        covered = self._covered(bases, segments)
         metadata = {_COVERED: json.dumps(sorted(covered)).encode(),
                     _CREATED: datetime.now(timezone.utc).isoformat().encode()}
         path = FileSystems.join(self.folder, f"base-{run_id}.parquet")

@@ -7,7 +7,8 @@ import pytest
 from apache_beam.io.filesystems import FileSystems
 
 from newsbeam.neardup import PriorBands, assign_groups, fingerprint, shingles
-from newsbeam.seen import DUE, GIVEN_UP, SEEN_SCHEMA, UNKNOWN, WAITING, WRITTEN, SeenIndex, seen_rows, url_key
+from newsbeam.seen import (DUE, GIVEN_UP, SEEN_SCHEMA, UNKNOWN, WAITING, WRITTEN, SeenIndex, load_seen, seen_rows,
+                           url_key)
 from newsbeam.state import SegmentedTable
 from newsbeam.pipelines.options import UsageError, parse_moment
 from newsbeam.schemas.records import FeedItem
@@ -102,6 +103,27 @@ def test_a_state_table_lists_its_folder_once_per_read_and_per_compaction(tmp_pat
     assert table.compact("r6", max_segments=1) and len(listings) == 1
     assert sorted(p.name for p in (tmp_path / "_state" / "seen").iterdir()) == ["base-r6.parquet"]
     assert table.read().num_rows == 5
+
+
+def test_a_run_loads_its_seen_state_with_one_listing_of_the_state_folder(tmp_path, monkeypatch):
+    """load_seen needs the rows and the runs they cover: one snapshot, not a read and a covered_runs listing each."""
+    table = SegmentedTable(str(tmp_path), "seen", SEEN_SCHEMA)
+    for i in range(3):
+        table.write_segment(f"r{i}", written(f"r{i}", f"http://e.org/{i}"))
+    table.compact("r3", max_segments=1)
+    table.write_segment("r4", written("r4", "http://e.org/4"))
+    rows, covered = table.snapshot(exclude_run="r1")
+    assert rows.equals(table.read(exclude_run="r1")) and covered == table.covered_runs() == {"r0", "r1", "r2", "r4"}
+    listings, match = [], FileSystems.match
+
+    def counted(patterns, *rest):
+        listings.extend(p for p in patterns if "_state" in p)
+        return match(patterns, *rest)
+
+    monkeypatch.setattr(FileSystems, "match", counted)
+    index = load_seen(str(tmp_path), "r5", T0)
+    assert len(listings) == 1, listings
+    assert index.status(url_key("http://e.org/4")) == WRITTEN and index.status(url_key("http://e.org/1")) == WRITTEN
 
 
 def test_no_partial_state_file_is_ever_visible(tmp_path):
