@@ -81,20 +81,32 @@ def test_segmented_table_excludes_a_rerun_and_survives_compaction(tmp_path):
     assert table.read().num_rows == 5
 
 
-def test_a_state_table_lists_its_folder_once_per_read_and_per_compaction(tmp_path, monkeypatch):
-    """Each listing is a billed request on an object store: bases and segments come from one."""
+def based_table(tmp_path) -> SegmentedTable:
+    """A seen table holding runs r0-r2 in a base (made by r3) and r4 in a segment."""
     table = SegmentedTable(str(tmp_path), "seen", SEEN_SCHEMA)
     for i in range(3):
         table.write_segment(f"r{i}", written(f"r{i}", f"http://e.org/{i}"))
     table.compact("r3", max_segments=1)
     table.write_segment("r4", written("r4", "http://e.org/4"))
+    return table
+
+
+def counted_listings(monkeypatch, under: str = "") -> list:
+    """The FileSystems.match patterns (containing `under`) asked from now on."""
     listings, match = [], FileSystems.match
 
     def counted(patterns, *rest):
-        listings.append(patterns)
+        listings.extend(p for p in patterns if under in p)
         return match(patterns, *rest)
 
     monkeypatch.setattr(FileSystems, "match", counted)
+    return listings
+
+
+def test_a_state_table_lists_its_folder_once_per_read_and_per_compaction(tmp_path, monkeypatch):
+    """Each listing is a billed request on an object store: bases and segments come from one."""
+    table = based_table(tmp_path)
+    listings = counted_listings(monkeypatch)
     assert table.read(exclude_run="r1").num_rows == 3 and len(listings) == 1
     assert table.covered_runs() == {"r0", "r1", "r2", "r4"} and len(listings) == 2
     assert table.segment_runs() == ["r4"] and len(listings) == 3
@@ -107,20 +119,10 @@ def test_a_state_table_lists_its_folder_once_per_read_and_per_compaction(tmp_pat
 
 def test_a_run_loads_its_seen_state_with_one_listing_of_the_state_folder(tmp_path, monkeypatch):
     """load_seen needs the rows and the runs they cover: one snapshot, not a read and a covered_runs listing each."""
-    table = SegmentedTable(str(tmp_path), "seen", SEEN_SCHEMA)
-    for i in range(3):
-        table.write_segment(f"r{i}", written(f"r{i}", f"http://e.org/{i}"))
-    table.compact("r3", max_segments=1)
-    table.write_segment("r4", written("r4", "http://e.org/4"))
+    table = based_table(tmp_path)
     rows, covered = table.snapshot(exclude_run="r1")
     assert rows.equals(table.read(exclude_run="r1")) and covered == table.covered_runs() == {"r0", "r1", "r2", "r4"}
-    listings, match = [], FileSystems.match
-
-    def counted(patterns, *rest):
-        listings.extend(p for p in patterns if "_state" in p)
-        return match(patterns, *rest)
-
-    monkeypatch.setattr(FileSystems, "match", counted)
+    listings = counted_listings(monkeypatch, under="_state")
     index = load_seen(str(tmp_path), "r5", T0)
     assert len(listings) == 1, listings
     assert index.status(url_key("http://e.org/4")) == WRITTEN and index.status(url_key("http://e.org/1")) == WRITTEN
