@@ -19,12 +19,11 @@ import json
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.bench_setup import run_child
+
 KEY_ID, SECRET, REGION, BUCKET = "bench-key-id", "bench-secret", "us-east-1", "newsbeam-bench"
 
 _SAMPLE = """
@@ -68,11 +67,7 @@ def _environment(endpoint: str) -> dict:
 def _sample(arm: str, feed_url: str, output: str, endpoint: str) -> dict:
     flags = ["--s3_endpoint_url", endpoint, "--s3_access_key_id", KEY_ID, "--s3_secret_access_key", SECRET,
              "--s3_region_name", REGION]
-    done = subprocess.run([sys.executable, "-c", _SAMPLE, arm, feed_url, output, json.dumps(flags)], cwd=str(REPO),
-                          env=_environment(endpoint), capture_output=True, text=True, timeout=1800)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(["-c", _SAMPLE, arm, feed_url, output, json.dumps(flags)], _environment(endpoint), timeout=1800)
 
 
 def main(argv=None) -> int:

@@ -14,14 +14,11 @@ view and argparse parser on every `view_as`) instead of `newsbeam.pipelines.view
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.bench_setup import run_child
 
 _SAMPLE = """
 import json, sys, tempfile, time
@@ -63,11 +60,7 @@ with SampleSite() as site, tempfile.TemporaryDirectory() as work:
 
 
 def _sample(arm: str, feed: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", _SAMPLE, arm, feed], cwd=str(REPO), capture_output=True, text=True,
-                          timeout=900)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(["-c", _SAMPLE, arm, feed], timeout=900)
 
 
 def main(argv=None) -> int:

@@ -156,9 +156,10 @@ def _eval_pages(directory: Path) -> Path:
     return directory
 
 
-def _run(args, env=None) -> dict:
+def run_child(args, env=None, timeout: float = 600) -> dict:
+    """A fresh interpreter's measurement: `python ARGS` from the repository, the JSON object it prints last."""
     done = subprocess.run([sys.executable, *args], cwd=str(REPO), capture_output=True, text=True, env=env,
-                          timeout=600)
+                          timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -189,11 +190,11 @@ def _per_process(work: Path, repeats: int) -> dict:
     script = work / "process.py"
     script.write_text(_PROCESS)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    _run([str(script), "worker", str(cache)], env)  # fills the gazetteer cache
+    run_child([str(script), "worker", str(cache)], env)  # fills the gazetteer cache
     rows: dict = {}
     for _ in range(repeats):  # interleaved: the machine's load drifts
         for how in ("driver", "worker"):
-            for label, seconds in _run([str(script), how, str(cache)], env).items():
+            for label, seconds in run_child([str(script), how, str(cache)], env).items():
                 rows.setdefault(label, []).append(seconds)
     phases = [rows[label] for label in list(rows) if label.startswith("worker:")]
     rows["worker: the three together"] = [sum(values) for values in zip(*phases)]
@@ -206,37 +207,37 @@ def _set_up_steps(work: Path, repeats: int, rows: dict) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(work), str(REPO), os.environ.get("PYTHONPATH", "")]))
     for _ in range(repeats):  # interleaved: the machine's load drifts
         for how in ("spawn", "subprocess"):
-            rows.setdefault(f"watchdog child: {how}", []).append(_run(["-m", "worker_like", how], env)["cpu"])
+            rows.setdefault(f"watchdog child: {how}", []).append(run_child(["-m", "worker_like", how], env)["cpu"])
     cache = work / "cache"
     cache.mkdir(mode=0o700)
     no_regex = work / "cache-no-regex"
     no_regex.mkdir(mode=0o700)
     tagger = work / "tagger.py"
     tagger.write_text(_TAGGER)
-    _run([str(tagger), "lazy", str(cache)])  # fills the gazetteer and regex caches
+    run_child([str(tagger), "lazy", str(cache)])  # fills the gazetteer and regex caches
     for name in os.listdir(cache):  # the same gazetteer without the regex file: the set-up as before
         if name.startswith("gazetteer-"):
             os.link(cache / name, no_regex / name)
     for _ in range(repeats):
         rows.setdefault("tagger: eager, no regex cache (before)", []).append(
-            _run([str(tagger), "eager", str(no_regex)])["cpu"])
+            run_child([str(tagger), "eager", str(no_regex)])["cpu"])
         rows.setdefault("tagger: lazy + regex cache, en and fr texts", []).append(
-            _run([str(tagger), "lazy", str(cache)])["cpu"])
-        rows.setdefault("tagger: lazy, en texts only", []).append(_run([str(tagger), "lazy-en", str(cache)])["cpu"])
+            run_child([str(tagger), "lazy", str(cache)])["cpu"])
+        rows.setdefault("tagger: lazy, en texts only", []).append(run_child([str(tagger), "lazy-en", str(cache)])["cpu"])
     (work / "pages").mkdir()
     pages = _eval_pages(work / "pages")
     dates = work / "dates.py"
     dates.write_text(_DATES)
     filled, empty = work / "dates-filled", work / "dates-empty"
     filled.mkdir(mode=0o700)
-    _run([str(dates), "save", str(filled), str(pages)])  # fills the dateparser cache
+    run_child([str(dates), "save", str(filled), str(pages)])  # fills the dateparser cache
     for _ in range(repeats):
         empty.mkdir(mode=0o700)
         rows.setdefault("extraction, first 99 pages: no dateparser cache (before)", []).append(
-            _run([str(dates), "none", str(empty), str(pages)])["cpu"])
+            run_child([str(dates), "none", str(empty), str(pages)])["cpu"])
         empty.rmdir()
         rows.setdefault("extraction, first 99 pages: dateparser cache loaded", []).append(
-            _run([str(dates), "none", str(filled), str(pages)])["cpu"])
+            run_child([str(dates), "none", str(filled), str(pages)])["cpu"])
 
 
 if __name__ == "__main__":
