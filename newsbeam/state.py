@@ -81,21 +81,14 @@ class SegmentedTable:
             bases.append(_Base(path, covered, metadata.get(_CREATED, b"").decode()))
         return sorted(bases, key=lambda b: b.created_at)
 
-    def segment_runs(self) -> List[str]:
-        return [_run_of(path, "segment-") for path in self._files()[1]]
-
-    def covered_runs(self) -> Set[str]:
-        """Run ids whose rows this table holds (in a base or a segment)."""
-        base_paths, segments = self._files()
-        return self._covered(self._bases(base_paths), segments)
-
     def read(self, exclude_run: Optional[str] = None) -> pa.Table:
         """Every row, without those of `exclude_run`."""
         return self.snapshot(exclude_run)[0]
 
     def snapshot(self, exclude_run: Optional[str] = None) -> Tuple[pa.Table, Set[str]]:
-        """`read(exclude_run)` and `covered_runs()` from one listing and one reading of the bases' footers, as a
-        run loads its state (each is a billed request on an object store)."""
+        """Every row without those of `exclude_run`, and the run ids whose rows the table holds (in a base or a
+        segment), from one listing and one reading of the bases' footers, as a run loads its state (each is a billed
+        request on an object store)."""
         base_paths, segments = self._files()
         bases = self._bases(base_paths)
         table = self._combine(bases, segments)

@@ -66,7 +66,7 @@ def test_empty_index():
 
 def test_segmented_table_excludes_a_rerun_and_survives_compaction(tmp_path):
     table = SegmentedTable(str(tmp_path), "seen", SEEN_SCHEMA)
-    assert table.read().num_rows == 0 and table.covered_runs() == set()
+    assert table.read().num_rows == 0 and table.snapshot()[1] == set()
     for i in range(5):
         table.write_segment(f"r{i}", written(f"r{i}", f"http://e.org/{i}"))
     before = table.read().sort_by("key")
@@ -75,7 +75,7 @@ def test_segmented_table_excludes_a_rerun_and_survives_compaction(tmp_path):
     assert [p.name for p in (tmp_path / "_state" / "seen").iterdir()] == ["base-r5.parquet"]
     assert table.read().sort_by("key") == before
     assert table.read(exclude_run="r3").num_rows == 4  # run ids survive compaction
-    assert table.covered_runs() == {f"r{i}" for i in range(5)}
+    assert table.snapshot()[1] == {f"r{i}" for i in range(5)}
     # a compaction interrupted before it deleted the merged segments must not count them twice
     table.write_segment("r2", written("r2", "http://e.org/2"))
     assert table.read().num_rows == 5
@@ -108,8 +108,8 @@ def test_a_state_table_lists_its_folder_once_per_read_and_per_compaction(tmp_pat
     table = based_table(tmp_path)
     listings = counted_listings(monkeypatch)
     assert table.read(exclude_run="r1").num_rows == 3 and len(listings) == 1
-    assert table.covered_runs() == {"r0", "r1", "r2", "r4"} and len(listings) == 2
-    assert table.segment_runs() == ["r4"] and len(listings) == 3
+    rows, covered = table.snapshot(exclude_run="r1")
+    assert rows.num_rows == 3 and covered == {"r0", "r1", "r2", "r4"} and len(listings) == 2
     table.write_segment("r5", written("r5", "http://e.org/5"))
     listings.clear()
     assert table.compact("r6", max_segments=1) and len(listings) == 1
@@ -118,10 +118,10 @@ def test_a_state_table_lists_its_folder_once_per_read_and_per_compaction(tmp_pat
 
 
 def test_a_run_loads_its_seen_state_with_one_listing_of_the_state_folder(tmp_path, monkeypatch):
-    """load_seen needs the rows and the runs they cover: one snapshot, not a read and a covered_runs listing each."""
+    """load_seen needs the rows and the runs they cover: one snapshot, not a read and a second listing for the runs."""
     table = based_table(tmp_path)
     rows, covered = table.snapshot(exclude_run="r1")
-    assert rows.equals(table.read(exclude_run="r1")) and covered == table.covered_runs() == {"r0", "r1", "r2", "r4"}
+    assert rows.equals(table.read(exclude_run="r1")) and covered == {"r0", "r1", "r2", "r4"}
     listings = counted_listings(monkeypatch, under="_state")
     index = load_seen(str(tmp_path), "r5", T0)
     assert len(listings) == 1, listings
@@ -133,7 +133,7 @@ def test_no_partial_state_file_is_ever_visible(tmp_path):
     (tmp_path / "_state" / "seen").mkdir(parents=True)
     (tmp_path / "_state" / "seen" / ".segment-r9.parquet.abc.inprogress").write_bytes(b"half a file")
     table.write_segment("r1", written("r1", "http://e.org/1"))
-    assert table.read().num_rows == 1 and table.segment_runs() == ["r1"]
+    assert table.read().num_rows == 1 and table.snapshot()[1] == {"r1"}
 
 
 # --- near duplicates: precision and recall on constructed pairs ----------------------------------------------------
