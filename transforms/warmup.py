@@ -25,14 +25,28 @@ from newsbeam.transforms.language import shared_detector
 LOG = logging.getLogger(__name__)
 
 
-def _loaders(language: Optional[LanguageSettings], entities: Optional[EntityStageSettings]) -> List[Callable]:
+def _loaders(language: Optional[LanguageSettings], entities: Optional[EntityStageSettings],
+             topics: bool = True) -> List[Callable]:
     loaders: List[Callable] = []
     if language is not None:
         loaders.append(lambda: shared_detector(language))
     if entities is not None:
-        loaders.append(lambda: shared_topics(entities.topics_path))
+        if topics:
+            loaders.append(lambda: shared_topics(entities.topics_path))
         loaders.append(lambda: _with_models(shared_tagger(entities.tagger)))  # the long one: spaCy models, gazetteer
     return loaders
+
+
+def _load_all(loaders: List[Callable], held: List[object]) -> bool:
+    """Adds what each loader builds to `held`; False at the first failure, which is left to the stage that needs
+    the object (it builds it again and reports the error)."""
+    for load in loaders:
+        try:
+            held.append(load())
+        except Exception:  # noqa: BLE001 - reported by the stage that uses it
+            LOG.debug("loading ahead failed; the stage that uses it will load it", exc_info=True)
+            return False
+    return True
 
 
 def _with_models(tagger):
@@ -68,13 +82,8 @@ class _WarmUpFn(beam.DoFn):
     def _load(self):
         if self._fetching.wait(self._idle_grace):
             self._fetched.wait(self._fetching_defer)
-        for load in _loaders(self._language, self._entities):
-            try:
-                self._held.append(load())
-            except Exception:  # noqa: BLE001 - the stage that needs it builds it again and reports the error
-                LOG.debug("warm-up: loading failed; the stage that uses it will load it", exc_info=True)
-                return
-        freeze_set_up_heap()  # what was loaded lives as long as the process (newsbeam.runtime)
+        if _load_all(_loaders(self._language, self._entities), self._held):
+            freeze_set_up_heap()  # what was loaded lives as long as the process (newsbeam.runtime)
 
     def process(self, element):
         self._fetching.set()
@@ -97,17 +106,8 @@ def keep_models_loaded(language: Optional[LanguageSettings],
     them again, seconds each time). A first poll under way meanwhile waits for the build, not starting a second.
     Watchlist topics are not kept: each poll reads its file again, so an edited watchlist applies at the next poll."""
     held: List[object] = []
-    loaders = _loaders(language, None) + ([lambda: _with_models(shared_tagger(entities.tagger))] if entities else [])
-
-    def load():
-        for loader in loaders:
-            try:
-                held.append(loader())
-            except Exception:  # noqa: BLE001 - the stage that needs it builds it again and reports the error
-                LOG.debug("keeping models loaded: loading failed; each poll's stage will load it", exc_info=True)
-                return
-
-    threading.Thread(target=load, name="newsbeam-keep-models", daemon=True).start()
+    threading.Thread(target=_load_all, args=(_loaders(language, entities, topics=False), held),
+                     name="newsbeam-keep-models", daemon=True).start()
     return held
 
 
