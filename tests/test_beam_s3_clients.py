@@ -6,8 +6,6 @@ filesystem calls is asserted on the run of tests/test_object_storage.py (no extr
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -16,7 +14,6 @@ pytest.importorskip("boto3", reason="needs boto3 (apache-beam[aws]) for Beam's S
 pytest.importorskip("moto.server", reason="needs moto[s3], flask and flask-cors for a loopback S3 server")
 
 import apache_beam as beam  # noqa: E402
-from apache_beam.internal import pickler  # noqa: E402
 from apache_beam.io.aws.clients.s3 import boto3_client  # noqa: E402
 from apache_beam.io.filesystem import CompressionTypes  # noqa: E402
 from apache_beam.io.filesystems import FileSystems  # noqa: E402
@@ -24,7 +21,8 @@ from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
 from newsbeam import beam_s3_clients  # noqa: E402
 from newsbeam.beam_s3_clients import SharedS3Clients  # noqa: E402
-from newsbeam.transforms.fetch import _FetchHostsFn  # noqa: E402 - importing the transforms installs it
+import newsbeam.transforms.common  # noqa: E402,F401 - importing the transforms installs it
+from tests.pipeline_helpers import around_unpickling_a_dofn  # noqa: E402
 from tests.s3_loopback import KEY_ID, REGION, SECRET  # noqa: E402
 
 BOTO3 = boto3_client.boto3.boto3 if isinstance(boto3_client.boto3, SharedS3Clients) else boto3_client.boto3
@@ -140,11 +138,6 @@ def test_an_unchecked_beam_release_is_left_as_it_is(monkeypatch):
 def test_a_worker_that_unpickles_a_newsbeam_dofn_shares_its_clients():
     """An SDK worker imports newsbeam's transforms to unpickle the DoFns of a stage: that installs the sharing
     before the stage's first S3 call."""
-    payload = pickler.dumps(_FetchHostsFn(None, "", None, "pages", None))
-    probe = ("import sys; from apache_beam.internal import pickler; "
-             "from apache_beam.io.aws.clients.s3 import boto3_client; "
-             "print(type(boto3_client.boto3).__name__); pickler.loads(sys.stdin.buffer.read()); "
-             "print(type(boto3_client.boto3).__name__)")
-    done = subprocess.run([sys.executable, "-c", probe], input=payload, capture_output=True, timeout=120)
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert done.stdout.decode().split() == ["module", "SharedS3Clients"]
+    seen = around_unpickling_a_dofn(
+        "type(__import__('apache_beam.io.aws.clients.s3.boto3_client', fromlist=['boto3_client']).boto3).__name__")
+    assert seen == ["module", "SharedS3Clients"]

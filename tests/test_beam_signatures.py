@@ -3,12 +3,9 @@ import functools
 import gc
 import inspect
 import keyword
-import subprocess
-import sys
 
 import apache_beam as beam
 import pytest
-from apache_beam.internal import pickler
 from apache_beam.transforms import core
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +13,7 @@ from hypothesis import strategies as st
 from newsbeam import beam_signatures
 from newsbeam.beam_signatures import MemoizedArgsDefaults
 from newsbeam.transforms.fetch import _FetchHostsFn
+from tests.pipeline_helpers import around_unpickling_a_dofn
 
 ORIGINAL = core.get_function_args_defaults.original if isinstance(
     core.get_function_args_defaults, MemoizedArgsDefaults) else core.get_function_args_defaults
@@ -143,13 +141,9 @@ def test_an_unchecked_beam_release_is_left_as_it_is(monkeypatch):
 def test_a_worker_that_unpickles_a_newsbeam_dofn_has_the_memo():
     """An SDK worker imports newsbeam's transforms to unpickle the DoFns of a stage: that puts the memo in place
     before Beam introspects them."""
-    payload = pickler.dumps(_FetchHostsFn(None, "", None, "pages", None))
-    probe = ("import sys; from apache_beam.internal import pickler; from apache_beam.transforms import core; "
-             "pickler.loads(sys.stdin.buffer.read()); "
-             "print(type(core.get_function_args_defaults).__name__)")
-    done = subprocess.run([sys.executable, "-c", probe], input=payload, capture_output=True, timeout=120)
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert done.stdout.decode().split() == ["MemoizedArgsDefaults"]
+    seen = around_unpickling_a_dofn(
+        "type(__import__('apache_beam.transforms.core', fromlist=['core']).get_function_args_defaults).__name__")
+    assert seen == ["function", "MemoizedArgsDefaults"]
 
 
 @pytest.mark.parametrize("attribute", ["process", "setup", "finish_bundle"])
