@@ -1,8 +1,13 @@
-"""Running small TestPipelines and reading their counters; what a fresh SDK worker process sees."""
+"""Running small TestPipelines and reading their counters; what a fresh SDK worker process sees; steps that run in
+worker processes (defined here, not in a test module: a worker that unpickles a step imports its module, and a test
+module imports hypothesis through conftest, whose import can race the warm-up thread's imports of spaCy there)."""
+import os
 import subprocess
 import sys
+import time
 from typing import List
 
+import apache_beam as beam
 from apache_beam.internal import pickler
 from apache_beam.testing.test_pipeline import TestPipeline
 
@@ -31,3 +36,26 @@ def around_unpickling_a_dofn(expression: str) -> List[str]:
     done = subprocess.run([sys.executable, "-c", probe], input=payload, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     return done.stdout.decode().split()
+
+
+def extracting_pid(_element) -> int:
+    return os.getpid()
+
+
+class SlowStartOnOneWorker(beam.DoFn):
+    """The first worker process to set this up takes `seconds` to do so, as a worker that loads its models late."""
+
+    def __init__(self, marker: str, seconds: float):
+        self._marker = marker
+        self._seconds = seconds
+
+    def setup(self):
+        try:
+            os.close(os.open(self._marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        time.sleep(self._seconds)
+
+    def process(self, page):
+        time.sleep(0.02)
+        yield page

@@ -1,5 +1,4 @@
 """Scale: a run over one site still spreads its CPU work over every worker."""
-import os
 from io import BytesIO
 from dataclasses import replace
 
@@ -15,11 +14,7 @@ from newsbeam.transforms.core import CoreSettings, ProcessArticles
 from newsbeam.transforms.entities import EntityStageSettings
 from newsbeam.urls import canonicalize_url
 from tests.conftest import FAST
-from tests.pipeline_helpers import run_and_count
-
-
-def _extracting_pid(_article) -> int:
-    return os.getpid()
+from tests.pipeline_helpers import SlowStartOnOneWorker, extracting_pid, run_and_count
 
 
 def _two_worker_pipeline() -> test_pipeline.TestPipeline:
@@ -39,7 +34,7 @@ def test_one_host_run_extracts_on_both_workers_and_stays_polite():
         core = CoreSettings(fetch=settings, entities=EntityStageSettings(), warm_up=True)
         result = pipeline | beam.Create(items) | ProcessArticles(core)
         # the pid is taken in the fused stage that extracts: a Map right after it has no barrier in between
-        pids = (result["articles"] | "Pid" >> beam.Map(_extracting_pid) | beam.Distinct()
+        pids = (result["articles"] | "Pid" >> beam.Map(extracting_pid) | beam.Distinct()
                 | beam.combiners.Count.Globally())
         assert_that(pids, equal_to([2]))
         counters = run_and_count(pipeline)
@@ -69,8 +64,76 @@ def test_spooled_redistribution_gives_back_every_page_unchanged(tmp_path):
     counters = run_and_count(pipeline)
     # what crossed the barrier were references into the files; the pages of a bundle share one (a file per page
     # cost up to ~0.6 ms of CPU each in the fetch stage); the caller removes the files
-    assert 1 <= len(list(spool.iterdir())) < 5
+    assert 1 <= len(list(spool.glob("*.records"))) < 5
     assert 0 < counters["spool.bytes"] < sum(len(p.body) for p in pages)
+
+
+def _spooled_pages(count: int):
+    from datetime import datetime, timezone
+
+    from newsbeam.schemas.records import FetchedPage, FetchRequest
+
+    fetched_at = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    return [FetchedPage(request=FetchRequest(url=f"http://a.example/{n}", context=None),
+                        final_url=f"http://a.example/{n}", status=200, content_type="text/html",
+                        header_charset=None, body=f"<p>page {n}</p>".encode() * 50, fetched_at=fetched_at, attempts=1)
+            for n in range(count)]
+
+
+def test_a_worker_done_with_its_pages_takes_over_the_unclaimed_pages_of_another_exactly_once(tmp_path):
+    from apache_beam.transforms.window import GlobalWindow, IntervalWindow
+    from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+
+    from newsbeam.transforms.spool import _ClaimFn, _SpoolFn
+
+    pages = _spooled_pages(12)
+    spool = str(tmp_path / "spool")
+    window = IntervalWindow(Timestamp(0), Timestamp(60))
+
+    def spooled(part, finish=True):
+        step = _SpoolFn(spool, "b")
+        step.start_bundle()
+        refs = [ref for page in part for ref in step.process(page, Timestamp(7), window)]
+        if finish:
+            step.finish_bundle()
+        return refs
+
+    first, second = spooled(pages[:5]), spooled(pages[5:10])
+    spooled(pages[10:], finish=False)  # a bundle that failed: its pages were never handed out, nor listed
+    # the runner deals worker A the first 5 references, worker B the other 5; B is done first
+    a, b = _ClaimFn(spool, "b"), _ClaimFn(spool, "b")
+    for worker in (a, b):
+        worker.setup()
+    got_b = [page for ref in second for page in b.process(ref)]
+    got_a = [page for page in a.process(first[0])]  # A has claimed its first page meanwhile
+    taken = list(b.finish_bundle())
+    got_a += [page for ref in first[1:] for page in a.process(ref)]
+    assert list(a.finish_bundle()) == []
+    assert got_b == pages[5:10] and got_a == pages[:1]
+    # B took A's four unclaimed pages, each in the window and at the time it was spooled in
+    assert sorted(v.value.final_url for v in taken) == sorted(p.final_url for p in pages[1:5])
+    assert all(v.windows == (window,) and v.timestamp == Timestamp(7) for v in taken)
+    # and the runner's own case: the global window
+    other = _SpoolFn(str(tmp_path / "other"), "b")
+    other.start_bundle()
+    list(other.process(pages[0], MIN_TIMESTAMP, GlobalWindow()))
+    other.finish_bundle()
+    lone = _ClaimFn(str(tmp_path / "other"), "b")
+    lone.setup()
+    assert [(v.value, v.windows) for v in lone.finish_bundle()] == [(pages[0], (GlobalWindow(),))]
+
+
+def test_two_workers_share_out_the_spooled_pages_when_one_starts_late(tmp_path):
+    from newsbeam.transforms.spool import RedistributePages
+
+    pages = _spooled_pages(40)
+    pipeline = _two_worker_pipeline()
+    result = (pipeline | beam.Create(pages) | RedistributePages(str(tmp_path / "spool"))
+              | beam.ParDo(SlowStartOnOneWorker(str(tmp_path / "slow"), 8.0)))
+    assert_that(result, equal_to(pages))  # each page once
+    counters = run_and_count(pipeline)
+    # the worker that started at once did not stop at its half (20 pages at 20 ms, against the other's 8 s start)
+    assert counters["spool.pages_taken_over"] >= 10
 
 
 def test_record_store_keeps_records_in_the_element_or_in_content_named_files(tmp_path):
