@@ -58,16 +58,13 @@ def run_once(urls: List[str], parts: int, spool: Path) -> Dict[str, float]:
     from newsbeam.schemas.records import FeedItem, FetchedPage, FetchRequest
     from newsbeam.transforms import archive
     from newsbeam.transforms.fetch import split_for_archive
-    from apache_beam.transforms.window import GlobalWindow
-    from apache_beam.utils.timestamp import MIN_TIMESTAMP
-
     from newsbeam.transforms.spool import _SpoolFn
     from newsbeam.warc import ROLE_ARTICLE
 
     shutil.rmtree(spool, ignore_errors=True)
     spool.mkdir(parents=True)
     store = RecordStore(str(spool / "archive"), compress=False)
-    spooler = _SpoolFn(str(spool / "pages"), "balance")
+    spooler = _SpoolFn(str(spool / "pages"))
     if hasattr(archive, "_KeyByFileFn"):
         keyer = archive._KeyByFileFn(1, store)
     else:  # the code before 2026-11-30: a Map of this
@@ -85,7 +82,7 @@ def run_once(urls: List[str], parts: int, spool: Path) -> Dict[str, float]:
         if parts >= 2:
             entry, outcome = split_for_archive(outcome, ROLE_ARTICLE)
         if parts >= 3 and isinstance(outcome, FetchedPage):
-            list(spooler.process(outcome, MIN_TIMESTAMP, GlobalWindow()))
+            list(spooler.process(outcome))
         if parts >= 4 and entry is not None:
             if keyer is not None:
                 list(keyer.process(entry))

@@ -91,7 +91,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: IngestConfig) -> None:
     if config.feeds or config.sitemaps or config.url_files or config.sites or not config.warc_files:
         extracted.append(_fetched_articles(pipeline, config, state, dead_letters, validators, exchanges))
     if config.warc_files:
-        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc()
+        archived = pipeline | "WarcFiles" >> beam.Create(list(config.warc_files)) | "ReadWarc" >> PagesFromWarc(
+            share_dir=config.core.spool_dir)
         from_warc = archived["pages"] | "WarcCore" >> ProcessPages(config.core)
         extracted.append(from_warc["articles"])
         dead_letters.extend([archived[DEAD_LETTERS], from_warc[DEAD_LETTERS]])

@@ -111,7 +111,8 @@ def build_pipeline(pipeline: beam.Pipeline, files, core: CoreSettings, state: St
     # pages are extracted where they are read; on the local runner articles cross the barriers after the core as
     # references into the run's spool, as in ingest
     store = RecordStore(core.spool_dir)
-    pages = pipeline | "ArchiveFiles" >> beam.Create(files) | "Pages" >> PagesFromWarc(root, reprocess=True)
+    pages = pipeline | "ArchiveFiles" >> beam.Create(files) | "Pages" >> PagesFromWarc(
+        root, reprocess=True, share_dir=core.spool_dir)
     processed = pages["pages"] | "Core" >> ProcessPages(core)
     known = processed["articles"] | "DropKnownArticles" >> DropKnownArticles(state, store, earlier_runs=False)
     near = known.articles | "NearDuplicates" >> NearDuplicates(state, store)

@@ -80,49 +80,6 @@ def _spooled_pages(count: int):
             for n in range(count)]
 
 
-def test_a_worker_done_with_its_pages_takes_over_the_unclaimed_pages_of_another_exactly_once(tmp_path):
-    from apache_beam.transforms.window import GlobalWindow, IntervalWindow
-    from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
-
-    from newsbeam.transforms.spool import _ClaimFn, _SpoolFn
-
-    pages = _spooled_pages(12)
-    spool = str(tmp_path / "spool")
-    window = IntervalWindow(Timestamp(0), Timestamp(60))
-
-    def spooled(part, finish=True):
-        step = _SpoolFn(spool, "b")
-        step.start_bundle()
-        refs = [ref for page in part for ref in step.process(page, Timestamp(7), window)]
-        if finish:
-            step.finish_bundle()
-        return refs
-
-    first, second = spooled(pages[:5]), spooled(pages[5:10])
-    spooled(pages[10:], finish=False)  # a bundle that failed: its pages were never handed out, nor listed
-    # the runner deals worker A the first 5 references, worker B the other 5; B is done first
-    a, b = _ClaimFn(spool, "b"), _ClaimFn(spool, "b")
-    for worker in (a, b):
-        worker.setup()
-    got_b = [page for ref in second for page in b.process(ref)]
-    got_a = [page for page in a.process(first[0])]  # A has claimed its first page meanwhile
-    taken = list(b.finish_bundle())
-    got_a += [page for ref in first[1:] for page in a.process(ref)]
-    assert list(a.finish_bundle()) == []
-    assert got_b == pages[5:10] and got_a == pages[:1]
-    # B took A's four unclaimed pages, each in the window and at the time it was spooled in
-    assert sorted(v.value.final_url for v in taken) == sorted(p.final_url for p in pages[1:5])
-    assert all(v.windows == (window,) and v.timestamp == Timestamp(7) for v in taken)
-    # and the runner's own case: the global window
-    other = _SpoolFn(str(tmp_path / "other"), "b")
-    other.start_bundle()
-    list(other.process(pages[0], MIN_TIMESTAMP, GlobalWindow()))
-    other.finish_bundle()
-    lone = _ClaimFn(str(tmp_path / "other"), "b")
-    lone.setup()
-    assert [(v.value, v.windows) for v in lone.finish_bundle()] == [(pages[0], (GlobalWindow(),))]
-
-
 def test_two_workers_share_out_the_spooled_pages_when_one_starts_late(tmp_path):
     from newsbeam.transforms.spool import RedistributePages
 

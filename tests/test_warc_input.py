@@ -239,7 +239,8 @@ def test_a_one_file_warc_run_reads_and_extracts_on_both_workers(tmp_path, monkey
                           "off", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"])
     assert outcome.status == "succeeded", outcome.error
     reading = [(worker, c) for worker, c in bundles if c.get("warc_in.records.response")]
-    assert len({worker for worker, _ in reading}) == 2, reading
+    # both read, unless one was done with its ranges before the other started and took them over (transforms/share)
+    assert len({worker for worker, _ in reading}) == 2 or outcome.counters.get("warc_in.ranges_taken_over"), reading
     # the pages a bundle read are extracted in it: no page crossed a barrier
     assert all(c["warc_in.records.response"] == 2 * c.get("articles.extracted", 0) for _, c in reading), reading
     assert sum(c["articles.extracted"] for _, c in reading) == 16

@@ -3,8 +3,9 @@ own archive, with the context of every fetched URL).
 
 Files are split into byte ranges (a .warc.gz file is a sequence of gzip members, so a range starts at the first
 member after its start and takes the records that begin before its end, as Beam's splittable text reads do with
-lines); the ranges are reshuffled so that the workers share them, and each range is read in the stage that extracts
-its pages: no page crosses a barrier, and every worker reads as well as extracts, even from one file.
+lines); the ranges are reshuffled so that the workers share them (on the local runner, as they go: a worker done with
+its ranges takes those another has not started, transforms/share), and each range is read in the stage that
+extracts its pages: no page crosses a barrier, and every worker reads as well as extracts, even from one file.
 """
 from __future__ import annotations
 
@@ -35,10 +36,12 @@ from newsbeam.warc import (
 )
 from newsbeam.schemas.records import DeadLetter
 from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
+from newsbeam.transforms.share import ShareOut
 
 SPLIT_BYTES = 64 * 1024 * 1024  # the largest range (a Common Crawl file of ~1 GB: 16 of ~64 MiB)
 MIN_SPLIT_BYTES = 2 * 1024 * 1024  # the smallest: a range's own cost (open, two member searches) stays negligible
-RANGES_PER_FILE = 16  # a smaller file still gives every worker several ranges (the local runner deals them in turn)
+# a smaller file still gives every worker many ranges, so that the last ones shared out (transforms/share) are short
+RANGES_PER_FILE = 64
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _SCAN = 1024 * 1024
 _HEAD = 8192  # an ARC record's header line holds its URL
@@ -173,21 +176,26 @@ class _ReadRangeFn(beam.DoFn):
 
 
 class ReadWarcRecords(beam.PTransform):
-    """(path, size) of WARC/ARC files -> ArchivedResponse / ArchivedOutcome (main) and DeadLetter (damaged)."""
+    """(path, size) of WARC/ARC files -> ArchivedResponse / ArchivedOutcome (main) and DeadLetter (damaged).
+    `share_dir`: a directory every worker sees (the local runner's spool), where they share out the ranges as they
+    go; None: the runner deals them."""
 
-    def __init__(self, root: Optional[str] = None, split_bytes: Optional[int] = None):
+    def __init__(self, root: Optional[str] = None, split_bytes: Optional[int] = None,
+                 share_dir: Optional[str] = None):
         super().__init__()
         self._root = root
         self._split = split_bytes  # None: range_bytes of each file's size
+        self._share_dir = share_dir
 
     def expand(self, files):
         split = self._split
-        return (
-            files
-            | "SplitFiles" >> beam.FlatMap(lambda file: split_file(file[0], file[1], split))
-            | "ShareRanges" >> beam.Reshuffle()
-            | "ReadRanges" >> beam.ParDo(_ReadRangeFn(self._root)).with_outputs(DEAD_LETTERS, main="records")
-        )
+        ranges = files | "SplitFiles" >> beam.FlatMap(lambda file: split_file(file[0], file[1], split))
+        if self._share_dir is None:
+            ranges = ranges | "ShareRanges" >> beam.Reshuffle()
+        else:
+            ranges = ranges | "ShareRanges" >> ShareOut(self._share_dir, "warc_in.ranges_taken_over")
+        return ranges | "ReadRanges" >> beam.ParDo(_ReadRangeFn(self._root)).with_outputs(DEAD_LETTERS,
+                                                                                        main="records")
 
 
 class _CountedItem:
@@ -256,14 +264,16 @@ class PagesFromWarc(beam.PTransform):
     on to extract their pages (the caller's next steps fuse with `ToPages`), so the pages never wait in a runner's
     memory or spool, and both the reading and the extraction are spread over the workers, even from one file."""
 
-    def __init__(self, root: Optional[str] = None, reprocess: bool = False, split_bytes: Optional[int] = None):
+    def __init__(self, root: Optional[str] = None, reprocess: bool = False, split_bytes: Optional[int] = None,
+                 share_dir: Optional[str] = None):
         super().__init__()
         self._root = root
         self._reprocess = reprocess
         self._split = split_bytes
+        self._share_dir = share_dir  # see ReadWarcRecords
 
     def expand(self, files):
-        read = files | "Read" >> ReadWarcRecords(self._root, self._split)
+        read = files | "Read" >> ReadWarcRecords(self._root, self._split, self._share_dir)
         fn = _ReprocessPagesFn() if self._reprocess else _InputPagesFn()
         pages = read.records | "ToPages" >> beam.ParDo(fn).with_outputs(DEAD_LETTERS, main="pages")
         dead = (read[DEAD_LETTERS], pages[DEAD_LETTERS]) | "WarcDeadLetters" >> beam.Flatten()
