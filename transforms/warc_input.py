@@ -38,7 +38,7 @@ from newsbeam.schemas.records import DeadLetter
 from newsbeam.transforms.common import DEAD_LETTERS, CounterSet, counter
 from newsbeam.transforms.share import ShareOut
 
-SPLIT_BYTES = 64 * 1024 * 1024  # the largest range (a Common Crawl file of ~1 GB: 16 of ~64 MiB)
+SPLIT_BYTES = 64 * 1024 * 1024  # the largest range (a file of 8 GB: 120 of 64 MiB)
 MIN_SPLIT_BYTES = 2 * 1024 * 1024  # the smallest: a range's own cost (open, two member searches) stays negligible
 # a smaller file still gives every worker many ranges, so that the last ones shared out (transforms/share) are short
 RANGES_PER_FILE = 64
