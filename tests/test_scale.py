@@ -46,18 +46,24 @@ def test_one_host_run_extracts_on_both_workers_and_stays_polite():
     assert all(b - a >= 0.05 - 0.01 for a, b in zip(times, times[1:])), times
 
 
-def test_spooled_redistribution_gives_back_every_page_unchanged(tmp_path):
+def _spooled_pages(count: int, repeats: int = 50):
     from datetime import datetime, timezone
 
     from newsbeam.schemas.records import FetchedPage, FetchRequest
+
+    fetched_at = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    return [FetchedPage(request=FetchRequest(url=f"http://a.example/{n}", context=None),
+                        final_url=f"http://a.example/{n}", status=200, content_type="text/html",
+                        header_charset=None, body=f"<p>page {n}</p>".encode() * repeats, fetched_at=fetched_at,
+                        attempts=1)
+            for n in range(count)]
+
+
+def test_spooled_redistribution_gives_back_every_page_unchanged(tmp_path):
     from newsbeam.transforms.spool import RedistributePages
     from tests.pipeline_helpers import fnapi_pipeline
 
-    fetched_at = datetime(2026, 1, 2, tzinfo=timezone.utc)
-    pages = [FetchedPage(request=FetchRequest(url=f"http://a.example/{n}", context=None),
-                         final_url=f"http://a.example/{n}", status=200, content_type="text/html",
-                         header_charset=None, body=f"<p>page {n}</p>".encode() * 500, fetched_at=fetched_at, attempts=1)
-             for n in range(20)]
+    pages = _spooled_pages(20, repeats=500)
     spool = tmp_path / "spool"
     pipeline = fnapi_pipeline()
     assert_that(pipeline | beam.Create(pages) | RedistributePages(str(spool)), equal_to(pages))
@@ -66,18 +72,6 @@ def test_spooled_redistribution_gives_back_every_page_unchanged(tmp_path):
     # cost up to ~0.6 ms of CPU each in the fetch stage); the caller removes the files
     assert 1 <= len(list(spool.glob("*.records"))) < 5
     assert 0 < counters["spool.bytes"] < sum(len(p.body) for p in pages)
-
-
-def _spooled_pages(count: int):
-    from datetime import datetime, timezone
-
-    from newsbeam.schemas.records import FetchedPage, FetchRequest
-
-    fetched_at = datetime(2026, 1, 2, tzinfo=timezone.utc)
-    return [FetchedPage(request=FetchRequest(url=f"http://a.example/{n}", context=None),
-                        final_url=f"http://a.example/{n}", status=200, content_type="text/html",
-                        header_charset=None, body=f"<p>page {n}</p>".encode() * 50, fetched_at=fetched_at, attempts=1)
-            for n in range(count)]
 
 
 def test_two_workers_share_out_the_spooled_pages_when_one_starts_late(tmp_path):

@@ -20,7 +20,7 @@ import hashlib
 import os
 import pickle
 import uuid
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
@@ -104,15 +104,18 @@ class _ClaimFn(beam.DoFn):
 class ShareOut(beam.PTransform):
     """Elements -> the same elements, each once, shared out among the workers as they go (see the module's
     docstring). `directory`: one every worker process can read and write, removed by the caller after the run;
-    `metric`: the counter of elements a worker took over from another."""
+    None (other runners, no spool): a plain Reshuffle, the runner deals them. `metric`: the counter of elements a
+    worker took over from another."""
 
-    def __init__(self, directory: str, metric: str):
+    def __init__(self, directory: Optional[str], metric: str):
         super().__init__()
         # this step's index and claims, apart from any other step's in the same directory
-        self._root = os.path.join(directory, f"share-{uuid.uuid4().hex}")
+        self._root = os.path.join(directory, f"share-{uuid.uuid4().hex}") if directory is not None else None
         self._metric = metric
 
     def expand(self, elements):
+        if self._root is None:
+            return elements | "Reshuffle" >> beam.Reshuffle()
         index_dir = os.path.join(self._root, _INDEX)
         return (
             elements

@@ -189,13 +189,12 @@ class ReadWarcRecords(beam.PTransform):
 
     def expand(self, files):
         split = self._split
-        ranges = files | "SplitFiles" >> beam.FlatMap(lambda file: split_file(file[0], file[1], split))
-        if self._share_dir is None:
-            ranges = ranges | "ShareRanges" >> beam.Reshuffle()
-        else:
-            ranges = ranges | "ShareRanges" >> ShareOut(self._share_dir, "warc_in.ranges_taken_over")
-        return ranges | "ReadRanges" >> beam.ParDo(_ReadRangeFn(self._root)).with_outputs(DEAD_LETTERS,
-                                                                                        main="records")
+        return (
+            files
+            | "SplitFiles" >> beam.FlatMap(lambda file: split_file(file[0], file[1], split))
+            | "ShareRanges" >> ShareOut(self._share_dir, "warc_in.ranges_taken_over")
+            | "ReadRanges" >> beam.ParDo(_ReadRangeFn(self._root)).with_outputs(DEAD_LETTERS, main="records")
+        )
 
 
 class _CountedItem:
