@@ -8,6 +8,8 @@ import zlib
 from http.server import BaseHTTPRequestHandler
 from typing import Callable, Dict
 
+from newsbeam.sample_site.arrival import stamp_arrivals
+
 ARTICLE = (
     "<html><head><meta charset='utf-8'><title>{title}</title></head><body>"
     "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
@@ -174,6 +176,7 @@ class SocketServer:
         self.stopping = threading.Event()
         self.connections = 0
         self._listener = socket.create_server((host, 0))
+        stamp_arrivals(self._listener)  # for the subclasses that record arrivals, from before the first request
         self._listener.settimeout(0.1)
         self.base_url = f"http://{host}:{self._listener.getsockname()[1]}"
 

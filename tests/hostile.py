@@ -10,6 +10,7 @@ import time
 import zlib
 from typing import Callable, Dict, List, Optional, Tuple
 
+from newsbeam.sample_site.arrival import recv_stamped, stamp_arrivals
 from tests.faults import ENGLISH, SocketServer, article_html
 
 # route(conn, stopping): writes whatever it likes to the socket; the server closes it afterwards
@@ -18,8 +19,9 @@ Route = Callable[[socket.socket, threading.Event], None]
 
 class HostileServer(SocketServer):
     """`with HostileServer(routes) as server:` serves `routes[path]` on 127.0.0.1 (one thread per connection,
-    keep-alive while routes answer with a length); an unknown path is a 404. `requests` lists (monotonic time,
-    path) of every request head received, for robots.txt and politeness assertions."""
+    keep-alive while routes answer with a length); an unknown path is a 404. `requests` lists (arrival, path) of
+    every request head received, for robots.txt and politeness assertions: the arrival is the kernel's receive
+    time on the `time.monotonic()` clock (see newsbeam/sample_site/arrival.py), the read's time without one."""
 
     def __init__(self, routes: Dict[str, Route]):
         super().__init__()
@@ -38,17 +40,18 @@ class HostileServer(SocketServer):
         with conn:
             try:
                 conn.settimeout(10)
+                stamped = stamp_arrivals(conn)
                 pending = b""
                 while not self.stopping.is_set():
                     while b"\r\n\r\n" not in pending:
-                        data = conn.recv(65536)
+                        data, arrived = recv_stamped(conn, 65536) if stamped else (conn.recv(65536), None)
                         if not data:
                             return
                         pending += data
                     head, pending = pending.split(b"\r\n\r\n", 1)
                     path = head.split(b"\r\n", 1)[0].split(b" ")[1].decode("latin-1")
                     with self._lock:
-                        self.requests.append((time.monotonic(), path))
+                        self.requests.append((time.monotonic() if arrived is None else arrived, path))
                     route = self.routes.get(path, _not_found)
                     if route(conn, self.stopping) is not KEEP_ALIVE:
                         return

@@ -19,6 +19,7 @@ from newsbeam.fetching import (
 from newsbeam.http import FetchSettings
 from newsbeam.retry_after import seconds_to_wait
 from newsbeam.sample_site import SampleSite
+from newsbeam.sample_site.arrival import SLACK
 from newsbeam.schemas.records import FetchedPage, FetchFailure, FetchRequest
 
 
@@ -179,7 +180,7 @@ def test_robots_fetched_once_per_host_and_delay_respected(site, settings_with):
     assert len(log) == 6
     # 6 requests (plus robots.txt) at >= 0.2 s apart take at least 1.2 s whatever the concurrency
     times = site.request_times("/faults/ok.html")
-    assert all(b - a >= 0.2 - 0.02 for a, b in zip(times, times[1:])), times
+    assert all(b - a >= 0.2 - SLACK for a, b in zip(times, times[1:])), times
 
 
 def test_host_concurrency_limit_holds(settings_with):
@@ -282,7 +283,7 @@ def test_requests_reach_the_host_delay_apart_even_when_one_is_held_before_its_so
     times = site.request_times("/faults/ok.html")
     assert len(times) == 3
     # counted from the gate, the second request arrived 50 ms after the held one
-    assert all(b - a >= 0.2 - 0.02 for a, b in zip(times, times[1:])), times
+    assert all(b - a >= 0.2 - SLACK for a, b in zip(times, times[1:])), times
 
 
 def test_a_request_leaving_its_slot_does_not_release_the_next_before_that_one_is_sent():
@@ -324,3 +325,27 @@ def test_a_request_leaving_its_slot_does_not_release_the_next_before_that_one_is
         thread.join(10)
     assert times["a_left"] < times["b_sent"]
     assert times["c_through"] >= times["b_sent"] + 0.1 - 0.01, times
+
+
+def test_the_host_delay_holds_while_other_threads_hold_the_gil(site, settings_with):
+    # fetch threads are held between the gate and the socket by threads that keep the GIL busy (the entity models'
+    # warm-up, extraction): the server must still see the host's requests --host-delay apart. The arrivals are the
+    # kernel's receive times, so the sample site's own threads, slowed as much, do not blur the measure.
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            sum(range(10_000))
+
+    spinners = [threading.Thread(target=spin, daemon=True) for _ in range(3)]
+    for spinner in spinners:
+        spinner.start()
+    try:
+        fetcher = ConcurrentFetcher(FetchContext(settings_with(host_delay=0.1, host_concurrency=4, max_connections=8)))
+        outcomes = _run_all(fetcher, [[FetchRequest(site.url(f"/faults/ok.html?n={i}"), None) for i in range(12)]])
+        fetcher.close()
+    finally:
+        stop.set()
+    assert len(outcomes) == 12 and all(isinstance(o, FetchedPage) for o in outcomes)
+    times = site.request_times("/faults/ok.html")
+    assert len(times) == 12 and all(b - a >= 0.1 - SLACK for a, b in zip(times, times[1:])), times

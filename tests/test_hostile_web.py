@@ -21,6 +21,7 @@ from newsbeam import reasons
 from newsbeam.fetching import (HTML_ACCEPT, ConcurrentFetcher, FetchContext, PoliteFetcher, RobotsCache, html_only,
                                redirect_target)
 from newsbeam.http import FetchError, HttpClient, _decoder, unsupported_coding
+from newsbeam.sample_site.arrival import SLACK
 from newsbeam.schemas.records import FetchRequest
 from newsbeam.urls import is_http_url
 from tests.conftest import FAST
@@ -296,8 +297,8 @@ def test_politeness_holds_across_resets_and_slow_hosts(polite_run):
     _, dead, requests, _ = polite_run
     # the reset request is retried, and every request of the host stays --host-delay apart
     assert [path for _, path in requests["reset"]].count("/r.html") == 2
-    assert min(_gaps(requests["reset"])) > 0.25
-    assert min(_gaps(requests["rules"])) > 0.55  # Crawl-delay: 0.6
+    assert min(_gaps(requests["reset"])) >= 0.3 - SLACK
+    assert min(_gaps(requests["rules"])) >= 0.6 - SLACK  # Crawl-delay: 0.6
     # a host whose requests time out holds up none of another host's (no head-of-line blocking)
     quick = [when for when, path in requests["quick"] if path != "/robots.txt"]
     slow = [when for when, path in requests["slow"] if path != "/robots.txt"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import logging
 import threading
 import time
@@ -14,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
+
+from newsbeam.sample_site.arrival import StampedReader, stamp_arrivals
 
 LOG = logging.getLogger(__name__)
 SITE_DIR = Path(__file__).parent / "site"
@@ -58,10 +61,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's signature
         LOG.debug("%s %s", self.address_string(), format % args)
 
+    def setup(self):
+        super().setup()
+        self._arrivals: Optional[StampedReader] = None
+        if stamp_arrivals(self.connection):
+            self._arrivals = StampedReader(self.connection)
+            self.rfile = io.BufferedReader(self._arrivals)
+
     def do_GET(self):
         site = self.server.site
         path = urlsplit(self.path).path
-        site.record(path, dict(self.headers.items()))
+        site.record(path, dict(self.headers.items()), self._arrivals.last_arrival if self._arrivals else None)
         route = site.route_for(path)
         if route is not None:
             route(self)
@@ -107,6 +117,7 @@ class SampleSite:
         self._lock = threading.Lock()
         self._requests: List[Tuple[str, Dict[str, str], float]] = []
         self._server = _Server(("127.0.0.1", 0), self)
+        stamp_arrivals(self._server.socket)  # on from before the first request (see arrival.py)
         self._thread = threading.Thread(target=self._server.serve_forever, name="sample-site", daemon=True)
 
     @property
@@ -135,9 +146,10 @@ class SampleSite:
                                                                                           "application/octet-stream")))
         return text.encode(encoding), content_type
 
-    def record(self, path: str, headers: Dict[str, str]) -> None:
+    def record(self, path: str, headers: Dict[str, str], arrival: Optional[float] = None) -> None:
+        """Notes a request; `arrival` is when its head reached the machine (arrival.py), else now."""
         with self._lock:
-            self._requests.append((path, headers, time.monotonic()))
+            self._requests.append((path, headers, time.monotonic() if arrival is None else arrival))
 
     def requests(self, path: Optional[str] = None) -> List[Tuple[str, Dict[str, str]]]:
         """(path, headers) of each request received so far, in arrival order."""
@@ -145,9 +157,11 @@ class SampleSite:
             return [(p, h) for p, h, _ in self._requests if path is None or p == path]
 
     def request_times(self, path: str) -> List[float]:
-        """time.monotonic() at the arrival of each request for `path`."""
+        """When each request for `path` arrived, on the time.monotonic() clock: the kernel's receive time of its head
+        where the platform gives one (see arrival.py; a server thread can be scheduled late on a loaded machine),
+        in arrival order (the threads of concurrent requests may record them in another)."""
         with self._lock:
-            return [t for p, _, t in self._requests if p == path]
+            return sorted(t for p, _, t in self._requests if p == path)
 
     def start(self) -> "SampleSite":
         self._thread.start()
