@@ -28,7 +28,7 @@ def test_setup_builds_the_shared_detector_in_the_background_and_the_stage_gets_t
 
 
 def test_a_worker_that_fetches_loads_when_its_fetching_ends_and_an_idle_one_at_once():
-    fetching = _WarmUpFn(LanguageSettings(seed=8), None, idle_grace=5.0, fetching_defer=60.0)
+    fetching = _WarmUpFn(LanguageSettings(seed=8), None, idle_grace=5.0, busy_window=60.0)
     fetching.setup()
     assert list(fetching.process("page")) == ["page"]  # pages come through: this worker fetches
     fetching._thread.join(0.5)
@@ -38,11 +38,54 @@ def test_a_worker_that_fetches_loads_when_its_fetching_ends_and_an_idle_one_at_o
     assert len(fetching._held) == 1
     fetching.teardown()
 
-    idle = _WarmUpFn(LanguageSettings(seed=9), None, idle_grace=0.1, fetching_defer=60.0)
+    idle = _WarmUpFn(LanguageSettings(seed=9), None, idle_grace=0.1, busy_window=60.0)
     idle.setup()  # no page comes: it loads without waiting for the fetching elsewhere to end
     idle._thread.join(30)
     assert not idle._thread.is_alive() and len(idle._held) == 1
     idle.teardown()
+
+
+def test_a_fetching_worker_loads_meanwhile_only_while_fetching_leaves_its_process_idle(monkeypatch):
+    import threading
+    import time
+
+    import newsbeam.transforms.warmup as warmup
+
+    # busy from 5 % of a core: the spinning thread below stays busy even when other tests' processes take the cores
+    monkeypatch.setattr(warmup, "BUSY_SHARE", 0.05)
+    # a fetch bound by the CPU (here a thread that keeps this process busy): no load until the fetching ends
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            sum(range(1000))
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        busy = _WarmUpFn(LanguageSettings(seed=10), None, idle_grace=5.0, busy_window=0.3)
+        busy.setup()
+        list(busy.process("page"))
+        busy._thread.join(2.0)
+        assert busy._thread.is_alive() and busy._held == []
+    finally:
+        stop.set()
+        spinner.join()
+    busy.finish_bundle()
+    busy._thread.join(60)
+    assert len(busy._held) == 1
+    busy.teardown()
+
+    # a fetch held back by politeness delays: the process idles, so the models load before the fetching ends
+    polite = _WarmUpFn(LanguageSettings(seed=11), None, idle_grace=5.0, busy_window=0.3)
+    polite.setup()
+    list(polite.process("page"))
+    started = time.monotonic()
+    polite._thread.join(60)
+    assert not polite._thread.is_alive() and len(polite._held) == 1
+    assert time.monotonic() - started < 30
+    assert not polite._fetched.is_set()  # its bundle never ended
+    polite.teardown()
 
 
 def test_a_failing_load_is_left_to_the_stage_that_needs_it(monkeypatch, caplog):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable, List, Optional
 
 import apache_beam as beam
@@ -58,18 +59,22 @@ def _with_models(tagger):
 # A worker that fetches waits before it loads: fetching is the run's serial phase (the stages after it start when it
 # ends), and the loading thread would take the GIL from its fetch threads. A worker that gets no page within
 # IDLE_GRACE s (nothing to fetch, or a polite first request) loads at once; a fetching worker loads when its
-# fetching ends or after FETCHING_DEFER s (a fetch held back by politeness delays, minutes long, leaves it time).
+# fetching ends, or meanwhile as soon as fetching leaves its process mostly idle: a window of BUSY_WINDOW s in which
+# the process used under BUSY_SHARE of a core (a fetch held back by politeness delays, minutes long, leaves it time;
+# one bound by the CPU does not, and the worker's late start in the next stage is made up for there by the workers
+# sharing out the pages, transforms/spool).
 IDLE_GRACE = 0.5
-FETCHING_DEFER = 5.0
+BUSY_WINDOW = 1.0
+BUSY_SHARE = 0.5
 
 
 class _WarmUpFn(beam.DoFn):
     def __init__(self, language: Optional[LanguageSettings], entities: Optional[EntityStageSettings],
-                 idle_grace: float = IDLE_GRACE, fetching_defer: float = FETCHING_DEFER):
+                 idle_grace: float = IDLE_GRACE, busy_window: float = BUSY_WINDOW):
         self._language = language
         self._entities = entities
         self._idle_grace = idle_grace
-        self._fetching_defer = fetching_defer
+        self._busy_window = busy_window
 
     def setup(self):
         # the handles keep a weak reference only: this DoFn holds what it built until the later stages hold it too
@@ -81,9 +86,17 @@ class _WarmUpFn(beam.DoFn):
 
     def _load(self):
         if self._fetching.wait(self._idle_grace):
-            self._fetched.wait(self._fetching_defer)
+            self._wait_for_spare_cpu()
         if _load_all(_loaders(self._language, self._entities), self._held):
             freeze_set_up_heap()  # what was loaded lives as long as the process (newsbeam.runtime)
+
+    def _wait_for_spare_cpu(self):
+        used = time.process_time()  # every thread of the process: the fetch threads, Beam's own
+        while not self._fetched.wait(self._busy_window):
+            now = time.process_time()
+            if now - used < BUSY_SHARE * self._busy_window:
+                return
+            used = now
 
     def process(self, element):
         self._fetching.set()
