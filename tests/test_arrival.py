@@ -67,6 +67,16 @@ def test_the_reader_under_a_buffer_reads_lines_and_keeps_the_last_arrival():
     assert reader.last_arrival - stamped_first >= 0.2 - 0.002
 
 
+def test_a_read_without_a_stamp_leaves_no_earlier_stamp_behind():
+    client, server = _pair()  # not stamped: as a read before the kernel has turned stamping on
+    with client, server:
+        reader = StampedReader(server)
+        reader.last_arrival = 123.0  # an earlier request's
+        client.sendall(b"GET /b HTTP/1.1\r\n\r\n")
+        assert io.BufferedReader(reader).readline() == b"GET /b HTTP/1.1\r\n"
+    assert reader.last_arrival is None
+
+
 def test_the_sample_site_records_kernel_arrivals():
     import urllib.request
 

@@ -57,9 +57,10 @@ def recv_stamped(sock: socket.socket, size: int) -> Tuple[bytes, Optional[float]
 
 
 class StampedReader(io.RawIOBase):
-    """A socket's input as a raw stream that keeps the arrival of the last bytes read (`last_arrival`): the `rfile`
-    of an http.server handler, under an `io.BufferedReader`. A client that waits for each answer before sending its
-    next request (no pipelining) has nothing else in the buffer when the request head has been read."""
+    """A socket's input as a raw stream that keeps the arrival of the last bytes read (`last_arrival`, None when
+    that read had no stamp): the `rfile` of an http.server handler, under an `io.BufferedReader`. A client that
+    waits for each answer before sending its next request (no pipelining) has nothing else in the buffer when the
+    request head has been read."""
 
     def __init__(self, sock: socket.socket):
         super().__init__()
@@ -71,7 +72,6 @@ class StampedReader(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         size, ancillary, _, _ = self._sock.recvmsg_into([buffer], _ANCILLARY_SPACE)
-        stamp = arrival(ancillary)
-        if stamp is not None:
-            self.last_arrival = stamp
+        if size:  # a read without a stamp clears the last one: it must not stand for a later request's arrival
+            self.last_arrival = arrival(ancillary)
         return size
