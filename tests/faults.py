@@ -176,7 +176,9 @@ class SocketServer:
         self.stopping = threading.Event()
         self.connections = 0
         self._listener = socket.create_server((host, 0))
-        stamp_arrivals(self._listener)  # for the subclasses that record arrivals, from before the first request
+        # for the subclasses that record arrivals: set from before the first request, and inherited by every
+        # connection accepted (newsbeam/sample_site/arrival.py)
+        self.stamped = stamp_arrivals(self._listener)
         self._listener.settimeout(0.1)
         self.base_url = f"http://{host}:{self._listener.getsockname()[1]}"
 

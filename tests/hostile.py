@@ -10,7 +10,7 @@ import time
 import zlib
 from typing import Callable, Dict, List, Optional, Tuple
 
-from newsbeam.sample_site.arrival import recv_stamped, stamp_arrivals
+from newsbeam.sample_site.arrival import recv_stamped
 from tests.faults import ENGLISH, SocketServer, article_html
 
 # route(conn, stopping): writes whatever it likes to the socket; the server closes it afterwards
@@ -40,11 +40,10 @@ class HostileServer(SocketServer):
         with conn:
             try:
                 conn.settimeout(10)
-                stamped = stamp_arrivals(conn)
                 pending = b""
                 while not self.stopping.is_set():
                     while b"\r\n\r\n" not in pending:
-                        data, arrived = recv_stamped(conn, 65536) if stamped else (conn.recv(65536), None)
+                        data, arrived = recv_stamped(conn, 65536) if self.stamped else (conn.recv(65536), None)
                         if not data:
                             return
                         pending += data

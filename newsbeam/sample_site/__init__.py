@@ -64,7 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self._arrivals: Optional[StampedReader] = None
-        if stamp_arrivals(self.connection):
+        if self.server.site.stamped:  # the connection inherited the listener's stamping
             self._arrivals = StampedReader(self.connection)
             self.rfile = io.BufferedReader(self._arrivals)
 
@@ -117,7 +117,7 @@ class SampleSite:
         self._lock = threading.Lock()
         self._requests: List[Tuple[str, Dict[str, str], float]] = []
         self._server = _Server(("127.0.0.1", 0), self)
-        stamp_arrivals(self._server.socket)  # on from before the first request (see arrival.py)
+        self.stamped = stamp_arrivals(self._server.socket)  # on from before the first request (see arrival.py)
         self._thread = threading.Thread(target=self._server.serve_forever, name="sample-site", daemon=True)
 
     @property
