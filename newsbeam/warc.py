@@ -327,7 +327,10 @@ def read_records(stream: BinaryIO, filename: str, start: int = 0, end: Optional[
     positioned at `start` (a record boundary) whose offset is before `end` (the range's end, or the file's size).
 
     A damaged record is reported; then `resync(offset)` (for gzip-per-record files: the first record member at or
-    after `offset` and before `end`, or None) says where reading goes on. Without it (uncompressed files, whose
+    after `offset` and before `end`, or None) says where reading goes on. Given `resync`, the stream is taken to be
+    gzip-per-record: a record that warcio reads from bytes that do not decompress (a member whose gzip header or
+    first deflate block is damaged, which warcio then reads as uncompressed data and may take for an ARC header
+    line) is damaged too. Without it (uncompressed files, whose
     records cannot be found again) the damaged record ends the reading of its range, and so do bytes after the last
     whole record (a member cut short before any of its content). ARC records have no record id of their own: theirs
     is `<filename#offset>`, the same on every read. `own`: the file is newsbeam's archive (else known only from a
@@ -377,19 +380,24 @@ def _read_from(stream: BinaryIO, filename: str, start: int, end: Optional[int], 
     read_up_to = start  # where the last whole record ends: a damaged record starts there
     try:
         for record in iterator:
+            if resync is not None and iterator.reader.decompressor is None:
+                # warcio could not inflate the member's first block and fell back to reading raw bytes
+                if end is None or read_up_to < end:
+                    yield DamagedRecord(filename, read_up_to, "gzip member does not decompress")
+                return _go_on(stream, resync, read_up_to)
             # warcio knows a record's offset only once it is read to the end
             body = record.content_stream().read() if _body_wanted(record) else _read_through(record.raw_stream)
             offset = base + iterator.get_record_offset()
             if end is not None and offset >= end:
                 return None
             missing = getattr(record.raw_stream, "limit", 0)
-            if missing:  # the file ends inside the record (an interrupted crawl): warcio reads it short silently
-                yield DamagedRecord(filename, offset, f"{record.rec_type} record truncated: {missing} bytes missing")
-                # or a gzip member whose data is damaged (warcio ends it there): the next member may be whole
-                following = resync(offset + 1) if resync is not None else None
-                if following is not None:
-                    stream.seek(following)
-                return following
+            # the file ends inside the record (an interrupted crawl), or a gzip member's data is damaged: warcio
+            # reads it short, or reads on past the damage, and only writes the zlib error to stderr
+            problem = (f"{record.rec_type} record truncated: {missing} bytes missing" if missing
+                       else _member_problem(iterator) if resync is not None else None)
+            if problem:
+                yield DamagedRecord(filename, offset, problem)
+                return _go_on(stream, resync, offset)  # the next member may be whole
             read_up_to = offset + iterator.get_record_length()
             kind = record.rec_type
             headers = record.rec_headers
@@ -428,12 +436,35 @@ def _read_from(stream: BinaryIO, filename: str, start: int, end: Optional[int], 
     except Exception as exc:  # ArchiveLoadFailed, zlib.error, and warcio's own surprises on damaged headers
         if end is None or read_up_to < end:  # one that starts past the range's end is the next range's
             yield DamagedRecord(filename, read_up_to, f"{type(exc).__name__}: {exc}")
-        following = resync(read_up_to + 1) if resync is not None else None
-        if following is not None:
-            stream.seek(following)
-        return following
+        return _go_on(stream, resync, read_up_to)
     if end is not None and read_up_to < end and not _only_line_ends(stream, read_up_to, end):
-        yield DamagedRecord(filename, read_up_to, f"{end - read_up_to} bytes after the last whole record")
+        # warcio stopped before the range's end: a member cut short, or one it could not read a record from
+        following = _go_on(stream, resync, read_up_to)
+        yield DamagedRecord(filename, read_up_to, f"{end - read_up_to} bytes after the last whole record"
+                            if following is None else f"no record in the {following - read_up_to} bytes up to the "
+                            "next member")
+        return following
+    return None
+
+
+def _go_on(stream: BinaryIO, resync: Optional[Callable[[int], Optional[int]]], damaged: int) -> Optional[int]:
+    """Where reading goes on after a damaged record at `damaged` (None: nowhere), the stream put there."""
+    following = resync(damaged + 1) if resync is not None else None
+    if following is not None:
+        stream.seek(following)
+    return following
+
+
+def _member_problem(iterator) -> Optional[str]:
+    """What is wrong with the gzip member of the record just read to its end, if anything: a gzip-per-record file's
+    member holds one record and ends with a good CRC. A member that inflates past its record (to garbage, or to the
+    next record of a file compressed whole) or whose CRC fails may have changed the record's bytes too."""
+    decompressor = iterator.reader.decompressor
+    if decompressor is None or not decompressor.eof:
+        return "gzip member does not decompress to its end"
+    if iterator.next_line:
+        return ("gzip member holds more than one record: damaged, or the file was compressed whole rather than a "
+                "record per member (`warcio recompress` rewrites it so)")
     return None
 
 

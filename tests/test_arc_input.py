@@ -9,17 +9,20 @@ import gzip
 import json
 import subprocess
 import sys
+import zlib
 from io import BytesIO
 
 import pyarrow.dataset as ds
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from newsbeam.sample_site import SampleSite, article_paths
 from newsbeam.transforms.warc_input import read_range, split_file
-from newsbeam.warc import ArchivedResponse, DamagedRecord
+from newsbeam.warc import ArchivedResponse, DamagedRecord, OtherRecord
 
 NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli"]
 PATHS = [p for p in sorted(article_paths()) if p.startswith("/articles/de-")][:6]  # long enough to be extracted
@@ -119,12 +122,9 @@ def test_reading_goes_on_after_a_damaged_record(arc_parts, at, split):
     for size in (split, len(data) + 1):
         found = responses(data, "x.arc.gz", size)
         assert len([r for r in found if isinstance(r, ArchivedResponse)]) == 8
-        # one damage, reported inside the damaged member: usually at its start; when the overwritten deflate bytes
-        # still inflate (to garbage, caught only by the member's CRC), warcio reads on and the damage shows where
-        # that garbage stops parsing, later in the same member (it depends on the page bytes, i.e. the site's port)
-        start = sum(len(m) for m in parts[:at])
-        (damaged,) = [d.offset for d in found if isinstance(d, DamagedRecord)]
-        assert start <= damaged < start + len(parts[at])
+        # one damage, reported at the damaged member's start, also when the overwritten deflate bytes still
+        # inflate (to garbage, caught only by the member's CRC)
+        assert [d.offset for d in found if isinstance(d, DamagedRecord)] == [sum(len(m) for m in parts[:at])]
 
 
 @pytest.mark.parametrize("damage_at", [2, 10, 30])
@@ -140,6 +140,66 @@ def test_a_member_damaged_at_its_start_just_past_a_boundary_is_reported_once(arc
         found = responses(data, "x.arc.gz", split)
         assert len([r for r in found if isinstance(r, ArchivedResponse)]) == 8
         assert [d.offset for d in found if isinstance(d, DamagedRecord)] == [at], split
+
+
+def test_a_member_that_does_not_inflate_is_damaged_even_when_its_raw_bytes_read_as_a_record():
+    """A member stored without compression (gzip level 0) holds its record verbatim. With its gzip header damaged,
+    warcio gives up inflating and reads the raw bytes, which parse as an ARC record (the damaged header glued to
+    its URL). In a gzip-per-record file that is damage: reported at the member, not read as a record."""
+    parts = [arc_version_block("x.arc.gz")] + [arc_record(f"{ORIGIN}/{n}.html", "text/html", b"<p>%d</p>" % n)
+                                               for n in range(3)]
+    stored = [gzip.compress(part, 0) for part in parts]
+    stored[2] = stored[2][:2] + bytes(4) + stored[2][6:]  # method, flags and part of the mtime zeroed
+    alone = next(iter(ArchiveIterator(BytesIO(stored[2]), arc2warc=True)))  # what warcio makes of it
+    assert alone.rec_headers.get_header("WARC-Target-URI").endswith(f"{ORIGIN}/1.html")
+    data = b"".join(stored)
+    found = responses(data, "x.arc.gz", len(data) + 1)
+    assert [r.url for r in found if isinstance(r, ArchivedResponse)] == [f"{ORIGIN}/0.html", f"{ORIGIN}/2.html"]
+    assert [d.offset for d in found if isinstance(d, DamagedRecord)] == [len(stored[0]) + len(stored[1])]
+    assert len([r for r in found if isinstance(r, OtherRecord)]) == 1  # the version block, nothing else
+
+
+def warc_record(url: str, body: bytes) -> bytes:
+    """An uncompressed WARC response record (gzipped below, at the level a test picks)."""
+    out = BytesIO()
+    writer = WARCWriter(out, gzip=False)
+    http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+    writer.write_record(writer.create_warc_record(url, "response", payload=BytesIO(body), http_headers=http))
+    return out.getvalue()
+
+
+@settings(max_examples=150, deadline=None)
+@given(kind=st.sampled_from(["arc", "warc"]), level=st.sampled_from([0, 1, 6, 9]),
+       bodies=st.lists(st.binary(min_size=0, max_size=3000), min_size=3, max_size=5),
+       victim=st.integers(min_value=0, max_value=4), where=st.floats(min_value=0.0, max_value=1.0),
+       damage=st.binary(min_size=1, max_size=64), split=st.integers(min_value=100, max_value=20000))
+def test_a_damaged_member_is_reported_at_its_start_and_never_read_as_records(kind, level, bodies, victim, where,
+                                                                             damage, split):
+    """Whatever the records hold, the level they were compressed at and where a member is overwritten: the damaged
+    member is reported once, at its own offset; every other record is read whole; none is made up of its bytes."""
+    victim %= len(bodies)
+    urls = [f"{ORIGIN}/{n}.html" for n in range(len(bodies))]
+    if kind == "arc":
+        name, parts = "x.arc.gz", [arc_record(u, "text/html", b) for u, b in zip(urls, bodies)]
+    else:
+        name, parts = "x.warc.gz", [warc_record(u, b) for u, b in zip(urls, bodies)]
+    packed = [gzip.compress(part, level) for part in parts]
+    # overwrite from the compression-method byte on: bytes 4-9 of a gzip header (time, flags for the OS) are unused
+    start = 2 + int(where * (len(packed[victim]) - 2 - len(damage)))
+    bad = packed[victim][:start] + damage + packed[victim][start + len(damage):]
+    try:
+        assume(gzip.decompress(bad[:len(packed[victim])]) != parts[victim])
+    except (OSError, EOFError, zlib.error):
+        pass  # does not inflate: damaged
+    packed[victim] = bad[:len(packed[victim])]
+    data = b"".join(packed)
+    offsets = [sum(len(m) for m in packed[:n]) for n in range(len(packed))]
+    for size in (split, len(data) + 1):
+        found = responses(data, name, size)
+        read = {r.url: r.body for r in found if isinstance(r, ArchivedResponse)}
+        assert read == {u: b for n, (u, b) in enumerate(zip(urls, bodies)) if n != victim}
+        assert [d.offset for d in found if isinstance(d, DamagedRecord)] == [offsets[victim]]
+        assert not [r for r in found if isinstance(r, OtherRecord)]
 
 
 @pytest.fixture(scope="module")

@@ -129,9 +129,17 @@ def read_range(handle, name: str, start: int, end: int, compressed: bool, own: b
             return
         end = following
     handle.seek(start)
-    # in gzip-per-record files reading goes on at the next record after a damaged one
-    resync = (lambda at: next_member(handle, at, end)) if compressed else None
+    # in gzip-per-record files reading goes on at the next record after a damaged one; a `.gz` file that begins with
+    # a record in plain text (misnamed) is read as warcio reads it, without that search
+    gzipped = compressed and (start > 0 or _is_gzipped(handle.read(_HEAD)))
+    handle.seek(start)
+    resync = (lambda at: next_member(handle, at, end)) if gzipped else None
     yield from read_records(handle, name, start, end, resync, own=own)
+
+
+def _is_gzipped(head: bytes) -> bool:
+    """Whether a file's first bytes are those of gzip data (maybe damaged) rather than of a plain WARC/ARC record."""
+    return head.startswith(_GZIP_MAGIC[:2]) or not starts_record(head)
 
 
 def _head(handle, data: bytes, found: int, at: int) -> bytes:
