@@ -249,6 +249,9 @@ def _only_record(member: bytes, arc2warc: bool, where: str):
     """(WARC headers, HTTP headers, decoded payload) of the first record in `member`."""
     from warcio.archiveiterator import ArchiveIterator
 
+    damage = _gzip_damage(member) if member[:2] == b"\x1f\x8b" else None
+    if damage:  # warcio would read past it: a CRC failure is only written to stderr
+        raise ValueError(f"the WARC record {where} is damaged: {damage}")
     for record in ArchiveIterator(BytesIO(member), arc2warc=arc2warc):
         body = record.content_stream().read()
         missing = getattr(record.raw_stream, "limit", 0)
@@ -256,6 +259,24 @@ def _only_record(member: bytes, arc2warc: bool, where: str):
             raise ValueError(f"the WARC record {where} is truncated: {missing} bytes missing")
         return record.rec_headers, record.http_headers, body
     raise ValueError(f"no WARC record {where}")
+
+
+def _gzip_damage(member: bytes) -> Optional[str]:
+    """What is wrong with a record's gzip member, if anything: it must inflate to its end, pass its CRC check and
+    be the only member. Inflated a block at a time, kept nowhere."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    data = member
+    try:
+        while data and not inflater.eof:
+            inflater.decompress(data, 1 << 20)
+            data = inflater.unconsumed_tail
+    except zlib.error as exc:
+        return f"gzip member does not decompress: {exc}"
+    if not inflater.eof:
+        return "gzip member cut short"
+    if inflater.unused_data:
+        return f"{len(inflater.unused_data)} bytes after the record's gzip member"
+    return None
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,24 @@ def test_show_raw_of_a_truncated_or_deleted_archive_is_a_clear_exit_2_never_a_pa
     assert code == 2 and "is not a newsbeam output" in err
 
 
+@pytest.mark.parametrize("where", ["middle", "crc"])
+def test_show_raw_of_an_overwritten_record_is_a_clear_exit_2_never_altered_bytes(fetched, capsys, tmp_path, where):
+    """A byte overwritten inside the record's gzip member (a bad sector, a broken copy): warcio reads on past a
+    CRC failure (it only writes it to stderr), so the member is checked first. In the CRC itself the page would
+    print intact, but nothing says so."""
+    out = tmp_path / "out"
+    subprocess.run(["cp", "-r", str(fetched["out"]), str(out)], check=True)
+    row = next(r for r in rows(out, "articles") if r["url"] == fetched["urls"][1])
+    path = out / row["warc_filename"]
+    data = bytearray(path.read_bytes())
+    at = row["warc_record_offset"] + (row["warc_record_length"] // 2 if where == "middle"
+                                      else row["warc_record_length"] - 8)
+    data[at] ^= 0x55
+    path.write_bytes(bytes(data))
+    code, printed, err = show(capsys, row["article_id"], "--raw", out)
+    assert (code, printed) == (2, b"") and "is damaged" in err and "gzip member" in err
+
+
 def test_an_uncompressed_warc_ending_in_an_empty_record_is_not_damaged(tmp_path):
     """wget's `.warc` (--no-warc-compression) ends with its log as a resource record; an empty one left warcio's
     closing CRLF CRLF unread, which was reported as `4 bytes after the last whole record`, a warc_damaged dead
