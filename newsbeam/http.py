@@ -471,6 +471,12 @@ class HttpClient:
             reset = bool(exc.args) and isinstance(exc.args[-1], OSError)
             raise FetchError(reasons.CONNECTION_ERROR, f"after {size} bytes: {exc}", response.status,
                              retryable=reset) from None
+        if decoder is not None and not decoder.complete:
+            # a body sent without a length ends when the connection closes: only its compressed stream shows that
+            # it was cut (as a short Content-Length does, which urllib3 reports above)
+            raise FetchError(reasons.CONNECTION_ERROR, f"the connection closed inside the body's "
+                             f"{response.headers.get('content-encoding')} stream, after {size} bytes decoded",
+                             response.status)
         return b"".join(chunks)
 
 
@@ -482,7 +488,7 @@ def _http_version(version: int) -> str:
     return {9: "HTTP/0.9", 10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}.get(version, "HTTP/1.1")
 
 
-def _decoder(content_encoding: str) -> Optional[Callable[..., bytes]]:
+def _decoder(content_encoding: str) -> Optional["_Inflater"]:
     """A decoder for a gzip or deflate body read raw (so that the archive keeps the bytes as received); None for
     identity and for unknown codings, which stay as they came, as browsers and urllib3 leave them (see
     `unsupported_coding` for the known ones it cannot decode)."""
@@ -525,8 +531,15 @@ class _Inflater:
         self._inflate = zlib.decompressobj(wbits)
         self._head = b""  # input before the first byte out, to start again with `fallback`
         self._pending = b""  # input not inflated yet (over the last call's room)
+        self._given = False  # any input at all: an empty body is whole without a stream
+
+    @property
+    def complete(self) -> bool:
+        """Whether the input so far ends where a stream ends (not inside one cut short)."""
+        return not self._given or (self._inflate.eof and not self._pending)
 
     def __call__(self, data: bytes, last: bool, room: Optional[int] = None) -> bytes:
+        self._given = self._given or bool(data)
         self._pending += data
         out: List[bytes] = []
         left = room if room is not None else -1

@@ -65,6 +65,13 @@ BYTES_CASES = {
     "/gzip-corrupt.html": (lambda t: answer(body=gzip.compress(page(t))[:40] + b"junk" * 50,
                                             headers=(("Content-Encoding", "gzip"),)), reasons.DECODE_ERROR),
     "/gzip-bomb.html": (lambda t: _bomb(), reasons.TOO_LARGE),
+    # no length: the body ends when the connection closes, and only its gzip stream shows that it was cut
+    "/gzip-cut-no-length.html": (lambda t: raw(HEAD + b"Content-Encoding: gzip\r\nConnection: close\r\n\r\n"
+                                                + gzip.compress(page(t))[:-300]), reasons.CONNECTION_ERROR),
+    "/gzip-no-length.html": (lambda t: raw(HEAD + b"Content-Encoding: gzip\r\nConnection: close\r\n\r\n"
+                                            + gzip.compress(page(t))), ARTICLE),
+    "/gzip-empty.html": (lambda t: raw(HEAD + b"Content-Encoding: gzip\r\nContent-Length: 0\r\n\r\n"),
+                         reasons.EMPTY_TEXT),
     "/br.html": (lambda t: answer(body=b"\x1b\x2e\x00\xf8\x8d\x94\x6e\xde\x44" * 40,
                                   headers=(("Content-Encoding", "br"),)), reasons.DECODE_ERROR),
     "/zstd.html": (lambda t: answer(body=b"\x28\xb5\x2f\xfd" + bytes(range(256)) * 4,
@@ -349,7 +356,32 @@ def test_the_bounded_decoder_gives_the_body_in_pieces_of_at_most_room(body, codi
             out.append(decode(b"", False, room))
     out.append(decode(b"", True))
     assert all(len(piece) <= room for piece in out[:-1])
-    assert b"".join(out) == body
+    assert b"".join(out) == body and decode.complete
+
+
+@settings(max_examples=100, deadline=None)
+@given(body=st.binary(max_size=20000), coding=st.sampled_from(["gzip", "deflate", "raw-deflate"]),
+       keep=st.floats(min_value=0.0, max_value=1.0, exclude_max=True))
+def test_the_decoder_knows_a_stream_cut_short(body, coding, keep):
+    """A close-delimited body cut anywhere before its stream's end is not taken for the whole body (cut before
+    its first byte, it is an empty body, which needs no stream)."""
+    encoded = encode_body(body, coding)
+    decode = _decoder("deflate" if "deflate" in coding else "gzip")
+    try:
+        decode(encoded[:max(1, int(keep * len(encoded)))], True)
+    except zlib.error:
+        return  # a cut that leaves no valid stream at all is a decode error: not a whole body either
+    assert not decode.complete
+
+
+def test_a_gzip_body_cut_by_the_close_is_an_error_and_archived_as_truncated():
+    sent = gzip.compress(page("/cut"))[:-300]
+    cut = raw(HEAD + b"Content-Encoding: gzip\r\nConnection: close\r\n\r\n" + sent)
+    with HostileServer({"/cut": cut}) as server:
+        with pytest.raises(FetchError) as failed:
+            HttpClient(FAST).get(server.url("/cut"))
+    assert failed.value.reason == reasons.CONNECTION_ERROR and "inside the body's gzip stream" in failed.value.detail
+    assert (failed.value.raw.body, failed.value.raw.truncated) == (sent, "disconnect")  # what the WARC record holds
 
 
 def test_a_gzip_bomb_costs_no_more_memory_than_the_cap():
