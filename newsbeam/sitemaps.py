@@ -92,11 +92,14 @@ Parsed = SitemapEntry | SubSitemap | InvalidEntry
 
 class _BoundedReader:
     """A file-like view of the body for the parser: gzip (recognised by its magic bytes, never by a name) is
-    inflated on demand, and more than `max_bytes` of content raises `SitemapError(SITEMAP_TOO_LARGE)`."""
+    inflated on demand, and more than `max_bytes` of content raises `SitemapError(SITEMAP_TOO_LARGE)`. `whole`:
+    gzip data that ends inside its stream (a cut download) raises `SitemapError(SITEMAP_TRUNCATED)` rather than end
+    the content there, where a text sitemap's last line would be a cut URL; a look at the head only passes False."""
 
-    def __init__(self, body: bytes, max_bytes: int):
+    def __init__(self, body: bytes, max_bytes: int, whole: bool = True):
         self._body = memoryview(body)
         self._max = max_bytes
+        self._whole = whole
         self._gzip = body[:2] == _GZIP_MAGIC
         self._pos = 0
         self._produced = 0
@@ -136,7 +139,9 @@ class _BoundedReader:
                 self._pending = bytes(self._body[self._pos:self._pos + _CHUNK])
                 self._pos += len(self._pending)
                 if not self._pending:
-                    return b""  # input ended (possibly mid-stream: the XML parser then reports a truncation)
+                    if self._whole:
+                        raise SitemapError(SITEMAP_TRUNCATED, "the gzip data ends before its stream does")
+                    return b""
             try:
                 out = self._inflater.decompress(self._pending, size)
             except zlib.error as exc:
@@ -153,7 +158,7 @@ def sitemap_kind(body: bytes) -> str | None:
     it is never returned here (see `parse_text_sitemap`).
     """
     try:
-        head = _BoundedReader(body, MAX_BYTES).read(_SNIFF_BYTES)
+        head = _BoundedReader(body, MAX_BYTES, whole=False).read(_SNIFF_BYTES)
     except SitemapError:
         return None
     parser = etree.XMLPullParser(events=("start",), resolve_entities=False, load_dtd=False, no_network=True)
@@ -388,7 +393,7 @@ def read_sitemap(body: bytes, document_url: str, limits: SitemapLimits = Sitemap
 
 def _looks_like_xml(body: bytes) -> bool:
     try:
-        head = _BoundedReader(body, MAX_BYTES).read(1024)
+        head = _BoundedReader(body, MAX_BYTES, whole=False).read(1024)
     except SitemapError:
         return False
     return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")

@@ -264,6 +264,22 @@ def test_truncated_documents_keep_what_was_read():
     assert 0 < len(listing.items) < 100 and listing.unusable[-1].reason == SITEMAP_TRUNCATED
 
 
+@given(keep=st.floats(min_value=0.05, max_value=1.0, exclude_max=True), level=st.sampled_from([0, 6]))
+@settings(max_examples=60, deadline=None)
+def test_a_cut_gzip_text_sitemap_keeps_its_whole_lines_and_never_a_cut_url(keep, level):
+    """A text sitemap has no end tag: the cut shows only in its gzip stream. Before, the last line, a URL cut
+    short, was listed (and fetched, as a 404)."""
+    urls = [f"https://news.example.com/2026/11/29/a-rather-long-story-slug-{n:05d}.html" for n in range(400)]
+    packed = gzip.compress("".join(url + "\n" for url in urls).encode(), level)
+    try:
+        listing = read_sitemap(packed[:max(20, int(keep * len(packed)))], SRC, text=True)
+    except SitemapError as nothing_whole:  # cut before its first line ended
+        assert nothing_whole.reason == SITEMAP_TRUNCATED
+        return
+    assert [item.url for item in listing.items] == urls[:len(listing.items)]
+    assert not listing.complete and listing.unusable[-1].reason == SITEMAP_TRUNCATED
+
+
 def test_empty_sitemaps_are_read_and_empty():
     assert read_sitemap(b"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'/>", SRC).items == ()
     assert read_sitemap(b"<sitemapindex/>", SRC).kind == SITEMAP_INDEX
