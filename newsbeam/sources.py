@@ -11,7 +11,7 @@ import calendar
 import logging
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import urljoin
@@ -445,14 +445,23 @@ class _TooLarge(ValueError):
     pass
 
 
-def gunzip_bounded(body: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes:
-    """A gzip file's content, at most `limit` bytes (a gzip bomb raises `_TooLarge`). A truncated file gives what
-    precedes the cut (the parser then reports the truncation); a corrupt one raises zlib.error."""
+def gunzip_bounded(body: bytes, limit: int = MAX_INFLATED_BYTES) -> Tuple[bytes, bool]:
+    """A gzip file's content, at most `limit` bytes (a gzip bomb raises `_TooLarge`), and whether its stream ended
+    (False: a truncated file, of which what precedes the cut is given); a corrupt one raises zlib.error."""
     inflater = zlib.decompressobj(wbits=31)
     data = inflater.decompress(body, limit + 1)
     if len(data) > limit:
         raise _TooLarge(f"inflates to more than {limit} bytes")
-    return data
+    return data, inflater.eof
+
+
+def _cut_lines(contents: SourceContents, ref: SourceRef) -> SourceContents:
+    """A list of lines (URLs, a text sitemap) whose gzip data was cut: it has no end mark of its own, so the cut
+    shows only there. Its last line was dropped (a URL cut short); the source says it was cut."""
+    reason = reasons.SITEMAP_TRUNCATED if contents.kind == SITEMAP else reasons.FEED_PARSE_ERROR
+    return replace(contents, rejected=contents.rejected + (_feed_dead(
+        ref, reason, "the gzip data ends before its stream does: the lines before the cut were read, the one it "
+                     "cut was not"),))
 
 
 def read_source(body: bytes, source: str, content_type: Optional[str] = None, depth: int = 0,
@@ -466,9 +475,10 @@ def read_source(body: bytes, source: str, content_type: Optional[str] = None, de
     ref = SourceRef(source, content_type, depth, base_url or (source if is_http_url(source) else None), as_sitemap)
     kind = UNKNOWN
     try:
+        whole = True
         if body[:2] == _GZIP_MAGIC:
             try:
-                body = gunzip_bounded(body)
+                body, whole = gunzip_bounded(body)
             except _TooLarge as exc:
                 return SourceContents(UNKNOWN, rejected=(_feed_dead(ref, TOO_LARGE, f"gzip file {exc}"),))
             except zlib.error as exc:
@@ -476,11 +486,17 @@ def read_source(body: bytes, source: str, content_type: Optional[str] = None, de
                     ref, reasons.FEED_PARSE_ERROR, f"not a readable gzip file: {exc}"),))
         sniffed = sniff(body, content_type)
         kind = sniffed.kind
+        lines_cut = not whole and kind in (URL_LIST, UNKNOWN)
+        if lines_cut:  # markup that was cut is reported by its parser; a list of lines (maybe cut to none) is not
+            body = body[:body.rfind(b"\n") + 1]
+            sniffed = sniff(body, content_type)
+            kind = sniffed.kind
         if kind in (FEED, OPML):
             problem = entity_problem(sniffed.text)
             if problem is not None:
                 return SourceContents(kind, rejected=(_feed_dead(ref, reasons.FEED_ENTITY_EXPANSION, problem),))
-        return READERS[kind](body, sniffed, ref)
+        contents = READERS[kind](body, sniffed, ref)
+        return _cut_lines(contents, ref) if lines_cut and contents.read else contents
     except Exception as exc:  # a parser's bug in one document must not stop the other sources
         LOG.warning("reading %s failed: %s: %s", source, type(exc).__name__, exc)
         LOG.debug("reading %s failed", source, exc_info=True)

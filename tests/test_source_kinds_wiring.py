@@ -48,6 +48,24 @@ def test_gzip_is_inflated_whatever_the_name_and_a_bomb_is_refused():
     assert dead.reason == "feed_too_large"
 
 
+@given(keep=st.floats(min_value=0.0, max_value=1.0, exclude_max=True), as_sitemap=st.booleans())
+@settings(max_examples=80, deadline=None)
+def test_a_cut_gzip_list_of_lines_never_lists_its_cut_line_and_says_it_was_cut(keep, as_sitemap):
+    """A list of URLs has no end mark: only its gzip stream shows the cut. Before, its last line, a URL cut short,
+    was listed (and fetched, as a 404), and nothing said the list was incomplete."""
+    urls = [f"http://e.org/2026/11/29/a-long-enough-story-slug-{n:04d}.html" for n in range(300)]
+    packed = gzip.compress("".join(url + "\n" for url in urls).encode())
+    source = "http://e.org/list.txt.gz"
+    contents = read_source(packed[:max(20, int(keep * len(packed)))], source, as_sitemap=as_sitemap)
+    read = [i.url for i in contents.items] if as_sitemap else list(contents.listed)
+    assert read == urls[:len(read)]
+    cut = [r.reason for r in contents.rejected if r.url == source]
+    if contents.read:
+        assert cut == [reasons.SITEMAP_TRUNCATED if as_sitemap else reasons.FEED_PARSE_ERROR]
+    else:  # nothing whole, not even a URL: the source's one dead letter says what it is
+        assert len(contents.rejected) == 1 and not read
+
+
 def test_json_feed_replaces_the_json_refusal_and_other_json_is_still_refused():
     feed = b'{"version": "https://jsonfeed.org/version/1", "items": [{"id": 1, "url": "http://e.org/j"}]}'
     contents = read_source(feed, "http://e.org/feed.json")
