@@ -447,12 +447,23 @@ class _TooLarge(ValueError):
 
 def gunzip_bounded(body: bytes, limit: int = MAX_INFLATED_BYTES) -> Tuple[bytes, bool]:
     """A gzip file's content, at most `limit` bytes (a gzip bomb raises `_TooLarge`), and whether its stream ended
-    (False: a truncated file, of which what precedes the cut is given); a corrupt one raises zlib.error."""
-    inflater = zlib.decompressobj(wbits=31)
-    data = inflater.decompress(body, limit + 1)
-    if len(data) > limit:
-        raise _TooLarge(f"inflates to more than {limit} bytes")
-    return data, inflater.eof
+    (False: a truncated file, of which what precedes the cut is given); a corrupt one raises zlib.error.
+    Concatenated members are one file, as gzip(1) reads them; bytes after the last that begin no member are
+    ignored, as gzip(1) ignores them."""
+    out: List[bytes] = []
+    size = 0
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        out.append(inflater.decompress(rest, limit + 1 - size))  # a max_length of 0 would mean no limit: never 0
+        size += len(out[-1])
+        if size > limit:
+            raise _TooLarge(f"inflates to more than {limit} bytes")
+        if not inflater.eof:
+            return b"".join(out), False
+        rest = inflater.unused_data
+        if rest[:2] != _GZIP_MAGIC:
+            return b"".join(out), True
 
 
 def _cut_lines(contents: SourceContents, ref: SourceRef) -> SourceContents:

@@ -66,6 +66,21 @@ def test_a_cut_gzip_list_of_lines_never_lists_its_cut_line_and_says_it_was_cut(k
         assert len(contents.rejected) == 1 and not read
 
 
+def test_concatenated_gzip_members_are_one_document_and_a_bomb_across_them_is_refused():
+    """`cat a.gz b.gz` is one gzip file to gzip(1); only the first member was read (the second list's URLs lost)."""
+    lists = [b"http://e.org/a\nhttp://e.org/b\n", b"http://e.org/c\n", b"http://e.org/d\n"]
+    body = b"".join(gzip.compress(part) for part in lists)
+    assert read_source(body, "list.txt.gz").listed == ("http://e.org/a", "http://e.org/b", "http://e.org/c",
+                                                       "http://e.org/d")
+    assert read_source(body + b"\0" * 64, "padded.txt.gz").listed[-1] == "http://e.org/d"  # trailing junk ignored
+    cut = read_source(body[:-10], "cut.txt.gz")  # inside the last member
+    assert cut.listed == ("http://e.org/a", "http://e.org/b", "http://e.org/c")
+    assert [r.reason for r in cut.rejected] == [reasons.FEED_PARSE_ERROR]
+    half = gzip.compress(b"<urlset>" + b" " * (26 * 1024 * 1024))
+    (dead,) = read_source(half + half, "bomb.gz").rejected
+    assert dead.reason == "feed_too_large"
+
+
 def test_json_feed_replaces_the_json_refusal_and_other_json_is_still_refused():
     feed = b'{"version": "https://jsonfeed.org/version/1", "items": [{"id": 1, "url": "http://e.org/j"}]}'
     contents = read_source(feed, "http://e.org/feed.json")
