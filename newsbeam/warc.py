@@ -292,6 +292,7 @@ class ArchivedResponse:
     date: Optional[datetime]
     pointer: WarcPointer
     context: Optional[Dict[str, Any]] = None
+    truncated: Optional[str] = None  # the record's WARC-Truncated value: the crawler kept only part of the body
 
 
 @dataclass(frozen=True)
@@ -449,7 +450,8 @@ def _read_from(stream: BinaryIO, filename: str, start: int, end: Optional[int], 
                 url=headers.get_header("WARC-Target-URI"), status=status,
                 headers=tuple((name.lower(), value) for name, value in http.headers), body=body,
                 date=_date(headers.get_header("WARC-Date")),
-                pointer=WarcPointer(record_id, filename, offset, iterator.get_record_length()))
+                pointer=WarcPointer(record_id, filename, offset, iterator.get_record_length()),
+                truncated=headers.get_header("WARC-Truncated"))
             if state.own:
                 state.waiting[record_id] = response
             else:

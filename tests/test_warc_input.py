@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
 from warcio.capture_http import capture_http
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from newsbeam.sample_site import SampleSite, article_paths
 from newsbeam.warc import ArchivedResponse, DamagedRecord, OtherRecord, pointer_name, pointer_path, read_records
@@ -84,6 +86,32 @@ def test_ingest_reads_foreign_warcs_and_reports_the_damaged_record(foreign, tmp_
     manifest = json.loads((out / "_runs" / "w1.json").read_text())
     assert manifest["status"] == "succeeded" and manifest["counters"]["warc_in.skipped.not_html"] == 1  # the feed
     assert not (out / "warc").exists() or not list((out / "warc").rglob("*.warc.gz"))  # nothing was fetched
+
+
+def test_a_record_the_crawler_truncated_is_extracted_from_its_part_and_counted(tmp_path):
+    """Crawlers cut large payloads and say so (`WARC-Truncated: length`, as Common Crawl does): no damage, the page
+    is extracted from what was kept, and the run counts such pages."""
+    with SampleSite() as site:
+        pages = {site.url(path): site.render(path)[0] for path in PATHS[:2]}
+    (tmp_path / "in").mkdir()
+    with open(tmp_path / "in" / "cut-by-crawler.warc.gz", "wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        for n, (url, body) in enumerate(pages.items()):
+            kept = body[:len(body) * 2 // 3] if n else body
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                               ("Content-Length", str(len(body)))], protocol="HTTP/1.1")
+            record = writer.create_warc_record(url, "response", payload=BytesIO(kept), http_headers=http,
+                                               warc_headers_dict={"WARC-Truncated": "length"} if n else None)
+            writer.write_record(record)
+    out = tmp_path / "out"
+    done = subprocess.run([*NEWSBEAM, "ingest", "--warc", str(tmp_path / "in" / "*.warc.gz"), "--output", str(out),
+                           "--run-id", "t1", "--entities", "off"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    articles = ds.dataset(out / "articles", partitioning="hive").to_table().to_pylist()
+    assert sorted(r["url"] for r in articles) == sorted(pages)
+    assert not (out / "dead_letters").exists() or not ds.dataset(out / "dead_letters").count_rows()
+    counters = json.loads((out / "_runs" / "t1.json").read_text())["counters"]
+    assert counters["warc_in.truncated_pages"] == 1
 
 
 def test_wget_warc_is_read_whole(foreign):
@@ -248,9 +276,6 @@ def test_a_one_file_warc_run_reads_and_extracts_on_both_workers(tmp_path, monkey
     read, each extracting the pages it read in the same bundle. (Before, a file under 64 MiB was one range: one
     worker decompressed every record and the pages crossed a reshuffle to reach the other.)"""
     import os
-
-    from warcio.statusandheaders import StatusAndHeaders
-    from warcio.warcwriter import WARCWriter
 
     from newsbeam.pipelines import ingest
     from newsbeam.transforms.warc_input import MIN_SPLIT_BYTES

@@ -225,6 +225,7 @@ class _InputPagesFn(beam.DoFn):
     def __init__(self):
         self._items = _CountedItem()
         self._skipped = CounterSet()
+        self._truncated = counter("warc_in.truncated_pages")
 
     def process(self, found):
         if not isinstance(found, ArchivedResponse):
@@ -235,6 +236,8 @@ class _InputPagesFn(beam.DoFn):
             self._skipped.inc("warc_in.skipped.not_html")
         else:
             self._items.inc()
+            if found.truncated:  # extracted from the part the crawler kept (Common Crawl cuts large payloads)
+                self._truncated.inc()
             yield page_of(found)
 
 
