@@ -59,3 +59,14 @@ class SlowStartOnOneWorker(beam.DoFn):
     def process(self, page):
         time.sleep(0.02)
         yield page
+
+
+def ingest_warc(pattern: str, out, run_id: str, entities: str) -> list:
+    """`newsbeam ingest --warc PATTERN` through the CLI, which must succeed: the article rows it wrote."""
+    import pyarrow.dataset as ds
+
+    done = subprocess.run([sys.executable, "-m", "newsbeam.pipelines.cli", "ingest", "--warc", pattern, "--output",
+                           str(out), "--run-id", run_id, "--entities", entities], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return ds.dataset(out / "articles", partitioning="hive").to_table().to_pylist()

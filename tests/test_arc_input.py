@@ -7,8 +7,6 @@ member. warcio reads the intact file back independently, which proves the fixtur
 """
 import gzip
 import json
-import subprocess
-import sys
 import zlib
 from io import BytesIO
 
@@ -23,8 +21,8 @@ from warcio.warcwriter import WARCWriter
 from newsbeam.sample_site import SampleSite, article_paths
 from newsbeam.transforms.warc_input import read_range, split_file
 from newsbeam.warc import ArchivedResponse, DamagedRecord, OtherRecord
+from tests.pipeline_helpers import ingest_warc
 
-NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli"]
 PATHS = [p for p in sorted(article_paths()) if p.startswith("/articles/de-")][:6]  # long enough to be extracted
 ORIGIN = "http://archived.example"
 
@@ -214,10 +212,7 @@ def arc_input(tmp_path_factory, arc_parts):
 
 def test_ingest_reads_arc_files_and_goes_on_after_a_damaged_record(arc_input, arc_parts, pages, tmp_path):
     out = tmp_path / "out"
-    done = subprocess.run([*NEWSBEAM, "ingest", "--warc", str(arc_input / "input" / "*.arc.gz"), "--output", str(out),
-                           "--run-id", "a1", "--entities", "gazetteer"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    articles = ds.dataset(out / "articles", partitioning="hive").to_table().to_pylist()
+    articles = ingest_warc(str(arc_input / "input" / "*.arc.gz"), out, "a1", "gazetteer")
     # all six articles, the three after the damaged record too
     assert sorted(r["url"] for r in articles) == sorted(pages)
     data = (arc_input / "input" / "crawl.arc.gz").read_bytes()

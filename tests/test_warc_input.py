@@ -22,8 +22,8 @@ from warcio.warcwriter import WARCWriter
 from newsbeam.sample_site import SampleSite, article_paths
 from newsbeam.warc import ArchivedResponse, DamagedRecord, OtherRecord, pointer_name, pointer_path, read_records
 from newsbeam.transforms.warc_input import read_range, split_file
+from tests.pipeline_helpers import ingest_warc
 
-NEWSBEAM = [sys.executable, "-m", "newsbeam.pipelines.cli"]
 PATHS = sorted(article_paths())
 
 
@@ -69,10 +69,7 @@ def responses_of(data: bytes, split: int):
 
 def test_ingest_reads_foreign_warcs_and_reports_the_damaged_record(foreign, tmp_path):
     out = tmp_path / "out"
-    done = subprocess.run([*NEWSBEAM, "ingest", "--warc", str(foreign / "input" / "*.warc.gz"), "--output", str(out),
-                           "--run-id", "w1", "--entities", "gazetteer"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    articles = ds.dataset(out / "articles", partitioning="hive").to_table().to_pylist()
+    articles = ingest_warc(str(foreign / "input" / "*.warc.gz"), out, "w1", "gazetteer")
     # 3 captured pages, and the wget copy's first 3 pages: its 4th page is the record cut in half
     assert sorted(r["url"].rsplit("/", 1)[1] for r in articles) == sorted(p.rsplit("/", 1)[1] for p in PATHS[:6])
     for row in articles:  # the pointers lead back into the input files
@@ -104,10 +101,7 @@ def test_a_record_the_crawler_truncated_is_extracted_from_its_part_and_counted(t
                                                warc_headers_dict={"WARC-Truncated": "length"} if n else None)
             writer.write_record(record)
     out = tmp_path / "out"
-    done = subprocess.run([*NEWSBEAM, "ingest", "--warc", str(tmp_path / "in" / "*.warc.gz"), "--output", str(out),
-                           "--run-id", "t1", "--entities", "off"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    articles = ds.dataset(out / "articles", partitioning="hive").to_table().to_pylist()
+    articles = ingest_warc(str(tmp_path / "in" / "*.warc.gz"), out, "t1", "off")
     assert sorted(r["url"] for r in articles) == sorted(pages)
     assert not (out / "dead_letters").exists() or not ds.dataset(out / "dead_letters").count_rows()
     counters = json.loads((out / "_runs" / "t1.json").read_text())["counters"]
