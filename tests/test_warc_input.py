@@ -125,7 +125,7 @@ def test_split_reads_find_every_record_once(foreign, split):
     assert parts == whole and len(whole) == 8
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.floats(min_value=0.0, max_value=1.0), flip=st.booleans())
 def test_damaged_files_never_raise_and_never_yield_a_short_or_altered_body(foreign, cut, flip):
     data = bytearray((foreign / "wget.warc.gz").read_bytes())
