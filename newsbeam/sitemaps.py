@@ -112,6 +112,11 @@ class _BoundedReader:
     def compressed(self) -> bool:
         return self._gzip
 
+    @property
+    def ended(self) -> bool:
+        """Whether the content read so far ends where its gzip stream ends (plain content always does)."""
+        return not self._gzip or self._inflater.eof
+
     def read(self, size: int = -1) -> bytes:
         size = _CHUNK if size is None or size < 0 else max(size, 1)
         chunk = self._inflate(size) if self._gzip else self._plain(size)
@@ -149,6 +154,17 @@ class _BoundedReader:
             self._pending = self._inflater.unconsumed_tail
             if out:
                 return out
+
+
+def gunzip_bounded(body: bytes, max_bytes: int) -> tuple[bytes, bool]:
+    """A gzip document's whole content, as the sitemap reader inflates it (every member, bytes after the last that
+    begin no member ignored), and whether its stream ended (False: cut short, the content before the cut given).
+    Past `max_bytes`: SitemapError(SITEMAP_TOO_LARGE); corrupt data: SitemapError(SITEMAP_TRUNCATED)."""
+    reader = _BoundedReader(body, max_bytes, whole=False)
+    chunks = []
+    while chunk := reader.read(_CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks), reader.ended
 
 
 def sitemap_kind(body: bytes) -> str | None:

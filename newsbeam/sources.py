@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar
 import logging
 import re
-import zlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
@@ -24,7 +23,7 @@ from newsbeam import reasons
 from newsbeam.jsonfeed import is_json_feed
 from newsbeam.listings import Listing, SubSitemap
 from newsbeam.mediatypes import GENERIC_BINARY, is_pdf_type, media_type, named_pdf
-from newsbeam.sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
+from newsbeam.sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES, SitemapError, gunzip_bounded
 from newsbeam.sniff import (  # noqa: F401 (the kinds are part of this module's interface)
     FEED,
     HTML,
@@ -441,31 +440,6 @@ def classify_document(body: bytes, content_type: Optional[str] = None) -> str:
     return sniff(body, content_type).kind
 
 
-class _TooLarge(ValueError):
-    pass
-
-
-def gunzip_bounded(body: bytes, limit: int = MAX_INFLATED_BYTES) -> Tuple[bytes, bool]:
-    """A gzip file's content, at most `limit` bytes (a gzip bomb raises `_TooLarge`), and whether its stream ended
-    (False: a truncated file, of which what precedes the cut is given); a corrupt one raises zlib.error.
-    Concatenated members are one file, as gzip(1) reads them; bytes after the last that begin no member are
-    ignored, as gzip(1) ignores them."""
-    out: List[bytes] = []
-    size = 0
-    rest = body
-    while True:
-        inflater = zlib.decompressobj(wbits=31)
-        out.append(inflater.decompress(rest, limit + 1 - size))  # a max_length of 0 would mean no limit: never 0
-        size += len(out[-1])
-        if size > limit:
-            raise _TooLarge(f"inflates to more than {limit} bytes")
-        if not inflater.eof:
-            return b"".join(out), False
-        rest = inflater.unused_data
-        if rest[:2] != _GZIP_MAGIC:
-            return b"".join(out), True
-
-
 def _cut_lines(contents: SourceContents, ref: SourceRef) -> SourceContents:
     """A list of lines (URLs, a text sitemap) whose gzip data was cut: it has no end mark of its own, so the cut
     shows only there. Its last line was dropped (a URL cut short); the source says it was cut."""
@@ -489,12 +463,12 @@ def read_source(body: bytes, source: str, content_type: Optional[str] = None, de
         whole = True
         if body[:2] == _GZIP_MAGIC:
             try:
-                body, whole = gunzip_bounded(body)
-            except _TooLarge as exc:
-                return SourceContents(UNKNOWN, rejected=(_feed_dead(ref, TOO_LARGE, f"gzip file {exc}"),))
-            except zlib.error as exc:
-                return SourceContents(UNKNOWN, rejected=(_feed_dead(
-                    ref, reasons.FEED_PARSE_ERROR, f"not a readable gzip file: {exc}"),))
+                body, whole = gunzip_bounded(body, MAX_INFLATED_BYTES)
+            except SitemapError as exc:
+                if exc.reason == reasons.SITEMAP_TOO_LARGE:
+                    return SourceContents(UNKNOWN, rejected=(_feed_dead(ref, TOO_LARGE, f"gzip file {exc}"),))
+                return SourceContents(UNKNOWN, rejected=(_feed_dead(  # the zlib error, as the reader caught it
+                    ref, reasons.FEED_PARSE_ERROR, f"not a readable gzip file: {exc.__cause__ or exc}"),))
         sniffed = sniff(body, content_type)
         kind = sniffed.kind
         lines_cut = not whole and kind in (URL_LIST, UNKNOWN)
