@@ -46,6 +46,11 @@ class ArchiveEntry:
     context: Tuple[Tuple[str, Any], ...]  # JSON-able (name, value) pairs: feed URL, canonical URL, outcome ...
 
 
+def final_truncation(entry: ArchiveEntry) -> Optional[str]:
+    """The WARC-Truncated value of the response the entry's row points to (None: whole, or no response)."""
+    return next((raw.truncated for raw in entry.exchanges if raw.record_id == entry.final_record_id), None)
+
+
 def _iso(moment: Optional[datetime]) -> Optional[str]:
     return moment.isoformat() if moment is not None else None
 
@@ -292,7 +297,6 @@ class ArchivedResponse:
     date: Optional[datetime]
     pointer: WarcPointer
     context: Optional[Dict[str, Any]] = None
-    truncated: Optional[str] = None  # the record's WARC-Truncated value: the crawler kept only part of the body
 
 
 @dataclass(frozen=True)
@@ -450,8 +454,8 @@ def _read_from(stream: BinaryIO, filename: str, start: int, end: Optional[int], 
                 url=headers.get_header("WARC-Target-URI"), status=status,
                 headers=tuple((name.lower(), value) for name, value in http.headers), body=body,
                 date=_date(headers.get_header("WARC-Date")),
-                pointer=WarcPointer(record_id, filename, offset, iterator.get_record_length()),
-                truncated=headers.get_header("WARC-Truncated"))
+                pointer=WarcPointer(record_id, filename, offset, iterator.get_record_length(),
+                                    headers.get_header("WARC-Truncated")))
             if state.own:
                 state.waiting[record_id] = response
             else:

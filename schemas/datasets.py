@@ -13,10 +13,11 @@ import pyarrow as pa
 from newsbeam.schemas.columns import article_id, entity_ids, registered_domain
 from newsbeam.schemas.records import Article, DeadLetter
 
-# articles v3: published_local_date, published_utc_offset_minutes, page_count; v4: WARC pointers
+# articles v3: published_local_date, published_utc_offset_minutes, page_count; v4: WARC pointers; v5: warc_truncated
 # (docs/archive.md, "Migration")
-ARTICLES_SCHEMA_VERSION = 4
-DEAD_LETTERS_SCHEMA_VERSION = 3  # 2: url nullable (an invalid list line has no URL); 3: WARC pointers
+ARTICLES_SCHEMA_VERSION = 5
+# 2: url nullable (an invalid list line has no URL); 3: WARC pointers; 4: warc_truncated
+DEAD_LETTERS_SCHEMA_VERSION = 4
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -26,6 +27,9 @@ WARC_FIELDS = [
     pa.field("warc_record_offset", pa.int64()),  # byte offset of the response record's gzip member
     pa.field("warc_record_length", pa.int64()),  # its length in bytes (compressed)
     pa.field("warc_record_id", pa.string()),  # its WARC-Record-ID, <urn:uuid:...>
+    # articles v5, dead letters v4: the record's WARC-Truncated value ('length', 'time', 'disconnect',
+    # 'unspecified'): the row comes from part of a body; null when the record holds it whole
+    pa.field("warc_truncated", pa.string()),
 ]
 
 
@@ -33,9 +37,10 @@ def warc_columns(pointer) -> Dict[str, Any]:
     """The WARC pointer columns of a row; a pointer whose record was not written gives nulls."""
     if pointer is None or pointer.filename is None:
         return {"warc_filename": None, "warc_record_offset": None, "warc_record_length": None,
-                "warc_record_id": None}
+                "warc_record_id": None, "warc_truncated": None}
     return {"warc_filename": pointer.filename, "warc_record_offset": pointer.offset,
-            "warc_record_length": pointer.length, "warc_record_id": pointer.record_id}
+            "warc_record_length": pointer.length, "warc_record_id": pointer.record_id,
+            "warc_truncated": pointer.truncated}
 # --- end of WARC pointers ---
 
 ENTITY = pa.struct([
@@ -76,7 +81,7 @@ ARTICLES_SCHEMA = pa.schema(
         pa.field("entities", pa.list_(ENTITY), nullable=False),
         pa.field("entity_ids", pa.list_(pa.string()), nullable=False),
         pa.field("topics", pa.list_(pa.string()), nullable=False),
-        *WARC_FIELDS,  # schema version 4
+        *WARC_FIELDS,  # schema version 4 (warc_truncated: 5)
         pa.field("extractor", pa.string(), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("schema_version", pa.int16(), nullable=False),
@@ -98,7 +103,7 @@ DEAD_LETTERS_SCHEMA = pa.schema(
         pa.field("http_status", pa.int16()),
         pa.field("attempts", pa.int16(), nullable=False),
         pa.field("failed_at", _TS, nullable=False),
-        *WARC_FIELDS,  # schema version 3
+        *WARC_FIELDS,  # schema version 3 (warc_truncated: 4)
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("schema_version", pa.int16(), nullable=False),
     ],

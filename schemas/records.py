@@ -97,6 +97,9 @@ class WarcPointer:
     filename: Optional[str] = None
     offset: Optional[int] = None
     length: Optional[int] = None
+    # the record's WARC-Truncated value ('length', 'time', 'disconnect', 'unspecified'): its body is only the part the
+    # crawler kept (a foreign crawler's payload cap; newsbeam's own --max-bytes, deadline or a dropped connection)
+    truncated: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,10 @@ def test_every_response_is_archived_and_pointed_to(archived):
         assert record.rec_headers["WARC-Target-URI"] in (row.get("final_url"), row["url"])
     huge = list(ArchiveIterator(BytesIO(data[dead["huge.html"]["warc_record_offset"]:])))[0]
     assert huge.rec_headers["WARC-Truncated"] == "length"
+    # the row says that its record holds part of the body (schema: articles v5, dead letters v4)
+    assert dead["huge.html"]["warc_truncated"] == "length"
+    assert all(r["warc_truncated"] is None for r in articles)
+    assert dead["missing.html"]["warc_truncated"] == "unspecified"  # a 404's body is not read
     assert huge.http_headers.get_statuscode() == "200"
 
     metadata = [json.loads(body) for headers, _, body in records(path) if headers["WARC-Type"] == "metadata"]
@@ -217,6 +221,8 @@ def test_reprocess_offline_gives_the_same_articles(archived):
     assert all(r["warc_filename"].startswith(str(out / "warc")) and r["run_id"] == "rp1" for r in after.values())
     dead = sorted((r["stage"], r["reason"]) for r in rows(again, "dead_letters"))
     assert ("fetch", "http_404") in dead and ("fetch", "too_large") in dead and ("extract", "empty_text") in dead
+    truncated = {r["reason"]: r["warc_truncated"] for r in rows(again, "dead_letters") if r["warc_record_id"]}
+    assert (truncated["too_large"], truncated["http_404"]) == ("length", "unspecified")  # the records' headers
     manifest = json.loads((again / "_runs" / "rp1.json").read_text())
     assert manifest["status"] == "succeeded" and manifest["sources"]["runs"] == ["r1"]
     assert manifest["sources"]["source_runs"]["r1"]["extractor"]

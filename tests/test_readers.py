@@ -76,22 +76,25 @@ def _older(table: pa.Table, schema: pa.Schema, version: int) -> pa.Table:
 
 
 def _write_older_versions(out: Path) -> None:
-    """Files of articles v1-v3 and dead letters v1-v2 in earlier days, made from this output's own rows."""
-    v3 = pa.schema([f for f in ARTICLES_SCHEMA if not f.name.startswith("warc_")])
+    """Files of articles v1-v4 and dead letters v1-v3 in earlier days, made from this output's own rows."""
+    v4 = pa.schema([f for f in ARTICLES_SCHEMA if f.name != "warc_truncated"])
+    v3 = pa.schema([f for f in v4 if not f.name.startswith("warc_")])
     v2 = pa.schema([f for f in v3 if f.name not in ("published_local_date", "published_utc_offset_minutes",
                                                     "page_count")])
     v1 = pa.schema([f for f in v2 if f.name not in ("duplicate_group", "entities", "entity_ids", "topics")])
     articles = ds.dataset(out / "articles", format="parquet", partitioning="hive")
     en = articles.to_table(filter=pc.field("language") == "en").drop_columns(["ingest_date", "language"])
-    for version, schema, day in ((1, v1, "2025-01-01"), (2, v2, "2025-06-01"), (3, v3, "2026-01-01")):
+    for version, schema, day in ((1, v1, "2025-01-01"), (2, v2, "2025-06-01"), (3, v3, "2026-01-01"),
+                                 (4, v4, "2026-06-01")):
         folder = out / "articles" / f"ingest_date={day}" / "language=en"
         folder.mkdir(parents=True)
         pq.write_table(_older(en, schema, version), folder / f"part-old{version}-00000.parquet")
     dead = ds.dataset(out / "dead_letters", format="parquet", partitioning="hive").to_table()
     dead = dead.drop_columns(["ingest_date"]).filter(pc.is_valid(dead["url"]))
-    d2 = pa.schema([f for f in DEAD_LETTERS_SCHEMA if not f.name.startswith("warc_")])
+    d3 = pa.schema([f for f in DEAD_LETTERS_SCHEMA if f.name != "warc_truncated"])
+    d2 = pa.schema([f for f in d3 if not f.name.startswith("warc_")])
     d1 = pa.schema([f.with_nullable(False) if f.name == "url" else f for f in d2])
-    for version, schema, day in ((1, d1, "2025-01-01"), (2, d2, "2025-06-01")):
+    for version, schema, day in ((1, d1, "2025-01-01"), (2, d2, "2025-06-01"), (3, d3, "2026-06-01")):
         folder = out / "dead_letters" / f"ingest_date={day}"
         folder.mkdir(parents=True)
         pq.write_table(_older(dead, schema, version), folder / f"part-old{version}-00000.parquet")
@@ -175,8 +178,8 @@ def test_the_outputs_hold_the_hard_cases(outputs):
     assert len(read_pandas(str(outputs["no_articles"]), "dead_letters")) == 1
     assert len(read_pandas(str(outputs["reprocessed"]))) == len(runs)
     mixed = read_pandas(str(outputs["mixed"]))
-    assert sorted(set(mixed.schema_version)) == [1, 2, 3, 4]
-    assert sorted(set(read_pandas(str(outputs["mixed"]), "dead_letters").schema_version)) == [1, 2, 3]
+    assert sorted(set(mixed.schema_version)) == [1, 2, 3, 4, 5]
+    assert sorted(set(read_pandas(str(outputs["mixed"]), "dead_letters").schema_version)) == [1, 2, 3, 4]
     assert list((outputs["runs"] / "articles").rglob(".*.inprogress"))
 
 

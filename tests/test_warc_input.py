@@ -103,6 +103,9 @@ def test_a_record_the_crawler_truncated_is_extracted_from_its_part_and_counted(t
     out = tmp_path / "out"
     articles = ingest_warc(str(tmp_path / "in" / "*.warc.gz"), out, "t1", "off")
     assert sorted(r["url"] for r in articles) == sorted(pages)
+    # each row says whether its text comes from the whole page or from the part the crawler kept
+    first, second = list(pages)
+    assert {r["url"]: r["warc_truncated"] for r in articles} == {first: None, second: "length"}
     assert not (out / "dead_letters").exists() or not ds.dataset(out / "dead_letters").count_rows()
     counters = json.loads((out / "_runs" / "t1.json").read_text())["counters"]
     assert counters["warc_in.truncated_pages"] == 1

@@ -15,7 +15,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from newsbeam.atomic import atomic_create
 from newsbeam.recordstore import RecordStore, Ref
-from newsbeam.warc import WarcFileWriter, warc_file_name
+from newsbeam.warc import WarcFileWriter, final_truncation, warc_file_name
 from newsbeam.schemas.datasets import RunContext
 from newsbeam.schemas.records import Article, DeadLetter, WarcPointer
 from newsbeam.transforms.common import counter, timed
@@ -144,8 +144,8 @@ class _WriteWarcFn(beam.DoFn):
                     entry = self._store.get(ref)
                     where = writer.write_entry(entry)
                     if where is not None:
-                        pointers.append((entry.final_record_id,
-                                         WarcPointer(entry.final_record_id, relative, where[0], where[1])))
+                        pointers.append((entry.final_record_id, WarcPointer(
+                            entry.final_record_id, relative, where[0], where[1], final_truncation(entry))))
         self._files.inc()
         self._written.inc(len(ordered))
         self._bytes.inc(writer.offset)

@@ -40,7 +40,8 @@ def split_for_archive(outcome, archive_role: Optional[str]) -> Tuple[Optional[Ar
     # a source fetched as a feed may be a sitemap: its role is known once it arrived
     entry = entry_of(outcome, source_role(outcome) if archive_role == ROLE_FEED else archive_role)
     final = final_exchange(outcome)
-    return entry, replace(outcome, exchanges=(), warc=WarcPointer(final.record_id) if final else None)
+    pointer = WarcPointer(final.record_id, truncated=final.truncated) if final else None
+    return entry, replace(outcome, exchanges=(), warc=pointer)
 
 
 class _FetchHostsFn(beam.DoFn):

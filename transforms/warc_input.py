@@ -236,7 +236,7 @@ class _InputPagesFn(beam.DoFn):
             self._skipped.inc("warc_in.skipped.not_html")
         else:
             self._items.inc()
-            if found.truncated:  # extracted from the part the crawler kept (Common Crawl cuts large payloads)
+            if found.pointer.truncated:  # extracted from the part the crawler kept (Common Crawl cuts large payloads)
                 self._truncated.inc()
             yield page_of(found)
 
