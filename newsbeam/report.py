@@ -90,6 +90,15 @@ def _published_lines(articles: ds.Dataset) -> List[str]:
             f"{f' ({undated} undated)' if undated else ''}"]
 
 
+def _truncated_lines(articles: ds.Dataset) -> List[str]:
+    """Articles extracted from part of a page (a crawler's truncated WARC record): said only when there are some."""
+    cut = articles.to_table(columns=["warc_truncated"]).column("warc_truncated")
+    count = len(cut) - cut.null_count  # null in files older than the column
+    if not count:
+        return []
+    return [f"articles from truncated WARC records: {count} (warc_truncated set: their text may end early)"]
+
+
 def _near_duplicate_lines(articles: ds.Dataset) -> List[str]:
     table = articles.to_table(columns=["duplicate_group", "title"])
     sizes = Counter(table.column("duplicate_group").to_pylist())
@@ -149,6 +158,7 @@ def summarize(output: str) -> str:
         lines.append(f"articles: {table.num_rows} rows in {len(articles.files)} file(s)")
         lines += _table(_counts(table, ["ingest_date", "language"]), ["ingest_date", "language", "rows"])
         lines += _published_lines(articles)
+        lines += _truncated_lines(articles)
         lines += _near_duplicate_lines(articles)
         lines.append("top sources:")
         lines += _table(_counts(table, ["source_domain"], limit=10), ["source_domain", "rows"])

@@ -109,6 +109,10 @@ def test_a_record_the_crawler_truncated_is_extracted_from_its_part_and_counted(t
     assert not (out / "dead_letters").exists() or not ds.dataset(out / "dead_letters").count_rows()
     counters = json.loads((out / "_runs" / "t1.json").read_text())["counters"]
     assert counters["warc_in.truncated_pages"] == 1
+    inspected = subprocess.run([sys.executable, "-m", "newsbeam.pipelines.cli", "inspect", str(out)],
+                               capture_output=True, text=True, timeout=120)
+    assert inspected.returncode == 0, inspected.stderr
+    assert "articles from truncated WARC records: 1 (" in inspected.stdout
 
 
 def test_wget_warc_is_read_whole(foreign):
