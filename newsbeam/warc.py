@@ -455,7 +455,7 @@ def _read_from(stream: BinaryIO, filename: str, start: int, end: Optional[int], 
                 headers=tuple((name.lower(), value) for name, value in http.headers), body=body,
                 date=_date(headers.get_header("WARC-Date")),
                 pointer=WarcPointer(record_id, filename, offset, iterator.get_record_length(),
-                                    headers.get_header("WARC-Truncated")))
+                                    headers.get_header("WARC-Truncated") or None))  # an empty value says nothing
             if state.own:
                 state.waiting[record_id] = response
             else:

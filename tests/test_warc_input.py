@@ -115,6 +115,18 @@ def test_a_record_the_crawler_truncated_is_extracted_from_its_part_and_counted(t
     assert "articles from truncated WARC records: 1 (" in inspected.stdout
 
 
+def test_the_pointer_carries_the_records_truncation_and_an_empty_value_is_none():
+    data = BytesIO()
+    writer = WARCWriter(data, gzip=True)
+    for value in ("length", "", None, "time"):
+        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(
+            f"https://example.org/{value}", "response", payload=BytesIO(b"<p>kept</p>"), http_headers=http,
+            warc_headers_dict=None if value is None else {"WARC-Truncated": value}))
+    found = read_records(BytesIO(data.getvalue()), "x.warc.gz", 0, len(data.getvalue()))
+    assert [r.pointer.truncated for r in found if isinstance(r, ArchivedResponse)] == ["length", None, None, "time"]
+
+
 def test_wget_warc_is_read_whole(foreign):
     found = list(read_records(open(foreign / "wget.warc.gz", "rb"), "wget.warc.gz", 0,
                               (foreign / "wget.warc.gz").stat().st_size))
