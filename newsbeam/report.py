@@ -90,9 +90,9 @@ def _published_lines(articles: ds.Dataset) -> List[str]:
             f"{f' ({undated} undated)' if undated else ''}"]
 
 
-def _truncated_lines(articles: ds.Dataset) -> List[str]:
-    """Articles extracted from part of a page (a crawler's truncated WARC record): said only when there are some."""
-    cut = articles.to_table(columns=["warc_truncated"]).column("warc_truncated")
+def _truncated_lines(cut: pa.ChunkedArray) -> List[str]:
+    """Articles extracted from part of a page (a crawler's truncated WARC record), by their `warc_truncated`
+    column: said only when there are some."""
     count = len(cut) - cut.null_count  # null in files older than the column
     if not count:
         return []
@@ -154,11 +154,12 @@ def summarize(output: str) -> str:
     if articles is None:
         lines.append("articles: none yet")
     else:
-        table = articles.to_table(columns=["ingest_date", "language", "source_domain", "schema_version"])
+        table = articles.to_table(columns=["ingest_date", "language", "source_domain", "schema_version",
+                                           "warc_truncated"])
         lines.append(f"articles: {table.num_rows} rows in {len(articles.files)} file(s)")
         lines += _table(_counts(table, ["ingest_date", "language"]), ["ingest_date", "language", "rows"])
         lines += _published_lines(articles)
-        lines += _truncated_lines(articles)
+        lines += _truncated_lines(table.column("warc_truncated"))
         lines += _near_duplicate_lines(articles)
         lines.append("top sources:")
         lines += _table(_counts(table, ["source_domain"], limit=10), ["source_domain", "rows"])
