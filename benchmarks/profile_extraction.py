@@ -25,6 +25,7 @@ from typing import Optional, Sequence
 # (module, function, label, depth): wrapped when the module has the function (older code lacks some)
 PARTS = (
     ("newsbeam.extraction", "load_html", "HTML parsing (lxml, once)", 0),
+    ("newsbeam.extraction", "parse_html", "HTML parsing (lxml, once)", 0),
     ("newsbeam.extraction", "_CANONICAL_LINK", "canonical link", 0),
     ("newsbeam.extraction", "extract_metadata", "metadata (trafilatura's extract_metadata)", 0),
     ("newsbeam.extraction", "page_metadata", "metadata (newsbeam.metadata.page_metadata)", 0),

@@ -16,10 +16,10 @@ from lxml.etree import XPath
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.html import HTMLParserException
 from trafilatura.settings import Extractor
-from trafilatura.utils import load_html
 
 from newsbeam import dates
 from newsbeam.dates import find_publication_date
+from newsbeam.htmltree import parse_html
 from newsbeam.jsonld import article_objects
 from newsbeam.metadata import page_metadata, page_title, undated_author
 from newsbeam.paragraphs import BOILERPLATE as _BOILERPLATE
@@ -326,7 +326,7 @@ def _prose_reaches(lines: List[str], chars: int) -> bool:
 
 def extract_page(html: str, url: str, settings: ExtractionSettings, fetched_at: datetime) -> PageContent:
     """Main text and metadata of one page; raises `EmptyText` when there is no usable text."""
-    tree = load_html(html)
+    tree = parse_html(html)
     if tree is None:
         raise EmptyText("not parseable as HTML")
     stated = _CANONICAL_LINK(tree)
