@@ -1,12 +1,12 @@
 """A page's text parsed into the lxml.html tree that trafilatura, htmldate and newsbeam's readers walk.
 
 `trafilatura.utils.load_html` parses with an `lxml.html.HTMLParser`, which picks each element's class with a Python
-method (`HtmlElementClassLookup.lookup`) every time Python code reaches an element it has not reached before:
-trafilatura's XPath pruning, htmldate and the DOM signals of the paragraph decision reach ~5,000 a page, ~3.5 % of
-extraction's CPU (benchmarks/RESULTS.md, "Extraction"). `parse_html` does what `load_html` does with text, with a
-parser of the same options whose lookups are lxml's own C ones (by tag name, then the lxml.html defaults): every
-element gets the class it gets from `load_html`, trafilatura takes the tree as its own (`load_html` returns an
-`HtmlElement` as it is), and the copies it makes keep the parser.
+method (`HtmlElementClassLookup.lookup`) each time it makes an element's Python object (whenever Python code reaches
+an element whose object is not alive): trafilatura's XPath pruning, htmldate and the DOM signals of the paragraph
+decision make ~5,000 a page, ~3 % of extraction's CPU (benchmarks/RESULTS.md, "Extraction"). `parse_html` does what
+`load_html` does with text, with a parser of the same options whose lookups are lxml's own C ones (by tag name,
+then the lxml.html defaults): every element gets the class it gets from `load_html`, trafilatura takes the tree as
+its own (`load_html` returns an `HtmlElement` as it is), and the copies it makes keep the parser.
 """
 from __future__ import annotations
 
