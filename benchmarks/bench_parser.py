@@ -12,7 +12,6 @@ evaluation set, the first `--subset` pages by crc32 of their URL).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -56,8 +55,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-parser-"))
     top = ev.unpack(ev.CORPORA / ev.TRAFILATURA_ARCHIVE, work)
-    urls = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
-    pages = ev.load_trafilatura_set(top, set(ev.subset(sorted(urls), args.subset, lambda url: url)))
+    pages = ev.trafilatura_subset(top, args.subset)
     settings = extraction.ExtractionSettings(timeout=0)  # in this process: the watchdog child would hide the CPU
     arms = {"load_html": load_html, "parse_html": parse_html}
     for page in pages[:20]:  # one-off compilations (dateparser's locales) are no page's cost

@@ -125,6 +125,12 @@ def load_trafilatura_set(top: Path, only: Optional[set] = None) -> List[SegmentP
             if only is None or url in only]
 
 
+def trafilatura_subset(top: Path, n: Optional[int]) -> List[SegmentPage]:
+    """`subset` of trafilatura's set (unpacked in `top`) by URL; only those pages are read."""
+    urls = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
+    return load_trafilatura_set(top, set(subset(sorted(urls), n, lambda url: url)))
+
+
 def _visible_text(markup: str) -> str:
     tree = lxml_html.fromstring(markup or "<p></p>")
     return "\n".join(t.strip() for t in tree.itertext() if t.strip())
@@ -294,8 +300,7 @@ def cost(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path 
     figure depended on its place in `extractors`."""
     clock = time.process_time if cpu else time.perf_counter
     top = unpack(corpora / TRAFILATURA_ARCHIVE, work)
-    urls = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
-    pages = load_trafilatura_set(top, set(subset(sorted(urls), n, lambda url: url)))
+    pages = trafilatura_subset(top, n)
     for page in pages:
         for name in extractors:
             EXTRACTORS[name](page.html, page.url)
@@ -327,8 +332,7 @@ def date_figures(work: Path, corpora: Path = CORPORA, out=sys.stdout) -> Dict[st
 def run(work: Path, extractors: Sequence[str], n: Optional[int], corpora: Path = CORPORA, out=sys.stdout) -> Dict:
     work.mkdir(parents=True, exist_ok=True)
     top = unpack(corpora / TRAFILATURA_ARCHIVE, work)
-    urls = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
-    traf = load_trafilatura_set(top, set(subset(sorted(urls), n, lambda url: url)))
+    traf = trafilatura_subset(top, n)
     read = subset(load_readability_set(unpack(corpora / READABILITY_ARCHIVE, work)), n and max(n // 3, 30),
                   lambda p: p.name)
     results: Dict[str, Dict[str, Score]] = {}

@@ -12,7 +12,6 @@ this script on it in a child process.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -93,8 +92,7 @@ def _profile(work: Path, corpora: Path, n: Optional[int], out=sys.stdout) -> Non
             if (label, depth) not in rows:
                 rows.append((label, depth))
     top = ev.unpack(corpora / ev.TRAFILATURA_ARCHIVE, work)
-    urls = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
-    pages = ev.load_trafilatura_set(top, set(ev.subset(sorted(urls), n, lambda url: url)))
+    pages = ev.trafilatura_subset(top, n)
     settings = extraction.ExtractionSettings(timeout=0)
 
     def newsbeam(page):

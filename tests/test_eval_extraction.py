@@ -3,7 +3,6 @@ evaluation set and of Mozilla Readability's test pages (benchmarks/eval_extracti
 benchmarks/RESULTS.md). Floors are the subset's measured figures minus a small margin: raise them when extraction
 improves, never lower them to let a change through."""
 import io
-import json
 
 import pytest
 
@@ -62,8 +61,7 @@ def test_extraction_quality_stays_above_the_floors(corpora_work):
 
 def test_guarded_strategy_stays_above_its_floors(corpora_work):
     top = ev.unpack(ev.CORPORA / ev.TRAFILATURA_ARCHIVE, corpora_work)
-    urls = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
-    pages = ev.load_trafilatura_set(top, set(ev.subset(sorted(urls), SUBSET, lambda url: url)))
+    pages = ev.trafilatura_subset(top, SUBSET)
     segments = ev.score_segments(pages, ev.EXTRACTORS["newsbeam-guarded"])["all"]
     measured = {"segments_f": segments.f, "segments_precision": segments.precision, "segments_recall": segments.recall}
     print(measured)

@@ -10,6 +10,7 @@ from lxml import html as lxml_html
 from trafilatura.utils import load_html
 
 from benchmarks import eval_extraction as ev
+from tests.corpora import unpacked_corpus
 from newsbeam import extraction
 from newsbeam.htmltree import parse_html
 from tests.test_metadata import FETCHED
@@ -24,27 +25,16 @@ def shape(tree):
             [(type(element), element.tag) for element in tree.iter()])
 
 
-def _corpus(name, load, tmp_path_factory):
-    archive = ev.CORPORA / name
-    if not archive.exists():
-        pytest.skip(f"{archive} not found (the shared corpora sit next to the repository in CI; NEWSBEAM_CORPORA "
-                    f"points elsewhere)")
-    return load(ev.unpack(archive, tmp_path_factory.mktemp("corpora")))
-
-
 @pytest.fixture(scope="module")
 def readability_pages(tmp_path_factory):
-    return [(page.name, page.html) for page in _corpus(ev.READABILITY_ARCHIVE, ev.load_readability_set,
-                                                       tmp_path_factory)]
+    pages = ev.load_readability_set(unpacked_corpus(ev.READABILITY_ARCHIVE, tmp_path_factory))
+    return [(page.name, page.html) for page in pages]
 
 
 @pytest.fixture(scope="module")
 def trafilatura_pages(tmp_path_factory):
-    def load(top):
-        import json
-        urls = json.loads((top / "evaldata.json").read_text(encoding="utf-8"))
-        return ev.load_trafilatura_set(top, set(ev.subset(sorted(urls), TRAFILATURA_PAGES, lambda url: url)))
-    return [(page.url, page.html) for page in _corpus(ev.TRAFILATURA_ARCHIVE, load, tmp_path_factory)]
+    pages = ev.trafilatura_subset(unpacked_corpus(ev.TRAFILATURA_ARCHIVE, tmp_path_factory), TRAFILATURA_PAGES)
+    return [(page.url, page.html) for page in pages]
 
 
 def test_real_pages_parse_as_trafilatura_parses_them(readability_pages, trafilatura_pages):

@@ -8,6 +8,7 @@ from langdetect.detector_factory import DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
 from benchmarks import eval_extraction as ev
+from tests.corpora import unpacked_corpus
 from newsbeam import language
 from newsbeam.language import LanguageDetector, LanguageSettings, NormalisedChars, _FasterDetector, iso639_1
 
@@ -138,11 +139,7 @@ def test_the_faster_detector_gives_the_librarys_probabilities(detector, text):
 
 @pytest.fixture(scope="module")
 def readability_texts(tmp_path_factory):
-    archive = ev.CORPORA / ev.READABILITY_ARCHIVE
-    if not archive.exists():
-        pytest.skip(f"{archive} not found (the shared corpora sit next to the repository in CI; NEWSBEAM_CORPORA "
-                    f"points elsewhere)")
-    pages = ev.load_readability_set(ev.unpack(archive, tmp_path_factory.mktemp("corpora")))
+    pages = ev.load_readability_set(unpacked_corpus(ev.READABILITY_ARCHIVE, tmp_path_factory))
     return [page.expected_text for page in pages]
 
 

@@ -13,6 +13,7 @@ from trafilatura.utils import load_html
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS, CATEGORIES_XPATHS, TAGS_XPATHS
 
 from benchmarks import eval_extraction as ev
+from tests.corpora import unpacked_corpus
 from newsbeam.extraction import ExtractionSettings, _date_params
 from newsbeam.metadata import (
     _links,
@@ -55,11 +56,8 @@ def _fields(document: Document) -> dict:
 
 @pytest.fixture(scope="module")
 def corpus_trees(tmp_path_factory):
-    archive = ev.CORPORA / ev.READABILITY_ARCHIVE  # small: quick to unpack
-    if not archive.exists():
-        pytest.skip(f"{archive} not found (the shared corpora sit next to the repository in CI; NEWSBEAM_CORPORA "
-                    f"points elsewhere)")
-    pages = ev.load_readability_set(ev.unpack(archive, tmp_path_factory.mktemp("corpora")))
+    # small: quick to unpack
+    pages = ev.load_readability_set(unpacked_corpus(ev.READABILITY_ARCHIVE, tmp_path_factory))
     return [(f"http://fakehost/{page.name}/", page.html) for page in pages[:PAGES]]
 
 
