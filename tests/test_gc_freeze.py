@@ -49,3 +49,55 @@ def test_a_process_that_drives_pipelines_freezes_nothing(monkeypatch):
     pipeline.run().wait_until_finish()
     assert runtime.freeze_set_up_heap() is False
     assert gc.get_freeze_count() == before
+
+
+_PROCESS = """
+import atexit, logging, sys
+from newsbeam import runtime
+
+
+def witness(path=sys.argv[2]):  # an exit handler, as the teardown's others are: they run at exit, in order
+    with open(path, "w") as file:
+        file.write("ran")
+
+
+atexit.register(witness)
+logging.basicConfig(filename=sys.argv[1], level=logging.INFO)
+print("froze" if runtime.freeze_set_up_heap() else "did not freeze", end="")  # left in the buffer
+logging.getLogger("work").info("last words")
+if sys.argv[3] == "fail":
+    raise RuntimeError("the work failed")
+"""
+
+
+def _end_of(tmp_path, worker: bool, outcome: str = "ok"):
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != runtime.WORKER_ENV}
+    if worker:
+        env[runtime.WORKER_ENV] = "localhost:1"
+    log, ran = tmp_path / f"log-{worker}-{outcome}", tmp_path / f"ran-{worker}-{outcome}"
+    done = subprocess.run([sys.executable, "-c", _PROCESS, str(log), str(ran), outcome], env=env,
+                          capture_output=True, text=True, timeout=120)
+    return done, log.read_text(), ran.exists()
+
+
+def test_a_worker_process_ends_in_its_first_exit_handler_and_loses_no_output(tmp_path):
+    done, log, ran = _end_of(tmp_path, worker=True)
+    assert (done.returncode, done.stdout) == (0, "froze"), done.stderr
+    assert "last words" in log  # the logs are flushed
+    assert not ran  # the process ended in its first exit handler: nothing after it ran
+
+
+def test_a_worker_that_fails_still_exits_with_an_error(tmp_path):
+    done, log, ran = _end_of(tmp_path, worker=True, outcome="fail")
+    assert done.returncode == 1 and "RuntimeError: the work failed" in done.stderr
+    assert "last words" in log and not ran
+
+
+def test_a_process_that_drives_pipelines_ends_as_python_does(tmp_path):
+    done, log, ran = _end_of(tmp_path, worker=False)
+    assert (done.returncode, done.stdout) == (0, "did not freeze")
+    assert "last words" in log and ran
