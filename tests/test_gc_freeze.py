@@ -1,5 +1,9 @@
-"""Worker processes leave what their set-up loaded out of later garbage collections (newsbeam.runtime)."""
+"""Worker processes leave what their set-up loaded out of later garbage collections, and end without freeing it
+(newsbeam.runtime)."""
 import gc
+import os
+import subprocess
+import sys
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -56,7 +60,7 @@ import atexit, logging, sys
 from newsbeam import runtime
 
 
-def witness(path=sys.argv[2]):  # an exit handler, as the teardown's others are: they run at exit, in order
+def witness(path=sys.argv[2]):  # registered before the freeze, as a worker's other exit handlers are
     with open(path, "w") as file:
         file.write("ran")
 
@@ -71,10 +75,6 @@ if sys.argv[3] == "fail":
 
 
 def _end_of(tmp_path, worker: bool, outcome: str = "ok"):
-    import os
-    import subprocess
-    import sys
-
     env = {key: value for key, value in os.environ.items() if key != runtime.WORKER_ENV}
     if worker:
         env[runtime.WORKER_ENV] = "localhost:1"
