@@ -1,13 +1,15 @@
 """Ending a `newsbeam` process at once: stdout and stderr flushed, then `os._exit`.
 
-Two callers. A stop (SIGINT/SIGTERM) must not wait for Beam's and the fetcher's non-daemon threads, which would
-keep the process alive. And a finished command has nothing left to do: its files are closed, its state committed,
-its worker processes gone, so Python's own teardown would only free every module, model and cache one object at a
-time: 1.2-2.5 s from the summary line to the end of a small CLI run (spaCy models loaded), during which a cron job
-or an Airflow task still waits.
+Callers: a stop (SIGINT/SIGTERM) must not wait for Beam's and the fetcher's non-daemon threads, which would keep
+the process alive (`exit_now`). And a finished process has nothing left to do (`exit_finished`, which also flushes
+its logs): a command's files are closed, its state committed, its worker processes gone, and a Beam worker's steps
+have closed what they wrote (newsbeam.runtime), so Python's own teardown would only free every module, model and
+cache one object at a time: 1.2-2.5 s from the summary line to the end of a small CLI run (spaCy models loaded),
+during which a cron job or an Airflow task still waits.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import NoReturn
@@ -20,3 +22,9 @@ def exit_now(code: int) -> NoReturn:
         except Exception:  # a closed pipe must not turn a clean end into a traceback
             pass
     os._exit(code)
+
+
+def exit_finished(code: int) -> NoReturn:
+    """A process whose work is done: its logs flushed as the interpreter's exit would have, then `exit_now`."""
+    logging.shutdown()
+    exit_now(code)

@@ -36,7 +36,7 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from newsbeam.process_exit import exit_now
+from newsbeam.process_exit import exit_finished
 
 LOG = logging.getLogger(__name__)
 
@@ -86,8 +86,7 @@ def _exit_at_once() -> None:
     worker (the watchdog's child ends when its pipe closes, which `os._exit` does)."""
     # an uncaught exception was printed just before the exit handlers run: its exit status stays 1
     failed = getattr(sys, "last_value", None) is not None or getattr(sys, "last_exc", None) is not None
-    logging.shutdown()
-    exit_now(1 if failed else 0)
+    exit_finished(1 if failed else 0)
 
 
 @contextmanager

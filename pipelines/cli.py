@@ -14,7 +14,7 @@ logging.getLogger().addHandler(logging.NullHandler())
 # Apache Beam and the pipeline modules are imported inside the functions that need them: `newsbeam report` and
 # `--version` run without Beam, whose import costs seconds.
 from newsbeam.pipelines import config_file  # noqa: E402
-from newsbeam.process_exit import exit_now  # noqa: E402
+from newsbeam.process_exit import exit_finished  # noqa: E402
 from newsbeam.pipelines.report import add_report_arguments, report_main  # noqa: E402
 from newsbeam.runtime import collector_paused  # noqa: E402
 
@@ -363,8 +363,7 @@ def entry() -> None:
         code = main()
     except SystemExit as exc:  # argparse's --help, --version and usage errors (it printed its message)
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    logging.shutdown()  # what the interpreter's exit would have flushed
-    exit_now(code)
+    exit_finished(code)
 
 
 if __name__ == "__main__":
