@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pyarrow.dataset as ds
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from warcio.archiveiterator import ArchiveIterator
 
@@ -329,8 +329,15 @@ def test_redirect_targets(location, expected):
 
 @settings(max_examples=100, deadline=None)
 @given(st.text(st.characters(blacklist_categories=("Cs",), max_codepoint=0x2FF), max_size=30))
-def test_a_redirect_target_is_always_requestable(path):
-    target = redirect_target("http://e.org/dir/page.html", "/" + path.replace("\\", "").replace("#", ""))
+@example("/[")  # `//[`: an authority with a bracket and no IPv6 address (found by Hypothesis in CI)
+def test_a_redirect_target_is_always_requestable_or_refused_as_no_url(path):
+    location = "/" + path.replace("\\", "").replace("#", "")
+    try:
+        target = redirect_target("http://e.org/dir/page.html", location)
+    except ValueError:
+        # only a network-path reference whose host is no host: the fetch makes it a dead letter 'bad_redirect'
+        assert location.startswith("//") and ("[" in location or "]" in location)
+        return
     assert target.isascii() and " " not in target and is_http_url(target)
 
 
