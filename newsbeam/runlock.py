@@ -94,7 +94,8 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, timezone.utc).isoformat()
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine with that pid lives (also someone else's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -114,7 +115,7 @@ def why_dead(record: Optional[LockRecord], age_of_file: float, stale_after: floa
     """Why the lock's holder counts as dead, or None if it may be alive."""
     if record is None:  # not ours: judged by the file's age alone
         return f"an unreadable lock untouched for {age_of_file:.0f} s" if age_of_file > stale_after else None
-    if record.host == socket.gethostname() and not _process_alive(record.pid):
+    if record.host == socket.gethostname() and not process_alive(record.pid):
         return f"its process {record.pid} is gone"
     age = record.heartbeat_age(now)
     if age > stale_after:

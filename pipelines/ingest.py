@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -13,7 +14,7 @@ from typing import Dict, List, Optional
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from newsbeam.atomic import failure_reason
 from newsbeam.extraction import EXTRACTOR_NAME
@@ -218,7 +219,7 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
                 config = with_discovery(config)
             manifest = RunManifest(config, options)
             # the one place that wraps the whole run, manifest included
-            with interruptible(manifest, control), _page_spool(config, str(standard.runner), control) as spooled:
+            with interruptible(manifest, control), _page_spool(config, options, control) as spooled:
                 return _execute(options, spooled, manifest, str(standard.runner))
         finally:
             if release is not None:
@@ -226,11 +227,20 @@ def run(argv: Optional[List[str]] = None, now: Optional[datetime] = None,
 
 
 @contextmanager
-def _page_spool(config: IngestConfig, runner: str, control: Optional[RunControl] = None):
+def _page_spool(config: IngestConfig, options: PipelineOptions, control: Optional[RunControl] = None):
     # WARC input: its articles cross the barriers after the core through the spool (transforms/warc_input)
     enabled = config.core.redistribute or bool(config.warc_files)
+    runner = str(options.view_as(StandardOptions).runner)
     with page_spool(config.core.spool_dir, runner, control, enabled=enabled) as directory:
-        yield replace(config, core=replace(config.core, spool_dir=directory))
+        # extraction while fetching shares the pages through the spool, and waits for every bundle of the stage
+        bundles = local_workers(options) if directory is not None and config.core.extract_while_fetching else 0
+        yield replace(config, core=replace(config.core, spool_dir=directory, extract_while_fetching=bundles))
+
+
+def local_workers(options: PipelineOptions) -> int:
+    """How many bundles the local runner (FnApiRunner) runs a stage in: its worker count, as it reads it."""
+    workers = options.view_as(DirectOptions).direct_num_workers
+    return multiprocessing.cpu_count() if workers == 0 else workers or 1
 
 
 @contextmanager

@@ -123,6 +123,11 @@ class NewsbeamOptions(PipelineOptions):
                              help="'on' (the default): load the language, entity and topic models in the background "
                                   "while pages are fetched, so that extraction starts with them loaded; 'off': "
                                   "they load when the first page reaches them.")
+        process.add_argument("--extract-while-fetching", "--extract_while_fetching", dest="extract_while_fetching",
+                             choices=["on", "off"], default="on",
+                             help="Local runner with a spool: 'on' (the default) lets workers extract pages while "
+                                  "they are still being fetched (a one-site run fetches on one worker); 'off' "
+                                  "starts extraction when the whole fetch has ended.")
         process.add_argument("--spool-dir", "--spool_dir", dest="spool_dir", default=None, metavar="DIR",
                              help="Local runner: where redistributed pages wait, compressed, between fetching and "
                                   "extraction, and the articles, rows and archived responses crossing the barriers "
@@ -308,6 +313,8 @@ def build_config(options: NewsbeamOptions, now: Optional[datetime] = None) -> In
         redistribute=options.redistribute == "on",
         warm_up=options.warm_up == "on",
         spool_dir=options.spool_dir,
+        # the local runner's worker count replaces it once the run knows it has a spool (pipelines/ingest)
+        extract_while_fetching=int(options.extract_while_fetching == "on"),
         archive=options.archive != "off",
     )
     window = Window(parse_moment("since", options.since), parse_moment("until", options.until, end_of_day=True))

@@ -47,6 +47,34 @@ def test_one_host_run_extracts_on_both_workers_and_stays_polite():
     assert all(b - a >= 0.05 - SLACK for a, b in zip(times, times[1:])), times
 
 
+def test_the_worker_given_nothing_to_fetch_extracts_the_pages_while_the_other_fetches_them(tmp_path):
+    # one host, fetched one page at a time 100 ms apart: a fetch of ~3 s on one worker. With no barrier after it
+    # the other worker extracts each page as it is listed, not once the whole fetch has ended; politeness holds
+    settings = replace(FAST, host_concurrency=1, host_delay=0.1)
+    paths = [f"/articles/{page.name}" for page in sorted((SITE_DIR / "articles").glob("*.html"))]
+    found = {}
+    for label, while_fetching in (("while", 2), ("after", 0)):
+        with SampleSite() as site:
+            items = [FeedItem(url=site.url(p), canonical_url=canonicalize_url(site.url(p)), feed_url=None)
+                     for p in paths]
+            pipeline = _two_worker_pipeline()
+            core = CoreSettings(fetch=settings, entities=None, spool_dir=str(tmp_path / label),
+                                extract_while_fetching=while_fetching)
+            result = pipeline | beam.Create(items) | ProcessArticles(core)
+            urls = (result["articles"] | "Url" >> beam.Map(lambda a: a.extracted.item.url),
+                    result["dead_letters"] | "DeadUrl" >> beam.Map(lambda d: d.url)) | beam.Flatten()
+            assert_that(urls, equal_to([item.url for item in items]))  # each page once, article or dead letter
+            counters = run_and_count(pipeline)
+            times = sorted(t for p in paths for t in site.request_times(p))
+            assert len(times) == len(paths) and len(site.requests("/robots.txt")) == 1
+            assert all(b - a >= 0.1 - SLACK for a, b in zip(times, times[1:])), times
+            found[label] = counters
+    # extraction (~20-50 ms a page) keeps up with the fetch: most pages were taken while it still went on
+    assert found["while"]["spool.pages_while_fetching"] >= len(paths) // 2, found["while"]
+    assert found["while"]["spool.pages_taken_over"] >= len(paths) // 2
+    assert "spool.pages_while_fetching" not in found["after"]
+
+
 def _spooled_pages(count: int, repeats: int = 50):
     from datetime import datetime, timezone
 

@@ -187,9 +187,12 @@ def test_entity_stage_keys_each_text_once(monkeypatch):
             keyed.append(text)
         return normalise(text)
 
-    tag = stage._TagBatchFn(stage.EntityStageSettings())
+    settings = stage.EntityStageSettings()
+    # the step takes these with its first batch: the process's one tagger and watchlists
+    tagger, watchlists = stage.shared_tagger(settings.tagger), stage.shared_topics(settings.topics_path)
+    tag = stage._TagBatchFn(settings)
     tag.setup()
-    expected = [(tuple(tag._tagger.tag(a.extracted.text, a.language)), tuple(tag._topics.match(a.extracted.text)))
+    expected = [(tuple(tagger.tag(a.extracted.text, a.language)), tuple(watchlists.match(a.extracted.text)))
                 for a in articles]
     for module in (linking, topics, stage):
         monkeypatch.setattr(module, "normalise", counted, raising=False)

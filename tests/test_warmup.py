@@ -21,7 +21,7 @@ def test_setup_builds_the_shared_detector_in_the_background_and_the_stage_gets_t
     warm._thread.join(60)
     assert not warm._thread.is_alive()
     assert len(warm._held) == 1
-    assert shared_detector(settings) is warm._held[0]  # the language stage's setup() acquires this one
+    assert shared_detector(settings) is warm._held[0]  # the language stage acquires this one with its first article
     assert list(warm.process("element")) == ["element"]
     warm.teardown()
     assert warm._held == []

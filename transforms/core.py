@@ -34,6 +34,9 @@ class CoreSettings:
     # its delay from each request's sending, so the loading thread's hold on the GIL cannot bring requests closer
     warm_up: bool = True
     spool_dir: Optional[str] = None  # local directory the redistributed pages' bodies wait in (transforms/spool)
+    # with a spool: the local runner's bundles a stage (its workers), which extract the pages while they are
+    # fetched, with no barrier after the fetch (transforms/share.ShareAsListed); 0: after it, past a barrier
+    extract_while_fetching: int = 0
     archive: bool = False  # article responses go to the `exchanges` output, for the WARC archive
 
 
@@ -78,7 +81,8 @@ class ProcessArticles(beam.PTransform):
         if self._settings.redistribute:
             # fetching is grouped by host (politeness) and a runner gives each group to one worker: without this
             # a one-site run would extract on one core
-            pages = pages | "Redistribute" >> RedistributePages(self._settings.spool_dir)
+            pages = pages | "Redistribute" >> RedistributePages(self._settings.spool_dir,
+                                                                self._settings.extract_while_fetching)
         processed = pages | "Pages" >> ProcessPages(self._settings)
         dead_letters = (
             fetched[FAILURES] | "FetchDeadLetters" >> beam.Map(fetch_dead_letter),

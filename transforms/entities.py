@@ -45,12 +45,15 @@ class _TagBatchFn(beam.DoFn):
         self._batches = counter("entities.batches")  # articles tagged / this = the mean nlp.pipe batch
 
     def setup(self):
-        self._tagger = shared_tagger(self._settings.tagger)
-        self._topics = shared_topics(self._settings.topics_path)
-        self._models = len(self._tagger.loaded_languages())
-        freeze_set_up_heap()
+        # taken with the first batch, as the language detector (transforms/language)
+        self._tagger = None
 
     def process(self, batch: List[Article]):
+        if self._tagger is None:
+            self._tagger = shared_tagger(self._settings.tagger)
+            self._topics = shared_topics(self._settings.topics_path)
+            self._models = len(self._tagger.loaded_languages())
+            freeze_set_up_heap()
         self._batches.inc()
         with timed(self._time):
             # each text keyed once, for the gazetteer and the watchlists alike

@@ -25,10 +25,14 @@ class _DetectLanguageFn(beam.DoFn):
         self._time = counter("stage_us.language")
 
     def setup(self):
-        self._detector = shared_detector(self._settings)
-        freeze_set_up_heap()
+        # taken with the first article, not here: fused with the fetch (transforms/share.ShareAsListed) a set-up
+        # that waited for the profiles would hold back the first request
+        self._detector = None
 
     def process(self, article: ExtractedArticle):
+        if self._detector is None:
+            self._detector = shared_detector(self._settings)
+            freeze_set_up_heap()
         with timed(self._time):
             language, score = self._detector.detect(article.text)
         if language == UNDETERMINED:

@@ -10,7 +10,8 @@ one-host run.
 
 The workers share out the references as they go (transforms/share.ShareOut), not in the fixed halves the local
 runner deals: pages cost very different amounts, and in a one-site run the worker that fetched loads its models
-after fetching.
+after fetching. With `while_fetching` there is no barrier at all (transforms/share.ShareAsListed): the steps after
+this one are fused with the fetch, and the workers extract the pages as they are listed, during the fetch.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import apache_beam as beam
 from newsbeam.recordstore import RecordStore, Ref
 from newsbeam.schemas.records import FetchedPage
 from newsbeam.transforms.common import counter
-from newsbeam.transforms.share import ShareOut
+from newsbeam.transforms.share import ShareAsListed, ShareOut
 
 
 class AppendingFn(beam.DoFn):
@@ -64,18 +65,26 @@ def _unspool(ref: Ref, store: RecordStore) -> FetchedPage:
 class RedistributePages(beam.PTransform):
     """FetchedPage -> the same FetchedPage, spread over the workers (Reshuffle). With `spool_dir`, only a path
     crosses the barrier, and the workers share out the pages as they go (transforms/share); without,
-    the pages themselves, as the runner deals them."""
+    the pages themselves, as the runner deals them. With `spool_dir` and `while_fetching` (the number of bundles
+    the local runner runs a stage in: its workers), nothing crosses a barrier: every worker takes pages as the
+    fetch lists them (transforms/share.ShareAsListed)."""
 
-    def __init__(self, spool_dir: Optional[str] = None):
+    def __init__(self, spool_dir: Optional[str] = None, while_fetching: int = 0):
         super().__init__()
         self._spool_dir = spool_dir
+        self._while_fetching = while_fetching
 
     def expand(self, pages):
         if self._spool_dir is None:
             return pages | "Reshuffle" >> beam.Reshuffle()
+        if self._while_fetching:
+            share = ShareAsListed(self._spool_dir, self._while_fetching, "spool.pages_taken_over",
+                                  "spool.pages_while_fetching")
+        else:
+            share = ShareOut(self._spool_dir, "spool.pages_taken_over")
         return (
             pages
             | "Spool" >> beam.ParDo(_SpoolFn(self._spool_dir))
-            | "Share" >> ShareOut(self._spool_dir, "spool.pages_taken_over")
+            | "Share" >> share
             | "Unspool" >> beam.Map(_unspool, RecordStore(self._spool_dir))
         )

@@ -1,8 +1,8 @@
 """Loading the models of the stages after fetching while the pages are still being fetched.
 
 The language profiles, spaCy models and gazetteer take seconds to load per worker process (~9 s in all). Left to
-the `setup()` of the stages that use them, that happens only once the fetched pages reach those stages, on every
-worker, with nothing else to do meanwhile. `WarmUp` is a pass-through step fused with fetching: its `setup()`
+the stages that use them (they take them with their first article), that happens only once the fetched pages
+reach those stages, on every worker. `WarmUp` is a pass-through step fused with fetching: its `setup()`
 starts building them in a background thread, through the same per-process handles the later stages acquire
 (`apache_beam.utils.shared`), so those stages find them ready, or wait for the build already under way instead of
 starting a second one. Beam's local runner sets up a stage on every worker, even a worker given no element of it,
