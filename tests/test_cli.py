@@ -195,12 +195,15 @@ def test_rerun_of_the_same_run_id_replaces(inputs, first_run, tmp_path):
 def test_same_inputs_give_the_same_rows_in_one_process_or_in_two(inputs, first_run, tmp_path):
     columns = ["article_id", "language", "language_score", "text", "title", "published_at", "content_hash",
                "entities", "entity_ids", "topics", "duplicate_group"]
-    multi = tmp_path / "multi"
-    done = newsbeam("ingest", *inputs, "--output", str(multi), "--run-id", "b", "--direct_num_workers", "2",
-                    "--direct_running_mode", "multi_processing")
-    assert done.returncode == 0, done.stderr
-    rows = [articles_of(out).select(columns).sort_by("article_id").to_pylist() for out in (first_run[1], multi)]
-    assert rows[0] == rows[1] and rows[0]
+    outputs = [first_run[1]]
+    # two workers extract while one fetches (the default), or after the whole fetch
+    for label, flags in (("multi", []), ("after", ["--extract-while-fetching", "off"])):
+        outputs.append(tmp_path / label)
+        done = newsbeam("ingest", *inputs, "--output", str(outputs[-1]), "--run-id", "b", "--direct_num_workers",
+                        "2", "--direct_running_mode", "multi_processing", *flags)
+        assert done.returncode == 0, done.stderr
+    rows = [articles_of(out).select(columns).sort_by("article_id").to_pylist() for out in outputs]
+    assert rows[0] == rows[1] == rows[2] and rows[0]
 
 
 def test_local_feed_and_url_list_files(site, tmp_path):

@@ -1,4 +1,5 @@
 """Scale: a run over one site still spreads its CPU work over every worker."""
+import multiprocessing
 from io import BytesIO
 from dataclasses import replace
 
@@ -424,3 +425,31 @@ def test_rows_tied_on_their_sort_key_are_written_in_one_order_whatever_their_spo
         run_and_count(pipeline)
         written.append(pq.read_table(tmp_path / label / "dead_letters").column("attempts").to_pylist())
     assert written[0] == written[1] and sorted(written[0]) == list(range(1, 7)), written
+
+
+def test_extraction_while_fetching_is_on_with_the_spool_for_as_many_bundles_as_the_runner_has_workers(tmp_path):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from newsbeam.pipelines.ingest import _page_spool, local_workers
+    from newsbeam.pipelines.options import NewsbeamOptions, build_config
+    from tests.pipeline_helpers import fnapi_pipeline
+
+    assert local_workers(PipelineOptions([])) == 1
+    assert local_workers(PipelineOptions(["--direct_num_workers", "3"])) == 3
+    assert local_workers(PipelineOptions(["--direct_num_workers", "0"])) == multiprocessing.cpu_count()
+    urls = tmp_path / "urls.txt"
+    urls.write_text("https://example.com/a\n")
+    common = ["--urls", str(urls), "--output", str(tmp_path / "out"), "--direct_num_workers", "2"]
+    for flags, runner, expected in (([], "FnApiRunner", 2), (["--extract-while-fetching", "off"], "FnApiRunner", 0),
+                                    (["--spool-dir", "off"], "FnApiRunner", 0), ([], "PortableRunner", 0)):
+        options = PipelineOptions([*common, *flags, "--runner", runner])
+        with _page_spool(build_config(options.view_as(NewsbeamOptions)), options) as config:
+            assert config.core.extract_while_fetching == expected, (flags, runner)
+    # no barrier between fetching and extraction: the pages are listed and claimed, not reshuffled
+    for while_fetching, reshuffled in ((2, False), (0, True)):
+        pipeline = fnapi_pipeline()
+        _ = pipeline | beam.Create([]) | ProcessArticles(CoreSettings(
+            fetch=FAST, entities=None, spool_dir=str(tmp_path / "spool"), extract_while_fetching=while_fetching))
+        graph = str(pipeline.to_runner_api())
+        assert ("Redistribute/Share/Reshuffle" in graph) is reshuffled
+        assert ("Redistribute/Share/ListThenClaim" in graph) is not reshuffled
