@@ -194,6 +194,7 @@ class _ListThenClaimFn(beam.DoFn):
         for directory in (self._index_dir, self._claims_dir, self._bundles_dir):
             os.makedirs(directory, exist_ok=True)
         self._id: Optional[str] = None
+        self._index = None
         self._gone = set()  # bundles whose process ended before they listed all of their own
 
     def _mark(self, state: str, content: str = "") -> None:
@@ -274,7 +275,9 @@ class _ListThenClaimFn(beam.DoFn):
     def teardown(self):
         # a bundle that failed (Beam tears its steps down) has not listed all of its own: the others stop waiting
         if getattr(self, "_id", None) is not None:
-            self._index.close()
+            index = getattr(self, "_index", None)
+            if index is not None:  # None if the bundle failed before its index was opened
+                index.close()
             self._mark("failed")
             self._id = None
 
