@@ -74,6 +74,13 @@ class RecordStore:
         return Appender(self)
 
 
+def write_all(file: io.FileIO, data: bytes) -> None:
+    """All of `data` to an unbuffered file, whose `write` may take only part of it."""
+    view = memoryview(data)
+    while view:
+        view = view[file.write(view):]
+
+
 class Appender:
     """Packed records appended to one file of the store's directory, created with the first one; `put` returns
     (path, offset, length). Without a directory, records travel packed in the element, as `RecordStore.put`.
@@ -106,9 +113,7 @@ class Appender:
             # barrier between them) finds it too; records are KBs, one write each
             self._file = open(self._path, "xb", buffering=0)
             self._offset = 0
-        view = memoryview(data)
-        while view:
-            view = view[self._file.write(view):]
+        write_all(self._file, data)
         ref = (self._path, self._offset, len(data))
         self._offset += len(data)
         return ref

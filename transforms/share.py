@@ -34,6 +34,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
+from newsbeam.recordstore import write_all
 from newsbeam.runlock import process_alive
 from newsbeam.transforms.common import counter
 
@@ -212,9 +213,7 @@ class _ListThenClaimFn(beam.DoFn):
     def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
         data = pickle.dumps((element, timestamp, window), protocol=pickle.HIGHEST_PROTOCOL)
         # one unbuffered write a record: the other workers read the index while it grows
-        view = memoryview(_LENGTH.pack(len(data)) + data)
-        while view:
-            view = view[self._index.write(view):]
+        write_all(self._index, _LENGTH.pack(len(data)) + data)
         return ()  # each listed element is emitted by the worker that claims it, in its finish_bundle
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
