@@ -117,6 +117,22 @@ def test_two_workers_share_out_the_spooled_pages_when_one_starts_late(tmp_path):
     assert counters["spool.pages_taken_over"] >= 10
 
 
+def test_a_fetching_worker_ahead_of_the_others_extracts_pages_itself_while_it_fetches(tmp_path):
+    from newsbeam.transforms.spool import RedistributePages
+
+    pages = _spooled_pages(120)
+    pipeline = _two_worker_pipeline()
+    # one worker makes every page at once (the fetch of one host); extracting takes 20 ms a page: the other worker
+    # cannot keep up, so the first keeps pages for itself once enough of its listed ones wait
+    result = (pipeline | beam.Create([None]) | beam.FlatMap(lambda _: pages)
+              | RedistributePages(str(tmp_path / "spool"), while_fetching=2)
+              | beam.ParDo(SlowStartOnOneWorker(str(tmp_path / "slow"), 0.0)))
+    assert_that(result, equal_to(pages))  # each page once
+    counters = run_and_count(pipeline)
+    assert counters["spool.pages_kept_while_fetching"] >= 1, counters
+    assert counters["spool.pages_taken_over"] >= 1, counters
+
+
 def test_record_store_keeps_records_in_the_element_or_in_content_named_files(tmp_path):
     from newsbeam.recordstore import RecordStore
 

@@ -12,7 +12,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsbeam.transforms.share import _LENGTH, _ClaimFn, _Listings, _ListFn, _ListThenClaimFn
+from newsbeam.transforms.share import _LENGTH, _claim, _ClaimFn, _Listings, _ListFn, _ListThenClaimFn
 
 
 def _listed(index_dir, elements, timestamp=Timestamp(7), window=GlobalWindow(), finish=True):
@@ -65,8 +65,8 @@ def test_a_worker_with_nothing_listed_takes_nothing(tmp_path):
 # ShareAsListed: listed during the stage that makes the elements, claimed by every bundle of it once its own are
 # listed, until all the stage's bundles have listed theirs.
 
-def _lister(root, bundles=2, grace=5.0):
-    step = _ListThenClaimFn(str(root), bundles, "taken", "early", grace=grace)
+def _lister(root, bundles=2, grace=5.0, help_backlog=100):
+    step = _ListThenClaimFn(str(root), bundles, "taken", "early", "kept", grace=grace, help_backlog=help_backlog)
     step.setup()
     step.start_bundle()
     return step
@@ -149,6 +149,19 @@ def test_a_bundle_waits_for_the_expected_bundles_to_start_only_for_the_grace_per
     late = _lister(tmp_path, bundles=2, grace=0.3)
     _list(late, ["x"])
     assert [v.value for v in late.finish_bundle()] == ["x"]
+
+
+def test_a_lister_whose_listed_elements_wait_unclaimed_keeps_the_next_ones_itself(tmp_path):
+    fetching = _lister(tmp_path, bundles=1, help_backlog=3)
+    _list(fetching, range(3))
+    # three listed and unclaimed: the others cannot keep up, so the next ones go on here at once, never listed
+    assert list(fetching.process(3)) == [3] and list(fetching.process(4)) == [4]
+    assert _claim(str(tmp_path / "claims"), 0)  # another worker claims the oldest: two wait
+    _list(fetching, [5])
+    assert list(fetching.process(6)) == [6]
+    finished = [v.value for v in fetching.finish_bundle()]
+    assert sorted(finished) == [1, 2, 5]  # what it listed and nobody claimed: each element once in all
+    assert _claimed(tmp_path) == 4
 
 
 @settings(max_examples=60, deadline=None)

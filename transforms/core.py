@@ -74,16 +74,18 @@ class ProcessArticles(beam.PTransform):
                                    archive_role=ROLE_ARTICLE if self._settings.archive else None)
         )
         pages = fetched.pages
-        if self._settings.warm_up:
+        settings = self._settings
+        # no barrier after the fetch: the stages after it run while the pages are fetched (transforms/share)
+        while_fetching = settings.redistribute and settings.spool_dir is not None and settings.extract_while_fetching
+        if settings.warm_up:
             # set up with the fetch step, on every worker: the models of the stages after it load while the pages
             # are fetched (the step stays in use, and holds them, until fetching ends)
-            pages = pages | "WarmUp" >> WarmUp(self._settings.language, self._settings.entities)
-        if self._settings.redistribute:
+            pages = pages | "WarmUp" >> WarmUp(settings.language, settings.entities, defer=not while_fetching)
+        if settings.redistribute:
             # fetching is grouped by host (politeness) and a runner gives each group to one worker: without this
             # a one-site run would extract on one core
-            pages = pages | "Redistribute" >> RedistributePages(self._settings.spool_dir,
-                                                                self._settings.extract_while_fetching)
-        processed = pages | "Pages" >> ProcessPages(self._settings)
+            pages = pages | "Redistribute" >> RedistributePages(settings.spool_dir, settings.extract_while_fetching)
+        processed = pages | "Pages" >> ProcessPages(settings)
         dead_letters = (
             fetched[FAILURES] | "FetchDeadLetters" >> beam.Map(fetch_dead_letter),
             processed[DEAD_LETTERS],

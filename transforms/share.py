@@ -18,7 +18,11 @@ taken. A claim is a file created with O_EXCL, so each element goes on exactly on
 as it comes and hands out none; every worker's bundle of that stage, once its own elements are listed
 (`finish_bundle`), claims listed elements as they come, its own and the others', until every bundle of the stage
 has listed all of its own. In a one-site run the worker that fetches nothing thus extracts the pages while the
-other fetches them, where a barrier kept it idle until the fetch ended.
+other fetches them, where a barrier kept it idle until the fetch ended. A bundle still listing does not list every
+element: once `HELP_BACKLOG` of its listed ones wait unclaimed (the others cannot keep up), it keeps the next one
+and processes it itself, at once. Its fetch then waits meanwhile (the fetcher's queue is bounded), so the bundle
+lists about as fast as the others claim, and a fetch held back by the network or by politeness leaves its worker
+extracting instead of idle.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ import pickle
 import struct
 import time
 import uuid
+from collections import deque
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
@@ -150,6 +155,10 @@ class ShareOut(beam.PTransform):
 START_GRACE = 10.0
 POLL_FIRST = 0.005
 POLL_LAST = 0.1
+# A bundle still listing processes an element itself instead of listing it while this many of its listed elements
+# wait unclaimed: the other workers have that much work ahead (refs to spooled pages: no memory to speak of), enough
+# to cover the seconds a heavy page or the first model load keeps this bundle from listing.
+HELP_BACKLOG = 32
 
 
 class _Listings:
@@ -181,15 +190,17 @@ class _Listings:
 
 
 class _ListThenClaimFn(beam.DoFn):
-    def __init__(self, root: str, bundles: int, taken_over: str, while_listing: str,
-                 grace: float = START_GRACE):
+    def __init__(self, root: str, bundles: int, taken_over: str, while_listing: str, kept: str,
+                 grace: float = START_GRACE, help_backlog: int = HELP_BACKLOG):
         self._index_dir = os.path.join(root, _INDEX)
         self._claims_dir = os.path.join(root, _CLAIMS)
         self._bundles_dir = os.path.join(root, _BUNDLES)
         self._bundles = bundles
         self._grace = grace
+        self._help_backlog = help_backlog
         self._taken_over = counter(taken_over)
         self._while_listing = counter(while_listing)
+        self._kept = counter(kept)
 
     def setup(self):
         for directory in (self._index_dir, self._claims_dir, self._bundles_dir):
@@ -209,12 +220,26 @@ class _ListThenClaimFn(beam.DoFn):
         self._began = time.monotonic()
         self._mark("started", str(os.getpid()))
         self._index = open(os.path.join(self._index_dir, self._id), "xb", buffering=0)
+        self._waiting = deque()  # claim names of this bundle's listed elements not yet seen claimed, in order
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        if self._unclaimed() >= self._help_backlog:
+            # never listed, so nobody else can claim it
+            self._kept.inc()
+            yield element
+            return
         data = pickle.dumps((element, timestamp, window), protocol=pickle.HIGHEST_PROTOCOL)
         # one unbuffered write a record: the other workers read the index while it grows
         write_all(self._index, _LENGTH.pack(len(data)) + data)
-        return ()  # each listed element is emitted by the worker that claims it, in its finish_bundle
+        self._waiting.append(_claim_name(element))
+        # each listed element is emitted by the worker that claims it, in its finish_bundle (or here, above)
+
+    def _unclaimed(self) -> int:
+        """How many of this bundle's listed elements wait unclaimed, about: the others claim a listing in order,
+        so only its oldest waiting element is looked up (a stat) until one is found unclaimed."""
+        while self._waiting and os.path.exists(os.path.join(self._claims_dir, self._waiting[0])):
+            self._waiting.popleft()
+        return len(self._waiting)
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         self._index.close()
@@ -284,17 +309,16 @@ class _ListThenClaimFn(beam.DoFn):
 class ShareAsListed(beam.PTransform):
     """Elements -> the same elements, each once, without a barrier: fused into the stage that makes them, each
     worker lists its elements as they come and, once its own are listed, processes listed elements (its own and
-    the others') until the stage's `bundles` bundles (the local runner: one per worker) have listed all of theirs.
-    `directory` as for ShareOut; `taken_over`: the counter of elements a worker took from another's listing;
-    `while_listing`: of those claimed while another bundle was still listing."""
+    the others') until the stage's `bundles` bundles (the local runner: one per worker) have listed all of theirs;
+    a worker with `HELP_BACKLOG` listed elements waiting keeps the next one instead of listing it. `directory` as
+    for ShareOut. Counters: `taken_over`, of the elements a worker took from another's listing; `while_listing`, of
+    those claimed while another bundle was still listing; `kept`, of the elements a bundle kept while listing."""
 
-    def __init__(self, directory: str, bundles: int, taken_over: str, while_listing: str):
+    def __init__(self, directory: str, bundles: int, taken_over: str, while_listing: str, kept: str):
         super().__init__()
         self._root = os.path.join(directory, f"share-{uuid.uuid4().hex}")
         self._bundles = bundles
-        self._taken_over = taken_over
-        self._while_listing = while_listing
+        self._counters = (taken_over, while_listing, kept)
 
     def expand(self, elements):
-        return elements | "ListThenClaim" >> beam.ParDo(
-            _ListThenClaimFn(self._root, self._bundles, self._taken_over, self._while_listing))
+        return elements | "ListThenClaim" >> beam.ParDo(_ListThenClaimFn(self._root, self._bundles, *self._counters))

@@ -79,7 +79,7 @@ class RedistributePages(beam.PTransform):
             return pages | "Reshuffle" >> beam.Reshuffle()
         if self._while_fetching:
             share = ShareAsListed(self._spool_dir, self._while_fetching, "spool.pages_taken_over",
-                                  "spool.pages_while_fetching")
+                                  "spool.pages_while_fetching", "spool.pages_kept_while_fetching")
         else:
             share = ShareOut(self._spool_dir, "spool.pages_taken_over")
         return (

@@ -6,8 +6,9 @@ reach those stages, on every worker. `WarmUp` is a pass-through step fused with 
 starts building them in a background thread, through the same per-process handles the later stages acquire
 (`apache_beam.utils.shared`), so those stages find them ready, or wait for the build already under way instead of
 starting a second one. Beam's local runner sets up a stage on every worker, even a worker given no element of it,
-so the workers that fetch nothing (all but one in a one-host run) load while the others fetch; a worker that
-fetches loads once its fetching ends, or meanwhile if it lasts (below).
+so the workers that fetch nothing (all but one in a one-host run) load while the others fetch. Where a barrier
+follows the fetch, a worker that fetches loads once its fetching ends, or meanwhile if it lasts (below); where the
+workers extract while the pages are fetched (transforms/share.ShareAsListed), every worker loads at once.
 """
 from __future__ import annotations
 
@@ -56,13 +57,13 @@ def _with_models(tagger):
     return tagger
 
 
-# A worker that fetches waits before it loads: fetching is the run's serial phase (the stages after it start when it
-# ends), and the loading thread would take the GIL from its fetch threads. A worker that gets no page within
-# IDLE_GRACE s (nothing to fetch, or a polite first request) loads at once; a fetching worker loads when its
-# fetching ends, or meanwhile as soon as fetching leaves its process mostly idle: a window of BUSY_WINDOW s in which
-# the process used under BUSY_SHARE of a core (a fetch held back by politeness delays, minutes long, leaves it time;
-# one bound by the CPU does not, and the worker's late start in the next stage is made up for there by the workers
-# sharing out the pages, transforms/spool).
+# With a barrier after the fetch, a worker that fetches waits before it loads: fetching is then the run's serial
+# phase (the stages after it start when it ends), and the loading thread would take the GIL from its fetch threads.
+# A worker that gets no page within IDLE_GRACE s (nothing to fetch, or a polite first request) loads at once; a
+# fetching worker loads when its fetching ends, or meanwhile as soon as fetching leaves its process mostly idle: a
+# window of BUSY_WINDOW s in which the process used under BUSY_SHARE of a core (a fetch held back by politeness
+# delays, minutes long, leaves it time; one bound by the CPU does not, and the worker's late start in the next stage
+# is made up for there by the workers sharing out the pages, transforms/spool).
 IDLE_GRACE = 0.5
 BUSY_WINDOW = 1.0
 BUSY_SHARE = 0.5
@@ -70,9 +71,10 @@ BUSY_SHARE = 0.5
 
 class _WarmUpFn(beam.DoFn):
     def __init__(self, language: Optional[LanguageSettings], entities: Optional[EntityStageSettings],
-                 idle_grace: float = IDLE_GRACE, busy_window: float = BUSY_WINDOW):
+                 defer: bool = True, idle_grace: float = IDLE_GRACE, busy_window: float = BUSY_WINDOW):
         self._language = language
         self._entities = entities
+        self._defer = defer
         self._idle_grace = idle_grace
         self._busy_window = busy_window
 
@@ -85,7 +87,7 @@ class _WarmUpFn(beam.DoFn):
         self._thread.start()
 
     def _load(self):
-        if self._fetching.wait(self._idle_grace):
+        if self._defer and self._fetching.wait(self._idle_grace):
             self._wait_for_spare_cpu()
         if _load_all(_loaders(self._language, self._entities), self._held):
             freeze_set_up_heap()  # what was loaded lives as long as the process (newsbeam.runtime)
@@ -126,12 +128,16 @@ def keep_models_loaded(language: Optional[LanguageSettings],
 
 class WarmUp(beam.PTransform):
     """Elements unchanged; each worker starts loading the language detector and (with `entities`) the entity
-    tagger and topic watchlists in the background when this step is set up."""
+    tagger and topic watchlists in the background when this step is set up. `defer`: a worker given elements
+    (pages: it fetches) waits until its fetching ends or leaves it idle; False where the stages after the fetch
+    run while it fetches (nothing is gained by a fetch that ends sooner)."""
 
-    def __init__(self, language: Optional[LanguageSettings], entities: Optional[EntityStageSettings]):
+    def __init__(self, language: Optional[LanguageSettings], entities: Optional[EntityStageSettings],
+                 defer: bool = True):
         super().__init__()
         self._language = language
         self._entities = entities
+        self._defer = defer
 
     def expand(self, elements):
-        return elements | "Load" >> beam.ParDo(_WarmUpFn(self._language, self._entities))
+        return elements | "Load" >> beam.ParDo(_WarmUpFn(self._language, self._entities, self._defer))
