@@ -45,6 +45,16 @@ def test_a_worker_that_fetches_loads_when_its_fetching_ends_and_an_idle_one_at_o
     idle.teardown()
 
 
+def test_where_extraction_runs_while_pages_are_fetched_a_fetching_worker_loads_at_once():
+    # no barrier after the fetch: this worker extracts during its fetch too, so its models are wanted now
+    fetching = _WarmUpFn(LanguageSettings(seed=12), None, defer=False, idle_grace=5.0, busy_window=60.0)
+    fetching.setup()
+    assert list(fetching.process("page")) == ["page"]
+    fetching._thread.join(30)  # well before the idle grace and any busy window would let it
+    assert not fetching._thread.is_alive() and len(fetching._held) == 1
+    fetching.teardown()
+
+
 def test_a_fetching_worker_loads_meanwhile_only_while_fetching_leaves_its_process_idle(monkeypatch):
     import threading
     import time
