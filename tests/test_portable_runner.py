@@ -231,8 +231,8 @@ def dead_letter_keys(out: Path):
 # depend on how the runner bundles elements (nlp.pipe batches), on the runner itself (only the local one spools),
 # and on its processes (robots.txt is fetched, and archived, once per worker process; pages and WARC ranges taken over
 # between them)
-RUNNER_DEPENDENT = {"entities.batches", "spool.bytes", "spool.pages_taken_over", "warc_in.ranges_taken_over",
-                    "warc.records", "warc.bytes"}
+RUNNER_DEPENDENT = {"entities.batches", "spool.bytes", "spool.pages_taken_over", "spool.pages_while_fetching",
+                    "spool.pages_kept_while_fetching", "warc_in.ranges_taken_over", "warc.records", "warc.bytes"}
 
 
 def comparable_counters(counters):
