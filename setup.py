@@ -3,7 +3,7 @@
 Also the `--setup_file` for remote workers (Dataflow, Flink, Spark): it installs the same pinned dependencies
 and the same packages there.
 """
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
 
 # Folders at the repository root that install as subpackages of `newsbeam` (DESIGN.md).
 ROOTS = ("pipelines", "transforms", "schemas")
@@ -11,7 +11,10 @@ ANALYSIS = ["duckdb>=2.0,<3", "pandas>=2.2,<4", "polars>=1.20,<3"]
 
 
 def _packages():
-    packages = ["newsbeam", *(f"newsbeam.{name}" for name in find_packages(where="newsbeam"))]
+    # namespace packages too: the folders that hold only data (the sample site, the gazetteer, the report's
+    # templates) are packages to setuptools, which otherwise warns that they are absent from `packages`
+    found = find_namespace_packages(where="newsbeam", exclude=["*__pycache__*"])
+    packages = ["newsbeam", *(f"newsbeam.{name}" for name in found)]
     for root in ROOTS:
         packages += [f"newsbeam.{root}", *(f"newsbeam.{root}.{name}" for name in find_packages(where=root))]
     return packages
